@@ -1,0 +1,92 @@
+using System.Buffers;
+using Microsoft.Extensions.Primitives;
+using PyAirtable.Contracts.Common;
+using PyAirtable.Services.Infrastructure.Requests;
+
+namespace PyAirtable.Host.Gateway;
+
+/// <summary>
+/// The first step of every request: settles its request id (the caller's <c>x-request-id</c> when
+/// it is sane, else a new one), echoes it in the response headers, opens a logging scope with it
+/// so every log line of the request carries it, and builds the <see cref="RequestMetadata"/> that
+/// service code reads. Once the host is draining, new gRPC calls are refused with UNAVAILABLE.
+/// </summary>
+internal sealed class RequestContextMiddleware(RequestDelegate next, ShutdownState shutdown, TimeProvider time, ILogger<RequestContextMiddleware> logger)
+{
+    private const int MaxRequestIdLength = 128;
+    private static readonly SearchValues<char> RequestIdChars =
+        SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:/+=");
+
+    public async Task InvokeAsync(HttpContext context)
+    {
+        var requestId = AcceptRequestId(context.Request.Headers[RequestMetadataExtensions.RequestIdHeader]) ?? NewRequestId();
+        context.TraceIdentifier = requestId;
+        context.Response.Headers[RequestMetadataExtensions.RequestIdHeader] = requestId;
+
+        var metadata = new RequestMetadata
+        {
+            RequestId = requestId,
+            ClientIp = context.Connection.RemoteIpAddress?.ToString() ?? "",
+            UserAgent = context.Request.Headers.UserAgent.ToString(),
+            Timestamp = time.GetUtcNow().UtcDateTime,
+        };
+        context.Features.Set<IRequestMetadataFeature>(new RequestMetadataFeature(metadata));
+
+        using (logger.BeginScope(new RequestScope(requestId)))
+        {
+            if (shutdown.RefusingCalls && IsGrpc(context.Request))
+            {
+                RefuseDuringShutdown(context.Response);
+                return;
+            }
+
+            await next(context);
+        }
+    }
+
+    internal static string? AcceptRequestId(StringValues header)
+    {
+        if (header.Count != 1)
+        {
+            return null;
+        }
+
+        var value = header[0];
+        // Only ids that are safe to echo into headers and logs are kept; others are replaced.
+        return string.IsNullOrEmpty(value) || value.Length > MaxRequestIdLength || value.AsSpan().ContainsAnyExcept(RequestIdChars)
+            ? null
+            : value;
+    }
+
+    private static string NewRequestId() => Guid.CreateVersion7().ToString("N");
+
+    private static bool IsGrpc(HttpRequest request) =>
+        request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true;
+
+    private static void RefuseDuringShutdown(HttpResponse response)
+    {
+        // A trailers-only gRPC response: clients see UNAVAILABLE and retry on another instance.
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "application/grpc";
+        response.Headers["grpc-status"] = "14";
+        response.Headers["grpc-message"] = "The server is shutting down; retry on another instance.";
+    }
+
+    /// <summary>A logging scope that renders as <c>RequestId:…</c> and carries the id as a structured value.</summary>
+    private sealed class RequestScope(string requestId) : IReadOnlyList<KeyValuePair<string, object>>
+    {
+        public KeyValuePair<string, object> this[int index] =>
+            index == 0 ? new("RequestId", requestId) : throw new ArgumentOutOfRangeException(nameof(index));
+
+        public int Count => 1;
+
+        public IEnumerator<KeyValuePair<string, object>> GetEnumerator()
+        {
+            yield return this[0];
+        }
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+
+        public override string ToString() => "RequestId:" + requestId;
+    }
+}

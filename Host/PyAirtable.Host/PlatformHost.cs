@@ -1,0 +1,151 @@
+using Grpc.AspNetCore.HealthChecks;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Npgsql;
+using ProtoBuf.Grpc.Server;
+using PyAirtable.Host.Gateway;
+using PyAirtable.Services.Infrastructure;
+using PyAirtable.Services.Infrastructure.Database;
+using PyAirtable.Services.Infrastructure.Health;
+using PyAirtable.Services.Infrastructure.Pagination;
+
+namespace PyAirtable.Host;
+
+/// <summary>
+/// How the host is put together. Program.cs is these three calls; tests call the same ones, so
+/// what they exercise is what ships.
+/// </summary>
+public static partial class PlatformHost
+{
+    /// <summary>Exit code when PostgreSQL is not configured or unreachable at start-up.</summary>
+    public const int DatabaseUnavailableExitCode = 3;
+
+    /// <summary>Registers the gateway layer, infrastructure and every service.</summary>
+    public static WebApplicationBuilder CreateBuilder(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        var services = builder.Services;
+
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.IncludeScopes = true;
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+            o.UseUtcTimestamp = true;
+        });
+
+        services.AddOptions<ShutdownOptions>().Bind(builder.Configuration.GetSection("Shutdown"));
+        services.AddOptions<HostOptions>().Configure<Microsoft.Extensions.Options.IOptions<ShutdownOptions>>(
+            (host, shutdown) => host.ShutdownTimeout = shutdown.Value.Timeout + shutdown.Value.DrainDelay);
+        services.AddSingleton<ShutdownState>();
+        services.AddHostedService<GracefulShutdownService>();
+
+        services.AddCodeFirstGrpc(o =>
+        {
+            o.Interceptors.Add<ErrorMappingInterceptor>();
+            o.EnableDetailedErrors = false; // never send exception text; ErrorMappingInterceptor decides what callers see
+        });
+
+        services.AddPlatformInfrastructure(builder.Configuration);
+
+        // grpc.health.v1: "" is the whole host; each service adds its own name (AddGrpcServiceHealth).
+        services.AddGrpcHealthChecks(o => o.Services.Map("", r => r.Tags.Contains(HealthTags.Ready)));
+        // Watch pushes changes found by the periodic publisher: look often so a dead database shows within seconds.
+        services.Configure<HealthCheckPublisherOptions>(o =>
+        {
+            o.Delay = TimeSpan.Zero;
+            o.Period = builder.Configuration.GetValue("Health:PublishPeriod", TimeSpan.FromSeconds(2));
+            o.Timeout = TimeSpan.FromSeconds(5);
+        });
+
+        // Services register here, one line each, as they land: services.AddUserService(); …
+        return builder;
+    }
+
+    /// <summary>Builds the app and maps the gateway pipeline, health endpoints and every service.</summary>
+    public static WebApplication Build(WebApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var app = builder.Build();
+
+        app.UseMiddleware<RequestContextMiddleware>();
+
+        app.MapGrpcHealthChecksService();
+        // Kubernetes probes (HTTP/1.1 on the probe endpoint): liveness needs only a live process;
+        // readiness needs the database, Redis when configured, and a host that is not shutting down.
+        app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false });
+        app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = r => r.Tags.Contains(HealthTags.Ready) });
+
+        // Services map here as they land: app.MapGrpcService<UserService>(); …
+        return app;
+    }
+
+    /// <summary>
+    /// Checks the database, runs migrations and starts serving. A missing or unreachable database
+    /// is reported as one line on stderr, not a stack trace.
+    /// </summary>
+    public static async Task<int> RunAsync(WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        try
+        {
+            await StartAsync(app);
+        }
+        catch (DatabaseUnavailableException ex)
+        {
+            await Console.Error.WriteLineAsync("pyairtable: " + ex.Message);
+            return DatabaseUnavailableExitCode;
+        }
+
+        await app.WaitForShutdownAsync();
+        return 0;
+    }
+
+    /// <summary>Migrates and starts the app without blocking (tests use this).</summary>
+    public static async Task StartAsync(WebApplication app, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var info = app.Services.GetRequiredService<PlatformInfrastructureInfo>();
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("PyAirtable.Host");
+        try
+        {
+            await app.Services.GetRequiredService<MigrationRunner>().RunAsync(cancellationToken);
+        }
+        catch (NpgsqlException ex) when (ex is not PostgresException)
+        {
+            throw new DatabaseUnavailableException(
+                $"cannot reach PostgreSQL at {info.PostgresTarget}: {Innermost(ex).Message}. Is it running? (./run.sh starts one; set ConnectionStrings__Postgres to use another.)", ex);
+        }
+        catch (PostgresException ex)
+        {
+            throw new DatabaseUnavailableException(
+                $"PostgreSQL at {info.PostgresTarget} refused the host: {ex.MessageText} ({ex.SqlState}). Check ConnectionStrings:Postgres.", ex);
+        }
+
+        await app.Services.GetRequiredService<CursorKeyProvider>().InitializeAsync(cancellationToken);
+
+        if (!info.RedisConfigured)
+        {
+            LogNoRedis(logger);
+        }
+
+        await app.StartAsync(cancellationToken);
+        LogServing(logger, app.Urls, info.PostgresTarget);
+    }
+
+    private static Exception Innermost(Exception ex)
+    {
+        while (ex.InnerException is not null)
+        {
+            ex = ex.InnerException;
+        }
+
+        return ex;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "No ConnectionStrings:Redis configured: single-instance mode with an in-memory cache (rate limits and cache are not shared between hosts)")]
+    private static partial void LogNoRedis(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "PyAirtable host serving on {Urls} (PostgreSQL {Postgres})")]
+    private static partial void LogServing(ILogger logger, ICollection<string> urls, string postgres);
+}

@@ -1,0 +1,40 @@
+using Grpc.Core;
+using Microsoft.AspNetCore.Http;
+using ProtoBuf.Grpc;
+using PyAirtable.Contracts.Common;
+
+namespace PyAirtable.Services.Infrastructure.Requests;
+
+/// <summary>
+/// The request's <see cref="RequestMetadata"/>, set by the gateway layer on the HTTP context before
+/// any service code runs.
+/// </summary>
+public interface IRequestMetadataFeature
+{
+    RequestMetadata Metadata { get; set; }
+}
+
+/// <inheritdoc />
+public sealed class RequestMetadataFeature(RequestMetadata metadata) : IRequestMetadataFeature
+{
+    public RequestMetadata Metadata { get; set; } = metadata;
+}
+
+/// <summary>How service code reads the metadata of the call it serves.</summary>
+public static class RequestMetadataExtensions
+{
+    /// <summary>The header that carries the request id in both directions.</summary>
+    public const string RequestIdHeader = "x-request-id";
+
+    public static RequestMetadata GetRequestMetadata(this HttpContext httpContext) =>
+        httpContext.Features.Get<IRequestMetadataFeature>()?.Metadata
+        ?? throw new InvalidOperationException("The gateway pipeline did not run for this request (UsePlatformGateway missing).");
+
+    public static RequestMetadata GetRequestMetadata(this ServerCallContext context) =>
+        context.GetHttpContext().GetRequestMetadata();
+
+    /// <summary>For protobuf-net.Grpc methods that take a <see cref="CallContext"/>.</summary>
+    public static RequestMetadata GetRequestMetadata(this CallContext context) =>
+        context.ServerCallContext?.GetRequestMetadata()
+        ?? throw new InvalidOperationException("Request metadata exists only on the server side of a call.");
+}

@@ -1,0 +1,134 @@
+using Grpc.AspNetCore.HealthChecks;
+using Microsoft.Extensions.Caching.StackExchangeRedis;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+using Npgsql;
+using PyAirtable.Services.Infrastructure.Database;
+using PyAirtable.Services.Infrastructure.Health;
+using PyAirtable.Services.Infrastructure.Outbox;
+using PyAirtable.Services.Infrastructure.Pagination;
+using StackExchange.Redis;
+
+namespace PyAirtable.Services.Infrastructure;
+
+/// <summary>What the host learned about its environment while registering infrastructure.</summary>
+/// <param name="RedisConfigured">False when no <c>ConnectionStrings:Redis</c> is set: single-instance mode, in-memory cache.</param>
+public sealed record PlatformInfrastructureInfo(bool RedisConfigured, string PostgresTarget);
+
+public static class ServiceCollectionExtensions
+{
+    public const string PostgresConnectionName = "Postgres";
+    public const string RedisConnectionName = "Redis";
+
+    /// <summary>
+    /// Registers PostgreSQL (one pooled <see cref="NpgsqlDataSource"/>), migrations, the outbox
+    /// dispatcher, cursor signing, the distributed cache (Redis, or memory when Redis is not
+    /// configured) and the health checks of those dependencies.
+    /// </summary>
+    public static IServiceCollection AddPlatformInfrastructure(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
+
+        var postgres = configuration.GetConnectionString(PostgresConnectionName);
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(_ =>
+        {
+            if (string.IsNullOrWhiteSpace(postgres))
+            {
+                throw new DatabaseUnavailableException(
+                    $"ConnectionStrings:{PostgresConnectionName} is not set (appsettings.json, or the environment variable ConnectionStrings__{PostgresConnectionName}).");
+            }
+
+            var builder = new NpgsqlDataSourceBuilder(postgres);
+            if (string.IsNullOrEmpty(builder.ConnectionStringBuilder.ApplicationName))
+            {
+                builder.ConnectionStringBuilder.ApplicationName = "pyairtable";
+            }
+
+            return builder.Build();
+        });
+
+        services.AddSingleton<MigrationRunner>();
+        services.AddServiceMigrations("platform", typeof(ServiceCollectionExtensions).Assembly);
+
+        services.AddOptions<OutboxOptions>().Bind(configuration.GetSection("Outbox"));
+        services.AddSingleton<OutboxDispatcher>();
+        services.AddHostedService(sp => sp.GetRequiredService<OutboxDispatcher>());
+
+        services.TryAddSingleton<CursorKeyProvider>();
+        services.TryAddSingleton<ICursorKeyProvider>(sp => sp.GetRequiredService<CursorKeyProvider>());
+        services.TryAddSingleton<CursorCodec>();
+
+        var health = services.AddHealthChecks()
+            .AddCheck<PostgresHealthCheck>("postgres", HealthStatus.Unhealthy, [HealthTags.Ready], TimeSpan.FromSeconds(3))
+            .AddCheck<ShutdownHealthCheck>("shutdown", HealthStatus.Unhealthy, [HealthTags.Ready]);
+
+        var redis = configuration.GetConnectionString(RedisConnectionName);
+        var redisConfigured = !string.IsNullOrWhiteSpace(redis);
+        if (redisConfigured)
+        {
+            var redisOptions = ConfigurationOptions.Parse(redis!);
+            // Start even when Redis is down (health reports it); reconnect in the background.
+            redisOptions.AbortOnConnectFail = false;
+            redisOptions.ConnectTimeout = Math.Min(redisOptions.ConnectTimeout, 5000);
+            services.TryAddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(redisOptions));
+            // One multiplexer for the whole host: the cache shares it rather than opening its own.
+            services.AddStackExchangeRedisCache(o => o.InstanceName = configuration["Redis:InstanceName"] ?? "pyairtable:");
+            services.AddOptions<RedisCacheOptions>().Configure<IServiceProvider>((o, sp) =>
+                o.ConnectionMultiplexerFactory = () => Task.FromResult(sp.GetRequiredService<IConnectionMultiplexer>()));
+            health.AddCheck<RedisHealthCheck>("redis", HealthStatus.Unhealthy, [HealthTags.Ready], TimeSpan.FromSeconds(3));
+        }
+        else
+        {
+            services.AddDistributedMemoryCache();
+        }
+
+        services.TryAddSingleton(new PlatformInfrastructureInfo(redisConfigured, DescribePostgres(postgres)));
+        return services;
+    }
+
+    /// <summary>Registers the embedded SQL scripts under <c>Migrations/</c> of <paramref name="assembly"/> for <paramref name="schema"/>.</summary>
+    public static IServiceCollection AddServiceMigrations(this IServiceCollection services, string schema, System.Reflection.Assembly assembly)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentException.ThrowIfNullOrWhiteSpace(schema);
+        ArgumentNullException.ThrowIfNull(assembly);
+        services.AddSingleton(new MigrationSet(schema, assembly, assembly.GetName().Name + ".Migrations."));
+        return services;
+    }
+
+    /// <summary>
+    /// Adds a gRPC service name to <c>grpc.health.v1</c>: it reports SERVING while every
+    /// readiness check (PostgreSQL, Redis, not shutting down) passes.
+    /// </summary>
+    public static IServiceCollection AddGrpcServiceHealth(this IServiceCollection services, string grpcServiceName)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentException.ThrowIfNullOrWhiteSpace(grpcServiceName);
+        services.Configure<GrpcHealthChecksOptions>(o =>
+            o.Services.Map(grpcServiceName, result => result.Tags.Contains(HealthTags.Ready)));
+        return services;
+    }
+
+    private static string DescribePostgres(string? connectionString)
+    {
+        if (string.IsNullOrWhiteSpace(connectionString))
+        {
+            return "(not configured)";
+        }
+
+        try
+        {
+            var builder = new NpgsqlConnectionStringBuilder(connectionString);
+            return $"{builder.Host}:{builder.Port}/{builder.Database}";
+        }
+        catch (ArgumentException)
+        {
+            return "(invalid connection string)";
+        }
+    }
+}

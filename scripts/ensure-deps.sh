@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what ./run.sh and ./test.sh need that a fresh Debian 12 machine with only the .NET SDK
+# lacks: PostgreSQL server binaries and Redis. Idempotent; installs only what is missing.
+set -euo pipefail
+
+missing=()
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+  missing+=(postgresql)
+fi
+command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v runuser >/dev/null 2>&1 || missing+=(util-linux)
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "error: missing ${missing[*]}; install them (sudo apt-get install -y ${missing[*]}) or run as root" >&2
+  exit 1
+fi
+
+echo "installing ${missing[*]} (apt-get)…" >&2
+# The project runs its own clusters in project-local folders: don't let the package create and
+# start a system-wide one on port 5432.
+mkdir -p /etc/postgresql-common
+if [ ! -f /etc/postgresql-common/createcluster.conf ] || ! grep -q '^create_main_cluster' /etc/postgresql-common/createcluster.conf; then
+  echo "create_main_cluster = false" >> /etc/postgresql-common/createcluster.conf
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >&2
+# policy-rc.d 101: packages must not start their services (we start our own on other ports).
+printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d.pyairtable
+chmod +x /usr/sbin/policy-rc.d.pyairtable
+had_policy=0; [ -e /usr/sbin/policy-rc.d ] && had_policy=1
+[ $had_policy = 1 ] || cp /usr/sbin/policy-rc.d.pyairtable /usr/sbin/policy-rc.d
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+[ $had_policy = 1 ] || rm -f /usr/sbin/policy-rc.d
+rm -f /usr/sbin/policy-rc.d.pyairtable
