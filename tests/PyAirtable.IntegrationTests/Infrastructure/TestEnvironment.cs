@@ -1,0 +1,84 @@
+using System.Net;
+using System.Net.Sockets;
+using Npgsql;
+
+namespace PyAirtable.IntegrationTests.Infrastructure;
+
+/// <summary>
+/// The PostgreSQL and Redis that ./test.sh starts, found through environment variables. A missing
+/// one fails the test that needs it: nothing is skipped.
+/// </summary>
+public static class TestEnvironment
+{
+    public static string PostgresAdmin => Required("PYAIRTABLE_TEST_POSTGRES");
+
+    public static string Redis => Required("PYAIRTABLE_TEST_REDIS");
+
+    /// <summary>The repository root (for scripts/ and the built host).</summary>
+    public static string RepositoryRoot
+    {
+        get
+        {
+            var dir = new DirectoryInfo(AppContext.BaseDirectory);
+            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "PyAirtable.sln")))
+            {
+                dir = dir.Parent;
+            }
+
+            return dir?.FullName ?? throw new InvalidOperationException("PyAirtable.sln not found above " + AppContext.BaseDirectory);
+        }
+    }
+
+    public static int FreeTcpPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static string Required(string name) =>
+        Environment.GetEnvironmentVariable(name) is { Length: > 0 } value
+            ? value
+            : throw new InvalidOperationException($"{name} is not set: run the suite with ./test.sh, which starts PostgreSQL and Redis and sets it.");
+}
+
+/// <summary>A database of its own for one test class, dropped afterwards.</summary>
+public sealed class TestDatabase : IAsyncDisposable
+{
+    private readonly string _adminConnectionString;
+
+    private TestDatabase(string adminConnectionString, string name, string connectionString)
+    {
+        _adminConnectionString = adminConnectionString;
+        Name = name;
+        ConnectionString = connectionString;
+    }
+
+    public string Name { get; }
+
+    public string ConnectionString { get; }
+
+    public static async Task<TestDatabase> CreateAsync(string? adminConnectionString = null)
+    {
+        adminConnectionString ??= TestEnvironment.PostgresAdmin;
+        var name = "test_" + Guid.NewGuid().ToString("N")[..16];
+        await using (var connection = new NpgsqlConnection(adminConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", connection);
+            await command.ExecuteNonQueryAsync();
+        }
+
+        var builder = new NpgsqlConnectionStringBuilder(adminConnectionString) { Database = name, ApplicationName = "pyairtable-test" };
+        return new TestDatabase(adminConnectionString, name, builder.ConnectionString);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        NpgsqlConnection.ClearAllPools();
+        await using var connection = new NpgsqlConnection(_adminConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{Name}\" WITH (FORCE)", connection);
+        await command.ExecuteNonQueryAsync();
+    }
+}

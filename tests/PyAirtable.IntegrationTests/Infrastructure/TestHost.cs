@@ -1,0 +1,112 @@
+using Grpc.Health.V1;
+using Grpc.Net.Client;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using ProtoBuf.Grpc.Client;
+using PyAirtable.Host;
+using PyAirtable.IntegrationTests.Diagnostics;
+using PyAirtable.Services.Infrastructure;
+using PyAirtable.Services.Infrastructure.Outbox;
+
+namespace PyAirtable.IntegrationTests.Infrastructure;
+
+public sealed class TestHostOptions
+{
+    /// <summary>Configuration keys, as a deployment would set them (they are passed as command-line args).</summary>
+    public Dictionary<string, string?> Settings { get; } = [];
+
+    /// <summary>Use the suite's Redis; false runs the host without Redis (single-instance mode).</summary>
+    public bool WithRedis { get; set; } = true;
+
+    public string Name { get; set; } = "host";
+
+    /// <summary>Registers the test outbox handler that records deliveries.</summary>
+    public RecordingOutboxHandler? OutboxHandler { get; set; }
+}
+
+/// <summary>
+/// The real host, composed by <see cref="PlatformHost"/> exactly as Program.cs does, plus the
+/// test-only diagnostics service, listening on free loopback ports.
+/// </summary>
+public sealed class TestHost : IAsyncDisposable
+{
+    public const string DiagnosticsServiceName = "pyairtable.testing.v1.DiagnosticsService";
+
+    private TestHost(WebApplication app, LogSink logs, string grpcAddress, string probeAddress)
+    {
+        App = app;
+        Logs = logs;
+        GrpcAddress = grpcAddress;
+        ProbeAddress = probeAddress;
+        Channel = GrpcChannel.ForAddress(grpcAddress);
+    }
+
+    public WebApplication App { get; }
+
+    public LogSink Logs { get; }
+
+    public string GrpcAddress { get; }
+
+    public string ProbeAddress { get; }
+
+    public GrpcChannel Channel { get; }
+
+    public IDiagnosticsService Diagnostics => Channel.CreateGrpcService<IDiagnosticsService>();
+
+    public Health.HealthClient Health => new(Channel);
+
+    public static async Task<TestHost> StartAsync(string postgresConnectionString, Action<TestHostOptions>? configure = null)
+    {
+        var options = new TestHostOptions();
+        configure?.Invoke(options);
+        var grpcPort = TestEnvironment.FreeTcpPort();
+        var probePort = TestEnvironment.FreeTcpPort();
+
+        var settings = new Dictionary<string, string?>
+        {
+            ["Kestrel:Endpoints:Grpc:Url"] = $"http://127.0.0.1:{grpcPort}",
+            ["Kestrel:Endpoints:Grpc:Protocols"] = "Http2",
+            ["Kestrel:Endpoints:Probes:Url"] = $"http://127.0.0.1:{probePort}",
+            ["Kestrel:Endpoints:Probes:Protocols"] = "Http1",
+            ["ConnectionStrings:Postgres"] = postgresConnectionString,
+            ["ConnectionStrings:Redis"] = options.WithRedis ? TestEnvironment.Redis : "",
+            ["Redis:InstanceName"] = $"test-{Guid.NewGuid():N}:",
+            ["Health:PublishPeriod"] = "00:00:01",
+            ["Outbox:PollInterval"] = "00:00:00.050",
+            ["Outbox:RetryDelay"] = "00:00:00.050",
+        };
+        foreach (var (key, value) in options.Settings)
+        {
+            settings[key] = value;
+        }
+
+        var args = settings.Select(kv => $"--{kv.Key}={kv.Value}").ToArray();
+        var builder = PlatformHost.CreateBuilder(args);
+        var logs = new LogSink();
+        builder.Logging.ClearProviders();
+        builder.Logging.AddProvider(logs);
+        builder.Logging.SetMinimumLevel(LogLevel.Information);
+
+        builder.Services.AddSingleton<DiagnosticsService>();
+        builder.Services.AddServiceMigrations("testing", typeof(DiagnosticsService).Assembly);
+        builder.Services.AddGrpcServiceHealth(DiagnosticsServiceName);
+        if (options.OutboxHandler is { } handler)
+        {
+            handler.HostName = options.Name;
+            builder.Services.AddSingleton<IOutboxHandler>(handler);
+        }
+
+        var app = PlatformHost.Build(builder);
+        app.MapGrpcService<DiagnosticsService>();
+        await PlatformHost.StartAsync(app);
+        return new TestHost(app, logs, $"http://127.0.0.1:{grpcPort}", $"http://127.0.0.1:{probePort}");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Channel.Dispose();
+        await App.StopAsync();
+        await App.DisposeAsync();
+    }
+}
