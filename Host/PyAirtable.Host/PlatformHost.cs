@@ -49,8 +49,13 @@ public static partial class PlatformHost
         services.AddPlatformInfrastructure(builder.Configuration);
 
         // grpc.health.v1: "" is the whole host; each service adds its own name (AddGrpcServiceHealth).
-        services.AddGrpcHealthChecks(o => o.Services.Map("", r => r.Tags.Contains(HealthTags.Ready)));
-        // Watch pushes changes found by the periodic publisher: look often so a dead database shows within seconds.
+        services.AddGrpcHealthChecks(o =>
+        {
+            o.Services.Map("", r => r.Tags.Contains(HealthTags.Ready));
+            o.UseHealthChecksCache = true; // Check and Watch serve the same published status
+        });
+        services.AddSingleton<HealthPublisher>();
+        // The publisher's period bounds how late a change shows: look often so a dead database shows within seconds.
         services.Configure<HealthCheckPublisherOptions>(o =>
         {
             o.Delay = TimeSpan.Zero;
@@ -129,6 +134,7 @@ public static partial class PlatformHost
             LogNoRedis(logger);
         }
 
+        await app.Services.GetRequiredService<HealthPublisher>().PublishNowAsync(cancellationToken);
         await app.StartAsync(cancellationToken);
         LogServing(logger, app.Urls, info.PostgresTarget);
     }

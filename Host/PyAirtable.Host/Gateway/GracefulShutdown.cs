@@ -25,13 +25,14 @@ internal sealed class ShutdownOptions
 
 /// <summary>
 /// On SIGTERM (or any host stop): the shutdown health check turns every gRPC health entry and
-/// <c>/readyz</c> NOT_SERVING at once (ApplicationStopping has fired), Watch streams get NOT_SERVING
+/// <c>/readyz</c> NOT_SERVING at once (published immediately), Watch streams get NOT_SERVING
 /// and complete (Grpc.AspNetCore.HealthChecks does that), then after the drain delay new calls are
 /// refused with UNAVAILABLE while Kestrel lets in-flight calls finish within <see cref="ShutdownOptions.Timeout"/>.
 /// Registered after Kestrel's own hosted service, so its StoppingAsync runs before Kestrel stops.
 /// </summary>
 internal sealed partial class GracefulShutdownService(
     ShutdownState state,
+    HealthPublisher health,
     Microsoft.Extensions.Options.IOptions<ShutdownOptions> options,
     TimeProvider time,
     ILogger<GracefulShutdownService> logger) : IHostedLifecycleService
@@ -40,6 +41,8 @@ internal sealed partial class GracefulShutdownService(
     {
         var delay = options.Value.DrainDelay;
         LogDraining(logger, delay);
+        // ApplicationStopping has fired, so the shutdown check fails: publish NOT_SERVING now.
+        await health.PublishNowAsync(cancellationToken);
         if (delay > TimeSpan.Zero)
         {
             try

@@ -54,7 +54,7 @@ public sealed class TestHost : IAsyncDisposable
 
     public IDiagnosticsService Diagnostics => Channel.CreateGrpcService<IDiagnosticsService>();
 
-    public Health.HealthClient Health => new(Channel);
+    public Grpc.Health.V1.Health.HealthClient Health => new(Channel);
 
     public static async Task<TestHost> StartAsync(string postgresConnectionString, Action<TestHostOptions>? configure = null)
     {
