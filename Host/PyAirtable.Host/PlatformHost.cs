@@ -37,7 +37,6 @@ public static partial class PlatformHost
         services.AddOptions<ShutdownOptions>().Bind(builder.Configuration.GetSection("Shutdown"));
         services.AddOptions<HostOptions>().Configure<Microsoft.Extensions.Options.IOptions<ShutdownOptions>>(
             (host, shutdown) => host.ShutdownTimeout = shutdown.Value.Timeout + shutdown.Value.DrainDelay);
-        services.AddSingleton<ShutdownState>();
         services.AddHostedService<GracefulShutdownService>();
 
         services.AddCodeFirstGrpc(o =>

@@ -63,6 +63,7 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton<ICursorKeyProvider>(sp => sp.GetRequiredService<CursorKeyProvider>());
         services.TryAddSingleton<CursorCodec>();
 
+        services.TryAddSingleton<ShutdownState>();
         var health = services.AddHealthChecks()
             .AddCheck<PostgresHealthCheck>("postgres", HealthStatus.Unhealthy, [HealthTags.Ready], TimeSpan.FromSeconds(3))
             .AddCheck<ShutdownHealthCheck>("shutdown", HealthStatus.Unhealthy, [HealthTags.Ready]);

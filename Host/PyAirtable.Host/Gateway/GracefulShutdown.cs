@@ -1,14 +1,6 @@
+using PyAirtable.Services.Infrastructure.Health;
+
 namespace PyAirtable.Host.Gateway;
-
-/// <summary>Where the host is in its shutdown: serving, draining (health NOT_SERVING), refusing new calls.</summary>
-internal sealed class ShutdownState
-{
-    private volatile bool _refusingCalls;
-
-    public bool RefusingCalls => _refusingCalls;
-
-    public void RefuseCalls() => _refusingCalls = true;
-}
 
 /// <summary>Shutdown settings (section <c>Shutdown</c>).</summary>
 internal sealed class ShutdownOptions
@@ -41,7 +33,8 @@ internal sealed partial class GracefulShutdownService(
     {
         var delay = options.Value.DrainDelay;
         LogDraining(logger, delay);
-        // ApplicationStopping has fired, so the shutdown check fails: publish NOT_SERVING now.
+        // The shutdown check fails from now on: publish NOT_SERVING without waiting for the period.
+        state.BeginDraining();
         await health.PublishNowAsync(cancellationToken);
         if (delay > TimeSpan.Zero)
         {

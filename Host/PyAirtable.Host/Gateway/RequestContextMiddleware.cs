@@ -1,6 +1,7 @@
 using System.Buffers;
 using Microsoft.Extensions.Primitives;
 using PyAirtable.Contracts.Common;
+using PyAirtable.Services.Infrastructure.Health;
 using PyAirtable.Services.Infrastructure.Requests;
 
 namespace PyAirtable.Host.Gateway;

@@ -48,11 +48,26 @@ public sealed class RedisHealthCheck(IConnectionMultiplexer redis) : IHealthChec
     }
 }
 
+/// <summary>Where the host is in its shutdown: serving, draining (health NOT_SERVING), refusing new calls.</summary>
+public sealed class ShutdownState
+{
+    private volatile bool _draining;
+    private volatile bool _refusingCalls;
+
+    public bool Draining => _draining;
+
+    public bool RefusingCalls => _refusingCalls;
+
+    public void BeginDraining() => _draining = true;
+
+    public void RefuseCalls() => _refusingCalls = _draining = true;
+}
+
 /// <summary>Unhealthy once the host has begun to shut down, so balancers stop sending calls.</summary>
-public sealed class ShutdownHealthCheck(Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime) : IHealthCheck
+public sealed class ShutdownHealthCheck(ShutdownState state, Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        Task.FromResult(lifetime.ApplicationStopping.IsCancellationRequested
+        Task.FromResult(state.Draining || lifetime.ApplicationStopping.IsCancellationRequested
             ? HealthCheckResult.Unhealthy("The host is shutting down.")
             : HealthCheckResult.Healthy());
 }
