@@ -23,7 +23,8 @@ public static partial class PlatformHost
     /// <summary>Registers the gateway layer, infrastructure and every service.</summary>
     public static WebApplicationBuilder CreateBuilder(string[] args)
     {
-        var builder = WebApplication.CreateBuilder(args);
+        // appsettings.json sits beside the binary: find it whatever the working directory is.
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         var services = builder.Services;
 
         builder.Logging.AddSimpleConsole(o =>
@@ -33,6 +34,9 @@ public static partial class PlatformHost
             o.TimestampFormat = "HH:mm:ss.fff ";
             o.UseUtcTimestamp = true;
         });
+        // The health check service logs an error on every failing run; HealthTransitionLogger logs changes once.
+        builder.Logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks.DefaultHealthCheckService", LogLevel.Critical);
+        services.AddSingleton<IHealthCheckPublisher, HealthTransitionLogger>();
 
         services.AddOptions<ShutdownOptions>().Bind(builder.Configuration.GetSection("Shutdown"));
         services.AddOptions<HostOptions>().Configure<Microsoft.Extensions.Options.IOptions<ShutdownOptions>>(

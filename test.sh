@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Runs the whole test suite. Installs what is missing (Debian packages, NuGet packages), starts a
+# project-local PostgreSQL and Redis on free loopback ports under .local/test, and stops them on
+# exit. Re-runnable; works as root (PostgreSQL itself runs as the postgres user).
+set -euo pipefail
+cd "$(dirname "$0")"
+root=$(pwd)
+state="$root/.local/test"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+stop_all() {
+  # Clusters that tests started for themselves (a test may have been interrupted).
+  for dir in "$root"/.local/test-clusters/*/; do
+    [ -d "$dir" ] && scripts/pg.sh stop "$dir" >/dev/null 2>&1 || true
+  done
+  scripts/redis.sh stop "$state/redis" >/dev/null 2>&1 || true
+  scripts/pg.sh stop "$state/pg" >/dev/null 2>&1 || true
+}
+trap stop_all EXIT
+stop_all
+
+bash scripts/ensure-deps.sh
+
+echo "== starting PostgreSQL and Redis (loopback, $state)"
+PYAIRTABLE_TEST_POSTGRES=$(scripts/pg.sh start "$state/pg" 55433 --fast | tail -n 1)
+PYAIRTABLE_TEST_REDIS=$(scripts/redis.sh start "$state/redis" 56380 | tail -n 1)
+export PYAIRTABLE_TEST_POSTGRES PYAIRTABLE_TEST_REDIS
+
+echo "== building (warnings are errors)"
+dotnet build PyAirtable.sln -c Release -nologo -v quiet
+
+echo "== running the tests"
+log="$state/dotnet-test.log"
+set +e
+dotnet test PyAirtable.sln -c Release --no-build -nologo --logger "console;verbosity=normal" 2>&1 | tee "$log" \
+  | grep -vE --line-buffered '^\s+Passed [^:]|^\s*$' || true
+status=${PIPESTATUS[0]}
+set -e
+
+# One closing line for the whole run: "N passed, M failed" (per-test result lines, cross-checked
+# against the runners' own totals).
+passed=$(grep -cE '^\s+Passed [^:]' "$log" || true)
+failed=$(grep -cE '^\s+Failed [^:]' "$log" || true)
+skipped=$(grep -cE '^\s+Skipped [^:]' "$log" || true)
+runs=$(grep -cE '^Total tests: ' "$log" || true)
+total=$(grep -E '^Total tests: ' "$log" | awk '{ s += $3 } END { print s + 0 }')
+
+if [ "$runs" -lt 2 ]; then
+  echo "error: expected results from both test projects, got $runs" >&2
+  status=1
+fi
+if [ "$total" -ne $((passed + failed + skipped)) ]; then
+  echo "error: the runners counted $total tests, the result lines $((passed + failed + skipped))" >&2
+  status=1
+fi
+if [ "$skipped" -ne 0 ]; then
+  echo "error: $skipped tests were skipped; nothing may be skipped" >&2
+  status=1
+fi
+echo
+echo "tests: $passed passed, $failed failed"
+exit "$status"
