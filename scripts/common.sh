@@ -29,7 +29,8 @@ pg_bindir() {
   if [ -n "$d" ]; then echo "$d"; else dirname "$(command -v initdb)"; fi
 }
 
-# Runs a PostgreSQL server binary as the postgres user when we are root (it refuses root).
+# Runs a PostgreSQL server binary as the postgres user when we are root (it refuses root), from /
+# so a working directory the postgres user cannot enter (such as under /root) does not matter.
 as_pg() {
-  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }

@@ -32,6 +32,10 @@ public static class ServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
+        if (services.Any(d => d.ServiceType == typeof(PlatformInfrastructureInfo)))
+        {
+            return services; // registered already: health check names and the dispatcher must not be added twice
+        }
 
         var postgres = configuration.GetConnectionString(PostgresConnectionName);
         services.TryAddSingleton(TimeProvider.System);
@@ -52,11 +56,11 @@ public static class ServiceCollectionExtensions
             return builder.Build();
         });
 
-        services.AddSingleton<MigrationRunner>();
+        services.TryAddSingleton<MigrationRunner>();
         services.AddServiceMigrations("platform", typeof(ServiceCollectionExtensions).Assembly);
 
         services.AddOptions<OutboxOptions>().Bind(configuration.GetSection("Outbox"));
-        services.AddSingleton<OutboxDispatcher>();
+        services.TryAddSingleton<OutboxDispatcher>();
         services.AddHostedService(sp => sp.GetRequiredService<OutboxDispatcher>());
 
         services.TryAddSingleton<CursorKeyProvider>();
