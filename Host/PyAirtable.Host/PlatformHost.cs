@@ -4,6 +4,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Npgsql;
 using ProtoBuf.Grpc.Server;
 using PyAirtable.Host.Gateway;
+using PyAirtable.Services.Health;
 using PyAirtable.Services.Infrastructure;
 using PyAirtable.Services.Infrastructure.Database;
 using PyAirtable.Services.Infrastructure.Health;
@@ -66,7 +67,8 @@ public static partial class PlatformHost
             o.Timeout = TimeSpan.FromSeconds(5);
         });
 
-        // Services register here, one line each, as they land: services.AddUserService(); …
+        // Services, one line each.
+        services.AddHealthService();
         return builder;
     }
 
@@ -84,7 +86,8 @@ public static partial class PlatformHost
         app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = r => r.Tags.Contains(HealthTags.Ready) });
 
-        // Services map here as they land: app.MapGrpcService<UserService>(); …
+        // Services, one line each.
+        app.MapGrpcService<HealthService>();
         return app;
     }
 

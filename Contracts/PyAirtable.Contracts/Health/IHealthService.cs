@@ -1,0 +1,79 @@
+using ProtoBuf;
+using ProtoBuf.Grpc;
+using ProtoBuf.Grpc.Configuration;
+using PyAirtable.Contracts.Common;
+
+namespace PyAirtable.Contracts.Health;
+
+/// <summary>
+/// The platform's health in detail: the status of the host or of one hosted service, with the
+/// state of every dependency behind it. Load balancers and Kubernetes should use the standard
+/// <c>grpc.health.v1.Health</c> service (same statuses); this one is for operators and dashboards.
+/// </summary>
+[Service("pyairtable.health.v1.HealthService")]
+public interface IHealthService
+{
+    /// <summary>The current status of the host or of one service, with its dependencies.</summary>
+    ValueTask<CheckResponse> CheckAsync(CheckRequest request, CallContext context = default);
+
+    /// <summary>The current status at once, then a new message every time it changes, until the call ends or the host stops.</summary>
+    IAsyncEnumerable<WatchResponse> WatchAsync(WatchRequest request, CallContext context = default);
+}
+
+/// <summary>Which status to report.</summary>
+[ProtoContract]
+public sealed record CheckRequest
+{
+    /// <summary>A fully qualified service name (e.g. <c>pyairtable.health.v1.HealthService</c>); empty for the whole host. At most 200 characters.</summary>
+    [ProtoMember(1)] public string Service { get; init; } = "";
+}
+
+/// <summary>The status of the host or of one service.</summary>
+[ProtoContract]
+public sealed record CheckResponse
+{
+    /// <summary>The service the status is for; empty for the whole host.</summary>
+    [ProtoMember(1)] public string Service { get; init; } = "";
+
+    /// <summary>SERVING when every dependency of the service is healthy and the host is not shutting down.</summary>
+    [ProtoMember(2)] public HealthStatus Status { get; init; }
+
+    /// <summary>The dependencies the status is computed from, in name order.</summary>
+    [ProtoMember(3)] public List<DependencyHealth> Dependencies { get; init; } = [];
+
+    /// <summary>When the dependencies were last checked (UTC).</summary>
+    [ProtoMember(4)] public DateTime? CheckedAt { get; init; }
+}
+
+/// <summary>Which status to follow.</summary>
+[ProtoContract]
+public sealed record WatchRequest
+{
+    /// <summary>A fully qualified service name; empty for the whole host. At most 200 characters.</summary>
+    [ProtoMember(1)] public string Service { get; init; } = "";
+}
+
+/// <summary>One status change.</summary>
+[ProtoContract]
+public sealed record WatchResponse
+{
+    /// <summary>The status after the change.</summary>
+    [ProtoMember(1)] public CheckResponse? Health { get; init; }
+}
+
+/// <summary>The state of one dependency (a database, a cache, the host's own lifecycle).</summary>
+[ProtoContract]
+public sealed record DependencyHealth
+{
+    /// <summary>The dependency's name, e.g. <c>postgres</c>, <c>redis</c>, <c>shutdown</c>.</summary>
+    [ProtoMember(1)] public string Name { get; init; } = "";
+
+    /// <summary>SERVING when the dependency answered; NOT_SERVING otherwise.</summary>
+    [ProtoMember(2)] public HealthStatus Status { get; init; }
+
+    /// <summary>Why it is not serving; empty when it is.</summary>
+    [ProtoMember(3)] public string Description { get; init; } = "";
+
+    /// <summary>How long the check took.</summary>
+    [ProtoMember(4)] public TimeSpan? Duration { get; init; }
+}
