@@ -1,8 +1,10 @@
 using System.CommandLine;
 using PyAirtable.Tools;
+using PyAirtable.Tools.Protos;
 
 var root = new RootCommand("PyAirtable developer tools.")
 {
     HealthCommand.Create(),
+    ProtosCommand.Create(),
 };
 return await root.Parse(args).InvokeAsync();
