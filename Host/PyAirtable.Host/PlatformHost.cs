@@ -68,6 +68,7 @@ public static partial class PlatformHost
         });
 
         // Services, one line each.
+        services.AddContractReflection();
         services.AddHealthService();
         return builder;
     }
@@ -81,6 +82,7 @@ public static partial class PlatformHost
         app.UseMiddleware<RequestContextMiddleware>();
 
         app.MapGrpcHealthChecksService();
+        app.MapGrpcReflectionService();
         // Kubernetes probes (HTTP/1.1 on the probe endpoint): liveness needs only a live process;
         // readiness needs the database, Redis when configured, and a host that is not shutting down.
         app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false });

@@ -1,0 +1,107 @@
+extern alias pbnet;
+using Google.Protobuf;
+using Google.Protobuf.Reflection;
+using Grpc.Reflection;
+using PbFileDescriptorSet = pbnet::Google.Protobuf.Reflection.FileDescriptorSet;
+
+namespace PyAirtable.Host.Gateway;
+
+/// <summary>
+/// gRPC server reflection (grpc.reflection.v1 and v1alpha) for code-first services. The stock
+/// reflection finds no descriptors for them, so descriptors are built from the exported protos
+/// (embedded in this assembly from protos/, the same files non-.NET teams use): a grpcurl-style
+/// client can list services, describe messages and call methods without stubs.
+/// </summary>
+internal static class ContractReflection
+{
+    private const string ResourcePrefix = "protos/";
+
+    public static IServiceCollection AddContractReflection(this IServiceCollection services)
+    {
+        var (names, registry) = Build();
+        services.AddSingleton(new ReflectionServiceImpl(names, registry));
+        services.AddSingleton(new ReflectionV1ServiceImpl(names, registry));
+        services.AddGrpcReflection(); // maps both; its own registrations are TryAdd, so ours win
+        return services;
+    }
+
+    /// <summary>The served services and a registry of every file they need.</summary>
+    internal static (IReadOnlyList<string> Services, SymbolRegistry Registry) Build()
+    {
+        var contractFiles = LoadExportedFiles();
+        var files = contractFiles
+            .Append(Grpc.Health.V1.HealthReflection.Descriptor)
+            .Append(Grpc.Reflection.V1.ReflectionReflection.Descriptor)
+            .Append(Grpc.Reflection.V1Alpha.ReflectionReflection.Descriptor)
+            .ToList();
+        var names = files.SelectMany(f => f.Services).Select(s => s.FullName).Distinct().Order(StringComparer.Ordinal).ToList();
+        return (names, SymbolRegistry.FromFiles(files));
+    }
+
+    private static List<FileDescriptor> LoadExportedFiles()
+    {
+        var assembly = typeof(ContractReflection).Assembly;
+        var set = new PbFileDescriptorSet();
+        var resources = assembly.GetManifestResourceNames()
+            .Where(n => n.StartsWith(ResourcePrefix, StringComparison.Ordinal) && n.EndsWith(".proto", StringComparison.Ordinal))
+            .Order(StringComparer.Ordinal)
+            .ToList();
+        foreach (var resource in resources)
+        {
+            using var reader = new StreamReader(assembly.GetManifestResourceStream(resource)!);
+            set.Add(resource[ResourcePrefix.Length..], includeInOutput: true, reader);
+        }
+
+        set.Process();
+        var errors = set.GetErrors();
+        if (errors.Length > 0)
+        {
+            throw new InvalidOperationException("The exported protos do not parse: " + string.Join("; ", errors.Select(e => e.ToString())));
+        }
+
+        // Google.Protobuf builds files from bytes, dependencies first; the well-known types come
+        // from Google.Protobuf itself.
+        var wellKnown = new Dictionary<string, FileDescriptor>(StringComparer.Ordinal)
+        {
+            ["google/protobuf/timestamp.proto"] = Google.Protobuf.WellKnownTypes.Timestamp.Descriptor.File,
+            ["google/protobuf/duration.proto"] = Google.Protobuf.WellKnownTypes.Duration.Descriptor.File,
+            ["google/protobuf/empty.proto"] = Google.Protobuf.WellKnownTypes.Empty.Descriptor.File,
+            ["google/protobuf/wrappers.proto"] = Google.Protobuf.WellKnownTypes.Int32Value.Descriptor.File,
+        };
+        var ours = set.Files.Where(f => !f.Name.StartsWith("google/protobuf/", StringComparison.Ordinal)).ToDictionary(f => f.Name, StringComparer.Ordinal);
+        var ordered = new List<ByteString>();
+        var emitted = new HashSet<string>(StringComparer.Ordinal);
+        void Emit(string name)
+        {
+            if (!emitted.Add(name))
+            {
+                return;
+            }
+
+            if (wellKnown.TryGetValue(name, out var known))
+            {
+                ordered.Add(known.SerializedData);
+                return;
+            }
+
+            var file = ours[name];
+            foreach (var dependency in file.Dependencies)
+            {
+                Emit(dependency);
+            }
+
+            using var buffer = new MemoryStream();
+            ProtoBuf.Serializer.Serialize(buffer, file);
+            ordered.Add(ByteString.CopyFrom(buffer.ToArray()));
+        }
+
+        foreach (var name in ours.Keys.Order(StringComparer.Ordinal))
+        {
+            Emit(name);
+        }
+
+        return FileDescriptor.BuildFromByteStrings(ordered)
+            .Where(f => ours.ContainsKey(f.Name))
+            .ToList();
+    }
+}
