@@ -1,0 +1,24 @@
+#pragma warning disable CA1711, IDE0130
+using ProtoBuf;
+using ProtoBuf.Grpc;
+using ProtoBuf.Grpc.Configuration;
+
+namespace PyAirtable.UnitTests.Bad.Contracts.Broken;
+
+public enum Colour
+{
+    Red = 1,
+    Blue = 2,
+}
+
+[ProtoContract]
+public sealed record Paint
+{
+    [ProtoMember(1)] public Colour Colour { get; init; }
+}
+
+[Service("pyairtable.elsewhere.v1.MisnamedService")]
+public interface IMisnamedService
+{
+    ValueTask<Paint> GetPaintAsync(Paint request, CallContext context = default);
+}
