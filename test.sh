@@ -20,6 +20,8 @@ trap stop_all EXIT
 stop_all
 
 bash scripts/ensure-deps.sh
+echo "== installing node tools (buf, gRPC for the interop suite) with npm ci"
+npm ci --no-audit --no-fund --loglevel=error
 
 echo "== starting PostgreSQL and Redis (loopback, $state)"
 PYAIRTABLE_TEST_POSTGRES=$(scripts/pg.sh start "$state/pg" 55433 --fast | tail -n 1)
@@ -28,6 +30,18 @@ export PYAIRTABLE_TEST_POSTGRES PYAIRTABLE_TEST_REDIS
 
 echo "== building (warnings are errors)"
 dotnet build PyAirtable.sln -c Release -nologo -v quiet
+
+echo "== contract gate: export drift, buf lint, compatibility with the released baseline"
+dotnet Tools/PyAirtable.Tools/bin/Release/net10.0/pyairtable.dll protos check --dir protos
+echo "== protoc compiles the exported protos"
+(cd protos && protoc -I. -I/usr/include --descriptor_set_out=/dev/null $(find pyairtable -name '*.proto' | sort))
+echo "== the Contracts package carries the protos"
+rm -rf "$state/pack"
+dotnet pack Contracts/PyAirtable.Contracts -c Release --no-build -o "$state/pack" -nologo -v quiet
+listing=$(unzip -l "$state"/pack/PyAirtable.Contracts.*.nupkg)
+for proto in $(cd protos && find pyairtable -name '*.proto' | sort); do
+  grep -q "protos/$proto" <<<"$listing" || { echo "error: protos/$proto is missing from the package" >&2; exit 1; }
+done
 
 echo "== running the tests"
 log="$state/dotnet-test.log"

@@ -12,6 +12,7 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v runuser >/dev/null 2>&1 || missing+=(util-linux)
 command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+command -v unzip >/dev/null 2>&1 || missing+=(unzip)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

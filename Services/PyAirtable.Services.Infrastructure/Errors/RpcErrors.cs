@@ -127,6 +127,13 @@ public static class RpcErrors
 
     private static bool IsCancellation(Exception exception, ServerCallContext context)
     {
+        // The client reset the stream: Kestrel fails the pending read or write with an IOException,
+        // sometimes before the call's token is signalled. That is the peer leaving, not a bug.
+        if (exception is IOException && exception.StackTrace?.Contains("Microsoft.AspNetCore.Server.Kestrel", StringComparison.Ordinal) == true)
+        {
+            return true;
+        }
+
         if (!context.CancellationToken.IsCancellationRequested)
         {
             return false;

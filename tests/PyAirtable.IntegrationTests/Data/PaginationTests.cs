@@ -7,9 +7,9 @@ using PyAirtable.IntegrationTests.Infrastructure;
 
 namespace PyAirtable.IntegrationTests.Data;
 
-public sealed class PaginationTests(HostFixture fixture) : IClassFixture<HostFixture>
+public sealed class PaginationTests(HostFixture hostFixture) : HostTests(hostFixture)
 {
-    private IDiagnosticsService Service => fixture.Host.Diagnostics;
+    private IDiagnosticsService Service => Fixture.Host.Diagnostics;
 
     [Fact]
     public async Task ListItems_WalkingCursors_ReturnsEveryItemOnceWhileRowsAreInserted()

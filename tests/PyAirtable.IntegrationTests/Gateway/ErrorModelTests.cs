@@ -7,9 +7,9 @@ using PyAirtable.IntegrationTests.Infrastructure;
 
 namespace PyAirtable.IntegrationTests.Gateway;
 
-public sealed class ErrorModelTests(HostFixture fixture) : IClassFixture<HostFixture>
+public sealed class ErrorModelTests(HostFixture hostFixture) : HostTests(hostFixture)
 {
-    private IDiagnosticsService Service => fixture.Host.Diagnostics;
+    private IDiagnosticsService Service => Fixture.Host.Diagnostics;
 
     [Fact]
     public async Task Fail_UnexpectedException_IsInternalWithoutLeakedText()
@@ -35,7 +35,7 @@ public sealed class ErrorModelTests(HostFixture fixture) : IClassFixture<HostFix
         Assert.NotNull(info);
         Assert.Equal("ERROR_CODE_INTERNAL", info.Reason);
         Assert.Equal(requestId, info.Metadata["request_id"]);
-        fixture.Host.Logs.TakeErrors(e => e.RequestId == requestId);
+        Fixture.Host.Logs.TakeErrors(e => e.RequestId == requestId);
     }
 
     [Fact]
@@ -98,7 +98,7 @@ public sealed class ErrorModelTests(HostFixture fixture) : IClassFixture<HostFix
         Assert.Equal(["1", "2"], received);
         Assert.Equal(StatusCode.Internal, ex.StatusCode);
         Assert.DoesNotContain("secret", ex.Status.Detail, StringComparison.Ordinal);
-        fixture.Host.Logs.TakeErrors(e => e.Exception?.Message.Contains("stream broke", StringComparison.Ordinal) == true);
+        Fixture.Host.Logs.TakeErrors(e => e.Exception?.Message.Contains("stream broke", StringComparison.Ordinal) == true);
     }
 
     [Fact]
@@ -112,7 +112,7 @@ public sealed class ErrorModelTests(HostFixture fixture) : IClassFixture<HostFix
 
         Assert.Equal(StatusCode.DeadlineExceeded, ex.StatusCode);
         // The deadline reached PostgreSQL: the 30 s statement is gone well before it would end.
-        await using var connection = new NpgsqlConnection(fixture.Database.ConnectionString);
+        await using var connection = new NpgsqlConnection(Fixture.Database.ConnectionString);
         await connection.OpenAsync();
         var running = -1L;
         for (var i = 0; i < 50 && running != 0; i++)

@@ -5,7 +5,7 @@ using PyAirtable.IntegrationTests.Infrastructure;
 
 namespace PyAirtable.IntegrationTests.Gateway;
 
-public sealed class RequestMetadataTests(HostFixture fixture) : IClassFixture<HostFixture>
+public sealed class RequestMetadataTests(HostFixture hostFixture) : HostTests(hostFixture)
 {
     [Fact]
     public async Task Echo_WithRequestIdHeader_RoundTripsIdInResponseHeaderAndMetadata()
@@ -14,7 +14,7 @@ public sealed class RequestMetadataTests(HostFixture fixture) : IClassFixture<Ho
         var context = new CallContext(new CallOptions(new Metadata { { "x-request-id", requestId }, { "user-agent", "pyairtable-tests/1.0" } }),
             CallContextFlags.CaptureMetadata);
 
-        var response = await fixture.Host.Diagnostics.EchoAsync(new EchoRequest { Text = "hi" }, context);
+        var response = await Fixture.Host.Diagnostics.EchoAsync(new EchoRequest { Text = "hi" }, context);
 
         Assert.Equal(requestId, (await context.ResponseHeadersAsync()).GetValue("x-request-id"));
         Assert.NotNull(response.Metadata);
@@ -30,7 +30,7 @@ public sealed class RequestMetadataTests(HostFixture fixture) : IClassFixture<Ho
     {
         var context = new CallContext(flags: CallContextFlags.CaptureMetadata);
 
-        var response = await fixture.Host.Diagnostics.EchoAsync(new EchoRequest(), context);
+        var response = await Fixture.Host.Diagnostics.EchoAsync(new EchoRequest(), context);
 
         var returned = (await context.ResponseHeadersAsync()).GetValue("x-request-id");
         Assert.False(string.IsNullOrEmpty(returned));
@@ -45,7 +45,7 @@ public sealed class RequestMetadataTests(HostFixture fixture) : IClassFixture<Ho
     {
         var context = new CallContext(new CallOptions(new Metadata { { "x-request-id", unsafeId } }), CallContextFlags.CaptureMetadata);
 
-        await fixture.Host.Diagnostics.EchoAsync(new EchoRequest(), context);
+        await Fixture.Host.Diagnostics.EchoAsync(new EchoRequest(), context);
 
         var returned = (await context.ResponseHeadersAsync()).GetValue("x-request-id");
         Assert.False(string.IsNullOrEmpty(returned));
@@ -59,9 +59,9 @@ public sealed class RequestMetadataTests(HostFixture fixture) : IClassFixture<Ho
         var context = new CallContext(new CallOptions(new Metadata { { "x-request-id", requestId } }));
 
         await Assert.ThrowsAsync<RpcException>(async () =>
-            await fixture.Host.Diagnostics.FailAsync(new FailRequest { Kind = FailureKind.Bug }, context));
+            await Fixture.Host.Diagnostics.FailAsync(new FailRequest { Kind = FailureKind.Bug }, context));
 
-        var errors = fixture.Host.Logs.TakeErrors(e => e.RequestId == requestId);
+        var errors = Fixture.Host.Logs.TakeErrors(e => e.RequestId == requestId);
         var error = Assert.Single(errors);
         Assert.IsType<InvalidOperationException>(error.Exception);
     }
@@ -71,7 +71,7 @@ public sealed class RequestMetadataTests(HostFixture fixture) : IClassFixture<Ho
     {
         using var http = new HttpClient();
 
-        using var response = await http.GetAsync(new Uri(fixture.Host.ProbeAddress + "/healthz"));
+        using var response = await http.GetAsync(new Uri(Fixture.Host.ProbeAddress + "/healthz"));
 
         Assert.True(response.IsSuccessStatusCode);
         Assert.True(response.Headers.Contains("x-request-id"));

@@ -7,9 +7,9 @@ using PyAirtable.IntegrationTests.Infrastructure;
 
 namespace PyAirtable.IntegrationTests.Health;
 
-public sealed class HealthServiceTests(HostFixture fixture) : IClassFixture<HostFixture>
+public sealed class HealthServiceTests(HostFixture hostFixture) : HostTests(hostFixture)
 {
-    private IHealthService Service => fixture.Host.Channel.CreateGrpcService<IHealthService>();
+    private IHealthService Service => Fixture.Host.Channel.CreateGrpcService<IHealthService>();
 
     [Fact]
     public async Task Check_Host_IsServingWithEachDependency()

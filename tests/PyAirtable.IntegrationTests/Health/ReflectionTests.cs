@@ -8,7 +8,7 @@ using V1Alpha = Grpc.Reflection.V1Alpha;
 namespace PyAirtable.IntegrationTests.Health;
 
 /// <summary>Server reflection as a grpcurl-style client uses it, over a real channel.</summary>
-public sealed class ReflectionTests(HostFixture fixture) : IClassFixture<HostFixture>
+public sealed class ReflectionTests(HostFixture hostFixture) : HostTests(hostFixture)
 {
     [Fact]
     public async Task V1_ListServices_IncludesCodeFirstServicesHealthAndReflection()
@@ -51,7 +51,7 @@ public sealed class ReflectionTests(HostFixture fixture) : IClassFixture<HostFix
     [Fact]
     public async Task V1Alpha_ListServices_IncludesCodeFirstServices()
     {
-        var client = new V1Alpha.ServerReflection.ServerReflectionClient(fixture.Host.Channel);
+        var client = new V1Alpha.ServerReflection.ServerReflectionClient(Fixture.Host.Channel);
         using var call = client.ServerReflectionInfo(deadline: DateTime.UtcNow.AddSeconds(10));
         await call.RequestStream.WriteAsync(new V1Alpha.ServerReflectionRequest { ListServices = "" });
         await call.RequestStream.CompleteAsync();
@@ -70,7 +70,7 @@ public sealed class ReflectionTests(HostFixture fixture) : IClassFixture<HostFix
 
     private async Task<V1.ServerReflectionResponse> AskV1(V1.ServerReflectionRequest request)
     {
-        var client = new V1.ServerReflection.ServerReflectionClient(fixture.Host.Channel);
+        var client = new V1.ServerReflection.ServerReflectionClient(Fixture.Host.Channel);
         using var call = client.ServerReflectionInfo(deadline: DateTime.UtcNow.AddSeconds(10));
         await call.RequestStream.WriteAsync(request);
         await call.RequestStream.CompleteAsync();

@@ -20,7 +20,6 @@ public class HostFixture : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        var unexpected = _host?.Logs.UnexpectedErrors ?? [];
         if (_host is not null)
         {
             await _host.DisposeAsync();
@@ -30,7 +29,28 @@ public class HostFixture : IAsyncLifetime
         {
             await _database.DisposeAsync();
         }
+    }
 
+    /// <summary>Fails when the host logged an error that no test took (<see cref="LogSink.TakeErrors"/>).</summary>
+    public void AssertNoUnexpectedErrors()
+    {
+        var unexpected = _host?.Logs.UnexpectedErrors ?? [];
+        _host?.Logs.TakeErrors(_ => true); // report each once
         Assert.True(unexpected.Count == 0, "Unexpected error logs:\n" + string.Join("\n", unexpected));
+    }
+}
+
+/// <summary>
+/// Base of the test classes that share a <see cref="HostFixture"/>: after every test, an error
+/// the test did not expect fails that test (a fixture's own clean-up failure is easy to miss).
+/// </summary>
+public abstract class HostTests(HostFixture fixture) : IClassFixture<HostFixture>, IDisposable
+{
+    protected HostFixture Fixture { get; } = fixture;
+
+    public void Dispose()
+    {
+        Fixture.AssertNoUnexpectedErrors();
+        GC.SuppressFinalize(this);
     }
 }

@@ -13,7 +13,7 @@ public sealed record CapturedLog(string Category, LogLevel Level, string Message
         .Select(kv => kv.Value?.ToString())
         .LastOrDefault();
 
-    public override string ToString() => $"{Level} {Category}: {Message}{(Exception is null ? "" : " | " + Exception.GetType().Name)}";
+    public override string ToString() => $"{Level} {Category}: {Message}{(Exception is null ? "" : $" | {Exception.GetType().Name}: {Exception.Message} <- {Exception.InnerException?.GetType().Name}: {Exception.InnerException?.Message}")}";
 }
 
 /// <summary>

@@ -108,5 +108,8 @@ public sealed class TestHost : IAsyncDisposable
         Channel.Dispose();
         await App.StopAsync();
         await App.DisposeAsync();
+        // Errors logged while this host ran that no test took fail the test that owned it.
+        var unexpected = Logs.UnexpectedErrors;
+        Assert.True(unexpected.Count == 0, "Unexpected error logs:\n" + string.Join("\n", unexpected));
     }
 }
