@@ -7,13 +7,8 @@ using PyAirtable.IntegrationTests.Infrastructure;
 
 namespace PyAirtable.IntegrationTests.Data;
 
-public sealed class MigrationTests : IAsyncLifetime
+public sealed class MigrationTests : DatabasePerTest
 {
-    private TestDatabase _database = null!;
-
-    public async Task InitializeAsync() => _database = await TestDatabase.CreateAsync();
-
-    public async Task DisposeAsync() => await _database.DisposeAsync();
 
     private static MigrationSet[] Sets =>
     [
@@ -25,8 +20,8 @@ public sealed class MigrationTests : IAsyncLifetime
     public async Task RunAsync_TwoHostsAtOnce_EachScriptRunsOnce()
     {
         // Two data sources: two hosts with pools of their own.
-        await using var first = NpgsqlDataSource.Create(_database.ConnectionString);
-        await using var second = NpgsqlDataSource.Create(_database.ConnectionString);
+        await using var first = NpgsqlDataSource.Create(Database.ConnectionString);
+        await using var second = NpgsqlDataSource.Create(Database.ConnectionString);
         var runners = new[] { first, second }.Select(ds => new MigrationRunner(ds, Sets, NullLogger<MigrationRunner>.Instance));
 
         await Task.WhenAll(runners.Select(r => r.RunAsync()));
@@ -41,7 +36,7 @@ public sealed class MigrationTests : IAsyncLifetime
     [Fact]
     public async Task RunAsync_Again_IsANoOp()
     {
-        await using var dataSource = NpgsqlDataSource.Create(_database.ConnectionString);
+        await using var dataSource = NpgsqlDataSource.Create(Database.ConnectionString);
         var runner = new MigrationRunner(dataSource, Sets, NullLogger<MigrationRunner>.Instance);
 
         await runner.RunAsync();
@@ -54,7 +49,7 @@ public sealed class MigrationTests : IAsyncLifetime
     [Fact]
     public async Task RunAsync_FailingScript_ReportsScriptAndLeavesNothingHalfApplied()
     {
-        await using var dataSource = NpgsqlDataSource.Create(_database.ConnectionString);
+        await using var dataSource = NpgsqlDataSource.Create(Database.ConnectionString);
         await using (var setup = await dataSource.OpenConnectionAsync())
         {
             // The first script will collide with this table.

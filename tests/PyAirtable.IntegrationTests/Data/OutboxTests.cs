@@ -9,25 +9,20 @@ namespace PyAirtable.IntegrationTests.Data;
 /// The transactional outbox, end to end: events written by a real RPC in the same transaction as
 /// its state change, delivered by the host's dispatcher to a subscriber that records them.
 /// </summary>
-public sealed class OutboxTests : IAsyncLifetime
+public sealed class OutboxTests : DatabasePerTest
 {
-    private TestDatabase _database = null!;
-
-    public async Task InitializeAsync() => _database = await TestDatabase.CreateAsync();
-
-    public async Task DisposeAsync() => await _database.DisposeAsync();
 
     [Fact]
     public async Task Dispatcher_DiesBetweenDeliveryAndCommit_EveryEventArrivesExactlyOnceInOrder()
     {
         var handler = new RecordingOutboxHandler { StallOnSequence = 3 };
-        await using var host = await TestHost.StartAsync(_database.ConnectionString, o => o.OutboxHandler = handler);
+        await using var host = await TestHost.StartAsync(Database.ConnectionString, o => o.OutboxHandler = handler);
         var recorded = await RecordAsync(host, 5);
 
         // Event 3 is delivered (its effect written) but not committed when the dispatcher's
         // connection dies: from PostgreSQL's side, exactly what a killed process looks like.
         var dispatcherPid = await handler.Stalled.Task.WaitAsync(TimeSpan.FromSeconds(15));
-        await using (var admin = new NpgsqlConnection(_database.ConnectionString))
+        await using (var admin = new NpgsqlConnection(Database.ConnectionString))
         {
             Assert.True(await admin.ExecuteScalarAsync<bool>("SELECT pg_terminate_backend(@pid)", new { pid = dispatcherPid }));
         }
@@ -43,7 +38,7 @@ public sealed class OutboxTests : IAsyncLifetime
     public async Task HostStopsAfterCommitBeforeDispatch_NextHostDeliversCommittedEventsOnly()
     {
         Guid[] recorded;
-        await using (var first = await TestHost.StartAsync(_database.ConnectionString, o => o.Settings["Outbox:DispatcherEnabled"] = "false"))
+        await using (var first = await TestHost.StartAsync(Database.ConnectionString, o => o.Settings["Outbox:DispatcherEnabled"] = "false"))
         {
             recorded = await RecordAsync(first, 3);
             await first.Diagnostics.RecordEventAsync(new RecordEventRequest { Name = "rolled back", Rollback = true });
@@ -51,7 +46,7 @@ public sealed class OutboxTests : IAsyncLifetime
 
         Assert.Equal(3, await ScalarAsync<long>("SELECT count(*) FROM platform.outbox WHERE dispatched_at IS NULL"));
 
-        await using var second = await TestHost.StartAsync(_database.ConnectionString, o => o.OutboxHandler = new RecordingOutboxHandler());
+        await using var second = await TestHost.StartAsync(Database.ConnectionString, o => o.OutboxHandler = new RecordingOutboxHandler());
 
         var received = await WaitForDeliveriesAsync(3);
         Assert.Equal(recorded, received.Select(r => r.EventId).ToArray());
@@ -64,7 +59,7 @@ public sealed class OutboxTests : IAsyncLifetime
     {
         var handler = new RecordingOutboxHandler();
         handler.FailuresBySequence[2] = 2;
-        await using var host = await TestHost.StartAsync(_database.ConnectionString, o => o.OutboxHandler = handler);
+        await using var host = await TestHost.StartAsync(Database.ConnectionString, o => o.OutboxHandler = handler);
 
         var recorded = await RecordAsync(host, 3);
 
@@ -79,7 +74,7 @@ public sealed class OutboxTests : IAsyncLifetime
     {
         var handler = new RecordingOutboxHandler();
         handler.FailuresBySequence[1] = int.MaxValue;
-        await using var host = await TestHost.StartAsync(_database.ConnectionString, o =>
+        await using var host = await TestHost.StartAsync(Database.ConnectionString, o =>
         {
             o.OutboxHandler = handler;
             o.Settings["Outbox:MaxAttempts"] = "3";
@@ -96,8 +91,8 @@ public sealed class OutboxTests : IAsyncLifetime
     [Fact]
     public async Task TwoHostsDispatching_EachEventDeliveredOnceInCommitOrder()
     {
-        await using var first = await TestHost.StartAsync(_database.ConnectionString, o => { o.Name = "first"; o.OutboxHandler = new RecordingOutboxHandler(); });
-        await using var second = await TestHost.StartAsync(_database.ConnectionString, o => { o.Name = "second"; o.OutboxHandler = new RecordingOutboxHandler(); });
+        await using var first = await TestHost.StartAsync(Database.ConnectionString, o => { o.Name = "first"; o.OutboxHandler = new RecordingOutboxHandler(); });
+        await using var second = await TestHost.StartAsync(Database.ConnectionString, o => { o.Name = "second"; o.OutboxHandler = new RecordingOutboxHandler(); });
 
         var writes = Enumerable.Range(0, 40).Select(i =>
             (i % 2 == 0 ? first : second).Diagnostics.RecordEventAsync(new RecordEventRequest { Name = "item-" + i }).AsTask());
@@ -125,14 +120,14 @@ public sealed class OutboxTests : IAsyncLifetime
         await Eventually.TrueAsync(
             async () => await ScalarAsync<long>("SELECT count(*) FROM testing.received_events") >= count,
             $"{count} events are delivered");
-        await using var connection = new NpgsqlConnection(_database.ConnectionString);
+        await using var connection = new NpgsqlConnection(Database.ConnectionString);
         return (await connection.QueryAsync<Received>(
             "SELECT event_id AS EventId, sequence AS Sequence FROM testing.received_events ORDER BY received_order")).ToList();
     }
 
     private async Task<T> ScalarAsync<T>(string sql)
     {
-        await using var connection = new NpgsqlConnection(_database.ConnectionString);
+        await using var connection = new NpgsqlConnection(Database.ConnectionString);
         return await connection.ExecuteScalarAsync<T>(sql) ?? throw new InvalidOperationException("no value");
     }
 

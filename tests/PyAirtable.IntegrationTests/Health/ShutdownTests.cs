@@ -5,18 +5,13 @@ using PyAirtable.IntegrationTests.Infrastructure;
 
 namespace PyAirtable.IntegrationTests.Health;
 
-public sealed class ShutdownTests : IAsyncLifetime
+public sealed class ShutdownTests : DatabasePerTest
 {
-    private TestDatabase _database = null!;
-
-    public async Task InitializeAsync() => _database = await TestDatabase.CreateAsync();
-
-    public async Task DisposeAsync() => await _database.DisposeAsync();
 
     [Fact]
     public async Task Stop_ReportsNotServingLetsInFlightCallsFinishAndRefusesNewCalls()
     {
-        await using var host = await TestHost.StartAsync(_database.ConnectionString, o =>
+        await using var host = await TestHost.StartAsync(Database.ConnectionString, o =>
         {
             o.Settings["Shutdown:DrainDelay"] = "00:00:01.500";
             o.Settings["Shutdown:Timeout"] = "00:00:10";

@@ -147,18 +147,13 @@ public sealed class StartupTests
     }
 }
 
-public sealed class NoRedisTests : IAsyncLifetime
+public sealed class NoRedisTests : DatabasePerTest
 {
-    private TestDatabase _database = null!;
-
-    public async Task InitializeAsync() => _database = await TestDatabase.CreateAsync();
-
-    public async Task DisposeAsync() => await _database.DisposeAsync();
 
     [Fact]
     public async Task Host_WithoutRedis_ServesOnOneInstanceAndSaysSo()
     {
-        await using var host = await TestHost.StartAsync(_database.ConnectionString, o => o.WithRedis = false);
+        await using var host = await TestHost.StartAsync(Database.ConnectionString, o => o.WithRedis = false);
 
         var echo = await host.Diagnostics.EchoAsync(new EchoRequest { Text = "solo" });
         var health = await host.Health.CheckAsync(new HealthCheckRequest());

@@ -9,21 +9,14 @@ using PyAirtable.IntegrationTests.Infrastructure;
 
 namespace PyAirtable.IntegrationTests.Health;
 
-public sealed class TlsTests : IAsyncLifetime
+public sealed class TlsTests : DatabasePerTest
 {
-    private TestDatabase _database = null!;
-    private string _certificatePath = "";
+    private readonly string _certificatePath = Path.Combine(Path.GetTempPath(), $"pyairtable-test-{Guid.NewGuid():N}.pfx");
 
-    public async Task InitializeAsync()
-    {
-        _database = await TestDatabase.CreateAsync();
-        _certificatePath = Path.Combine(Path.GetTempPath(), $"pyairtable-test-{Guid.NewGuid():N}.pfx");
-    }
-
-    public async Task DisposeAsync()
+    public override async Task DisposeAsync()
     {
         File.Delete(_certificatePath);
-        await _database.DisposeAsync();
+        await base.DisposeAsync();
     }
 
     [Fact]
@@ -32,7 +25,7 @@ public sealed class TlsTests : IAsyncLifetime
         using var certificate = CreateSelfSigned();
         await File.WriteAllBytesAsync(_certificatePath, certificate.Export(X509ContentType.Pfx, "test-password"));
         var port = TestEnvironment.FreeTcpPort();
-        await using var host = await TestHost.StartAsync(_database.ConnectionString, o =>
+        await using var host = await TestHost.StartAsync(Database.ConnectionString, o =>
         {
             o.Settings["Kestrel:Endpoints:Grpc:Url"] = $"https://127.0.0.1:{port}";
             o.Settings["Kestrel:Endpoints:Grpc:Protocols"] = "Http1AndHttp2";

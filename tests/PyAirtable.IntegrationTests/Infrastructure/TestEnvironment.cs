@@ -82,3 +82,21 @@ public sealed class TestDatabase : IAsyncDisposable
         await command.ExecuteNonQueryAsync();
     }
 }
+
+/// <summary>Base of test classes whose every test gets a fresh database (and starts hosts of its own).</summary>
+public abstract class DatabasePerTest : IAsyncLifetime
+{
+    private TestDatabase? _database;
+
+    protected TestDatabase Database => _database ?? throw new InvalidOperationException("not initialized");
+
+    public virtual async Task InitializeAsync() => _database = await TestDatabase.CreateAsync();
+
+    public virtual async Task DisposeAsync()
+    {
+        if (_database is not null)
+        {
+            await _database.DisposeAsync();
+        }
+    }
+}
