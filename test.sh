@@ -67,6 +67,39 @@ if [ "$total" -ne $((passed + failed + skipped)) ]; then
   echo "error: the runners counted $total tests, the result lines $((passed + failed + skipped))" >&2
   status=1
 fi
+echo "== interop: Python and Node clients against the running host, from protos/ alone"
+. scripts/common.sh
+grpc_port=$(free_port 56051)
+probe_port=$(free_port $((grpc_port + 1)))
+# The tests make databases of their own; the host takes the cluster's pyairtable database.
+ConnectionStrings__Postgres="$PYAIRTABLE_TEST_POSTGRES" \
+ConnectionStrings__Redis="$PYAIRTABLE_TEST_REDIS" Redis__InstanceName="interop:" \
+Kestrel__Endpoints__Grpc__Url="http://127.0.0.1:$grpc_port" Kestrel__Endpoints__Probes__Url="http://127.0.0.1:$probe_port" \
+  dotnet Host/PyAirtable.Host/bin/Release/net10.0/PyAirtable.Host.dll >"$state/interop-host.log" 2>&1 &
+interop_host=$!
+stop_interop_host() { kill -TERM "$interop_host" 2>/dev/null || true; wait "$interop_host" 2>/dev/null || true; }
+trap 'stop_interop_host; stop_all' EXIT
+if dotnet Tools/PyAirtable.Tools/bin/Release/net10.0/pyairtable.dll health --address "http://127.0.0.1:$grpc_port" --wait 00:01:00; then
+  set +e
+  PYAIRTABLE_GRPC_ADDRESS="127.0.0.1:$grpc_port" bash tests/interop/run.sh 2>&1 | tee "$state/interop.log"
+  interop_status=${PIPESTATUS[0]}
+  set -e
+else
+  cat "$state/interop-host.log" >&2
+  interop_status=1
+fi
+stop_interop_host
+py_passed=$(sed -nE 's/^python interop: ([0-9]+) passed, ([0-9]+) failed.*/\1/p' "$state/interop.log" 2>/dev/null | tail -n 1)
+py_failed=$(sed -nE 's/^python interop: ([0-9]+) passed, ([0-9]+) failed.*/\2/p' "$state/interop.log" 2>/dev/null | tail -n 1)
+node_passed=$(sed -nE 's/^# pass ([0-9]+)$/\1/p' "$state/interop.log" 2>/dev/null | tail -n 1)
+node_failed=$(sed -nE 's/^# fail ([0-9]+)$/\1/p' "$state/interop.log" 2>/dev/null | tail -n 1)
+if [ -z "$py_passed" ] || [ -z "$node_passed" ] || [ "$interop_status" -ne 0 ]; then
+  echo "error: the interop suites failed or did not report" >&2
+  status=1
+fi
+passed=$((passed + ${py_passed:-0} + ${node_passed:-0}))
+failed=$((failed + ${py_failed:-0} + ${node_failed:-0}))
+
 if [ "$skipped" -ne 0 ]; then
   echo "error: $skipped tests were skipped; nothing may be skipped" >&2
   status=1

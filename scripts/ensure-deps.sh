@@ -13,6 +13,9 @@ command -v runuser >/dev/null 2>&1 || missing+=(util-linux)
 command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v unzip >/dev/null 2>&1 || missing+=(unzip)
+# The Python interop suite: Debian's gRPC for /usr/bin/python3 and the protoc plugin for its stubs.
+[ -x /usr/bin/grpc_python_plugin ] || missing+=(protobuf-compiler-grpc)
+/usr/bin/python3 -c "import grpc, google.protobuf" 2>/dev/null || missing+=(python3-grpcio python3-protobuf)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -10,15 +10,24 @@ namespace PyAirtable.Tools;
 /// is reached (<c>--wait</c>, which scripts use to know the platform is up), or follows it (<c>--watch</c>).
 /// Exit code 0 when the last status seen is SERVING, 1 otherwise.
 /// </summary>
-internal static class HealthCommand
+public static class HealthCommand
 {
     public static Command Create()
     {
-        var address = new Option<Uri>("--address", "-a")
+        // A string, checked below: System.CommandLine has no Uri parser and would throw.
+        var address = new Option<string>("--address", "-a")
         {
-            Description = "The host's gRPC address.",
-            DefaultValueFactory = _ => new Uri("http://127.0.0.1:50051"),
+            Description = "The host's gRPC address (http:// for h2c, https:// for TLS).",
+            DefaultValueFactory = _ => "http://127.0.0.1:50051",
         };
+        address.Validators.Add(result =>
+        {
+            var value = result.GetValueOrDefault<string>();
+            if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+            {
+                result.AddError($"--address must be an http:// or https:// URL, not '{value}'.");
+            }
+        });
         var service = new Option<string>("--service", "-s")
         {
             Description = "A service name (e.g. pyairtable.users.v1.UserService); empty for the whole host.",
@@ -35,7 +44,7 @@ internal static class HealthCommand
 
         var command = new Command("health", "Check a running host's health (grpc.health.v1).") { address, service, wait, watch };
         command.SetAction((parse, cancellationToken) => RunAsync(
-            parse.GetValue(address)!, parse.GetValue(service) ?? "", parse.GetValue(wait), parse.GetValue(watch), cancellationToken));
+            new Uri(parse.GetValue(address)!), parse.GetValue(service) ?? "", parse.GetValue(wait), parse.GetValue(watch), cancellationToken));
         return command;
     }
 

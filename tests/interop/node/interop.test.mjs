@@ -1,0 +1,151 @@
+// Calls the running PyAirtable host from Node with @grpc/grpc-js, loading nothing but protos/
+// (plus the standard gRPC health/reflection and google.rpc protos) at run time: no generated code.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const require = createRequire(import.meta.url);
+const grpc = require('@grpc/grpc-js');
+const protoLoader = require('@grpc/proto-loader');
+const protobuf = require('protobufjs');
+const descriptor = require('protobufjs/ext/descriptor');
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../../..');
+const protos = path.join(root, 'protos');
+const extraProtos = path.resolve(here, '../protos');
+const address = process.env.PYAIRTABLE_GRPC_ADDRESS ?? '127.0.0.1:50051';
+const deadline = () => new Date(Date.now() + 10_000); // every call has one: a hang fails, it does not block
+
+const definition = protoLoader.loadSync(
+  [
+    'pyairtable/health/v1/health.proto',
+    'grpc_std/health/v1/health.proto',
+    'grpc_std/reflection/v1/reflection.proto',
+    'grpc_std/reflection/v1alpha/reflection.proto',
+  ],
+  { includeDirs: [protos, extraProtos], keepCase: true, enums: String, longs: Number, defaults: true, oneofs: true },
+);
+const loaded = grpc.loadPackageDefinition(definition);
+const credentials = grpc.credentials.createInsecure();
+const healthService = new loaded.pyairtable.health.v1.HealthService(address, credentials);
+const standardHealth = new loaded.grpc.health.v1.Health(address, credentials);
+const reflectionV1 = new loaded.grpc.reflection.v1.ServerReflection(address, credentials);
+const reflectionV1Alpha = new loaded.grpc.reflection.v1alpha.ServerReflection(address, credentials);
+
+const rpcTypes = new protobuf.Root().loadSync([
+  path.join(extraProtos, 'google/rpc/status.proto'),
+  path.join(extraProtos, 'google/rpc/error_details.proto'),
+], { keepCase: true });
+const Status = rpcTypes.lookupType('google.rpc.Status');
+
+after(() => [healthService, standardHealth, reflectionV1, reflectionV1Alpha].forEach((c) => c.close()));
+
+const unary = (client, method, request, metadata = new grpc.Metadata()) =>
+  new Promise((resolve, reject) => {
+    let headers;
+    const call = client[method](request, metadata, { deadline: deadline() }, (error, response) =>
+      error ? reject(error) : resolve({ response, headers }));
+    call.on('metadata', (m) => { headers = m; });
+  });
+
+const firstOf = (call) =>
+  new Promise((resolve, reject) => {
+    call.once('data', (message) => { resolve(message); call.cancel(); });
+    call.once('error', (error) => { if (error.code !== grpc.status.CANCELLED) reject(error); });
+  });
+
+/** The google.rpc.Status of an error, with its details unpacked by type. */
+function statusOf(error) {
+  const [bytes] = error.metadata.get('grpc-status-details-bin');
+  assert.ok(bytes, 'no grpc-status-details-bin trailer');
+  const status = Status.decode(bytes);
+  const details = {};
+  for (const any of status.details) {
+    const type = rpcTypes.lookupType(any.type_url.slice(any.type_url.lastIndexOf('/') + 1));
+    details[type.name] = type.toObject(type.decode(any.value), { defaults: true });
+  }
+  return { code: status.code, details };
+}
+
+async function reflect(client, request) {
+  const call = client.ServerReflectionInfo({ deadline: deadline() });
+  const response = firstOf(call);
+  call.write(request);
+  call.end();
+  return response;
+}
+
+test('unary: HealthService.Check reports every dependency', async () => {
+  const { response } = await unary(healthService, 'Check', { service: '' });
+  assert.equal(response.status, 'HEALTH_STATUS_SERVING');
+  assert.deepEqual(response.dependencies.map((d) => d.name), ['postgres', 'redis', 'shutdown']);
+  assert.ok(response.dependencies.every((d) => d.status === 'HEALTH_STATUS_SERVING'));
+  assert.ok(Number(response.checked_at.seconds) > 1_700_000_000);
+});
+
+test('server stream: HealthService.Watch sends the current status first', async () => {
+  const first = await firstOf(healthService.Watch({ service: '' }, { deadline: deadline() }));
+  assert.equal(first.health.status, 'HEALTH_STATUS_SERVING');
+});
+
+test('error: INVALID_ARGUMENT carries ErrorInfo and BadRequest', async () => {
+  const error = await unary(healthService, 'Check', { service: 'not a service name' }).then(
+    () => assert.fail('expected an error'), (e) => e);
+  assert.equal(error.code, grpc.status.INVALID_ARGUMENT);
+  const status = statusOf(error);
+  assert.equal(status.code, grpc.status.INVALID_ARGUMENT);
+  assert.equal(status.details.ErrorInfo.reason, 'ERROR_CODE_INVALID_ARGUMENT');
+  assert.equal(status.details.ErrorInfo.domain, 'pyairtable.dev');
+  assert.ok(status.details.ErrorInfo.metadata.request_id);
+  assert.deepEqual(status.details.BadRequest.field_violations.map((v) => v.field), ['service']);
+});
+
+test('error: NOT_FOUND carries ErrorInfo', async () => {
+  const error = await unary(healthService, 'Check', { service: 'pyairtable.nope.v1.NopeService' }).then(
+    () => assert.fail('expected an error'), (e) => e);
+  assert.equal(error.code, grpc.status.NOT_FOUND);
+  assert.equal(statusOf(error).details.ErrorInfo.reason, 'ERROR_CODE_NOT_FOUND');
+});
+
+test('request id round-trips in the response headers', async () => {
+  const requestId = `interop-${randomUUID()}`;
+  const metadata = new grpc.Metadata();
+  metadata.set('x-request-id', requestId);
+  const { headers } = await unary(healthService, 'Check', { service: '' }, metadata);
+  assert.deepEqual(headers.get('x-request-id'), [requestId]);
+});
+
+test('standard grpc.health.v1: Check and Watch', async () => {
+  const { response } = await unary(standardHealth, 'Check', { service: '' });
+  assert.equal(response.status, 'SERVING');
+  const first = await firstOf(standardHealth.Watch({ service: 'pyairtable.health.v1.HealthService' }, { deadline: deadline() }));
+  assert.equal(first.status, 'SERVING');
+});
+
+test('reflection v1: list services and describe one', async () => {
+  const listed = await reflect(reflectionV1, { list_services: '' });
+  const names = listed.list_services_response.service.map((s) => s.name);
+  for (const name of ['pyairtable.health.v1.HealthService', 'grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection']) {
+    assert.ok(names.includes(name), `${name} is not listed`);
+  }
+
+  const described = await reflect(reflectionV1, { file_containing_symbol: 'pyairtable.health.v1.HealthService' });
+  const files = described.file_descriptor_response.file_descriptor_proto.map((b) => descriptor.FileDescriptorProto.decode(b));
+  const health = files.find((f) => f.name === 'pyairtable/health/v1/health.proto');
+  assert.ok(health, 'health.proto is not described');
+  assert.equal(health.package, 'pyairtable.health.v1');
+  assert.deepEqual(health.service[0].method.map((m) => m.name), ['Check', 'Watch']);
+  assert.equal(health.service[0].method[1].serverStreaming, true);
+});
+
+test('reflection v1alpha: list services', async () => {
+  const listed = await reflect(reflectionV1Alpha, { list_services: '' });
+  assert.ok(listed.list_services_response.service.some((s) => s.name === 'pyairtable.health.v1.HealthService'));
+});
+
+// No platform RPC streams from the client yet: a client-streaming test lands with the first such
+// RPC (the File service's BatchUpload).
