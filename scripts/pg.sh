@@ -17,13 +17,22 @@ case "$cmd" in
     port=$(free_port "${3:-55432}")
     fast=0; [ "${4:-}" = "--fast" ] && fast=1
     mkdir -p "$dir"
-    data=$(pg_reachable_dir "$dir")/data
-    creds="$dir/credentials"
+    reach=$(pg_reachable_dir "$dir")
+    data="$reach/data"
+    # The passwords live beside the data they belong to (both may be outside the project folder).
+    creds="$reach/credentials"
     mkdir -p "$data"
     [ "$(id -u)" -eq 0 ] && chown postgres: "$data"
     chmod 700 "$data"
     if [ -f "$data/postmaster.pid" ]; then
       as_pg "$bin/pg_ctl" -D "$data" stop -m fast >/dev/null 2>&1 || rm -f "$data/postmaster.pid"
+    fi
+    if [ -f "$data/PG_VERSION" ] && [ ! -f "$creds" ]; then
+      echo "note: $data has no credentials beside it; initialising it again" >&2
+      as_pg "$bin/pg_ctl" -D "$data" stop -m fast >/dev/null 2>&1 || true
+      rm -rf "$data" && mkdir -p "$data"
+      [ "$(id -u)" -eq 0 ] && chown postgres: "$data"
+      chmod 700 "$data"
     fi
     if [ ! -f "$data/PG_VERSION" ]; then
       umask 077
