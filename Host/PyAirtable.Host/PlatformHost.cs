@@ -6,6 +6,7 @@ using ProtoBuf.Grpc.Server;
 using PyAirtable.Host.Gateway;
 using PyAirtable.Services.Health;
 using PyAirtable.Services.Infrastructure;
+using PyAirtable.Services.Infrastructure.Contracts;
 using PyAirtable.Services.Infrastructure.Database;
 using PyAirtable.Services.Infrastructure.Health;
 using PyAirtable.Services.Infrastructure.Pagination;
@@ -67,9 +68,10 @@ public static partial class PlatformHost
             o.Timeout = TimeSpan.FromSeconds(5);
         });
 
-        // Services, one line each.
         services.AddContractReflection();
-        services.AddHealthService();
+
+        // Services, one line each; each is served here unless Remote:<service name> points elsewhere.
+        services.AddHealthService(builder.Configuration);
         return builder;
     }
 
@@ -88,8 +90,8 @@ public static partial class PlatformHost
         app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = r => r.Tags.Contains(HealthTags.Ready) });
 
-        // Services, one line each.
-        app.MapGrpcService<HealthService>();
+        // Every contract bound to run in this process (AddContract), including ones tests add.
+        app.MapContracts();
         return app;
     }
 

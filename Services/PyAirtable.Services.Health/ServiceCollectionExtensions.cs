@@ -1,20 +1,21 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using PyAirtable.Services.Infrastructure;
+using PyAirtable.Contracts.Health;
+using PyAirtable.Services.Infrastructure.Contracts;
 
 namespace PyAirtable.Services.Health;
 
 public static class ServiceCollectionExtensions
 {
-    /// <summary>Registers pyairtable.health.v1.HealthService (map it with <c>MapGrpcService&lt;HealthService&gt;()</c>).</summary>
-    public static IServiceCollection AddHealthService(this IServiceCollection services)
+    /// <summary>Registers pyairtable.health.v1.HealthService (served here unless <c>Remote:pyairtable.health.v1.HealthService</c> is set).</summary>
+    public static IServiceCollection AddHealthService(this IServiceCollection services, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(services);
         services.TryAddSingleton<HealthReportCache>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHealthCheckPublisher, HealthReportCache>(sp => sp.GetRequiredService<HealthReportCache>()));
-        services.TryAddSingleton<HealthService>();
-        services.AddGrpcServiceHealth(HealthService.ServiceName);
+        services.AddContract<IHealthService, HealthService>(configuration);
         return services;
     }
 }

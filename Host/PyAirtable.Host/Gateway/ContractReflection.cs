@@ -2,6 +2,7 @@ extern alias pbnet;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
 using Grpc.Reflection;
+using PyAirtable.Services.Infrastructure.Contracts;
 using PbFileDescriptorSet = pbnet::Google.Protobuf.Reflection.FileDescriptorSet;
 
 namespace PyAirtable.Host.Gateway;
@@ -18,24 +19,39 @@ internal static class ContractReflection
 
     public static IServiceCollection AddContractReflection(this IServiceCollection services)
     {
-        var (names, registry) = Build();
-        services.AddSingleton(new ReflectionServiceImpl(names, registry));
-        services.AddSingleton(new ReflectionV1ServiceImpl(names, registry));
+        services.AddSingleton(sp => Build(sp.GetServices<ContractBinding>()));
+        services.AddSingleton(sp =>
+        {
+            var model = sp.GetRequiredService<ReflectionModel>();
+            return new ReflectionServiceImpl(model.Services, model.Registry);
+        });
+        services.AddSingleton(sp =>
+        {
+            var model = sp.GetRequiredService<ReflectionModel>();
+            return new ReflectionV1ServiceImpl(model.Services, model.Registry);
+        });
         services.AddGrpcReflection(); // maps both; its own registrations are TryAdd, so ours win
         return services;
     }
 
-    /// <summary>The served services and a registry of every file they need.</summary>
-    internal static (IReadOnlyList<string> Services, SymbolRegistry Registry) Build()
+    internal sealed record ReflectionModel(IReadOnlyList<string> Services, SymbolRegistry Registry);
+
+    /// <summary>
+    /// The services this host serves (contracts bound here, health, reflection) and a registry of
+    /// every file they need. A contract bound to a remote host is not listed: calling it here would fail.
+    /// </summary>
+    private static ReflectionModel Build(IEnumerable<ContractBinding> bindings)
     {
+        var remote = bindings.Where(b => !b.IsLocal).Select(b => b.ServiceName).ToHashSet(StringComparer.Ordinal);
         var contractFiles = LoadExportedFiles();
         var files = contractFiles
             .Append(Grpc.Health.V1.HealthReflection.Descriptor)
             .Append(Grpc.Reflection.V1.ReflectionReflection.Descriptor)
             .Append(Grpc.Reflection.V1Alpha.ReflectionReflection.Descriptor)
             .ToList();
-        var names = files.SelectMany(f => f.Services).Select(s => s.FullName).Distinct().Order(StringComparer.Ordinal).ToList();
-        return (names, SymbolRegistry.FromFiles(files));
+        var names = files.SelectMany(f => f.Services).Select(s => s.FullName)
+            .Where(n => !remote.Contains(n)).Distinct().Order(StringComparer.Ordinal).ToList();
+        return new ReflectionModel(names, SymbolRegistry.FromFiles(files));
     }
 
     private static List<FileDescriptor> LoadExportedFiles()

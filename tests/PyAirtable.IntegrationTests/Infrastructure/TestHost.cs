@@ -7,6 +7,7 @@ using ProtoBuf.Grpc.Client;
 using PyAirtable.Host;
 using PyAirtable.IntegrationTests.Diagnostics;
 using PyAirtable.Services.Infrastructure;
+using PyAirtable.Services.Infrastructure.Contracts;
 using PyAirtable.Services.Infrastructure.Outbox;
 
 namespace PyAirtable.IntegrationTests.Infrastructure;
@@ -88,9 +89,10 @@ public sealed class TestHost : IAsyncDisposable
         builder.Logging.AddProvider(logs);
         builder.Logging.SetMinimumLevel(LogLevel.Information);
 
-        builder.Services.AddSingleton<DiagnosticsService>();
+        // Test-only contracts, bound like any service: in process, or remote when Remote:<name> is set.
+        builder.Services.AddContract<IDiagnosticsService, DiagnosticsService>(builder.Configuration);
+        builder.Services.AddContract<IRelayService, RelayService>(builder.Configuration);
         builder.Services.AddServiceMigrations("testing", typeof(DiagnosticsService).Assembly);
-        builder.Services.AddGrpcServiceHealth(DiagnosticsServiceName);
         if (options.OutboxHandler is { } handler)
         {
             handler.HostName = options.Name;
@@ -98,7 +100,6 @@ public sealed class TestHost : IAsyncDisposable
         }
 
         var app = PlatformHost.Build(builder);
-        app.MapGrpcService<DiagnosticsService>();
         await PlatformHost.StartAsync(app);
         return new TestHost(app, logs, $"http://127.0.0.1:{grpcPort}", $"http://127.0.0.1:{probePort}");
     }

@@ -1,0 +1,172 @@
+using System.Collections.Concurrent;
+using System.Reflection;
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+using Grpc.Net.Client;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using ProtoBuf.Grpc.Client;
+using ProtoBuf.Grpc.Configuration;
+using PyAirtable.Services.Infrastructure.Requests;
+
+namespace PyAirtable.Services.Infrastructure.Contracts;
+
+/// <summary>
+/// Where a contract is served from: in this process (mapped as a gRPC endpoint here), or by another
+/// host at <see cref="RemoteAddress"/> (resolved as a gRPC client, not mapped here).
+/// </summary>
+public sealed record ContractBinding(string ServiceName, Type Contract, Uri? RemoteAddress, Action<IEndpointRouteBuilder>? MapEndpoint)
+{
+    public bool IsLocal => RemoteAddress is null;
+}
+
+public static class ContractBindingExtensions
+{
+    /// <summary>The configuration section: <c>Remote:&lt;full service name&gt; = http(s)://host:port</c>.</summary>
+    public const string RemoteSection = "Remote";
+
+    /// <summary>
+    /// Binds <typeparamref name="TContract"/>: other services resolve it from DI and call it the same
+    /// way whether it runs here or on another host. With <c>Remote:&lt;service name&gt;</c> configured it
+    /// is a gRPC client of that host (request id, deadline and cancellation of the current call
+    /// propagated); otherwise <typeparamref name="TImplementation"/> runs in process and is served here.
+    /// </summary>
+    public static IServiceCollection AddContract<TContract, TImplementation>(this IServiceCollection services, IConfiguration configuration)
+        where TContract : class
+        where TImplementation : class, TContract
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
+        var name = typeof(TContract).GetCustomAttribute<ServiceAttribute>()?.Name
+            ?? throw new InvalidOperationException($"{typeof(TContract).Name} has no [Service] attribute.");
+        if (services.Any(d => d.ServiceType == typeof(ContractBinding) && d.ImplementationInstance is ContractBinding b && b.ServiceName == name))
+        {
+            return services;
+        }
+
+        var remote = configuration[$"{RemoteSection}:{name}"];
+        if (string.IsNullOrWhiteSpace(remote))
+        {
+            services.TryAddSingleton<TImplementation>();
+            services.TryAddSingleton<TContract>(sp => sp.GetRequiredService<TImplementation>());
+            services.AddSingleton(new ContractBinding(name, typeof(TContract), null, endpoints => endpoints.MapGrpcService<TImplementation>()));
+            services.AddGrpcServiceHealth(name);
+            return services;
+        }
+
+        if (!Uri.TryCreate(remote, UriKind.Absolute, out var address) || (address.Scheme != Uri.UriSchemeHttp && address.Scheme != Uri.UriSchemeHttps))
+        {
+            throw new InvalidOperationException($"{RemoteSection}:{name} must be an http:// or https:// address, not '{remote}'.");
+        }
+
+        services.AddHttpContextAccessor();
+        services.TryAddSingleton<RemoteChannels>();
+        services.TryAddSingleton<CallPropagationInterceptor>();
+        services.TryAddSingleton<TContract>(sp => sp.GetRequiredService<RemoteChannels>()
+            .Get(address)
+            .Intercept(sp.GetRequiredService<CallPropagationInterceptor>())
+            .CreateGrpcService<TContract>());
+        services.AddSingleton(new ContractBinding(name, typeof(TContract), address, null));
+        return services;
+    }
+
+    /// <summary>Maps every contract that runs in this process.</summary>
+    public static IEndpointRouteBuilder MapContracts(this IEndpointRouteBuilder endpoints)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        foreach (var binding in endpoints.ServiceProvider.GetServices<ContractBinding>().Where(b => b.IsLocal))
+        {
+            binding.MapEndpoint!(endpoints);
+        }
+
+        return endpoints;
+    }
+}
+
+/// <summary>One pooled HTTP/2 channel per remote host, shared by every contract it serves.</summary>
+public sealed class RemoteChannels : IDisposable
+{
+    private readonly ConcurrentDictionary<Uri, GrpcChannel> _channels = new();
+
+    public GrpcChannel Get(Uri address) => _channels.GetOrAdd(address, a => GrpcChannel.ForAddress(a, new GrpcChannelOptions
+    {
+        HttpHandler = new SocketsHttpHandler
+        {
+            EnableMultipleHttp2Connections = true,
+            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
+            KeepAlivePingDelay = TimeSpan.FromSeconds(60),
+            KeepAlivePingTimeout = TimeSpan.FromSeconds(30),
+        },
+    }));
+
+    public void Dispose()
+    {
+        foreach (var channel in _channels.Values)
+        {
+            channel.Dispose();
+        }
+    }
+}
+
+/// <summary>
+/// Carries the context of the call being served into the calls it makes to other hosts: the request
+/// id, and the caller's deadline and cancellation when the outgoing call sets none of its own.
+/// </summary>
+public sealed class CallPropagationInterceptor(IHttpContextAccessor accessor) : Interceptor
+{
+    public override AsyncUnaryCall<TResponse> AsyncUnaryCall<TRequest, TResponse>(
+        TRequest request, ClientInterceptorContext<TRequest, TResponse> context, AsyncUnaryCallContinuation<TRequest, TResponse> continuation) =>
+        continuation(request, Propagate(context));
+
+    public override AsyncServerStreamingCall<TResponse> AsyncServerStreamingCall<TRequest, TResponse>(
+        TRequest request, ClientInterceptorContext<TRequest, TResponse> context, AsyncServerStreamingCallContinuation<TRequest, TResponse> continuation) =>
+        continuation(request, Propagate(context));
+
+    public override AsyncClientStreamingCall<TRequest, TResponse> AsyncClientStreamingCall<TRequest, TResponse>(
+        ClientInterceptorContext<TRequest, TResponse> context, AsyncClientStreamingCallContinuation<TRequest, TResponse> continuation) =>
+        continuation(Propagate(context));
+
+    public override AsyncDuplexStreamingCall<TRequest, TResponse> AsyncDuplexStreamingCall<TRequest, TResponse>(
+        ClientInterceptorContext<TRequest, TResponse> context, AsyncDuplexStreamingCallContinuation<TRequest, TResponse> continuation) =>
+        continuation(Propagate(context));
+
+    public override TResponse BlockingUnaryCall<TRequest, TResponse>(
+        TRequest request, ClientInterceptorContext<TRequest, TResponse> context, BlockingUnaryCallContinuation<TRequest, TResponse> continuation) =>
+        continuation(request, Propagate(context));
+
+    private ClientInterceptorContext<TRequest, TResponse> Propagate<TRequest, TResponse>(ClientInterceptorContext<TRequest, TResponse> context)
+        where TRequest : class
+        where TResponse : class
+    {
+        var http = accessor.HttpContext;
+        if (http is null)
+        {
+            return context; // not inside a served call (a background job): nothing to carry
+        }
+
+        var options = context.Options;
+        var headers = options.Headers ?? [];
+        if (headers.Get(RequestMetadataExtensions.RequestIdHeader) is null && !string.IsNullOrEmpty(http.TraceIdentifier))
+        {
+            headers.Add(RequestMetadataExtensions.RequestIdHeader, http.TraceIdentifier);
+        }
+
+        options = options.WithHeaders(headers);
+        var incoming = http.Features.Get<Grpc.AspNetCore.Server.IServerCallContextFeature>()?.ServerCallContext;
+        if (options.Deadline is null && incoming is not null && incoming.Deadline != DateTime.MaxValue)
+        {
+            options = options.WithDeadline(incoming.Deadline);
+        }
+
+        if (!options.CancellationToken.CanBeCanceled)
+        {
+            options = options.WithCancellationToken(incoming?.CancellationToken ?? http.RequestAborted);
+        }
+
+        return new ClientInterceptorContext<TRequest, TResponse>(context.Method, context.Host, options);
+    }
+}
