@@ -46,8 +46,9 @@ done
 echo "== running the tests"
 log="$state/dotnet-test.log"
 set +e
+# No "|| true" here: under pipefail it would run and overwrite PIPESTATUS, hiding a failed run.
 dotnet test PyAirtable.sln -c Release --no-build -nologo --logger "console;verbosity=normal" 2>&1 | tee "$log" \
-  | grep -vE --line-buffered '^\s+Passed [^:]|^\s*$' || true
+  | grep -vE --line-buffered '^\s+Passed [^:]|^\s*$'
 status=${PIPESTATUS[0]}
 set -e
 

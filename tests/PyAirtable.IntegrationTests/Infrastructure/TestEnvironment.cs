@@ -29,11 +29,33 @@ public static class TestEnvironment
         }
     }
 
+    // Ports are handed out from one counter below Linux's ephemeral range (32768+), so two tests
+    // running in parallel never get the same one (asking the OS for port 0 and releasing it let a
+    // parallel test take the same port before the host bound it).
+    private static int _nextPort = 20_000 + Random.Shared.Next(0, 10_000);
+
     public static int FreeTcpPort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        while (true)
+        {
+            var port = Interlocked.Increment(ref _nextPort);
+            if (port >= 32_000)
+            {
+                Interlocked.CompareExchange(ref _nextPort, 20_000, port);
+                continue;
+            }
+
+            try
+            {
+                using var listener = new TcpListener(IPAddress.Loopback, port);
+                listener.Start();
+                return port;
+            }
+            catch (SocketException)
+            {
+                // taken by something else on the machine: try the next one
+            }
+        }
     }
 
     private static string Required(string name) =>
