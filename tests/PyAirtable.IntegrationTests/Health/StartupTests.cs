@@ -162,5 +162,8 @@ public sealed class NoRedisTests : DatabasePerTest
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, health.Status);
         Assert.Contains(host.Logs.Entries, e => e.Level == Microsoft.Extensions.Logging.LogLevel.Warning
             && e.Message.Contains("single-instance mode with an in-memory cache", StringComparison.Ordinal));
+        var cache = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions
+            .GetRequiredService<Microsoft.Extensions.Caching.Distributed.IDistributedCache>(host.App.Services);
+        Assert.IsType<Microsoft.Extensions.Caching.Distributed.MemoryDistributedCache>(cache);
     }
 }
