@@ -15,6 +15,8 @@ stop_all() {
   done
   scripts/redis.sh stop "$state/redis" >/dev/null 2>&1 || true
   scripts/pg.sh stop "$state/pg" >/dev/null 2>&1 || true
+  # MSBuild nodes and the compiler server outlive the build: leave nothing running.
+  dotnet build-server shutdown >/dev/null 2>&1 || true
 }
 trap stop_all EXIT
 stop_all

@@ -11,6 +11,9 @@ command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v runuser >/dev/null 2>&1 || missing+=(util-linux)
 command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
+# protoc's well-known types (google/protobuf/*.proto) come with libprotobuf-dev, only a
+# recommendation of protobuf-compiler, and we install without recommendations.
+[ -f /usr/include/google/protobuf/timestamp.proto ] || missing+=(libprotobuf-dev)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v unzip >/dev/null 2>&1 || missing+=(unzip)
 # The Python interop suite: Debian's gRPC for /usr/bin/python3 and the protoc plugin for its stubs.
@@ -39,7 +42,11 @@ apt-get update -qq >&2
 printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d.pyairtable
 chmod +x /usr/sbin/policy-rc.d.pyairtable
 had_policy=0; [ -e /usr/sbin/policy-rc.d ] && had_policy=1
+restore_policy() {
+  [ $had_policy = 1 ] || rm -f /usr/sbin/policy-rc.d
+  rm -f /usr/sbin/policy-rc.d.pyairtable
+}
+# Put the machine's service policy back even when the install fails.
+trap restore_policy EXIT
 [ $had_policy = 1 ] || cp /usr/sbin/policy-rc.d.pyairtable /usr/sbin/policy-rc.d
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-[ $had_policy = 1 ] || rm -f /usr/sbin/policy-rc.d
-rm -f /usr/sbin/policy-rc.d.pyairtable

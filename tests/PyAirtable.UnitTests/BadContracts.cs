@@ -22,3 +22,22 @@ public interface IMisnamedService
 {
     ValueTask<Paint> GetPaintAsync(Paint request, CallContext context = default);
 }
+
+[ProtoContract]
+[ProtoInclude(10, typeof(DerivedShape))]
+public class Shape
+{
+    [ProtoMember(1)] public string Name { get; init; } = "";
+}
+
+[ProtoContract]
+public sealed class DerivedShape : Shape
+{
+    [ProtoMember(1)] public int Corners { get; init; }
+}
+
+[ProtoContract]
+public sealed record NullableItems
+{
+    [ProtoMember(1)] public List<int?> Values { get; init; } = [];
+}

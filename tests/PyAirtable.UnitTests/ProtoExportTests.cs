@@ -66,6 +66,16 @@ public sealed class ProtoExportTests
         Assert.Contains(ex.Problems, p => p.Contains("pyairtable.broken.v1", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData(typeof(Bad.Contracts.Broken.Shape), "inheritance")]
+    [InlineData(typeof(Bad.Contracts.Broken.NullableItems), "a list of Nullable`1 has no proto3 equivalent")]
+    public void Export_WhatTheWireWouldNotMatch_IsRefused(Type type, string problem)
+    {
+        var ex = Assert.Throws<ProtoExportException>(() => ProtoExporter.Export([type], XmlDocs.For(typeof(ProtoExportTests).Assembly)));
+
+        Assert.Contains(ex.Problems, p => p.Contains(problem, StringComparison.Ordinal));
+    }
+
     private static string FindRoot()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);

@@ -33,22 +33,25 @@ internal sealed partial class GracefulShutdownService(
     {
         var delay = options.Value.DrainDelay;
         LogDraining(logger, delay);
-        // The shutdown check fails from now on: publish NOT_SERVING without waiting for the period.
-        state.BeginDraining();
-        await health.PublishNowAsync(cancellationToken);
-        if (delay > TimeSpan.Zero)
+        try
         {
-            try
+            // The shutdown check fails from now on: publish NOT_SERVING without waiting for the period.
+            state.BeginDraining();
+            await health.PublishNowAsync(cancellationToken);
+            if (delay > TimeSpan.Zero)
             {
                 await Task.Delay(delay, time, cancellationToken);
             }
-            catch (OperationCanceledException)
-            {
-                // The shutdown timeout is shorter than the drain delay: stop refusing to wait.
-            }
         }
-
-        state.RefuseCalls();
+        catch (OperationCanceledException)
+        {
+            // The shutdown timeout is shorter than the drain: stop draining.
+        }
+        finally
+        {
+            // Whatever happened above, new calls are refused from here on.
+            state.RefuseCalls();
+        }
     }
 
     public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;

@@ -30,7 +30,7 @@ internal sealed partial class HealthTransitionLogger(ILogger<HealthTransitionLog
                 }
                 else
                 {
-                    LogDegraded(logger, name, entry.Status, entry.Description);
+                    LogDegraded(logger, entry.Exception, name, entry.Status, entry.Description);
                 }
             }
         }
@@ -39,7 +39,7 @@ internal sealed partial class HealthTransitionLogger(ILogger<HealthTransitionLog
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Health check {Check} is {Status}: {Description}")]
-    private static partial void LogDegraded(ILogger logger, string check, HealthStatus status, string? description);
+    private static partial void LogDegraded(ILogger logger, Exception? exception, string check, HealthStatus status, string? description);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Health check {Check} is healthy again")]
     private static partial void LogRecovered(ILogger logger, string check);

@@ -30,7 +30,8 @@ public sealed partial class MigrationRunner(NpgsqlDataSource dataSource, IEnumer
         }
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_lock(@key)", new { key = MigrationLockKey }, cancellationToken: cancellationToken));
+        // No command timeout: another host may hold the lock for as long as its migrations take.
+        await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_lock(@key)", new { key = MigrationLockKey }, commandTimeout: 0, cancellationToken: cancellationToken));
         try
         {
             foreach (var set in ordered)

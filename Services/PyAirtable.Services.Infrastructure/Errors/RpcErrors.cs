@@ -89,6 +89,10 @@ public static class RpcErrors
     {
         switch (exception)
         {
+            // A call this service made to another host failed in the client (unreachable, reset…): its
+            // text describes our topology, so the caller gets a fixed message; it is logged as a dependency failure.
+            case RpcException { Status.DebugException: not null } client:
+                return (ToRpcException(DownstreamFailure(client.StatusCode), requestId), false);
             case RpcException rpc:
                 return (rpc, false);
             case PlatformException platform:
@@ -125,11 +129,19 @@ public static class RpcErrors
         return (ToRpcException(internalError, requestId), true);
     }
 
+    private static PlatformException DownstreamFailure(StatusCode status) => status switch
+    {
+        StatusCode.DeadlineExceeded => new PlatformException(ErrorCode.DeadlineExceeded, "A service this call depends on did not answer in time."),
+        StatusCode.Cancelled => new PlatformException(ErrorCode.Cancelled, "The call was cancelled."),
+        _ => new PlatformException(ErrorCode.Unavailable, "A service this call depends on is unavailable; retry with backoff.") { RetryAfter = TimeSpan.FromSeconds(1) },
+    };
+
     private static bool IsCancellation(Exception exception, ServerCallContext context)
     {
         // The client reset the stream: Kestrel fails the pending read or write with an IOException,
         // sometimes before the call's token is signalled. That is the peer leaving, not a bug.
-        if (exception is IOException && exception.StackTrace?.Contains("Microsoft.AspNetCore.Server.Kestrel", StringComparison.Ordinal) == true)
+        if (exception is IOException and not Microsoft.AspNetCore.Http.BadHttpRequestException
+            && exception.StackTrace?.Contains("Microsoft.AspNetCore.Server.Kestrel", StringComparison.Ordinal) == true)
         {
             return true;
         }

@@ -24,9 +24,17 @@ public sealed class PostgresHealthCheck(NpgsqlDataSource dataSource) : IHealthCh
         }
         catch (Exception ex) when (ex is NpgsqlException or TimeoutException or OperationCanceledException or System.Net.Sockets.SocketException)
         {
-            // A dead server leaves broken connections in the pool; clear it so recovery is immediate.
-            dataSource.Clear();
-            return new HealthCheckResult(context.Registration.FailureStatus, "PostgreSQL is unreachable: " + ex.Message);
+            // A dead server leaves broken connections in the pool; clear it so recovery is immediate
+            // (not when it is merely slow: that would empty the pool under load every period).
+            if (ex is NpgsqlException { IsTransient: true } or System.Net.Sockets.SocketException || ex.InnerException is System.Net.Sockets.SocketException or IOException)
+            {
+                dataSource.Clear();
+            }
+
+            // The description is served to unauthenticated callers: no host names or server messages.
+            // The exception stays in the report for the logs.
+            return new HealthCheckResult(context.Registration.FailureStatus, ex is TimeoutException or OperationCanceledException
+                ? "PostgreSQL did not answer in time." : "PostgreSQL is unreachable.", ex);
         }
     }
 }
@@ -43,7 +51,7 @@ public sealed class RedisHealthCheck(IConnectionMultiplexer redis) : IHealthChec
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException or OperationCanceledException)
         {
-            return new HealthCheckResult(context.Registration.FailureStatus, "Redis is unreachable: " + ex.Message);
+            return new HealthCheckResult(context.Registration.FailureStatus, "Redis is unreachable.", ex);
         }
     }
 }

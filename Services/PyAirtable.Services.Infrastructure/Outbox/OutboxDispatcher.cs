@@ -48,6 +48,12 @@ public sealed partial class OutboxDispatcher(
                 // The database is down or the connection died: the events stay pending; try later.
                 LogDatabaseUnavailable(logger, ex.Message);
             }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                // Anything else (a handler that broke the delivery connection, say) must not stop the
+                // host: nothing was committed for the event in flight, so it is retried next round.
+                LogRoundFailed(logger, ex);
+            }
 
             if (delivered == 0)
             {
@@ -80,7 +86,7 @@ public sealed partial class OutboxDispatcher(
             var batch = (await connection.QueryAsync<OutboxRow>(new CommandDefinition(
                 """
                 SELECT id, event_id, event_type, aggregate_type, aggregate_id, payload, request_id,
-                       occurred_at, attempts, next_attempt_at
+                       occurred_at, attempts, coalesce(next_attempt_at > now(), false) AS backing_off
                 FROM platform.outbox
                 WHERE dispatched_at IS NULL AND failed_at IS NULL
                 ORDER BY id
@@ -91,7 +97,7 @@ public sealed partial class OutboxDispatcher(
             var delivered = 0;
             foreach (var row in batch)
             {
-                if (row.next_attempt_at is { } due && due > time.GetUtcNow().UtcDateTime)
+                if (row.backing_off)
                 {
                     break; // the head is backing off; later events wait to keep order
                 }
@@ -134,9 +140,17 @@ public sealed partial class OutboxDispatcher(
                 await handler.HandleAsync(message, delivery, cancellationToken);
             }
 
-            await connection.ExecuteAsync(new CommandDefinition(
-                "UPDATE platform.outbox SET dispatched_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = @id",
+            // Guarded: if the event was dispatched meanwhile (a second dispatcher that got past the
+            // lock, e.g. behind a transaction-pooling proxy), this delivery rolls back instead of doubling.
+            var marked = await connection.ExecuteAsync(new CommandDefinition(
+                "UPDATE platform.outbox SET dispatched_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = @id AND dispatched_at IS NULL AND failed_at IS NULL",
                 new { id = message.Sequence }, transaction, cancellationToken: cancellationToken));
+            if (marked != 1)
+            {
+                await transaction.RollbackAsync(cancellationToken);
+                return null;
+            }
+
             await transaction.CommitAsync(cancellationToken);
             return null;
         }
@@ -185,6 +199,9 @@ public sealed partial class OutboxDispatcher(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox dispatch paused: database unavailable ({Reason})")]
     private static partial void LogDatabaseUnavailable(ILogger logger, string reason);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox dispatch round failed; retrying")]
+    private static partial void LogRoundFailed(ILogger logger, Exception exception);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Delivery of {EventType} {EventId} failed (attempt {Attempts}); retrying in {Delay}: {Error}")]
     private static partial void LogRetrying(ILogger logger, string eventType, Guid eventId, int attempts, TimeSpan delay, string error);
 
@@ -194,7 +211,7 @@ public sealed partial class OutboxDispatcher(
 #pragma warning disable IDE1006, CA1707 // column-named members for Dapper materialization
     private sealed record OutboxRow(
         long id, Guid event_id, string event_type, string aggregate_type, string aggregate_id, byte[] payload,
-        string? request_id, DateTime occurred_at, int attempts, DateTime? next_attempt_at)
+        string? request_id, DateTime occurred_at, int attempts, bool backing_off)
     {
         public OutboxMessage ToMessage() =>
             new(id, event_id, event_type, aggregate_type, aggregate_id, payload, request_id, occurred_at, attempts);

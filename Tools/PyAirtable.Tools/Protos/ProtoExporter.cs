@@ -102,6 +102,23 @@ public sealed class ProtoExporter
             return;
         }
 
+        // What the exporter does not model is refused rather than exported differently from the wire.
+        var contract = type.GetCustomAttribute<ProtoContractAttribute>()!;
+        if (type.GetCustomAttributes<ProtoIncludeAttribute>().Any() || (type.BaseType is { } baseType && baseType != typeof(object)))
+        {
+            _errors.Add($"{type.FullName}: inheritance ([ProtoInclude] or a base contract) is not exported; compose messages instead.");
+        }
+
+        if (contract.ImplicitFields != ImplicitFields.None)
+        {
+            _errors.Add($"{type.FullName}: ImplicitFields is not supported; number every member with [ProtoMember(n)].");
+        }
+
+        if (EffectiveLevel(type) < CompatibilityLevel.Level300)
+        {
+            _errors.Add($"{type.FullName}: its module must declare [module: CompatibilityLevel(CompatibilityLevel.Level300)] (Timestamp, Duration, no bcl.proto).");
+        }
+
         var message = new MessageModel(ProtoName(type), _docs.Type(type));
         var nullability = new NullabilityInfoContext();
         var members = type.GetMembers(BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance)
@@ -140,17 +157,39 @@ public sealed class ProtoExporter
     {
         var name = attribute.Name ?? SnakeCase(member.Name);
         var docs = _docs.Member(member);
+        if (member.GetCustomAttribute<ProtoMapAttribute>() is not null || attribute.DataFormat == DataFormat.Group
+            || (attribute.DataFormat == DataFormat.FixedSize && (Nullable.GetUnderlyingType(clrType) ?? clrType) == typeof(Guid))
+            || member.GetCustomAttribute<CompatibilityLevelAttribute>() is not null)
+        {
+            _errors.Add($"{owner.FullName}.{member.Name}: [ProtoMap], DataFormat.Group, fixed-size Guid and member-level CompatibilityLevel are not exported.");
+            return null;
+        }
         if (clrType != typeof(string) && clrType != typeof(byte[]) && DictionaryTypes(clrType) is var (key, value))
         {
             AddReferenced(key);
             AddReferenced(value);
-            return new FieldModel($"map<{Scalar(package, key, attribute.DataFormat)}, {Scalar(package, value, attribute.DataFormat)}>", name, attribute.Tag, docs);
+            var keyType = Scalar(package, key, DataFormat.Default);
+            var valueType = Scalar(package, value, DataFormat.Default);
+            if (!(key == typeof(string) || (key.IsPrimitive && key != typeof(float) && key != typeof(double) && key != typeof(bool))) || valueType.Length == 0 || Nullable.GetUnderlyingType(value) is not null)
+            {
+                _errors.Add($"{owner.FullName}.{member.Name}: map<{key.Name}, {value.Name}> has no proto3 equivalent (keys: string or integers; values: not nullable).");
+                return null;
+            }
+
+            return new FieldModel($"map<{keyType}, {valueType}>", name, attribute.Tag, docs);
         }
 
         if (clrType != typeof(string) && clrType != typeof(byte[]) && ItemType(clrType) is { } item)
         {
             AddReferenced(item);
-            return new FieldModel("repeated " + Scalar(package, item, attribute.DataFormat), name, attribute.Tag, docs);
+            var itemType = Scalar(package, item, attribute.DataFormat);
+            if (itemType.Length == 0 || Nullable.GetUnderlyingType(item) is not null || (ItemType(item) is not null && item != typeof(string) && item != typeof(byte[])))
+            {
+                _errors.Add($"{owner.FullName}.{member.Name}: a list of {item.Name} has no proto3 equivalent.");
+                return null;
+            }
+
+            return new FieldModel("repeated " + itemType, name, attribute.Tag, docs);
         }
 
         var underlying = Nullable.GetUnderlyingType(clrType);
@@ -253,6 +292,12 @@ public sealed class ProtoExporter
         Package(fromPackage).Imports.Add(PathOf(package));
         return package + "." + name;
     }
+
+    private static CompatibilityLevel EffectiveLevel(Type type) =>
+        type.GetCustomAttribute<CompatibilityLevelAttribute>()?.Level
+        ?? type.Module.GetCustomAttribute<CompatibilityLevelAttribute>()?.Level
+        ?? type.Assembly.GetCustomAttribute<CompatibilityLevelAttribute>()?.Level
+        ?? CompatibilityLevel.NotSpecified;
 
     private static bool IsWellKnown(Type type) => type == typeof(DateTime) || type == typeof(TimeSpan);
 

@@ -70,6 +70,20 @@ public sealed class OutboxTests : DatabasePerTest
     }
 
     [Fact]
+    public async Task Handler_BreaksTheDeliveryConnection_HostKeepsServingAndEveryEventArrives()
+    {
+        var handler = new RecordingOutboxHandler { BreakConnectionOnSequence = 2 };
+        await using var host = await TestHost.StartAsync(Database.ConnectionString, o => o.OutboxHandler = handler);
+
+        var recorded = await RecordAsync(host, 3);
+
+        var received = await WaitForDeliveriesAsync(3);
+        Assert.Equal(recorded, received.Select(r => r.EventId).ToArray());
+        var echo = await host.Diagnostics.EchoAsync(new EchoRequest { Text = "still here" });
+        Assert.Equal("still here", echo.Text);
+    }
+
+    [Fact]
     public async Task Handler_AlwaysFails_EventSetAsideAfterMaxAttemptsAndOthersFlow()
     {
         var handler = new RecordingOutboxHandler();

@@ -71,6 +71,22 @@ public sealed class RemoteContractTests : DatabasePerTest
         Assert.Equal(StatusCode.NotFound, health.StatusCode);
     }
 
+    [Fact]
+    public async Task RemoteContract_BackendUnreachable_IsUnavailableWithoutTopologyDetails()
+    {
+        var closedPort = TestEnvironment.FreeTcpPort();
+        await using var edge = await TestHost.StartAsync(Database.ConnectionString, o =>
+            o.Settings[$"Remote:{TestHost.DiagnosticsServiceName}"] = $"http://127.0.0.1:{closedPort}");
+
+        var ex = await Assert.ThrowsAsync<RpcException>(async () =>
+            await edge.Channel.CreateGrpcService<IRelayService>().EchoAsync(new EchoRequest()));
+
+        Assert.Equal(StatusCode.Unavailable, ex.StatusCode);
+        Assert.DoesNotContain(closedPort.ToString(System.Globalization.CultureInfo.InvariantCulture), ex.Status.Detail, StringComparison.Ordinal);
+        Assert.DoesNotContain("refused", ex.Status.Detail, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal("ERROR_CODE_UNAVAILABLE", ex.GetRpcStatus()!.GetDetail<ErrorInfo>().Reason);
+    }
+
     private Task<TestHost> StartEdgeAsync(TestHost backend) =>
         TestHost.StartAsync(Database.ConnectionString, o =>
         {

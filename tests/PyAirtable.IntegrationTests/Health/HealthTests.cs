@@ -79,6 +79,13 @@ public sealed class HealthTests(PrivatePostgresHostFixture fixture) : IClassFixt
         Assert.True(await watch.ResponseStream.MoveNext(watchCts.Token));
         Assert.Equal(ServingStatus.NotServing, watch.ResponseStream.Current.Status);
 
+        // The detailed health says which dependency failed, without host names or server messages.
+        var detailed = await ProtoBuf.Grpc.Client.GrpcClientFactory.CreateGrpcService<PyAirtable.Contracts.Health.IHealthService>(_host.Channel)
+            .CheckAsync(new PyAirtable.Contracts.Health.CheckRequest());
+        var postgres = Assert.Single(detailed.Dependencies, d => d.Name == "postgres");
+        Assert.Equal(PyAirtable.Contracts.Common.HealthStatus.NotServing, postgres.Status);
+        Assert.Equal("PostgreSQL is unreachable.", postgres.Description);
+
         await _postgres.RestartAsync();
 
         Assert.Equal(ServingStatus.Serving, await EventuallyAsync(ServingStatus.Serving));

@@ -20,6 +20,9 @@ public sealed class RecordingOutboxHandler : IOutboxHandler
 
     public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>The first delivery of this sequence closes the delivery connection and throws (a badly behaved handler).</summary>
+    public long? BreakConnectionOnSequence { get; set; }
+
     /// <summary>Deliveries of these sequences throw this many times before succeeding.</summary>
     public Dictionary<long, int> FailuresBySequence { get; } = [];
 
@@ -32,6 +35,13 @@ public sealed class RecordingOutboxHandler : IOutboxHandler
                 FailuresBySequence[message.Sequence] = remaining - 1;
                 throw new InvalidOperationException($"simulated handler failure for {message.Sequence}");
             }
+        }
+
+        if (BreakConnectionOnSequence == message.Sequence)
+        {
+            BreakConnectionOnSequence = null;
+            await delivery.Connection.CloseAsync();
+            throw new InvalidOperationException("handler broke its connection");
         }
 
         await delivery.Connection.ExecuteAsync(new CommandDefinition(

@@ -6,6 +6,9 @@ using ProtoBuf;
 using ProtoBuf.Grpc;
 using ProtoBuf.Grpc.Configuration;
 
+// The contracts' wire format (as in PyAirtable.Contracts); the exporter refuses others.
+[module: CompatibilityLevel(CompatibilityLevel.Level300)]
+
 namespace PyAirtable.UnitTests.Gate.Baseline.Contracts.Demo
 {
     [Service("pyairtable.demo.v1.DemoService")]

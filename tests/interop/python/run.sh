@@ -7,7 +7,7 @@ root=$(cd "$here/../../.." && pwd)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-protoc -I"$root/protos" -I"$here/../protos" -I/usr/include \
+/usr/bin/protoc -I"$root/protos" -I"$here/../protos" -I/usr/include \
   --python_out="$out" --grpc_out="$out" --plugin=protoc-gen-grpc=/usr/bin/grpc_python_plugin \
   $(cd "$root/protos" && find pyairtable -name '*.proto' | sort) \
   $(cd "$here/../protos" && find . -name '*.proto' | sed 's#^\./##' | sort)
