@@ -5,7 +5,7 @@ namespace PyAirtable.UnitTests;
 /// <summary>The dependency arrows of the layout, enforced on the project files.</summary>
 public sealed class ArchitectureTests
 {
-    private static readonly string Root = FindRoot();
+    private static readonly string Root = RepositoryRoot.Path;
 
     [Fact]
     public void Contracts_DependsOnProtobufNetOnly()
@@ -58,15 +58,4 @@ public sealed class ArchitectureTests
 
     private static IEnumerable<string> Items(XDocument project, string item) =>
         project.Descendants(item).Select(e => (string?)e.Attribute("Include") ?? "");
-
-    private static string FindRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "PyAirtable.sln")))
-        {
-            dir = dir.Parent;
-        }
-
-        return dir?.FullName ?? throw new InvalidOperationException("PyAirtable.sln not found");
-    }
 }

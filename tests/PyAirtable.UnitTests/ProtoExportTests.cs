@@ -7,7 +7,7 @@ namespace PyAirtable.UnitTests;
 
 public sealed class ProtoExportTests
 {
-    private static readonly string Root = FindRoot();
+    private static readonly string Root = RepositoryRoot.Path;
 
     [Fact]
     public void Export_IsByteIdenticalToCommittedProtos()
@@ -74,16 +74,5 @@ public sealed class ProtoExportTests
         var ex = Assert.Throws<ProtoExportException>(() => ProtoExporter.Export([type], XmlDocs.For(typeof(ProtoExportTests).Assembly)));
 
         Assert.Contains(ex.Problems, p => p.Contains(problem, StringComparison.Ordinal));
-    }
-
-    private static string FindRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "PyAirtable.sln")))
-        {
-            dir = dir.Parent;
-        }
-
-        return dir!.FullName;
     }
 }
