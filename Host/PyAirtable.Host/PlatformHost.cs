@@ -4,7 +4,10 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Npgsql;
 using ProtoBuf.Grpc.Server;
 using PyAirtable.Host.Gateway;
+using PyAirtable.Host.Gateway.Authentication;
+using PyAirtable.Services.Auth;
 using PyAirtable.Services.Health;
+using PyAirtable.Services.Users;
 using PyAirtable.Services.Infrastructure;
 using PyAirtable.Services.Infrastructure.Contracts;
 using PyAirtable.Services.Infrastructure.Database;
@@ -69,9 +72,12 @@ public static partial class PlatformHost
         });
 
         services.AddContractReflection();
+        services.AddGatewayAuthentication(builder.Configuration);
 
         // Services, one line each; each is served here unless Remote:<service name> points elsewhere.
         services.AddHealthService(builder.Configuration);
+        services.AddAuthService(builder.Configuration);
+        services.AddUserService(builder.Configuration);
         return builder;
     }
 
@@ -82,13 +88,17 @@ public static partial class PlatformHost
         var app = builder.Build();
 
         app.UseMiddleware<RequestContextMiddleware>();
+        app.UseAuthentication();
+        app.UseMiddleware<CallerContextMiddleware>();
+        app.UseAuthorization();
 
-        app.MapGrpcHealthChecksService();
-        app.MapGrpcReflectionService();
+        // Public: health and reflection. Everything else needs credentials (the fallback policy).
+        app.MapGrpcHealthChecksService().AllowAnonymous();
+        app.MapGrpcReflectionService().AllowAnonymous();
         // Kubernetes probes (HTTP/1.1 on the probe endpoint): liveness needs only a live process;
         // readiness needs the database, Redis when configured, and a host that is not shutting down.
-        app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false });
-        app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = r => r.Tags.Contains(HealthTags.Ready) });
+        app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false }).AllowAnonymous();
+        app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = r => r.Tags.Contains(HealthTags.Ready) }).AllowAnonymous();
 
         // Every contract bound to run in this process (AddContract), including ones tests add.
         app.MapContracts();

@@ -15,6 +15,7 @@ namespace PyAirtable.Services.Health;
 /// Serves the published health report per service, using the same service-to-check mapping as
 /// grpc.health.v1, so both always agree.
 /// </summary>
+[Microsoft.AspNetCore.Authorization.AllowAnonymous] // health is public, like grpc.health.v1
 public sealed partial class HealthService(
     HealthReportCache cache,
     IOptions<GrpcHealthChecksOptions> grpcHealth,

@@ -10,6 +10,7 @@ using PyAirtable.Services.Infrastructure.Database;
 using PyAirtable.Services.Infrastructure.Health;
 using PyAirtable.Services.Infrastructure.Outbox;
 using PyAirtable.Services.Infrastructure.Pagination;
+using PyAirtable.Services.Infrastructure.SharedState;
 using StackExchange.Redis;
 
 namespace PyAirtable.Services.Infrastructure;
@@ -86,11 +87,15 @@ public static class ServiceCollectionExtensions
             services.AddOptions<RedisCacheOptions>().Configure<IServiceProvider>((o, sp) =>
                 o.ConnectionMultiplexerFactory = () => Task.FromResult(sp.GetRequiredService<IConnectionMultiplexer>()));
             health.AddCheck<RedisHealthCheck>("redis", HealthStatus.Unhealthy, [HealthTags.Ready], TimeSpan.FromSeconds(3));
+            services.TryAddSingleton<ISharedState, RedisSharedState>();
         }
         else
         {
             services.AddDistributedMemoryCache();
+            services.TryAddSingleton<ISharedState, MemorySharedState>();
         }
+
+        services.TryAddSingleton<RevocationList>();
 
         services.TryAddSingleton(new PlatformInfrastructureInfo(redisConfigured, DescribePostgres(postgres)));
         return services;

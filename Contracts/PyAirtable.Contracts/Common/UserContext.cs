@@ -12,7 +12,7 @@ public enum AuthMethod
     [ProtoEnum(Name = "AUTH_METHOD_JWT")] Jwt = 1,
     /// <summary>An API key sent in the <c>x-api-key</c> header.</summary>
     [ProtoEnum(Name = "AUTH_METHOD_API_KEY")] ApiKey = 2,
-    /// <summary>Another host of the platform calling on behalf of a user (mTLS).</summary>
+    /// <summary>A service token minted by the platform for its own services calling each other.</summary>
     [ProtoEnum(Name = "AUTH_METHOD_SERVICE")] Service = 3,
 }
 
@@ -34,6 +34,9 @@ public sealed record UserContext
 
     /// <summary>How the caller authenticated.</summary>
     [ProtoMember(5)] public AuthMethod AuthMethod { get; init; }
+
+    /// <summary>The credential the call was made with: the session id of an access token, or the id of an API key.</summary>
+    [ProtoMember(6)] public string CredentialId { get; init; } = "";
 
     /// <summary>True when the call carries a verified identity.</summary>
     public bool IsAuthenticated => UserId.Length > 0;

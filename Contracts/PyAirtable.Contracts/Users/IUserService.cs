@@ -71,17 +71,14 @@ public sealed record User
     /// <summary>Whether the user can use the platform.</summary>
     [ProtoMember(6)] public UserStatus Status { get; init; }
 
-    /// <summary>Platform-wide roles (for example <c>admin</c>).</summary>
-    [ProtoMember(7)] public List<string> Roles { get; init; } = [];
-
     /// <summary>When the user registered (UTC).</summary>
-    [ProtoMember(8)] public DateTime? CreatedAt { get; init; }
+    [ProtoMember(7)] public DateTime? CreatedAt { get; init; }
 
     /// <summary>When the profile last changed (UTC).</summary>
-    [ProtoMember(9)] public DateTime? UpdatedAt { get; init; }
+    [ProtoMember(8)] public DateTime? UpdatedAt { get; init; }
 
     /// <summary>The profile's version tag, for if_none_match and UpdateUser.</summary>
-    [ProtoMember(10)] public string Etag { get; init; } = "";
+    [ProtoMember(9)] public string Etag { get; init; } = "";
 }
 
 /// <summary>Which user to read.</summary>

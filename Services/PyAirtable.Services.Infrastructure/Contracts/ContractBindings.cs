@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Reflection;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
+using PyAirtable.Services.Infrastructure.Identity;
 using Grpc.Net.Client;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -53,7 +54,7 @@ public static class ContractBindingExtensions
         {
             services.TryAddSingleton<TImplementation>();
             services.TryAddSingleton<TContract>(sp => sp.GetRequiredService<TImplementation>());
-            services.AddSingleton(new ContractBinding(name, typeof(TContract), null, endpoints => endpoints.MapGrpcService<TImplementation>()));
+            services.AddSingleton(new ContractBinding(name, typeof(TContract), null, endpoints => endpoints.MapGrpcService<TImplementation>().Add(ImplementationMetadata.For<TContract, TImplementation>())));
             services.AddGrpcServiceHealth(name);
             return services;
         }
@@ -153,6 +154,19 @@ public sealed class CallPropagationInterceptor(IHttpContextAccessor accessor) : 
         if (headers.Get(RequestMetadataExtensions.RequestIdHeader) is null && !string.IsNullOrEmpty(http.TraceIdentifier))
         {
             headers.Add(RequestMetadataExtensions.RequestIdHeader, http.TraceIdentifier);
+        }
+
+        // The caller's credentials (or those a service acts with, see CallerImpersonation): the
+        // remote gateway authenticates them exactly as this host did.
+        var credentials = http.Features.Get<ICallerCredentialsFeature>();
+        if (credentials?.Authorization is { } authorization && headers.Get("authorization") is null)
+        {
+            headers.Add("authorization", authorization);
+        }
+
+        if (credentials?.ApiKey is { } apiKey && headers.Get("x-api-key") is null)
+        {
+            headers.Add("x-api-key", apiKey);
         }
 
         options = options.WithHeaders(headers);

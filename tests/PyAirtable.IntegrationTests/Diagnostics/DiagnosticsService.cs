@@ -10,6 +10,8 @@ using PyAirtable.Services.Infrastructure.Requests;
 
 namespace PyAirtable.IntegrationTests.Diagnostics;
 
+// Test-only service: public so the foundation tests need no credentials; Echo still sees the caller when one is sent.
+[Microsoft.AspNetCore.Authorization.AllowAnonymous]
 public sealed class DiagnosticsService(NpgsqlDataSource dataSource, CursorCodec cursors) : IDiagnosticsService
 {
     public ValueTask<EchoResponse> EchoAsync(EchoRequest request, CallContext context = default) =>

@@ -15,6 +15,7 @@ public interface IRelayService
 }
 
 /// <summary>Passes nothing of its own call on: the platform must carry request id, deadline and cancellation.</summary>
+[Microsoft.AspNetCore.Authorization.AllowAnonymous]
 public sealed class RelayService(IDiagnosticsService diagnostics) : IRelayService
 {
     public ValueTask<EchoResponse> EchoAsync(EchoRequest request, CallContext context = default) => diagnostics.EchoAsync(request);

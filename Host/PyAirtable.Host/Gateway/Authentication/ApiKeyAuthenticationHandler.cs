@@ -1,0 +1,108 @@
+using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Encodings.Web;
+using Grpc.Core;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Options;
+using ProtoBuf.Grpc;
+using PyAirtable.Contracts.Auth;
+using PyAirtable.Services.Infrastructure.Identity;
+using PyAirtable.Services.Infrastructure.SharedState;
+
+namespace PyAirtable.Host.Gateway.Authentication;
+
+/// <summary>
+/// Authenticates the <c>x-api-key</c> header. The key is validated by the Auth service (through its
+/// contract, so in process or remote alike) and the verdict kept for
+/// <see cref="TokenOptions.ApiKeyCacheDuration"/>; revocation of the key or its user is checked on
+/// every call against the shared revocation list, so a revoke applies to the very next call.
+/// </summary>
+internal sealed class ApiKeyAuthenticationHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> schemeOptions,
+    ILoggerFactory loggerFactory,
+    UrlEncoder encoder,
+    IAuthService auth,
+    IMemoryCache cache,
+    RevocationList revocations,
+    IOptions<TokenOptions> tokenOptions)
+    : AuthenticationHandler<AuthenticationSchemeOptions>(schemeOptions, loggerFactory, encoder)
+{
+    public const string SchemeName = "ApiKey";
+    public const string HeaderName = "x-api-key";
+    private const int MaxKeyLength = 256;
+
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var header = Request.Headers[HeaderName];
+        if (header.Count == 0)
+        {
+            return AuthenticateResult.NoResult();
+        }
+
+        var secret = header.Count == 1 ? header[0] : null;
+        if (string.IsNullOrEmpty(secret) || secret.Length > MaxKeyLength)
+        {
+            return Failed(AuthFailure.InvalidApiKey);
+        }
+
+        var cacheKey = "api-key:" + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));
+        if (!cache.TryGetValue(cacheKey, out ValidateTokenResponse? verdict) || verdict is null)
+        {
+            // Forward the key itself: a remote Auth host authenticates this call with it.
+            var call = new CallContext(new CallOptions(headers: new Metadata { { HeaderName, secret } }, cancellationToken: Context.RequestAborted));
+            verdict = await auth.ValidateTokenAsync(new ValidateTokenRequest { ApiKey = secret }, call);
+            var lifetime = tokenOptions.Value.ApiKeyCacheDuration;
+            if (verdict.ExpiresAt is { } expires && expires - DateTime.UtcNow < lifetime)
+            {
+                lifetime = expires - DateTime.UtcNow;
+            }
+
+            if (lifetime > TimeSpan.Zero)
+            {
+                cache.Set(cacheKey, verdict, lifetime);
+            }
+        }
+
+        if (!verdict.Valid || verdict.User is null)
+        {
+            return Failed(verdict.Reason == "revoked" ? AuthFailure.Revoked : verdict.Reason == "expired" ? AuthFailure.Expired : AuthFailure.InvalidApiKey);
+        }
+
+        var keyId = verdict.User.CredentialId;
+        if (await revocations.IsRevokedAsync(RevocationList.ApiKey(keyId), verdict.User.UserId))
+        {
+            return Failed(AuthFailure.Revoked);
+        }
+
+        var claims = new List<Claim>
+        {
+            new(PlatformClaims.Subject, verdict.User.UserId),
+            new(PlatformClaims.Email, verdict.User.Email),
+            new(PlatformClaims.AuthMethod, "api_key"),
+            new(PlatformClaims.ApiKeyId, keyId),
+        };
+        claims.AddRange(verdict.User.Roles.Select(r => new Claim(PlatformClaims.Role, r)));
+        claims.AddRange(verdict.User.Scopes.Select(s => new Claim(PlatformClaims.Scope, s)));
+        var identity = new ClaimsIdentity(claims, SchemeName, PlatformClaims.Subject, PlatformClaims.Role);
+        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
+    }
+
+    private AuthenticateResult Failed(string cause)
+    {
+        Context.Items[AuthFailure.ItemKey] = cause;
+        return AuthenticateResult.Fail(cause);
+    }
+}
+
+/// <summary>Why authentication failed, told to the caller in ErrorInfo metadata <c>cause</c>.</summary>
+internal static class AuthFailure
+{
+    public const string ItemKey = "pyairtable.auth.failure";
+    public const string MissingCredentials = "missing_credentials";
+    public const string InvalidToken = "invalid_token";
+    public const string Expired = "expired";
+    public const string Revoked = "revoked";
+    public const string InvalidApiKey = "invalid_api_key";
+}

@@ -1,0 +1,252 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Authorization.Policy;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.Tokens;
+using PyAirtable.Contracts.Common;
+using PyAirtable.Services.Infrastructure.Errors;
+using PyAirtable.Services.Infrastructure.Identity;
+using PyAirtable.Services.Infrastructure.Requests;
+using PyAirtable.Services.Infrastructure.SharedState;
+
+namespace PyAirtable.Host.Gateway.Authentication;
+
+/// <summary>
+/// Authentication and authorization of the gateway layer, built on ASP.NET Core's: bearer JWTs
+/// (JwtBearer, RS256 only, keys from the Auth service's JWKS) and API keys (<c>x-api-key</c>). Every
+/// endpoint needs an authenticated caller unless it is marked <c>[AllowAnonymous]</c>; API keys must
+/// also hold the scope an RPC names with <c>[RequiresScope]</c>. Refusals are gRPC statuses with an
+/// ErrorInfo, not HTTP 401/403.
+/// </summary>
+internal static class GatewayAuthentication
+{
+    public const string PlatformScheme = "Platform";
+
+    public static IServiceCollection AddGatewayAuthentication(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<TokenOptions>().Bind(configuration.GetSection(TokenOptions.Section));
+        services.AddMemoryCache();
+        services.AddSingleton<SigningKeyCache>();
+
+        services.AddAuthentication(PlatformScheme)
+            .AddPolicyScheme(PlatformScheme, "Bearer token or API key", o =>
+                o.ForwardDefaultSelector = context => context.Request.Headers.ContainsKey(ApiKeyAuthenticationHandler.HeaderName)
+                    ? ApiKeyAuthenticationHandler.SchemeName
+                    : JwtBearerDefaults.AuthenticationScheme)
+            .AddJwtBearer()
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+
+        services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
+            .Configure<IOptions<TokenOptions>, SigningKeyCache>((o, tokens, keys) =>
+            {
+                var t = tokens.Value;
+                o.MapInboundClaims = false;
+                o.RequireHttpsMetadata = false; // no metadata address: keys come from the JWKS through the contract
+                o.IncludeErrorDetails = false;
+                o.TokenValidationParameters = new TokenValidationParameters
+                {
+                    ValidIssuer = t.Issuer,
+                    ValidAudience = t.Audience,
+                    // Pinned: "none" and HMAC (HS256 signed with the public key) never verify.
+                    ValidAlgorithms = [SecurityAlgorithms.RsaSha256],
+                    RequireSignedTokens = true,
+                    RequireExpirationTime = true,
+                    ValidateLifetime = true,
+                    ClockSkew = t.ClockSkew,
+                    TryAllIssuerSigningKeys = false,
+                    IssuerSigningKeyResolver = (_, _, kid, _) => keys.Find(kid) is { } key ? [key] : [],
+                    NameClaimType = PlatformClaims.Subject,
+                    RoleClaimType = PlatformClaims.Role,
+                };
+                o.Events = new JwtBearerEvents
+                {
+                    OnMessageReceived = async context =>
+                    {
+                        var header = context.Request.Headers.Authorization.ToString();
+                        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+                        {
+                            await keys.EnsureAsync(SigningKeyCache.ReadKid(header["Bearer ".Length..].Trim()), context.HttpContext.RequestAborted);
+                        }
+                    },
+                    OnTokenValidated = async context =>
+                    {
+                        var principal = context.Principal!;
+                        var sid = principal.FindFirstValue(PlatformClaims.SessionId) ?? "";
+                        var sub = principal.FindFirstValue(PlatformClaims.Subject) ?? "";
+                        var revocations = context.HttpContext.RequestServices.GetRequiredService<RevocationList>();
+                        if (sub.Length == 0 || await revocations.IsRevokedAsync(RevocationList.Session(sid), sub))
+                        {
+                            context.HttpContext.Items[AuthFailure.ItemKey] = AuthFailure.Revoked;
+                            context.Fail("revoked");
+                        }
+                    },
+                    OnAuthenticationFailed = context =>
+                    {
+                        context.HttpContext.Items.TryAdd(AuthFailure.ItemKey,
+                            context.Exception is SecurityTokenExpiredException ? AuthFailure.Expired : AuthFailure.InvalidToken);
+                        return Task.CompletedTask;
+                    },
+                };
+            });
+
+        services.AddAuthorization(o =>
+        {
+            o.FallbackPolicy = new AuthorizationPolicyBuilder(PlatformScheme).RequireAuthenticatedUser().Build();
+            o.DefaultPolicy = o.FallbackPolicy;
+        });
+        services.AddSingleton<IAuthorizationPolicyProvider, ScopePolicyProvider>();
+        services.AddSingleton<IAuthorizationHandler, ScopeHandler>();
+        services.AddSingleton<IAuthorizationMiddlewareResultHandler, GrpcAuthorizationResultHandler>();
+        return services;
+    }
+
+    /// <summary>The <see cref="UserContext"/> of an authenticated principal.</summary>
+    public static UserContext ToUserContext(ClaimsPrincipal principal)
+    {
+        var method = principal.FindFirstValue(PlatformClaims.AuthMethod) switch
+        {
+            "api_key" => AuthMethod.ApiKey,
+            "service" => AuthMethod.Service,
+            _ => AuthMethod.Jwt,
+        };
+        var scopes = principal.FindAll(PlatformClaims.Scope)
+            .SelectMany(c => c.Value.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            .Distinct(StringComparer.Ordinal)
+            .ToList();
+        return new UserContext
+        {
+            UserId = principal.FindFirstValue(PlatformClaims.Subject) ?? "",
+            Email = principal.FindFirstValue(PlatformClaims.Email) ?? "",
+            Roles = principal.FindAll(PlatformClaims.Role).Select(c => c.Value).ToList(),
+            Scopes = scopes,
+            AuthMethod = method,
+            CredentialId = principal.FindFirstValue(method == AuthMethod.ApiKey ? PlatformClaims.ApiKeyId : PlatformClaims.SessionId) ?? "",
+        };
+    }
+}
+
+/// <summary>
+/// After authentication: puts the caller into the request's <see cref="RequestMetadata"/> for service
+/// code, and keeps the credentials so calls to contracts on other hosts carry them.
+/// </summary>
+internal sealed class CallerContextMiddleware(RequestDelegate next)
+{
+    public Task InvokeAsync(HttpContext context)
+    {
+        if (context.User.Identity?.IsAuthenticated == true)
+        {
+            var feature = context.Features.Get<IRequestMetadataFeature>();
+            if (feature is not null)
+            {
+                feature.Metadata = feature.Metadata with { UserContext = GatewayAuthentication.ToUserContext(context.User) };
+            }
+
+            var headers = context.Request.Headers;
+            var hasApiKey = headers.TryGetValue(ApiKeyAuthenticationHandler.HeaderName, out var apiKey);
+            context.Features.Set<ICallerCredentialsFeature>(new CallerCredentialsFeature
+            {
+                Authorization = hasApiKey ? null : headers.Authorization.ToString(),
+                ApiKey = hasApiKey ? apiKey.ToString() : null,
+            });
+        }
+
+        return next(context);
+    }
+}
+
+/// <summary>A scope requirement: unrestricted credentials (user tokens) pass, scoped ones must hold it.</summary>
+internal sealed record ScopeRequirement(string Scope) : IAuthorizationRequirement;
+
+internal sealed class ScopeHandler : AuthorizationHandler<ScopeRequirement>
+{
+    protected override Task HandleRequirementAsync(AuthorizationHandlerContext context, ScopeRequirement requirement)
+    {
+        var scopes = context.User.FindAll(PlatformClaims.Scope)
+            .SelectMany(c => c.Value.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .ToList();
+        if (context.User.Identity?.IsAuthenticated == true && (scopes.Count == 0 || scopes.Contains(requirement.Scope, StringComparer.Ordinal)))
+        {
+            context.Succeed(requirement);
+        }
+        else
+        {
+            context.Fail(new AuthorizationFailureReason(this, requirement.Scope));
+        }
+
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>Builds <c>scope:&lt;name&gt;</c> policies on demand (see <see cref="RequiresScopeAttribute"/>).</summary>
+internal sealed class ScopePolicyProvider(IOptions<AuthorizationOptions> options) : DefaultAuthorizationPolicyProvider(options)
+{
+    public override async Task<AuthorizationPolicy?> GetPolicyAsync(string policyName)
+    {
+        if (policyName.StartsWith(RequiresScopeAttribute.PolicyPrefix, StringComparison.Ordinal))
+        {
+            return new AuthorizationPolicyBuilder(GatewayAuthentication.PlatformScheme)
+                .RequireAuthenticatedUser()
+                .AddRequirements(new ScopeRequirement(policyName[RequiresScopeAttribute.PolicyPrefix.Length..]))
+                .Build();
+        }
+
+        return await base.GetPolicyAsync(policyName);
+    }
+}
+
+/// <summary>
+/// Answers refused gRPC calls the gRPC way: a trailers-only response with UNAUTHENTICATED or
+/// PERMISSION_DENIED and a google.rpc.Status (ErrorInfo with reason, cause, request id) instead of
+/// HTTP 401/403, which gRPC clients would only see as a transport failure.
+/// </summary>
+internal sealed class GrpcAuthorizationResultHandler : IAuthorizationMiddlewareResultHandler
+{
+    private readonly AuthorizationMiddlewareResultHandler _default = new();
+
+    public Task HandleAsync(RequestDelegate next, HttpContext context, AuthorizationPolicy policy, PolicyAuthorizationResult authorizeResult)
+    {
+        var isGrpc = context.Request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true;
+        if (!isGrpc || authorizeResult.Succeeded)
+        {
+            return _default.HandleAsync(next, context, policy, authorizeResult);
+        }
+
+        PlatformException error;
+        if (authorizeResult.Challenged || context.User.Identity?.IsAuthenticated != true)
+        {
+            var cause = context.Items[AuthFailure.ItemKey] as string ?? AuthFailure.MissingCredentials;
+            var message = cause switch
+            {
+                AuthFailure.MissingCredentials => "This call needs credentials: an access token (authorization: Bearer …) or an API key (x-api-key).",
+                AuthFailure.Expired => "The credentials have expired; refresh the access token or use a current API key.",
+                AuthFailure.Revoked => "The credentials have been revoked.",
+                AuthFailure.InvalidApiKey => "The API key is not valid.",
+                _ => "The access token is not valid.",
+            };
+            error = new PlatformException(ErrorCode.Unauthenticated, message, new Dictionary<string, string> { ["cause"] = cause });
+        }
+        else
+        {
+            var missing = authorizeResult.AuthorizationFailure?.FailureReasons.Select(r => r.Message).FirstOrDefault();
+            error = missing is null
+                ? new PlatformException(ErrorCode.PermissionDenied, "The credentials do not allow this call.")
+                : new PlatformException(ErrorCode.PermissionDenied, $"The credentials lack the scope '{missing}' this call needs.",
+                    new Dictionary<string, string> { ["required_scope"] = missing });
+        }
+
+        var rpc = RpcErrors.ToRpcException(error, context.TraceIdentifier);
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "application/grpc";
+        response.Headers["grpc-status"] = ((int)rpc.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        response.Headers["grpc-message"] = Uri.EscapeDataString(rpc.Status.Detail);
+        foreach (var entry in rpc.Trailers)
+        {
+            response.Headers[entry.Key] = entry.IsBinary ? Convert.ToBase64String(entry.ValueBytes).TrimEnd('=') : entry.Value;
+        }
+
+        return Task.CompletedTask;
+    }
+}

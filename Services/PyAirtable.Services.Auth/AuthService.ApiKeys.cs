@@ -1,0 +1,162 @@
+using Dapper;
+using PyAirtable.Contracts.Auth;
+using PyAirtable.Contracts.Common;
+using PyAirtable.Services.Infrastructure.Errors;
+using PyAirtable.Services.Infrastructure.Identity;
+using PyAirtable.Services.Infrastructure.Outbox;
+using PyAirtable.Services.Infrastructure.Pagination;
+using PyAirtable.Services.Infrastructure.Requests;
+using PyAirtable.Services.Infrastructure.SharedState;
+using CallContext = ProtoBuf.Grpc.CallContext;
+
+namespace PyAirtable.Services.Auth;
+
+public sealed partial class AuthService
+{
+    private const int MaxApiKeyScopes = 10;
+
+    [RequiresScope(Scopes.ApiKeysManage)]
+    public async ValueTask<CreateApiKeyResponse> CreateApiKeyAsync(CreateApiKeyRequest request, CallContext context = default)
+    {
+        var caller = RequireUser(context);
+        var validator = new RequestValidator().Name("name", request.Name);
+        var scopes = request.Scopes.Distinct(StringComparer.Ordinal).ToList();
+        if (scopes.Count == 0 || scopes.Count > MaxApiKeyScopes)
+        {
+            validator.Add("scopes", $"must name 1 to {MaxApiKeyScopes} scopes");
+        }
+
+        for (var i = 0; i < request.Scopes.Count; i++)
+        {
+            if (!Scopes.Grantable.Contains(request.Scopes[i], StringComparer.Ordinal))
+            {
+                validator.Add($"scopes[{i}]", $"is not a scope; grantable scopes are {string.Join(", ", Scopes.Grantable)}");
+            }
+            else if (!caller.HasScope(request.Scopes[i]))
+            {
+                // A key cannot mint a key with more rights than itself.
+                validator.Add($"scopes[{i}]", "is not held by the credentials creating the key");
+            }
+        }
+
+        var now = _time.GetUtcNow().UtcDateTime;
+        if (request.ExpiresAt is { } expires && expires <= now)
+        {
+            validator.Add("expires_at", "must be in the future");
+        }
+
+        validator.ThrowIfInvalid();
+        var ct = context.CancellationToken;
+        var id = Guid.CreateVersion7();
+        var (secret, hash) = TokenService.NewSecret(ApiKeyPrefix);
+        var key = new ApiKey
+        {
+            Id = id.ToString(),
+            Name = request.Name.Trim(),
+            Prefix = secret[..VisiblePrefixLength],
+            Scopes = scopes,
+            ExpiresAt = request.ExpiresAt,
+        };
+        await using var connection = await _db.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        var created = await connection.QuerySingleAsync<DateTime>(new CommandDefinition(
+            """
+            INSERT INTO auth.api_keys (id, user_id, name, prefix, secret_hash, scopes, expires_at)
+            VALUES (@id, @userId, @Name, @Prefix, @hash, @scopes, @ExpiresAt) RETURNING created_at
+            """, new { id, userId = Guid.Parse(caller.UserId), key.Name, key.Prefix, hash, scopes = scopes.ToArray(), key.ExpiresAt }, tx, cancellationToken: ct));
+        key = key with { CreatedAt = created };
+        await Outbox.EnqueueAsync(tx, "api_key.created", "api_key", key.Id, key, context.GetRequestMetadata().RequestId, ct);
+        await tx.CommitAsync(ct);
+        return new CreateApiKeyResponse { ApiKey = key, Secret = secret };
+    }
+
+    [RequiresScope(Scopes.ApiKeysManage)]
+    public async ValueTask<ListApiKeysResponse> ListApiKeysAsync(ListApiKeysRequest request, CallContext context = default)
+    {
+        var caller = RequireUser(context);
+        var scope = "auth.api_keys:" + caller.UserId;
+        var page = PageRequest.From(request.Pagination, _cursors, scope, defaultPageSize: 50, maxPageSize: 200);
+        var ct = context.CancellationToken;
+        var userId = Guid.Parse(caller.UserId);
+        DateTime? afterCreated = page.After is { Count: 2 } ? DateTime.Parse(page.After[0], System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.RoundtripKind) : null;
+        Guid? afterId = page.After is { Count: 2 } ? Guid.Parse(page.After[1]) : null;
+        await using var connection = await _db.OpenConnectionAsync(ct);
+        var rows = (await connection.QueryAsync<ApiKeyRow>(new CommandDefinition(
+            """
+            SELECT id AS Id, name AS Name, prefix AS Prefix, scopes AS Scopes, created_at AS CreatedAt,
+                   last_used_at AS LastUsedAt, expires_at AS ExpiresAt, revoked_at AS RevokedAt
+              FROM auth.api_keys
+             WHERE user_id = @userId AND (@afterId::uuid IS NULL OR (created_at, id) < (@afterCreated, @afterId))
+             ORDER BY created_at DESC, id DESC
+             LIMIT @limit
+            """, new { userId, afterCreated, afterId, limit = page.PageSize + 1 }, cancellationToken: ct))).ToList();
+        var total = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT count(*) FROM auth.api_keys WHERE user_id = @userId", new { userId }, cancellationToken: ct));
+        var (items, pagination) = page.Complete(rows, total,
+            r => [r.CreatedAt.ToString("O", System.Globalization.CultureInfo.InvariantCulture), r.Id.ToString()], _cursors, scope);
+        return new ListApiKeysResponse { ApiKeys = items.Select(r => r.ToContract()).ToList(), Pagination = pagination };
+    }
+
+    [RequiresScope(Scopes.ApiKeysManage)]
+    public async ValueTask<RevokeApiKeyResponse> RevokeApiKeyAsync(RevokeApiKeyRequest request, CallContext context = default)
+    {
+        var caller = RequireUser(context);
+        var id = Validation.Id("id", request.Id);
+        var ct = context.CancellationToken;
+        await using var connection = await _db.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        var row = await connection.QuerySingleOrDefaultAsync<ApiKeyRow>(new CommandDefinition(
+            """
+            UPDATE auth.api_keys SET revoked_at = coalesce(revoked_at, now())
+             WHERE id = @id AND user_id = @userId
+            RETURNING id AS Id, name AS Name, prefix AS Prefix, scopes AS Scopes, created_at AS CreatedAt,
+                      last_used_at AS LastUsedAt, expires_at AS ExpiresAt, revoked_at AS RevokedAt
+            """, new { id, userId = Guid.Parse(caller.UserId) }, tx, cancellationToken: ct));
+        if (row is null)
+        {
+            Fail.NotFound("api_key", request.Id);
+        }
+
+        var key = row.ToContract();
+        await Outbox.EnqueueAsync(tx, "api_key.revoked", "api_key", key.Id, key, context.GetRequestMetadata().RequestId, ct);
+        await tx.CommitAsync(ct);
+        await _revocations.RevokeAsync(RevocationList.ApiKey(key.Id));
+        return new RevokeApiKeyResponse { ApiKey = key };
+    }
+
+    /// <summary>A user's credentials (an access token or an API key), not a service token.</summary>
+    private static UserContext RequireUser(CallContext context)
+    {
+        var caller = context.RequireCaller();
+        if (caller.AuthMethod == AuthMethod.Service || !Guid.TryParse(caller.UserId, out _))
+        {
+            Fail.PermissionDenied("API keys belong to users; call with a user's credentials.");
+        }
+
+        return caller;
+    }
+
+    internal sealed record ApiKeyRow
+    {
+        public Guid Id { get; init; }
+        public string Name { get; init; } = "";
+        public string Prefix { get; init; } = "";
+        public string[] Scopes { get; init; } = [];
+        public DateTime CreatedAt { get; init; }
+        public DateTime? LastUsedAt { get; init; }
+        public DateTime? ExpiresAt { get; init; }
+        public DateTime? RevokedAt { get; init; }
+
+        public ApiKey ToContract() => new()
+        {
+            Id = Id.ToString(),
+            Name = Name,
+            Prefix = Prefix,
+            Scopes = [.. Scopes],
+            CreatedAt = CreatedAt,
+            LastUsedAt = LastUsedAt,
+            ExpiresAt = ExpiresAt,
+            RevokedAt = RevokedAt,
+        };
+    }
+}

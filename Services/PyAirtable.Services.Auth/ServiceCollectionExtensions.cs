@@ -1,0 +1,38 @@
+using Microsoft.AspNetCore.Identity;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using PyAirtable.Contracts.Auth;
+using PyAirtable.Services.Infrastructure;
+using PyAirtable.Services.Infrastructure.Contracts;
+using PyAirtable.Services.Infrastructure.Identity;
+using PyAirtable.Services.Infrastructure.Outbox;
+using TokenOptions = PyAirtable.Services.Infrastructure.Identity.TokenOptions;
+
+namespace PyAirtable.Services.Auth;
+
+public static class ServiceCollectionExtensions
+{
+    /// <summary>Registers pyairtable.auth.v1.AuthService (served here unless <c>Remote:pyairtable.auth.v1.AuthService</c> is set).</summary>
+    public static IServiceCollection AddAuthService(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
+        services.AddOptions<TokenOptions>().Bind(configuration.GetSection(TokenOptions.Section));
+        if (!string.IsNullOrWhiteSpace(configuration[$"{ContractBindingExtensions.RemoteSection}:pyairtable.auth.v1.AuthService"]))
+        {
+            return services.AddContract<IAuthService, AuthService>(configuration);
+        }
+
+        services.AddOptions<LockoutOptions>().Bind(configuration.GetSection(TokenOptions.Section + ":Lockout"));
+        services.AddServiceMigrations("auth", typeof(ServiceCollectionExtensions).Assembly);
+        services.TryAddSingleton<IPasswordHasher<AuthService.Account>, PasswordHasher<AuthService.Account>>();
+        services.TryAddSingleton<SigningKeyStore>();
+        services.TryAddSingleton<TokenService>();
+        services.TryAddSingleton<ServiceIdentity>();
+        services.TryAddSingleton<LoginThrottle>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IOutboxHandler, AccountEvents>());
+        services.TryAddSingleton(sp => ActivatorUtilities.CreateInstance<AuthService>(sp));
+        return services.AddContract<IAuthService, AuthService>(configuration);
+    }
+}

@@ -1,0 +1,146 @@
+using System.Security.Claims;
+using System.Security.Cryptography;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+using PyAirtable.Contracts.Common;
+using PyAirtable.Services.Infrastructure.Identity;
+using PyAirtable.Services.Infrastructure.SharedState;
+
+namespace PyAirtable.Services.Auth;
+
+/// <summary>Issues and checks access tokens (RS256 JWTs) and makes opaque secrets.</summary>
+internal sealed class TokenService(SigningKeyStore keys, IOptions<TokenOptions> options, TimeProvider time, RevocationList revocations)
+{
+    private readonly JsonWebTokenHandler _handler = new() { SetDefaultTimesOnTokenCreation = false, MapInboundClaims = false };
+
+    public TokenOptions Options => options.Value;
+
+    /// <summary>A signed access token for a user session, and when it expires.</summary>
+    public async Task<(string Token, DateTime ExpiresAt)> IssueAsync(
+        string userId, string email, IReadOnlyList<string> roles, string sessionId, CancellationToken cancellationToken)
+    {
+        var claims = new Dictionary<string, object>
+        {
+            [PlatformClaims.Email] = email,
+            [PlatformClaims.SessionId] = sessionId,
+        };
+        if (roles.Count > 0)
+        {
+            claims[PlatformClaims.Role] = roles.ToArray();
+        }
+
+        return await SignAsync(userId, claims, options.Value.AccessTokenLifetime, cancellationToken);
+    }
+
+    /// <summary>A token for the platform's own services calling each other (see <see cref="ServiceIdentity"/>).</summary>
+    public Task<(string Token, DateTime ExpiresAt)> IssueServiceTokenAsync(string service, IReadOnlyList<string> scopes, TimeSpan lifetime, CancellationToken cancellationToken) =>
+        SignAsync("service:" + service, new Dictionary<string, object>
+        {
+            [PlatformClaims.Role] = new[] { PlatformRoles.Service },
+            [PlatformClaims.Scope] = string.Join(' ', scopes),
+            [PlatformClaims.AuthMethod] = "service",
+        }, lifetime, cancellationToken);
+
+    private async Task<(string Token, DateTime ExpiresAt)> SignAsync(string subject, Dictionary<string, object> claims, TimeSpan lifetime, CancellationToken cancellationToken)
+    {
+        var keySet = await keys.GetAsync(cancellationToken);
+        var now = time.GetUtcNow().UtcDateTime;
+        var expires = now + lifetime;
+        claims[PlatformClaims.Subject] = subject;
+        claims[JwtRegisteredClaimNames.Jti] = Guid.NewGuid().ToString("N");
+        var token = _handler.CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = options.Value.Issuer,
+            Audience = options.Value.Audience,
+            IssuedAt = now,
+            NotBefore = now,
+            Expires = expires,
+            Claims = claims,
+            SigningCredentials = keySet.Signing,
+        });
+        return (token, expires);
+    }
+
+    /// <summary>Validates an access token exactly as the gateway does (signature, issuer, audience, lifetime, RS256 only, revocation).</summary>
+    public async Task<(ClaimsIdentity? Identity, DateTime? ExpiresAt, string Reason)> ValidateAsync(string token, CancellationToken cancellationToken)
+    {
+        var keySet = await keys.GetAsync(cancellationToken);
+        var result = await _handler.ValidateTokenAsync(token, new TokenValidationParameters
+        {
+            ValidIssuer = options.Value.Issuer,
+            ValidAudience = options.Value.Audience,
+            ValidAlgorithms = [SecurityAlgorithms.RsaSha256],
+            RequireSignedTokens = true,
+            RequireExpirationTime = true,
+            ClockSkew = options.Value.ClockSkew,
+            TryAllIssuerSigningKeys = false,
+            IssuerSigningKeyResolver = (_, _, kid, _) => keySet.Find(kid) is { } key ? [key] : [],
+            NameClaimType = PlatformClaims.Subject,
+            RoleClaimType = PlatformClaims.Role,
+        });
+        if (!result.IsValid)
+        {
+            return (null, null, result.Exception is SecurityTokenExpiredException ? "expired" : "invalid_token");
+        }
+
+        var identity = result.ClaimsIdentity;
+        var sid = identity.FindFirst(PlatformClaims.SessionId)?.Value ?? "";
+        var sub = identity.FindFirst(PlatformClaims.Subject)?.Value ?? "";
+        if (await revocations.IsRevokedAsync(RevocationList.Session(sid), sub))
+        {
+            return (null, null, "revoked");
+        }
+
+        return (identity, (result.SecurityToken as JsonWebToken)?.ValidTo, "");
+    }
+
+    public static UserContext ToUserContext(ClaimsIdentity identity) => new()
+    {
+        UserId = identity.FindFirst(PlatformClaims.Subject)?.Value ?? "",
+        Email = identity.FindFirst(PlatformClaims.Email)?.Value ?? "",
+        Roles = identity.FindAll(PlatformClaims.Role).Select(c => c.Value).ToList(),
+        Scopes = identity.FindAll(PlatformClaims.Scope).SelectMany(c => c.Value.Split(' ', StringSplitOptions.RemoveEmptyEntries)).ToList(),
+        AuthMethod = identity.FindFirst(PlatformClaims.AuthMethod)?.Value == "service" ? AuthMethod.Service : AuthMethod.Jwt,
+        CredentialId = identity.FindFirst(PlatformClaims.SessionId)?.Value ?? "",
+    };
+
+    /// <summary>A 256-bit random secret with a readable prefix, and the SHA-256 hash that is stored.</summary>
+    public static (string Secret, byte[] Hash) NewSecret(string prefix)
+    {
+        var secret = prefix + System.Buffers.Text.Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
+        return (secret, Hash(secret));
+    }
+
+    public static byte[] Hash(string secret) => SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(secret));
+}
+
+/// <summary>
+/// The Auth service's own identity for calls it makes to other services (creating the profile of a
+/// new account). A short-lived service token, re-minted before it expires; in process the callee sees
+/// the same principal the remote gateway would derive from the token.
+/// </summary>
+internal sealed class ServiceIdentity(TokenService tokens, TimeProvider time)
+{
+    private static readonly string[] ServiceScopes = [PyAirtable.Contracts.Auth.Scopes.UsersProvision];
+    private (string Token, DateTime ExpiresAt)? _current;
+
+    public static UserContext Principal { get; } = new()
+    {
+        UserId = "service:auth",
+        Roles = [PlatformRoles.Service],
+        Scopes = [.. ServiceScopes],
+        AuthMethod = AuthMethod.Service,
+    };
+
+    public async Task<string> AuthorizationAsync(CancellationToken cancellationToken)
+    {
+        var current = _current;
+        if (current is null || current.Value.ExpiresAt - time.GetUtcNow().UtcDateTime < TimeSpan.FromMinutes(1))
+        {
+            current = _current = await tokens.IssueServiceTokenAsync("auth", ServiceScopes, TimeSpan.FromMinutes(5), cancellationToken);
+        }
+
+        return "Bearer " + current.Value.Token;
+    }
+}

@@ -1,0 +1,69 @@
+using System.Text.RegularExpressions;
+
+namespace PyAirtable.Services.Infrastructure.Errors;
+
+/// <summary>Input rules shared by the identity RPCs.</summary>
+public static partial class Validation
+{
+    public const int MaxEmailLength = 254;
+    public const int MinPasswordLength = 10;
+    public const int MaxPasswordLength = 128;
+    public const int MaxNameLength = 100;
+
+    // RFC 5322 "dot-atom" local part and an LDH domain with at least one dot: no spaces, quotes
+    // around words, comments or IP literals.
+    [GeneratedRegex(@"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$", RegexOptions.CultureInvariant)]
+    private static partial Regex EmailPattern();
+
+    public static string NormalizeEmail(string? email) => (email ?? "").Trim().ToLowerInvariant();
+
+    public static RequestValidator Email(this RequestValidator validator, string field, string email)
+    {
+        if (email.Length == 0)
+        {
+            return validator.Add(field, "is required");
+        }
+
+        if (email.Length > MaxEmailLength)
+        {
+            return validator.Add(field, $"must be at most {MaxEmailLength} characters");
+        }
+
+        return EmailPattern().IsMatch(email) ? validator : validator.Add(field, "is not an e-mail address");
+    }
+
+    public static RequestValidator Password(this RequestValidator validator, string field, string? password)
+    {
+        var length = password?.Length ?? 0;
+        return length is < MinPasswordLength or > MaxPasswordLength
+            ? validator.Add(field, $"must be {MinPasswordLength} to {MaxPasswordLength} characters")
+            : validator;
+    }
+
+    /// <summary>A name shown to people: 1 to <see cref="MaxNameLength"/> characters, no control characters.</summary>
+    public static RequestValidator Name(this RequestValidator validator, string field, string? name)
+    {
+        var trimmed = (name ?? "").Trim();
+        if (trimmed.Length == 0)
+        {
+            return validator.Add(field, "is required");
+        }
+
+        if (trimmed.Length > MaxNameLength)
+        {
+            return validator.Add(field, $"must be at most {MaxNameLength} characters");
+        }
+
+        return trimmed.Any(char.IsControl) ? validator.Add(field, "must not contain control characters") : validator;
+    }
+
+    public static Guid Id(string field, string? value)
+    {
+        if (!Guid.TryParseExact(value ?? "", "D", out var id))
+        {
+            throw new ValidationException(field, "must be a UUID (8-4-4-4-12 hex digits)");
+        }
+
+        return id;
+    }
+}

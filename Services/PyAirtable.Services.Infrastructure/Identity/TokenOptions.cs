@@ -1,0 +1,32 @@
+namespace PyAirtable.Services.Infrastructure.Identity;
+
+/// <summary>
+/// What access tokens look like (section <c>Auth</c>): the Auth service issues them with these values
+/// and every host's gateway validates against the same ones.
+/// </summary>
+public sealed class TokenOptions
+{
+    public const string Section = "Auth";
+
+    /// <summary>The <c>iss</c> claim.</summary>
+    public string Issuer { get; set; } = "https://pyairtable.dev/auth";
+
+    /// <summary>The <c>aud</c> claim.</summary>
+    public string Audience { get; set; } = "pyairtable-api";
+
+    public TimeSpan AccessTokenLifetime { get; set; } = TimeSpan.FromMinutes(15);
+
+    public TimeSpan RefreshTokenLifetime { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>Tolerance for clocks that differ between hosts when checking <c>exp</c> and <c>nbf</c>.</summary>
+    public TimeSpan ClockSkew { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Shortest time between two JWKS refreshes caused by tokens with an unknown <c>kid</c>.</summary>
+    public TimeSpan JwksMinRefreshInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long the gateway keeps the JWKS before refreshing it anyway.</summary>
+    public TimeSpan JwksRefreshInterval { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How long the gateway keeps an API key's validation (revocation is checked on every call regardless).</summary>
+    public TimeSpan ApiKeyCacheDuration { get; set; } = TimeSpan.FromSeconds(30);
+}

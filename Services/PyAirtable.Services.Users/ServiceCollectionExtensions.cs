@@ -1,0 +1,24 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using PyAirtable.Contracts.Users;
+using PyAirtable.Services.Infrastructure;
+using PyAirtable.Services.Infrastructure.Contracts;
+
+namespace PyAirtable.Services.Users;
+
+public static class ServiceCollectionExtensions
+{
+    /// <summary>Registers pyairtable.users.v1.UserService (served here unless <c>Remote:pyairtable.users.v1.UserService</c> is set).</summary>
+    public static IServiceCollection AddUserService(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
+        if (string.IsNullOrWhiteSpace(configuration[$"{ContractBindingExtensions.RemoteSection}:pyairtable.users.v1.UserService"]))
+        {
+            services.AddOptions<UserServiceOptions>().Bind(configuration.GetSection("Users"));
+            services.AddServiceMigrations("users", typeof(ServiceCollectionExtensions).Assembly);
+        }
+
+        return services.AddContract<IUserService, UserService>(configuration);
+    }
+}
