@@ -32,7 +32,11 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton<ServiceIdentity>();
         services.TryAddSingleton<LoginThrottle>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IOutboxHandler, AccountEvents>());
-        services.TryAddSingleton(sp => ActivatorUtilities.CreateInstance<AuthService>(sp));
+        services.TryAddSingleton(sp => new AuthService(
+            sp.GetRequiredService<Npgsql.NpgsqlDataSource>(), sp.GetRequiredService<TokenService>(), sp.GetRequiredService<SigningKeyStore>(),
+            sp.GetRequiredService<LoginThrottle>(), sp.GetRequiredService<ServiceIdentity>(), sp.GetRequiredService<PyAirtable.Contracts.Users.IUserService>(),
+            sp.GetRequiredService<PyAirtable.Services.Infrastructure.SharedState.RevocationList>(), sp.GetRequiredService<PyAirtable.Services.Infrastructure.Pagination.CursorCodec>(),
+            sp.GetRequiredService<IPasswordHasher<AuthService.Account>>(), sp.GetRequiredService<TimeProvider>()));
         return services.AddContract<IAuthService, AuthService>(configuration);
     }
 }
