@@ -19,6 +19,8 @@ command -v unzip >/dev/null 2>&1 || missing+=(unzip)
 # The Python interop suite: Debian's gRPC for /usr/bin/python3 and the protoc plugin for its stubs.
 [ -x /usr/bin/grpc_python_plugin ] || missing+=(protobuf-compiler-grpc)
 /usr/bin/python3 -c "import grpc, google.protobuf" 2>/dev/null || missing+=(python3-grpcio python3-protobuf)
+# …and PyJWT + cryptography, with which it verifies the platform's access tokens against its JWKS.
+/usr/bin/python3 -c "import jwt, cryptography" 2>/dev/null || missing+=(python3-jwt python3-cryptography)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -3,7 +3,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { randomUUID } from 'node:crypto';
+import { createPublicKey, randomUUID, verify } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -23,6 +23,8 @@ const deadline = () => new Date(Date.now() + 10_000); // every call has one: a h
 const definition = protoLoader.loadSync(
   [
     'pyairtable/health/v1/health.proto',
+    'pyairtable/auth/v1/auth.proto',
+    'pyairtable/users/v1/users.proto',
     'grpc_std/health/v1/health.proto',
     'grpc_std/reflection/v1/reflection.proto',
     'grpc_std/reflection/v1alpha/reflection.proto',
@@ -35,6 +37,8 @@ const healthService = new loaded.pyairtable.health.v1.HealthService(address, cre
 const standardHealth = new loaded.grpc.health.v1.Health(address, credentials);
 const reflectionV1 = new loaded.grpc.reflection.v1.ServerReflection(address, credentials);
 const reflectionV1Alpha = new loaded.grpc.reflection.v1alpha.ServerReflection(address, credentials);
+const authService = new loaded.pyairtable.auth.v1.AuthService(address, credentials);
+const userService = new loaded.pyairtable.users.v1.UserService(address, credentials);
 
 const rpcTypes = new protobuf.Root().loadSync([
   path.join(extraProtos, 'google/rpc/status.proto'),
@@ -42,7 +46,7 @@ const rpcTypes = new protobuf.Root().loadSync([
 ], { keepCase: true });
 const Status = rpcTypes.lookupType('google.rpc.Status');
 
-after(() => [healthService, standardHealth, reflectionV1, reflectionV1Alpha].forEach((c) => c.close()));
+after(() => [healthService, standardHealth, reflectionV1, reflectionV1Alpha, authService, userService].forEach((c) => c.close()));
 
 const unary = (client, method, request, metadata = new grpc.Metadata()) =>
   new Promise((resolve, reject) => {
@@ -153,3 +157,117 @@ test('reflection v1alpha: list services', async () => {
 
 // No platform RPC streams from the client yet: a client-streaming test lands with the first such
 // RPC (the File service's BatchUpload).
+
+/** A fresh account: its e-mail, display name and LoginResponse. */
+async function registerAndLogin() {
+  const email = `interop-${randomUUID()}@example.com`;
+  const displayName = `Node Interop ${randomUUID().slice(0, 8)}`;
+  const password = `pw-${randomUUID()}`; // well over the 10-character minimum
+  const { response: registered } = await unary(authService, 'Register', { email, password, display_name: displayName });
+  assert.ok(registered.user_id);
+  assert.equal(registered.email, email);
+  const { response: login } = await unary(authService, 'Login', { email, password });
+  assert.equal(login.user_id, registered.user_id);
+  assert.equal(login.tokens.token_type, 'Bearer');
+  assert.ok(login.tokens.access_token);
+  assert.ok(login.tokens.refresh_token);
+  return { email, displayName, login };
+}
+
+const bearer = (token) => {
+  const metadata = new grpc.Metadata();
+  metadata.set('authorization', `Bearer ${token}`);
+  return metadata;
+};
+
+const fromBase64Url = (part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+
+test('auth: register, log in, verify the JWT against the JWKS with node:crypto, GetUser with it', async () => {
+  const { email, displayName, login } = await registerAndLogin();
+  const token = login.tokens.access_token;
+  const { response: jwks } = await unary(authService, 'GetJwks', {});
+  assert.ok(jwks.issuer);
+  assert.ok(jwks.audience);
+
+  const [encodedHeader, encodedPayload, signature] = token.split('.');
+  const header = fromBase64Url(encodedHeader);
+  assert.equal(header.alg, 'RS256');
+  // The JSON document and the typed keys describe the same key set.
+  const documentKeys = JSON.parse(jwks.jwks_json).keys;
+  assert.deepEqual(documentKeys.map((k) => k.kid), jwks.keys.map((k) => k.kid));
+  const jwk = documentKeys.find((k) => k.kid === header.kid);
+  assert.ok(jwk, `the token's kid ${header.kid} is not in the JWKS ${documentKeys.map((k) => k.kid)}`);
+  assert.deepEqual([jwk.kty, jwk.use, jwk.alg], ['RSA', 'sig', 'RS256']);
+  const publicKey = createPublicKey({ key: jwk, format: 'jwk' });
+  const typed = jwks.keys.find((k) => k.kid === header.kid);
+  assert.deepEqual(createPublicKey({ key: { kty: typed.kty, n: typed.n, e: typed.e }, format: 'jwk' }).export({ format: 'jwk' }),
+    publicKey.export({ format: 'jwk' }));
+
+  const signed = Buffer.from(`${encodedHeader}.${encodedPayload}`);
+  assert.equal(verify('RSA-SHA256', signed, publicKey, Buffer.from(signature, 'base64url')), true, 'the signature does not verify');
+  const claims = fromBase64Url(encodedPayload);
+  assert.equal(claims.iss, jwks.issuer);
+  assert.ok([claims.aud].flat().includes(jwks.audience), `aud ${JSON.stringify(claims.aud)} lacks ${jwks.audience}`);
+  assert.equal(claims.sub, login.user_id);
+  assert.equal(typeof claims.exp, 'number');
+  assert.ok(claims.exp > Date.now() / 1000, 'the token has already expired');
+  assert.equal(claims.exp, Number(login.tokens.access_token_expires_at.seconds));
+
+  // A payload altered after signing no longer verifies.
+  const forged = Buffer.from(JSON.stringify({ ...claims, sub: randomUUID() })).toString('base64url');
+  assert.equal(verify('RSA-SHA256', Buffer.from(`${encodedHeader}.${forged}`), publicKey, Buffer.from(signature, 'base64url')), false);
+
+  const { response } = await unary(userService, 'GetUser', { user_id: login.user_id }, bearer(token));
+  assert.equal(response.not_modified, false);
+  assert.equal(response.user.id, login.user_id);
+  assert.equal(response.user.email, email);
+  assert.equal(response.user.display_name, displayName);
+  assert.equal(response.user.status, 'USER_STATUS_ACTIVE');
+  assert.ok(response.user.etag);
+  assert.equal(response.cache.etag, response.user.etag);
+  const { response: again } = await unary(userService, 'GetUser',
+    { user_id: login.user_id, if_none_match: response.user.etag }, bearer(token));
+  assert.equal(again.not_modified, true);
+  assert.equal(again.user, null);
+});
+
+test('auth: GetUser without credentials is UNAUTHENTICATED (missing_credentials)', async () => {
+  const error = await unary(userService, 'GetUser', { user_id: randomUUID() }).then(
+    () => assert.fail('expected an error'), (e) => e);
+  assert.equal(error.code, grpc.status.UNAUTHENTICATED);
+  const status = statusOf(error);
+  assert.equal(status.code, 16);
+  assert.equal(status.details.ErrorInfo.domain, 'pyairtable.dev');
+  assert.equal(status.details.ErrorInfo.reason, 'ERROR_CODE_UNAUTHENTICATED');
+  assert.equal(status.details.ErrorInfo.metadata.cause, 'missing_credentials');
+});
+
+test('auth: Refresh rotates the refresh token; reusing the spent one is refused', async () => {
+  const { login } = await registerAndLogin();
+  const old = login.tokens.refresh_token;
+  const { response: refreshed } = await unary(authService, 'Refresh', { refresh_token: old });
+  assert.ok(refreshed.tokens.refresh_token);
+  assert.notEqual(refreshed.tokens.refresh_token, old);
+  assert.ok(refreshed.tokens.access_token);
+
+  const reused = await unary(authService, 'Refresh', { refresh_token: old }).then(
+    () => assert.fail('expected an error'), (e) => e);
+  assert.equal(reused.code, grpc.status.UNAUTHENTICATED);
+  const { ErrorInfo } = statusOf(reused).details;
+  assert.equal(ErrorInfo.reason, 'ERROR_CODE_UNAUTHENTICATED');
+  assert.equal(ErrorInfo.metadata.cause, 'refresh_token_reused');
+  // The reuse ended the session: the refresh token issued after the spent one is refused too.
+  const descendant = await unary(authService, 'Refresh', { refresh_token: refreshed.tokens.refresh_token }).then(
+    () => assert.fail('expected an error'), (e) => e);
+  assert.equal(descendant.code, grpc.status.UNAUTHENTICATED);
+});
+
+test('auth: Register with an invalid e-mail is INVALID_ARGUMENT on field email', async () => {
+  const error = await unary(authService, 'Register',
+    { email: "x' OR 1=1 --", password: `pw-${randomUUID()}`, display_name: 'Interop' }).then(
+    () => assert.fail('expected an error'), (e) => e);
+  assert.equal(error.code, grpc.status.INVALID_ARGUMENT);
+  const status = statusOf(error);
+  assert.equal(status.details.ErrorInfo.reason, 'ERROR_CODE_INVALID_ARGUMENT');
+  assert.ok(status.details.BadRequest.field_violations.map((v) => v.field).includes('email'));
+});

@@ -1,18 +1,24 @@
 """Calls the running PyAirtable host with nothing but stubs generated from protos/."""
+import base64
+import json
 import os
 import sys
+import time
 import unittest
 import uuid
 
 import grpc
+import jwt
 from google.protobuf import descriptor_pb2
 
 from google.rpc import error_details_pb2, status_pb2
 from grpc_std.health.v1 import health_pb2 as std_health_pb2, health_pb2_grpc as std_health_grpc
 from grpc_std.reflection.v1 import reflection_pb2 as refl_v1, reflection_pb2_grpc as refl_v1_grpc
 from grpc_std.reflection.v1alpha import reflection_pb2 as refl_v1alpha, reflection_pb2_grpc as refl_v1alpha_grpc
+from pyairtable.auth.v1 import auth_pb2, auth_pb2_grpc
 from pyairtable.common.v1 import common_pb2
 from pyairtable.health.v1 import health_pb2, health_pb2_grpc
+from pyairtable.users.v1 import users_pb2, users_pb2_grpc
 
 ADDRESS = os.environ.get("PYAIRTABLE_GRPC_ADDRESS", "127.0.0.1:50051")
 TIMEOUT = 10  # seconds: every call has a deadline, so a hang fails instead of blocking
@@ -36,11 +42,17 @@ def detail(status, message_type):
     raise AssertionError(f"no {message_type.DESCRIPTOR.full_name} detail")
 
 
+def b64url_decode(part):
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
 class InteropTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.channel = grpc.insecure_channel(ADDRESS)
         cls.health = health_pb2_grpc.HealthServiceStub(cls.channel)
+        cls.auth = auth_pb2_grpc.AuthServiceStub(cls.channel)
+        cls.users = users_pb2_grpc.UserServiceStub(cls.channel)
 
     @classmethod
     def tearDownClass(cls):
@@ -123,6 +135,116 @@ class InteropTest(unittest.TestCase):
 
     # No platform RPC streams from the client yet: a client-streaming test lands with the first
     # such RPC (the File service's BatchUpload).
+
+    def register_and_login(self):
+        """A fresh account: its e-mail, display name, password and LoginResponse."""
+        email = f"interop-{uuid.uuid4().hex}@example.com"
+        display_name = "Python Interop " + uuid.uuid4().hex[:8]
+        password = "pw-" + uuid.uuid4().hex  # well over the 10-character minimum
+        registered = self.auth.Register(
+            auth_pb2.RegisterRequest(email=email, password=password, display_name=display_name), timeout=TIMEOUT)
+        self.assertTrue(registered.user_id)
+        self.assertEqual(registered.email, email)
+        login = self.auth.Login(auth_pb2.LoginRequest(email=email, password=password), timeout=TIMEOUT)
+        self.assertEqual(login.user_id, registered.user_id)
+        self.assertEqual(login.tokens.token_type, "Bearer")
+        self.assertTrue(login.tokens.access_token)
+        self.assertTrue(login.tokens.refresh_token)
+        return email, display_name, password, login
+
+    def test_register_login_verify_jwt_against_jwks_and_get_own_user(self):
+        email, display_name, _, login = self.register_and_login()
+        token = login.tokens.access_token
+
+        jwks = self.auth.GetJwks(auth_pb2.GetJwksRequest(), timeout=TIMEOUT)
+        self.assertTrue(jwks.issuer)
+        self.assertTrue(jwks.audience)
+        self.assertTrue(jwks.keys)
+        header = jwt.get_unverified_header(token)
+        self.assertEqual(header["alg"], "RS256")
+        kid = header["kid"]
+        # The JSON document and the typed keys describe the same key set.
+        key_set = jwt.PyJWKSet.from_json(jwks.jwks_json)
+        self.assertEqual([k.key_id for k in key_set.keys], [k.kid for k in jwks.keys])
+        typed = next((k for k in jwks.keys if k.kid == kid), None)
+        self.assertIsNotNone(typed, f"the token's kid {kid!r} is not in the JWKS {[k.kid for k in jwks.keys]}")
+        self.assertEqual((typed.kty, typed.use, typed.alg), ("RSA", "sig", "RS256"))
+        public_key = key_set[kid].key
+        from_typed = jwt.algorithms.RSAAlgorithm.from_jwk(
+            json.dumps({"kty": typed.kty, "kid": typed.kid, "n": typed.n, "e": typed.e}))
+        self.assertEqual(from_typed.public_numbers(), public_key.public_numbers())
+
+        claims = jwt.decode(token, public_key, algorithms=["RS256"], audience=jwks.audience, issuer=jwks.issuer,
+                            options={"require": ["exp", "iat", "iss", "aud", "sub"]})
+        self.assertEqual(claims["sub"], login.user_id)
+        self.assertEqual(claims["iss"], jwks.issuer)
+        self.assertEqual(claims["aud"], jwks.audience)
+        self.assertGreater(claims["exp"], time.time())
+        self.assertLessEqual(claims["iat"], time.time() + 60)
+        self.assertEqual(claims["exp"], login.tokens.access_token_expires_at.seconds)
+
+        # A token whose payload was altered no longer verifies with the same key.
+        head, payload, signature = token.split(".")
+        forged_claims = dict(json.loads(b64url_decode(payload)), sub=str(uuid.uuid4()))
+        forged_payload = base64.urlsafe_b64encode(json.dumps(forged_claims).encode()).rstrip(b"=").decode()
+        with self.assertRaises(jwt.InvalidSignatureError):
+            jwt.decode(f"{head}.{forged_payload}.{signature}", public_key, algorithms=["RS256"],
+                       audience=jwks.audience, issuer=jwks.issuer)
+
+        bearer = (("authorization", f"Bearer {token}"),)
+        response = self.users.GetUser(users_pb2.GetUserRequest(user_id=login.user_id), metadata=bearer, timeout=TIMEOUT)
+        self.assertFalse(response.not_modified)
+        self.assertEqual(response.user.id, login.user_id)
+        self.assertEqual(response.user.email, email)
+        self.assertEqual(response.user.display_name, display_name)
+        self.assertEqual(response.user.status, users_pb2.USER_STATUS_ACTIVE)
+        self.assertTrue(response.user.etag)
+        self.assertEqual(response.cache.etag, response.user.etag)
+        again = self.users.GetUser(users_pb2.GetUserRequest(user_id=login.user_id, if_none_match=response.user.etag),
+                                   metadata=bearer, timeout=TIMEOUT)
+        self.assertTrue(again.not_modified)
+        self.assertFalse(again.HasField("user"))
+
+    def test_get_user_without_credentials_is_unauthenticated(self):
+        with self.assertRaises(grpc.RpcError) as caught:
+            self.users.GetUser(users_pb2.GetUserRequest(user_id=str(uuid.uuid4())), timeout=TIMEOUT)
+        error = caught.exception
+        self.assertEqual(error.code(), grpc.StatusCode.UNAUTHENTICATED)
+        status = status_details(error)
+        self.assertEqual(status.code, 16)
+        info = detail(status, error_details_pb2.ErrorInfo)
+        self.assertEqual(info.domain, "pyairtable.dev")
+        self.assertEqual(info.reason, "ERROR_CODE_UNAUTHENTICATED")
+        self.assertEqual(info.metadata["cause"], "missing_credentials")
+
+    def test_refresh_rotates_and_reusing_a_spent_refresh_token_is_refused(self):
+        _, _, _, login = self.register_and_login()
+        old = login.tokens.refresh_token
+        refreshed = self.auth.Refresh(auth_pb2.RefreshRequest(refresh_token=old), timeout=TIMEOUT)
+        self.assertTrue(refreshed.tokens.refresh_token)
+        self.assertNotEqual(refreshed.tokens.refresh_token, old)
+        self.assertTrue(refreshed.tokens.access_token)
+        with self.assertRaises(grpc.RpcError) as caught:
+            self.auth.Refresh(auth_pb2.RefreshRequest(refresh_token=old), timeout=TIMEOUT)
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.UNAUTHENTICATED)
+        info = detail(status_details(caught.exception), error_details_pb2.ErrorInfo)
+        self.assertEqual(info.reason, "ERROR_CODE_UNAUTHENTICATED")
+        self.assertEqual(info.metadata["cause"], "refresh_token_reused")
+        # The reuse ended the session: the refresh token issued after the spent one is refused too.
+        with self.assertRaises(grpc.RpcError) as caught:
+            self.auth.Refresh(auth_pb2.RefreshRequest(refresh_token=refreshed.tokens.refresh_token), timeout=TIMEOUT)
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.UNAUTHENTICATED)
+
+    def test_register_with_invalid_email_is_invalid_argument(self):
+        with self.assertRaises(grpc.RpcError) as caught:
+            self.auth.Register(auth_pb2.RegisterRequest(
+                email="x' OR 1=1 --", password="pw-" + uuid.uuid4().hex, display_name="Interop"), timeout=TIMEOUT)
+        error = caught.exception
+        self.assertEqual(error.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        status = status_details(error)
+        self.assertEqual(detail(status, error_details_pb2.ErrorInfo).reason, "ERROR_CODE_INVALID_ARGUMENT")
+        bad_request = detail(status, error_details_pb2.BadRequest)
+        self.assertIn("email", [v.field for v in bad_request.field_violations])
 
 
 if __name__ == "__main__":
