@@ -6,5 +6,7 @@ var root = new RootCommand("PyAirtable developer tools.")
 {
     HealthCommand.Create(),
     ProtosCommand.Create(),
+    SeedCommand.Create(),
+    BenchCommand.Create(),
 };
 return await root.Parse(args).InvokeAsync();
