@@ -1,0 +1,109 @@
+using Grpc.Core;
+using ProtoBuf.Grpc.Client;
+using PyAirtable.Contracts.Auth;
+using PyAirtable.Contracts.Common;
+using PyAirtable.Contracts.Users;
+using PyAirtable.IntegrationTests.Diagnostics;
+using PyAirtable.IntegrationTests.Infrastructure;
+using static PyAirtable.IntegrationTests.Identity.AuthenticationTests;
+
+namespace PyAirtable.IntegrationTests.Identity;
+
+/// <summary>
+/// Identity when services are split across hosts: the same code, bound to a remote contract by
+/// configuration, with one Redis (same instance name) and one database.
+/// </summary>
+public sealed class SplitHostIdentityTests : DatabasePerTest
+{
+    private readonly string _redisPrefix = $"split-{Guid.NewGuid():N}:";
+
+    private Task<TestHost> StartAsync(string name, params (string Key, string Value)[] settings) =>
+        TestHost.StartAsync(Database.ConnectionString, o =>
+        {
+            o.Name = name;
+            o.Settings["Redis:InstanceName"] = _redisPrefix;
+            foreach (var (key, value) in settings)
+            {
+                o.Settings[key] = value;
+            }
+        });
+
+    [Fact]
+    public async Task UsersOnAnotherHost_RegisterCreatesTheProfileThere_AndGetUserCarriesTheCallersToken()
+    {
+        await using var users = await StartAsync("users-host");
+        await using var edge = await StartAsync("edge", ($"Remote:pyairtable.users.v1.UserService", users.GrpcAddress));
+
+        // Register on the edge: its Auth service calls the remote User service with a service token.
+        var user = await edge.RegisterAsync("Split Person");
+
+        // The users host verifies the token the edge issued (JWKS through the contract) and serves the profile.
+        var profile = await users.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, user.Bearer);
+        Assert.Equal("Split Person", profile.User!.DisplayName);
+
+        // The edge serves only what runs there: clients call the users host for profiles.
+        var notHere = await Assert.ThrowsAsync<RpcException>(async () =>
+            await edge.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, user.Bearer));
+        Assert.Equal(StatusCode.Unimplemented, notHere.StatusCode);
+
+        // The service token is not a way in for users: CreateUser refuses a user's token on the users host.
+        var denied = await Assert.ThrowsAsync<RpcException>(async () => await users.Users().CreateUserAsync(
+            new CreateUserRequest { UserId = Guid.NewGuid().ToString(), Email = Identities.NewEmail(), DisplayName = "x" }, user.Bearer));
+        AssertStatus(denied, StatusCode.PermissionDenied);
+    }
+
+    [Fact]
+    public async Task RemoteCall_CarriesTheUserContext()
+    {
+        await using var backend = await StartAsync("backend");
+        await using var edge = await StartAsync("edge", ($"Remote:{TestHost.DiagnosticsServiceName}", backend.GrpcAddress));
+        var user = await edge.RegisterAsync();
+
+        var echo = await edge.Channel.CreateGrpcService<IRelayService>().EchoAsync(new EchoRequest { Text = "who" }, user.Bearer);
+
+        var seen = echo.Metadata!.UserContext!; // as the backend's gateway established it
+        Assert.Equal(user.UserId, seen.UserId);
+        Assert.Equal(user.Email, seen.Email);
+        Assert.Equal(AuthMethod.Jwt, seen.AuthMethod);
+        Assert.False(string.IsNullOrEmpty(seen.CredentialId));
+    }
+
+    [Fact]
+    public async Task Revocations_ApplyOnEveryHost()
+    {
+        await using var a = await StartAsync("a");
+        await using var b = await StartAsync("b");
+        var user = await a.RegisterAsync();
+        var key = await a.Auth().CreateApiKeyAsync(new CreateApiKeyRequest { Name = "k", Scopes = [Scopes.UsersRead] }, user.Bearer);
+        // b validates both credentials once, so it holds them in its caches.
+        await b.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, user.Bearer);
+        await b.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, Identities.WithApiKey(key.Secret));
+
+        await a.Auth().RevokeApiKeyAsync(new RevokeApiKeyRequest { Id = key.ApiKey!.Id }, user.Bearer);
+        await a.Auth().LogoutAsync(new LogoutRequest(), user.Bearer);
+
+        var token = await Assert.ThrowsAsync<RpcException>(async () => await b.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, user.Bearer));
+        AssertStatus(token, StatusCode.Unauthenticated, "revoked");
+        var apiKey = await Assert.ThrowsAsync<RpcException>(async () =>
+            await b.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, Identities.WithApiKey(key.Secret)));
+        AssertStatus(apiKey, StatusCode.Unauthenticated, "revoked");
+    }
+
+    [Fact]
+    public async Task KeyRotatedOnOneHost_TokensSignedWithTheNewKeyWorkOnTheOther()
+    {
+        await using var a = await StartAsync("a");
+        await using var b = await StartAsync("b");
+        var admin = await a.RegisterAdminAsync(Database.ConnectionString);
+        var user = await a.RegisterAsync();
+        await b.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, user.Bearer); // b loads the JWKS now
+
+        var rotated = await a.Auth().RotateSigningKeyAsync(new RotateSigningKeyRequest(), admin.Bearer);
+        var fresh = await a.Auth().LoginAsync(new LoginRequest { Email = user.Email, Password = user.Password });
+        Assert.Equal(rotated.Kid, new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(fresh.Tokens!.AccessToken).Kid);
+
+        // The new key was published before it signed: b already knows it, and the old token still works.
+        await b.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, Identities.WithBearer(fresh.Tokens.AccessToken));
+        await b.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, user.Bearer);
+    }
+}
