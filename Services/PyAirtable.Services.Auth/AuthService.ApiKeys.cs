@@ -40,13 +40,24 @@ public sealed partial class AuthService
         }
 
         var now = _time.GetUtcNow().UtcDateTime;
+        var ct = context.CancellationToken;
         if (request.ExpiresAt is { } expires && expires <= now)
         {
             validator.Add("expires_at", "must be in the future");
         }
+        else if (caller.AuthMethod == AuthMethod.ApiKey && Guid.TryParse(caller.CredentialId, out var callerKeyId))
+        {
+            // A key cannot outlive the key that made it.
+            await using var lookup = await _db.OpenConnectionAsync(ct);
+            var callerExpires = await lookup.ExecuteScalarAsync<DateTime?>(new CommandDefinition(
+                "SELECT expires_at FROM auth.api_keys WHERE id = @callerKeyId", new { callerKeyId }, cancellationToken: ct));
+            if (callerExpires is { } limit && (request.ExpiresAt is null || request.ExpiresAt > limit))
+            {
+                validator.Add("expires_at", $"must be set and not after {limit:O}, when the API key making this call expires");
+            }
+        }
 
         validator.ThrowIfInvalid();
-        var ct = context.CancellationToken;
         var id = Guid.CreateVersion7();
         var (secret, hash) = TokenService.NewSecret(ApiKeyPrefix);
         var key = new ApiKey
@@ -127,7 +138,7 @@ public sealed partial class AuthService
     /// <summary>A user's credentials (an access token or an API key), not a service token.</summary>
     private static UserContext RequireUser(CallContext context)
     {
-        var caller = context.RequireCaller();
+        var caller = context.RequireCaller(Scopes.ApiKeysManage);
         if (caller.AuthMethod == AuthMethod.Service || !Guid.TryParse(caller.UserId, out _))
         {
             Fail.PermissionDenied("API keys belong to users; call with a user's credentials.");

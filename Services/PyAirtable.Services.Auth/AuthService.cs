@@ -128,11 +128,10 @@ public sealed partial class AuthService : IAuthService
         var verdict = _hasher.VerifyHashedPassword(Account.Instance, account?.PasswordHash ?? _dummyHash.Value, request.Password);
         if (account is null || verdict == PasswordVerificationResult.Failed)
         {
-            await _throttle.FailedAsync(email, clientIp);
-            Fail.Unauthenticated("The e-mail address or the password is wrong.");
+            Fail.Unauthenticated("The e-mail address or the password is wrong."); // already counted by the throttle
         }
 
-        await _throttle.SucceededAsync(email);
+        await _throttle.SucceededAsync(email, clientIp);
         await EnsureActiveAsync(account, ct);
         if (verdict == PasswordVerificationResult.SuccessRehashNeeded)
         {
@@ -337,9 +336,10 @@ public sealed partial class AuthService : IAuthService
     public async ValueTask<RotateSigningKeyResponse> RotateSigningKeyAsync(RotateSigningKeyRequest request, CallContext context = default)
     {
         var caller = context.RequireCaller();
-        if (!caller.HasRole(PlatformRoles.Admin))
+        // An operator in person: an API key, even an admin's, cannot rotate keys whatever its scopes.
+        if (!caller.HasRole(PlatformRoles.Admin) || caller.AuthMethod != AuthMethod.Jwt)
         {
-            Fail.PermissionDenied("Rotating signing keys needs the admin role.");
+            Fail.PermissionDenied("Rotating signing keys needs the admin role and an access token (not an API key).");
         }
 
         return new RotateSigningKeyResponse { Kid = await _keys.RotateAsync(context.CancellationToken) };

@@ -25,49 +25,77 @@ public sealed class LockoutOptions
 }
 
 /// <summary>
-/// Counts failed logins per account (by e-mail hash, so no address is stored in Redis) and per client
-/// address in the shared state, so the limits hold across every host instance.
+/// Counts login attempts per account (by e-mail hash, so no address is stored in Redis) and per client
+/// address (IPv6 by /64) in the shared state, so the limits hold across every host instance. An
+/// attempt is counted before the password is checked — atomically, so a burst of parallel guesses
+/// cannot all read "no failures yet" — and a success takes its count back.
 /// </summary>
 internal sealed class LoginThrottle(ISharedState state, IOptions<LockoutOptions> options)
 {
     private static string AccountKey(string email) => "login-failures:account:" + Convert.ToHexString(TokenService.Hash(email));
 
-    private static string ClientKey(string clientIp) => "login-failures:client:" + clientIp;
+    private static string ClientKey(string clientIp) => "login-failures:client:" + ClientBucket(clientIp);
 
-    /// <summary>Refuses (RESOURCE_EXHAUSTED with a retry delay) or slows an attempt according to past failures.</summary>
+    /// <summary>An IPv4 address, or the /64 network of an IPv6 one (one host usually owns a whole /64).</summary>
+    internal static string ClientBucket(string clientIp)
+    {
+        if (!System.Net.IPAddress.TryParse(clientIp, out var address))
+        {
+            return clientIp;
+        }
+
+        if (address.IsIPv4MappedToIPv6)
+        {
+            return address.MapToIPv4().ToString();
+        }
+
+        if (address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
+        {
+            return address.ToString();
+        }
+
+        var bytes = address.GetAddressBytes();
+        Array.Clear(bytes, 8, 8);
+        return new System.Net.IPAddress(bytes) + "/64";
+    }
+
+    /// <summary>
+    /// Counts the attempt, then refuses it (RESOURCE_EXHAUSTED with a retry delay) when it is over a
+    /// limit, or delays it when the account already failed several times.
+    /// </summary>
     public async Task BeforeAttemptAsync(string email, string clientIp, CancellationToken cancellationToken)
     {
         var o = options.Value;
-        var account = await state.GetCounterAsync(AccountKey(email));
-        var client = clientIp.Length > 0 ? await state.GetCounterAsync(ClientKey(clientIp)) : (0, TimeSpan.Zero);
-        if (account.Count >= o.MaxFailuresPerAccount || client.Count >= o.MaxFailuresPerClient)
+        var account = await state.IncrementAsync(AccountKey(email), o.Window);
+        var client = clientIp.Length > 0 ? await state.IncrementAsync(ClientKey(clientIp), o.Window) : (0, TimeSpan.Zero);
+        var accountOver = account.Count > o.MaxFailuresPerAccount;
+        if (accountOver || client.Count > o.MaxFailuresPerClient)
         {
-            var retry = account.Count >= o.MaxFailuresPerAccount ? account.Remaining : client.Remaining;
+            var retry = accountOver ? account.Remaining : client.Remaining;
             throw new PlatformException(ErrorCode.ResourceExhausted,
                 "Too many failed logins; try again later.",
-                new Dictionary<string, string> { ["limit"] = account.Count >= o.MaxFailuresPerAccount ? "account" : "client" })
+                new Dictionary<string, string> { ["limit"] = accountOver ? "account" : "client" })
             {
                 RetryAfter = retry > TimeSpan.Zero ? retry : TimeSpan.FromSeconds(1),
             };
         }
 
-        if (account.Count >= o.SlowAfter)
+        var failedBefore = account.Count - 1;
+        if (failedBefore >= o.SlowAfter)
         {
-            var factor = Math.Min(1L << (int)Math.Min(account.Count - o.SlowAfter, 10), 1024);
+            var factor = 1L << (int)Math.Min(failedBefore - o.SlowAfter, 10);
             var delay = TimeSpan.FromTicks(Math.Min(o.SlowDelay.Ticks * factor, TimeSpan.FromSeconds(4).Ticks));
             await Task.Delay(delay, cancellationToken);
         }
     }
 
-    public async Task FailedAsync(string email, string clientIp)
+    /// <summary>The password was right: the account starts afresh and the client's attempt is taken back.</summary>
+    public async Task SucceededAsync(string email, string clientIp)
     {
-        var window = options.Value.Window;
-        await state.IncrementAsync(AccountKey(email), window);
+        await state.DeleteAsync(AccountKey(email));
         if (clientIp.Length > 0)
         {
-            await state.IncrementAsync(ClientKey(clientIp), window);
+            await state.DecrementAsync(ClientKey(clientIp));
         }
     }
-
-    public Task SucceededAsync(string email) => state.DeleteAsync(AccountKey(email));
 }

@@ -19,6 +19,9 @@ public static class ServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
         services.AddOptions<TokenOptions>().Bind(configuration.GetSection(TokenOptions.Section));
+        // On every host, Auth local or not: the outbox dispatcher of whichever host holds its lock
+        // delivers user.deactivated, and the account must be disabled whoever delivers it.
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IOutboxHandler, AccountEvents>());
         if (!string.IsNullOrWhiteSpace(configuration[$"{ContractBindingExtensions.RemoteSection}:pyairtable.auth.v1.AuthService"]))
         {
             return services.AddContract<IAuthService, AuthService>(configuration);
@@ -31,7 +34,6 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton<TokenService>();
         services.TryAddSingleton<ServiceIdentity>();
         services.TryAddSingleton<LoginThrottle>();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IOutboxHandler, AccountEvents>());
         services.TryAddSingleton(sp => new AuthService(
             sp.GetRequiredService<Npgsql.NpgsqlDataSource>(), sp.GetRequiredService<TokenService>(), sp.GetRequiredService<SigningKeyStore>(),
             sp.GetRequiredService<LoginThrottle>(), sp.GetRequiredService<ServiceIdentity>(), sp.GetRequiredService<PyAirtable.Contracts.Users.IUserService>(),

@@ -102,7 +102,8 @@ internal sealed class SigningKeyStore(NpgsqlDataSource dataSource, IOptions<Toke
             await InsertKeyAsync(connection, tx, active: false, cancellationToken);
         }
 
-        var keepFor = options.Value.AccessTokenLifetime + options.Value.ClockSkew;
+        // Until the last token it signed expires, counting hosts that keep signing with it until they reload.
+        var keepFor = options.Value.AccessTokenLifetime + options.Value.ClockSkew + ReloadInterval;
         var rows = (await connection.QueryAsync<(string Kid, byte[] PrivateKey, DateTime? ActivatedAt, DateTime? RetiredAt)>(new CommandDefinition(
             """
             SELECT kid, private_key, activated_at, retired_at FROM auth.signing_keys

@@ -44,7 +44,7 @@ public sealed partial class UserService(
     [RequiresScope(Scopes.UsersRead)]
     public async ValueTask<GetUserResponse> GetUserAsync(GetUserRequest request, CallContext context = default)
     {
-        var caller = context.RequireCaller();
+        var caller = context.RequireCaller(Scopes.UsersRead);
         var id = Validation.Id("user_id", request.UserId);
         if ((request.IfNoneMatch?.Length ?? 0) > 64)
         {
@@ -77,7 +77,7 @@ public sealed partial class UserService(
     [RequiresScope(Scopes.UsersRead)]
     public async ValueTask<GetUsersResponse> GetUsersAsync(GetUsersRequest request, CallContext context = default)
     {
-        var caller = context.RequireCaller();
+        var caller = context.RequireCaller(Scopes.UsersRead);
         if (request.UserIds.Count is 0 or > MaxBatch)
         {
             throw new ValidationException("user_ids", $"must hold 1 to {MaxBatch} ids");
@@ -125,7 +125,7 @@ public sealed partial class UserService(
     [RequiresScope(Scopes.UsersRead)]
     public async ValueTask<ListUsersResponse> ListUsersAsync(ListUsersRequest request, CallContext context = default)
     {
-        var caller = context.RequireCaller();
+        var caller = context.RequireCaller(Scopes.UsersRead);
         // Until workspace permissions exist, a user lists only themself; operators list everybody.
         Guid? only = caller.IsPrivileged() ? null : Guid.Parse(caller.UserId);
         var scope = only is null ? "users.list:all" : "users.list:self:" + only;
@@ -148,7 +148,7 @@ public sealed partial class UserService(
     [RequiresScope(Scopes.UsersWrite)]
     public async ValueTask<UpdateUserResponse> UpdateUserAsync(UpdateUserRequest request, CallContext context = default)
     {
-        var caller = context.RequireCaller();
+        var caller = context.RequireCaller(Scopes.UsersWrite);
         var id = Validation.Id("user_id", request.UserId);
         var validator = new RequestValidator();
         var version = ParseEtag(request.Etag);
@@ -209,14 +209,14 @@ public sealed partial class UserService(
         var user = row.ToContract();
         await Outbox.EnqueueAsync(tx, "user.updated", "user", user.Id, user, context.GetRequestMetadata().RequestId, ct);
         await tx.CommitAsync(ct);
-        await WriteCacheAsync(row);
+        await WriteCacheAsync(row, changed: true);
         return new UpdateUserResponse { User = user, Cache = new CacheMetadata { Etag = row.Etag, ExpiresAt = time.GetUtcNow().UtcDateTime + options.Value.CacheTtl } };
     }
 
     [RequiresScope(Scopes.UsersWrite)]
     public async ValueTask<DeactivateUserResponse> DeactivateUserAsync(DeactivateUserRequest request, CallContext context = default)
     {
-        var caller = context.RequireCaller();
+        var caller = context.RequireCaller(Scopes.UsersWrite);
         var id = Validation.Id("user_id", request.UserId);
         EnsureCanWrite(caller, id);
         var ct = context.CancellationToken;
@@ -240,7 +240,7 @@ public sealed partial class UserService(
         await tx.CommitAsync(ct);
         // Every token and API key of the user is refused from the next call on, on every host.
         await revocations.RevokeAsync(RevocationList.User(user.Id));
-        await WriteCacheAsync(row);
+        await WriteCacheAsync(row, changed: true);
         return new DeactivateUserResponse { User = user };
     }
 
@@ -261,15 +261,29 @@ public sealed partial class UserService(
         var row = await connection.QuerySingleOrDefaultAsync<UserRow>(new CommandDefinition(
             $"""
             INSERT INTO users.users (id, email, display_name) VALUES (@id, @email, @displayName)
-            ON CONFLICT (id) DO NOTHING
+            ON CONFLICT DO NOTHING
             RETURNING {Columns}
             """, new { id, email, displayName = request.DisplayName.Trim() }, tx, cancellationToken: ct));
         if (row is null)
         {
             // Created before (a retried call): answer with what exists.
-            row = await connection.QuerySingleAsync<UserRow>(new CommandDefinition(
+            row = await connection.QuerySingleOrDefaultAsync<UserRow>(new CommandDefinition(
                 $"SELECT {Columns} FROM users.users WHERE id = @id", new { id }, tx, cancellationToken: ct));
-            return new CreateUserResponse { User = row.ToContract() };
+            if (row is not null)
+            {
+                return new CreateUserResponse { User = row.ToContract() };
+            }
+
+            // The e-mail belongs to a profile of another id: an orphan left when an earlier Register lost
+            // the answer to this call and rolled its account back. The Auth service keeps e-mails unique
+            // among accounts, so the profile belongs to no account: give it to the new one.
+            row = await connection.QuerySingleAsync<UserRow>(new CommandDefinition(
+                $"""
+                UPDATE users.users SET id = @id, display_name = @displayName, avatar_url = '', time_zone = '',
+                       status = @active, version = version + 1, created_at = now(), updated_at = now()
+                 WHERE email = @email
+                RETURNING {Columns}
+                """, new { id, email, displayName = request.DisplayName.Trim(), active = (short)UserStatus.Active }, tx, cancellationToken: ct));
         }
 
         var user = row.ToContract();
@@ -316,14 +330,43 @@ public sealed partial class UserService(
         }
     }
 
-    private async Task WriteCacheAsync(UserRow row)
+    /// <summary>
+    /// Best effort: a cache that cannot be written must not fail a read or a committed write. After a
+    /// change (<paramref name="changed"/>) whose new version could not be stored, the entry is deleted
+    /// instead, so readers go to PostgreSQL rather than keep the old version.
+    /// </summary>
+    private async Task WriteCacheAsync(UserRow row, bool changed = false)
     {
         using var buffer = new MemoryStream();
         ProtoBuf.Serializer.Serialize(buffer, row);
-        await cache.SetVersionedIfNewerAsync(CacheKey(row.Id), new VersionedEntry(row.Version, buffer.ToArray()), options.Value.CacheTtl);
+        try
+        {
+            await cache.SetVersionedIfNewerAsync(CacheKey(row.Id), new VersionedEntry(row.Version, buffer.ToArray()), options.Value.CacheTtl);
+            return;
+        }
+        catch (Exception ex) when (ex is StackExchange.Redis.RedisException or TimeoutException)
+        {
+            LogCacheUnavailable(logger, ex.Message);
+        }
+
+        if (changed)
+        {
+            try
+            {
+                await cache.DeleteAsync(CacheKey(row.Id));
+            }
+            catch (Exception ex) when (ex is StackExchange.Redis.RedisException or TimeoutException)
+            {
+                // The old version may be served until the entry expires (Users:CacheTtl).
+                LogStaleEntryLeft(logger, row.Id, ex.Message);
+            }
+        }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Profile cache unavailable, reading from PostgreSQL: {Error}")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not drop the cached profile {UserId} after a change; it may be served until it expires: {Error}")]
+    private static partial void LogStaleEntryLeft(ILogger logger, Guid userId, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Profile cache unavailable, using PostgreSQL: {Error}")]
     private static partial void LogCacheUnavailable(ILogger logger, string error);
 }
 

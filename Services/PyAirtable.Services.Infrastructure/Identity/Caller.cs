@@ -54,6 +54,22 @@ public static class CallerExtensions
         return caller;
     }
 
+    /// <summary>
+    /// The caller, who must also hold <paramref name="scope"/>. The gateway checks <see cref="RequiresScopeAttribute"/>
+    /// for calls from outside; this check also covers calls another service makes in process on the caller's behalf.
+    /// </summary>
+    public static UserContext RequireCaller(this CallContext context, string scope)
+    {
+        var caller = context.RequireCaller();
+        if (!caller.HasScope(scope))
+        {
+            throw new PlatformException(PyAirtable.Contracts.Common.ErrorCode.PermissionDenied,
+                $"The credentials lack the scope '{scope}' this call needs.", new Dictionary<string, string> { ["required_scope"] = scope });
+        }
+
+        return caller;
+    }
+
     public static bool HasRole(this UserContext caller, string role) =>
         caller.Roles.Contains(role, StringComparer.Ordinal);
 

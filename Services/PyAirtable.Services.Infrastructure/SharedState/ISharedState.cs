@@ -17,6 +17,9 @@ public interface ISharedState
     /// <summary>Adds one to a counter that lives for <paramref name="window"/> from its first increment; returns the count and the time left.</summary>
     Task<(long Count, TimeSpan Remaining)> IncrementAsync(string key, TimeSpan window);
 
+    /// <summary>Takes one off a live counter (never creating one, never below zero); returns the new count.</summary>
+    Task<long> DecrementAsync(string key);
+
     /// <summary>A counter's value and time left (0 and zero when absent).</summary>
     Task<(long Count, TimeSpan Remaining)> GetCounterAsync(string key);
 
@@ -48,6 +51,12 @@ public sealed class RedisSharedState(IConnectionMultiplexer redis, IConfiguratio
         return {n, redis.call('PTTL', KEYS[1])}
         """;
 
+    private const string DecrementScript = """
+        local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+        if n <= 0 then return 0 end
+        return redis.call('DECR', KEYS[1])
+        """;
+
     // Compare-and-set on the version field of a hash.
     private const string SetIfNewerScript = """
         local current = redis.call('HGET', KEYS[1], 'v')
@@ -68,6 +77,9 @@ public sealed class RedisSharedState(IConnectionMultiplexer redis, IConfiguratio
         var result = (RedisResult[])(await Db.ScriptEvaluateAsync(IncrementScript, [Key(key)], [(long)window.TotalMilliseconds]))!;
         return ((long)result[0], TimeSpan.FromMilliseconds(Math.Max(0, (long)result[1])));
     }
+
+    public async Task<long> DecrementAsync(string key) =>
+        (long)await Db.ScriptEvaluateAsync(DecrementScript, [Key(key)]);
 
     public async Task<(long Count, TimeSpan Remaining)> GetCounterAsync(string key)
     {
@@ -104,6 +116,26 @@ public sealed class MemorySharedState(TimeProvider time) : ISharedState
 
     private sealed record Entry(long Count, VersionedEntry? Versioned, DateTimeOffset ExpiresAt);
 
+    private int _writes;
+
+    /// <summary>Entries are dropped when read after expiry; every 1024 writes the rest are swept, so keys never read again do not pile up.</summary>
+    private void Sweep()
+    {
+        if ((Interlocked.Increment(ref _writes) & 1023) != 0)
+        {
+            return;
+        }
+
+        var now = time.GetUtcNow();
+        foreach (var entry in _entries)
+        {
+            if (entry.Value.ExpiresAt <= now)
+            {
+                _entries.TryRemove(entry);
+            }
+        }
+    }
+
     private Entry? Live(string key)
     {
         if (_entries.TryGetValue(key, out var entry))
@@ -121,6 +153,7 @@ public sealed class MemorySharedState(TimeProvider time) : ISharedState
 
     public Task<(long Count, TimeSpan Remaining)> IncrementAsync(string key, TimeSpan window)
     {
+        Sweep();
         var now = time.GetUtcNow();
         var entry = _entries.AddOrUpdate(key,
             _ => new Entry(1, null, now + window),
@@ -128,11 +161,24 @@ public sealed class MemorySharedState(TimeProvider time) : ISharedState
         return Task.FromResult((entry.Count, entry.ExpiresAt - now));
     }
 
+    public Task<long> DecrementAsync(string key)
+    {
+        var now = time.GetUtcNow();
+        if (_entries.TryGetValue(key, out var entry) && entry.ExpiresAt > now && entry.Count > 0)
+        {
+            entry = _entries.AddOrUpdate(key, _ => entry, (_, e) => e with { Count = Math.Max(0, e.Count - 1) });
+            return Task.FromResult(entry.Count);
+        }
+
+        return Task.FromResult(0L);
+    }
+
     public Task<(long Count, TimeSpan Remaining)> GetCounterAsync(string key) =>
         Task.FromResult(Live(key) is { } e ? (e.Count, e.ExpiresAt - time.GetUtcNow()) : (0L, TimeSpan.Zero));
 
     public Task SetFlagAsync(string key, TimeSpan ttl)
     {
+        Sweep();
         _entries[key] = new Entry(1, null, time.GetUtcNow() + ttl);
         return Task.CompletedTask;
     }
@@ -150,6 +196,7 @@ public sealed class MemorySharedState(TimeProvider time) : ISharedState
 
     public Task<bool> SetVersionedIfNewerAsync(string key, VersionedEntry entry, TimeSpan ttl)
     {
+        Sweep();
         var stored = false;
         var expires = time.GetUtcNow() + ttl;
         _entries.AddOrUpdate(key,

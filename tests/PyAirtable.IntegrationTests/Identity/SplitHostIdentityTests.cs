@@ -106,4 +106,20 @@ public sealed class SplitHostIdentityTests : DatabasePerTest
         await b.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, Identities.WithBearer(fresh.Tokens.AccessToken));
         await b.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, user.Bearer);
     }
+
+    [Fact]
+    public async Task Deactivation_DisablesTheAccount_EvenWhenAHostWithoutAuthDeliversTheEvent()
+    {
+        // Only the users host dispatches the outbox; Auth runs on the other host.
+        await using var authHost = await StartAsync("auth-host", ("Outbox:DispatcherEnabled", "false"));
+        await using var usersHost = await StartAsync("users-host", ("Remote:pyairtable.auth.v1.AuthService", authHost.GrpcAddress));
+        var user = await authHost.RegisterAsync();
+
+        await usersHost.Users().DeactivateUserAsync(new DeactivateUserRequest { UserId = user.UserId }, user.Bearer);
+
+        await using var connection = new Npgsql.NpgsqlConnection(Database.ConnectionString);
+        await Eventually.TrueAsync(async () => await Dapper.SqlMapper.ExecuteScalarAsync<bool>(connection,
+            "SELECT disabled_at IS NOT NULL FROM auth.credentials WHERE user_id = @id", new { id = Guid.Parse(user.UserId) }),
+            "the account is disabled in PostgreSQL (not only in Redis, whose entry expires)");
+    }
 }

@@ -24,6 +24,9 @@ public sealed class TestHostOptions
 
     /// <summary>Registers the test outbox handler that records deliveries.</summary>
     public RecordingOutboxHandler? OutboxHandler { get; set; }
+
+    /// <summary>Last word on the host's services (e.g. a fault-injecting decorator).</summary>
+    public Action<IServiceCollection>? ConfigureServices { get; set; }
 }
 
 /// <summary>
@@ -99,6 +102,7 @@ public sealed class TestHost : IAsyncDisposable
             builder.Services.AddSingleton<IOutboxHandler>(handler);
         }
 
+        options.ConfigureServices?.Invoke(builder.Services);
         var app = PlatformHost.Build(builder);
         await PlatformHost.StartAsync(app);
         return new TestHost(app, logs, $"http://127.0.0.1:{grpcPort}", $"http://127.0.0.1:{probePort}");

@@ -42,38 +42,56 @@ internal sealed class ApiKeyAuthenticationHandler(
         }
 
         var secret = header.Count == 1 ? header[0] : null;
-        if (string.IsNullOrEmpty(secret) || secret.Length > MaxKeyLength)
+        if (!LooksLikeApiKey(secret))
         {
-            return Failed(AuthFailure.InvalidApiKey);
+            return Failed(AuthFailure.InvalidApiKey); // no database lookup for what cannot be a key
         }
 
-        var cacheKey = "api-key:" + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));
-        if (!cache.TryGetValue(cacheKey, out ValidateTokenResponse? verdict) || verdict is null)
+        ValidateTokenResponse? verdict;
+        try
         {
-            // Forward the key itself: a remote Auth host authenticates this call with it.
-            var call = new CallContext(new CallOptions(headers: new Metadata { { HeaderName, secret } }, cancellationToken: Context.RequestAborted));
-            verdict = await auth.ValidateTokenAsync(new ValidateTokenRequest { ApiKey = secret }, call);
-            var lifetime = tokenOptions.Value.ApiKeyCacheDuration;
-            if (verdict.ExpiresAt is { } expires && expires - DateTime.UtcNow < lifetime)
+            var cacheKey = "api-key:" + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(secret!)));
+            if (!cache.TryGetValue(cacheKey, out verdict) || verdict is null)
             {
-                lifetime = expires - DateTime.UtcNow;
+                // Forward the key itself: a remote Auth host authenticates this call with it.
+                var call = new CallContext(new CallOptions(headers: new Metadata { { HeaderName, secret! } }, cancellationToken: Context.RequestAborted));
+                verdict = await auth.ValidateTokenAsync(new ValidateTokenRequest { ApiKey = secret! }, call);
+                var lifetime = tokenOptions.Value.ApiKeyCacheDuration;
+                if (verdict.ExpiresAt is { } expires && expires - DateTime.UtcNow < lifetime)
+                {
+                    lifetime = expires - DateTime.UtcNow;
+                }
+
+                if (verdict.Valid && lifetime > TimeSpan.Zero)
+                {
+                    cache.Set(cacheKey, verdict, lifetime); // only good verdicts: random keys must not fill memory
+                }
             }
 
-            if (lifetime > TimeSpan.Zero)
+            if (!verdict.Valid || verdict.User is null)
             {
-                cache.Set(cacheKey, verdict, lifetime);
+                return Failed(verdict.Reason switch
+                {
+                    "revoked" => AuthFailure.Revoked,
+                    "expired" => AuthFailure.Expired,
+                    _ => AuthFailure.InvalidApiKey,
+                });
+            }
+
+            if (await revocations.IsRevokedAsync(RevocationList.ApiKey(verdict.User.CredentialId), verdict.User.UserId))
+            {
+                return Failed(AuthFailure.Revoked);
             }
         }
-
-        if (!verdict.Valid || verdict.User is null)
+        catch (RpcException ex) when (ex.StatusCode == StatusCode.Unauthenticated)
         {
-            return Failed(verdict.Reason == "revoked" ? AuthFailure.Revoked : verdict.Reason == "expired" ? AuthFailure.Expired : AuthFailure.InvalidApiKey);
+            // The Auth service runs on another host, whose gateway refused the key before ValidateToken ran.
+            var cause = ex.GetRpcStatus()?.GetDetail<Google.Rpc.ErrorInfo>()?.Metadata.GetValueOrDefault("cause");
+            return Failed(cause is AuthFailure.Revoked or AuthFailure.Expired ? cause : AuthFailure.InvalidApiKey);
         }
-
-        var keyId = verdict.User.CredentialId;
-        if (await revocations.IsRevokedAsync(RevocationList.ApiKey(keyId), verdict.User.UserId))
+        catch (Exception ex) when (ex is RpcException or StackExchange.Redis.RedisException or TimeoutException)
         {
-            return Failed(AuthFailure.Revoked);
+            return Unavailable(ex);
         }
 
         var claims = new List<Claim>
@@ -81,12 +99,27 @@ internal sealed class ApiKeyAuthenticationHandler(
             new(PlatformClaims.Subject, verdict.User.UserId),
             new(PlatformClaims.Email, verdict.User.Email),
             new(PlatformClaims.AuthMethod, "api_key"),
-            new(PlatformClaims.ApiKeyId, keyId),
+            new(PlatformClaims.ApiKeyId, verdict.User.CredentialId),
         };
         claims.AddRange(verdict.User.Roles.Select(r => new Claim(PlatformClaims.Role, r)));
         claims.AddRange(verdict.User.Scopes.Select(s => new Claim(PlatformClaims.Scope, s)));
         var identity = new ClaimsIdentity(claims, SchemeName, PlatformClaims.Subject, PlatformClaims.Role);
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
+    }
+
+    /// <summary>An API key as CreateApiKey makes them: <c>pat_</c> and 43 base64url characters.</summary>
+    internal static bool LooksLikeApiKey(string? secret) =>
+        secret is { Length: 47 } && secret.StartsWith("pat_", StringComparison.Ordinal)
+        && secret.AsSpan(4).IndexOfAnyExcept(Base64UrlChars) < 0;
+
+    private static readonly System.Buffers.SearchValues<char> Base64UrlChars =
+        System.Buffers.SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
+
+    private AuthenticateResult Unavailable(Exception ex)
+    {
+        AuthFailure.LogUnavailable(Logger, ex.GetType().Name, ex.Message);
+        Context.Items[AuthFailure.ItemKey] = AuthFailure.Unavailable;
+        return AuthenticateResult.Fail(AuthFailure.Unavailable);
     }
 
     private AuthenticateResult Failed(string cause)
@@ -97,8 +130,14 @@ internal sealed class ApiKeyAuthenticationHandler(
 }
 
 /// <summary>Why authentication failed, told to the caller in ErrorInfo metadata <c>cause</c>.</summary>
-internal static class AuthFailure
+internal static partial class AuthFailure
 {
+    /// <summary>Not a verdict on the credentials: what checks them (Auth service, Redis) is unreachable.</summary>
+    public const string Unavailable = "unavailable";
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Credentials could not be checked ({Kind}: {Error}); the call is answered UNAVAILABLE")]
+    public static partial void LogUnavailable(ILogger logger, string kind, string error);
+
     public const string ItemKey = "pyairtable.auth.failure";
     public const string MissingCredentials = "missing_credentials";
     public const string InvalidToken = "invalid_token";

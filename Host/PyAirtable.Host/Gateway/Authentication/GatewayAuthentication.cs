@@ -76,10 +76,20 @@ internal static class GatewayAuthentication
                         var sid = principal.FindFirstValue(PlatformClaims.SessionId) ?? "";
                         var sub = principal.FindFirstValue(PlatformClaims.Subject) ?? "";
                         var revocations = context.HttpContext.RequestServices.GetRequiredService<RevocationList>();
-                        if (sub.Length == 0 || await revocations.IsRevokedAsync(RevocationList.Session(sid), sub))
+                        try
                         {
-                            context.HttpContext.Items[AuthFailure.ItemKey] = AuthFailure.Revoked;
-                            context.Fail("revoked");
+                            if (sub.Length == 0 || await revocations.IsRevokedAsync(RevocationList.Session(sid), sub))
+                            {
+                                context.HttpContext.Items[AuthFailure.ItemKey] = AuthFailure.Revoked;
+                                context.Fail("revoked");
+                            }
+                        }
+                        catch (Exception ex) when (ex is StackExchange.Redis.RedisException or TimeoutException)
+                        {
+                            // Fail closed: without the revocation list a revoked token could pass.
+                            AuthFailure.LogUnavailable(context.HttpContext.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("PyAirtable.Gateway.Authentication"), ex.GetType().Name, ex.Message);
+                            context.HttpContext.Items[AuthFailure.ItemKey] = AuthFailure.Unavailable;
+                            context.Fail(AuthFailure.Unavailable);
                         }
                     },
                     OnAuthenticationFailed = context =>
@@ -217,6 +227,14 @@ internal sealed class GrpcAuthorizationResultHandler : IAuthorizationMiddlewareR
         if (authorizeResult.Challenged || context.User.Identity?.IsAuthenticated != true)
         {
             var cause = context.Items[AuthFailure.ItemKey] as string ?? AuthFailure.MissingCredentials;
+            if (cause == AuthFailure.Unavailable)
+            {
+                return WriteAsync(context, new PlatformException(ErrorCode.Unavailable, "Credentials cannot be checked right now; retry shortly.")
+                {
+                    RetryAfter = TimeSpan.FromSeconds(1),
+                });
+            }
+
             var message = cause switch
             {
                 AuthFailure.MissingCredentials => "This call needs credentials: an access token (authorization: Bearer …) or an API key (x-api-key).",
@@ -236,6 +254,11 @@ internal sealed class GrpcAuthorizationResultHandler : IAuthorizationMiddlewareR
                     new Dictionary<string, string> { ["required_scope"] = missing });
         }
 
+        return WriteAsync(context, error);
+    }
+
+    private static Task WriteAsync(HttpContext context, PlatformException error)
+    {
         var rpc = RpcErrors.ToRpcException(error, context.TraceIdentifier);
         var response = context.Response;
         response.StatusCode = StatusCodes.Status200OK;

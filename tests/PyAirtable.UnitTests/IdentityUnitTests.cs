@@ -1,0 +1,92 @@
+using System.Security.Claims;
+using Microsoft.Extensions.Time.Testing;
+using PyAirtable.Contracts.Common;
+using PyAirtable.Host.Gateway.Authentication;
+using PyAirtable.Services.Auth;
+using PyAirtable.Services.Infrastructure.Errors;
+using PyAirtable.Services.Infrastructure.SharedState;
+
+namespace PyAirtable.UnitTests;
+
+public sealed class IdentityUnitTests
+{
+    [Theory]
+    [InlineData("203.0.113.7", "203.0.113.7")]
+    [InlineData("::ffff:203.0.113.7", "203.0.113.7")]
+    [InlineData("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64")]
+    [InlineData("2001:db8:1:2::1", "2001:db8:1:2::/64")]
+    [InlineData("not-an-ip", "not-an-ip")]
+    public void ClientBucket_GroupsIPv6ByItsSlash64(string ip, string bucket) =>
+        Assert.Equal(bucket, LoginThrottle.ClientBucket(ip));
+
+    [Theory]
+    [InlineData("pat_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", true)]
+    [InlineData("pat_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA-_", true)]
+    [InlineData("pat_AAAA", false)]
+    [InlineData("rt_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", false)]
+    [InlineData("pat_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' ", false)]
+    [InlineData("", false)]
+    [InlineData(null, false)]
+    public void ApiKeyShape_IsCheckedBeforeAnyLookup(string? key, bool looksLikeOne) =>
+        Assert.Equal(looksLikeOne, ApiKeyAuthenticationHandler.LooksLikeApiKey(key));
+
+    [Theory]
+    [InlineData("eyJhbGciOiJSUzI1NiIsImtpZCI6ImFiYyJ9.e30.sig", "abc")]
+    [InlineData("eyJhbGciOiJub25lIn0.e30.", null)]
+    [InlineData("bm90IGpzb24.e30.x", null)]
+    [InlineData("no-dots", null)]
+    [InlineData("!!!.e30.x", null)]
+    public void ReadKid_TakesTheHeaderOnly_AndNeverThrows(string token, string? kid) =>
+        Assert.Equal(kid, SigningKeyCache.ReadKid(token));
+
+    [Fact]
+    public void UserContext_FromClaims_SplitsScopes_AndTellsApiKeysFromSessions()
+    {
+        var apiKey = new ClaimsPrincipal(new ClaimsIdentity(
+        [
+            new Claim("sub", "u1"), new Claim("email", "a@b.c"), new Claim("auth_method", "api_key"),
+            new Claim("api_key_id", "k1"), new Claim("scope", "users:read"), new Claim("scope", "users:write"), new Claim("role", "admin"),
+        ], "test"));
+        var jwt = new ClaimsPrincipal(new ClaimsIdentity([new Claim("sub", "u2"), new Claim("sid", "s1"), new Claim("scope", "a b")], "test"));
+
+        var key = GatewayAuthentication.ToUserContext(apiKey);
+        var session = GatewayAuthentication.ToUserContext(jwt);
+
+        Assert.Equal((AuthMethod.ApiKey, "k1"), (key.AuthMethod, key.CredentialId));
+        Assert.Equal(["users:read", "users:write"], key.Scopes);
+        Assert.Equal(["admin"], key.Roles);
+        Assert.Equal((AuthMethod.Jwt, "s1"), (session.AuthMethod, session.CredentialId));
+        Assert.Equal(["a", "b"], session.Scopes);
+    }
+
+    [Theory]
+    [InlineData("Ada@Example.com", true)]
+    [InlineData("o'brien+tag@mail.example.co.uk", true)]
+    [InlineData("x' OR 1=1 --", false)]
+    [InlineData("a@b", false)]
+    [InlineData("a b@example.com", false)]
+    [InlineData("a@exa_mple.com", false)]
+    [InlineData("a@@example.com", false)]
+    public void Email_Rule(string email, bool valid) =>
+        Assert.Equal(valid, new RequestValidator().Email("email", Validation.NormalizeEmail(email)).IsValid);
+
+    [Fact]
+    public async Task MemorySharedState_VersionedEntries_NeverGoBack_AndCountersExpire()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var state = new MemorySharedState(time);
+
+        Assert.True(await state.SetVersionedIfNewerAsync("k", new VersionedEntry(2, [2]), TimeSpan.FromMinutes(1)));
+        Assert.False(await state.SetVersionedIfNewerAsync("k", new VersionedEntry(1, [1]), TimeSpan.FromMinutes(1)));
+        Assert.False(await state.SetVersionedIfNewerAsync("k", new VersionedEntry(2, [9]), TimeSpan.FromMinutes(1)));
+        Assert.Equal(2, (await state.GetVersionedAsync("k"))!.Value.Version);
+
+        Assert.Equal(1, (await state.IncrementAsync("c", TimeSpan.FromSeconds(10))).Count);
+        Assert.Equal(2, (await state.IncrementAsync("c", TimeSpan.FromSeconds(10))).Count);
+        Assert.Equal(1, await state.DecrementAsync("c"));
+        time.Advance(TimeSpan.FromSeconds(11));
+        Assert.Equal(0, (await state.GetCounterAsync("c")).Count);
+        Assert.Equal(0, await state.DecrementAsync("c")); // never below zero, never creates
+        Assert.Equal(1, (await state.IncrementAsync("c", TimeSpan.FromSeconds(10))).Count); // a new window
+    }
+}
