@@ -128,10 +128,11 @@ public sealed partial class AuthService : IAuthService
         var verdict = _hasher.VerifyHashedPassword(Account.Instance, account?.PasswordHash ?? _dummyHash.Value, request.Password);
         if (account is null || verdict == PasswordVerificationResult.Failed)
         {
-            Fail.Unauthenticated("The e-mail address or the password is wrong."); // already counted by the throttle
+            await _throttle.FailedAsync(clientIp);
+            Fail.Unauthenticated("The e-mail address or the password is wrong.");
         }
 
-        await _throttle.SucceededAsync(email, clientIp);
+        await _throttle.SucceededAsync(email);
         await EnsureActiveAsync(account, ct);
         if (verdict == PasswordVerificationResult.SuccessRehashNeeded)
         {

@@ -25,10 +25,13 @@ public sealed class LockoutOptions
 }
 
 /// <summary>
-/// Counts login attempts per account (by e-mail hash, so no address is stored in Redis) and per client
-/// address (IPv6 by /64) in the shared state, so the limits hold across every host instance. An
-/// attempt is counted before the password is checked — atomically, so a burst of parallel guesses
-/// cannot all read "no failures yet" — and a success takes its count back.
+/// Counts login attempts per account (by e-mail hash, so no address is stored in Redis) and failed
+/// logins per client address (IPv6 by /64) in the shared state, so the limits hold across every host
+/// instance. An account's attempt is counted before the password is checked — atomically, so a burst
+/// of parallel guesses cannot all read "no failures yet" — and a success clears it. A client address
+/// counts failures only, so many people behind one NAT logging in at once are not refused; a burst of
+/// guesses spread over many accounts can overshoot that limit by the burst size, but each account
+/// still gets at most its own limit.
 /// </summary>
 internal sealed class LoginThrottle(ISharedState state, IOptions<LockoutOptions> options)
 {
@@ -60,24 +63,22 @@ internal sealed class LoginThrottle(ISharedState state, IOptions<LockoutOptions>
     }
 
     /// <summary>
-    /// Counts the attempt, then refuses it (RESOURCE_EXHAUSTED with a retry delay) when it is over a
-    /// limit, or delays it when the account already failed several times.
+    /// Refuses the attempt (RESOURCE_EXHAUSTED with a retry delay) when the client or the account is over
+    /// its limit, counting it for the account; delays it when the account already failed several times.
     /// </summary>
     public async Task BeforeAttemptAsync(string email, string clientIp, CancellationToken cancellationToken)
     {
         var o = options.Value;
-        var account = await state.IncrementAsync(AccountKey(email), o.Window);
-        var client = clientIp.Length > 0 ? await state.IncrementAsync(ClientKey(clientIp), o.Window) : (0, TimeSpan.Zero);
-        var accountOver = account.Count > o.MaxFailuresPerAccount;
-        if (accountOver || client.Count > o.MaxFailuresPerClient)
+        var client = clientIp.Length > 0 ? await state.GetCounterAsync(ClientKey(clientIp)) : (0, TimeSpan.Zero);
+        if (client.Count >= o.MaxFailuresPerClient)
         {
-            var retry = accountOver ? account.Remaining : client.Remaining;
-            throw new PlatformException(ErrorCode.ResourceExhausted,
-                "Too many failed logins; try again later.",
-                new Dictionary<string, string> { ["limit"] = accountOver ? "account" : "client" })
-            {
-                RetryAfter = retry > TimeSpan.Zero ? retry : TimeSpan.FromSeconds(1),
-            };
+            throw Refused("client", client.Remaining);
+        }
+
+        var account = await state.IncrementAsync(AccountKey(email), o.Window);
+        if (account.Count > o.MaxFailuresPerAccount)
+        {
+            throw Refused("account", account.Remaining);
         }
 
         var failedBefore = account.Count - 1;
@@ -89,13 +90,21 @@ internal sealed class LoginThrottle(ISharedState state, IOptions<LockoutOptions>
         }
     }
 
-    /// <summary>The password was right: the account starts afresh and the client's attempt is taken back.</summary>
-    public async Task SucceededAsync(string email, string clientIp)
+    /// <summary>The password was wrong (the account's attempt is already counted).</summary>
+    public async Task FailedAsync(string clientIp)
     {
-        await state.DeleteAsync(AccountKey(email));
         if (clientIp.Length > 0)
         {
-            await state.DecrementAsync(ClientKey(clientIp));
+            await state.IncrementAsync(ClientKey(clientIp), options.Value.Window);
         }
     }
+
+    /// <summary>The password was right: the account starts afresh.</summary>
+    public Task SucceededAsync(string email) => state.DeleteAsync(AccountKey(email));
+
+    private static PlatformException Refused(string limit, TimeSpan remaining) =>
+        new(ErrorCode.ResourceExhausted, "Too many failed logins; try again later.", new Dictionary<string, string> { ["limit"] = limit })
+        {
+            RetryAfter = remaining > TimeSpan.Zero ? remaining : TimeSpan.FromSeconds(1),
+        };
 }

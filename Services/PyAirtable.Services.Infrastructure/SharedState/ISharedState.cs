@@ -17,9 +17,6 @@ public interface ISharedState
     /// <summary>Adds one to a counter that lives for <paramref name="window"/> from its first increment; returns the count and the time left.</summary>
     Task<(long Count, TimeSpan Remaining)> IncrementAsync(string key, TimeSpan window);
 
-    /// <summary>Takes one off a live counter (never creating one, never below zero); returns the new count.</summary>
-    Task<long> DecrementAsync(string key);
-
     /// <summary>A counter's value and time left (0 and zero when absent).</summary>
     Task<(long Count, TimeSpan Remaining)> GetCounterAsync(string key);
 
@@ -51,12 +48,6 @@ public sealed class RedisSharedState(IConnectionMultiplexer redis, IConfiguratio
         return {n, redis.call('PTTL', KEYS[1])}
         """;
 
-    private const string DecrementScript = """
-        local n = tonumber(redis.call('GET', KEYS[1]) or '0')
-        if n <= 0 then return 0 end
-        return redis.call('DECR', KEYS[1])
-        """;
-
     // Compare-and-set on the version field of a hash.
     private const string SetIfNewerScript = """
         local current = redis.call('HGET', KEYS[1], 'v')
@@ -77,9 +68,6 @@ public sealed class RedisSharedState(IConnectionMultiplexer redis, IConfiguratio
         var result = (RedisResult[])(await Db.ScriptEvaluateAsync(IncrementScript, [Key(key)], [(long)window.TotalMilliseconds]))!;
         return ((long)result[0], TimeSpan.FromMilliseconds(Math.Max(0, (long)result[1])));
     }
-
-    public async Task<long> DecrementAsync(string key) =>
-        (long)await Db.ScriptEvaluateAsync(DecrementScript, [Key(key)]);
 
     public async Task<(long Count, TimeSpan Remaining)> GetCounterAsync(string key)
     {
@@ -159,18 +147,6 @@ public sealed class MemorySharedState(TimeProvider time) : ISharedState
             _ => new Entry(1, null, now + window),
             (_, e) => e.ExpiresAt > now ? e with { Count = e.Count + 1 } : new Entry(1, null, now + window));
         return Task.FromResult((entry.Count, entry.ExpiresAt - now));
-    }
-
-    public Task<long> DecrementAsync(string key)
-    {
-        var now = time.GetUtcNow();
-        if (_entries.TryGetValue(key, out var entry) && entry.ExpiresAt > now && entry.Count > 0)
-        {
-            entry = _entries.AddOrUpdate(key, _ => entry, (_, e) => e with { Count = Math.Max(0, e.Count - 1) });
-            return Task.FromResult(entry.Count);
-        }
-
-        return Task.FromResult(0L);
     }
 
     public Task<(long Count, TimeSpan Remaining)> GetCounterAsync(string key) =>

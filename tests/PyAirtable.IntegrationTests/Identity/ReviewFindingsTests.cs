@@ -147,8 +147,6 @@ public sealed class ReviewFindingsTests : DatabasePerTest
 
         public Task<(long Count, TimeSpan Remaining)> GetCounterAsync(string key) => inner.GetCounterAsync(key);
 
-        public Task<long> DecrementAsync(string key) => inner.DecrementAsync(key);
-
         public Task SetFlagAsync(string key, TimeSpan ttl) => inner.SetFlagAsync(key, ttl);
 
         public Task<bool> AnyExistsAsync(string key1, string key2) => inner.AnyExistsAsync(key1, key2);

@@ -29,6 +29,7 @@ internal static class GatewayAuthentication
         services.AddOptions<TokenOptions>().Bind(configuration.GetSection(TokenOptions.Section));
         services.AddMemoryCache();
         services.AddSingleton<SigningKeyCache>();
+        services.AddSingleton<ValidatedTokenCache>();
 
         services.AddAuthentication(PlatformScheme)
             .AddPolicyScheme(PlatformScheme, "Bearer token or API key", o =>
@@ -65,31 +66,44 @@ internal static class GatewayAuthentication
                     OnMessageReceived = async context =>
                     {
                         var header = context.Request.Headers.Authorization.ToString();
-                        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+                        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
                         {
-                            await keys.EnsureAsync(SigningKeyCache.ReadKid(header["Bearer ".Length..].Trim()), context.HttpContext.RequestAborted);
+                            return;
                         }
+
+                        var token = header["Bearer ".Length..].Trim();
+                        var validated = context.HttpContext.RequestServices.GetRequiredService<ValidatedTokenCache>();
+                        if (validated.TryGet(token, out var entry))
+                        {
+                            // Verified before on this host and not expired: only revocation is left to check.
+                            if (await IsRevokedAsync(context.HttpContext, entry.SessionId, entry.Subject))
+                            {
+                                context.Fail(context.HttpContext.Items[AuthFailure.ItemKey] as string ?? AuthFailure.Revoked);
+                                return;
+                            }
+
+                            context.Principal = new ClaimsPrincipal(new ClaimsIdentity(entry.Claims, JwtBearerDefaults.AuthenticationScheme, PlatformClaims.Subject, PlatformClaims.Role));
+                            context.Success();
+                            return;
+                        }
+
+                        context.Token = token;
+                        await keys.EnsureAsync(SigningKeyCache.ReadKid(token), context.HttpContext.RequestAborted);
                     },
                     OnTokenValidated = async context =>
                     {
                         var principal = context.Principal!;
                         var sid = principal.FindFirstValue(PlatformClaims.SessionId) ?? "";
                         var sub = principal.FindFirstValue(PlatformClaims.Subject) ?? "";
-                        var revocations = context.HttpContext.RequestServices.GetRequiredService<RevocationList>();
-                        try
+                        if (await IsRevokedAsync(context.HttpContext, sid, sub))
                         {
-                            if (sub.Length == 0 || await revocations.IsRevokedAsync(RevocationList.Session(sid), sub))
-                            {
-                                context.HttpContext.Items[AuthFailure.ItemKey] = AuthFailure.Revoked;
-                                context.Fail("revoked");
-                            }
+                            context.Fail(context.HttpContext.Items[AuthFailure.ItemKey] as string ?? AuthFailure.Revoked);
+                            return;
                         }
-                        catch (Exception ex) when (ex is StackExchange.Redis.RedisException or TimeoutException)
+
+                        if (context.SecurityToken is Microsoft.IdentityModel.JsonWebTokens.JsonWebToken jwt)
                         {
-                            // Fail closed: without the revocation list a revoked token could pass.
-                            AuthFailure.LogUnavailable(context.HttpContext.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("PyAirtable.Gateway.Authentication"), ex.GetType().Name, ex.Message);
-                            context.HttpContext.Items[AuthFailure.ItemKey] = AuthFailure.Unavailable;
-                            context.Fail(AuthFailure.Unavailable);
+                            context.HttpContext.RequestServices.GetRequiredService<ValidatedTokenCache>().Add(jwt.EncodedToken, principal, jwt.ValidTo);
                         }
                     },
                     OnAuthenticationFailed = context =>
@@ -110,6 +124,30 @@ internal static class GatewayAuthentication
         services.AddSingleton<IAuthorizationHandler, ScopeHandler>();
         services.AddSingleton<IAuthorizationMiddlewareResultHandler, GrpcAuthorizationResultHandler>();
         return services;
+    }
+
+    /// <summary>
+    /// True (with the cause in the request's items) when the session or user is revoked, or when the
+    /// revocation list cannot be read: fail closed, since a revoked token could otherwise pass.
+    /// </summary>
+    private static async Task<bool> IsRevokedAsync(HttpContext http, string sessionId, string subject)
+    {
+        try
+        {
+            if (subject.Length == 0 || await http.RequestServices.GetRequiredService<RevocationList>().IsRevokedAsync(RevocationList.Session(sessionId), subject))
+            {
+                http.Items[AuthFailure.ItemKey] = AuthFailure.Revoked;
+                return true;
+            }
+
+            return false;
+        }
+        catch (Exception ex) when (ex is StackExchange.Redis.RedisException or TimeoutException)
+        {
+            AuthFailure.LogUnavailable(http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("PyAirtable.Gateway.Authentication"), ex.GetType().Name, ex.Message);
+            http.Items[AuthFailure.ItemKey] = AuthFailure.Unavailable;
+            return true;
+        }
     }
 
     /// <summary>The <see cref="UserContext"/> of an authenticated principal.</summary>
