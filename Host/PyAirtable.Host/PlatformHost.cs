@@ -7,7 +7,9 @@ using PyAirtable.Host.Gateway;
 using PyAirtable.Host.Gateway.Authentication;
 using PyAirtable.Services.Auth;
 using PyAirtable.Services.Health;
+using PyAirtable.Services.Permissions;
 using PyAirtable.Services.Users;
+using PyAirtable.Services.Workspaces;
 using PyAirtable.Services.Infrastructure;
 using PyAirtable.Services.Infrastructure.Contracts;
 using PyAirtable.Services.Infrastructure.Database;
@@ -78,6 +80,8 @@ public static partial class PlatformHost
         services.AddHealthService(builder.Configuration);
         services.AddAuthService(builder.Configuration);
         services.AddUserService(builder.Configuration);
+        services.AddPermissionService(builder.Configuration);
+        services.AddWorkspaceService(builder.Configuration);
         return builder;
     }
 

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using Npgsql;
 using PyAirtable.Contracts.Auth;
 using PyAirtable.Contracts.Common;
+using PyAirtable.Contracts.Permissions;
 using PyAirtable.Contracts.Users;
 using PyAirtable.Services.Infrastructure.Errors;
 using PyAirtable.Services.Infrastructure.Identity;
@@ -30,7 +31,7 @@ public sealed class UserServiceOptions
 /// it back after an update — no reader sees the old profile once UpdateUser has returned.
 /// </summary>
 public sealed partial class UserService(
-    NpgsqlDataSource db, ISharedState cache, RevocationList revocations, CursorCodec cursors,
+    NpgsqlDataSource db, ISharedState cache, RevocationList revocations, CursorCodec cursors, IPermissionService permissions,
     IOptions<UserServiceOptions> options, TimeProvider time, ILogger<UserService> logger) : IUserService
 {
     private const int MaxBatch = 100;
@@ -51,7 +52,11 @@ public sealed partial class UserService(
             throw new ValidationException("if_none_match", "must be an etag returned by this service");
         }
 
-        EnsureCanRead(caller, id);
+        if ((await CanReadAsync(context, caller, [id])).Count == 0)
+        {
+            Fail.NotFound("user", request.UserId); // a profile you may not read does not exist for you
+        }
+
         var ct = context.CancellationToken;
         var noCache = context.ServerCallContext?.RequestHeaders.GetValue(CacheControlHeader)?.Contains("no-cache", StringComparison.OrdinalIgnoreCase) == true;
         var row = noCache ? null : await ReadCacheAsync(id);
@@ -94,7 +99,7 @@ public sealed partial class UserService(
         }
 
         validator.ThrowIfInvalid();
-        var visible = ids.Where(id => CanRead(caller, id)).Distinct().ToArray();
+        var visible = (await CanReadAsync(context, caller, ids.Distinct().ToList())).ToArray();
         var found = new Dictionary<Guid, UserRow>();
         if (visible.Length > 0)
         {
@@ -292,15 +297,23 @@ public sealed partial class UserService(
         return new CreateUserResponse { User = user };
     }
 
-    private static bool CanRead(UserContext caller, Guid id) => caller.IsPrivileged() || caller.UserId == id.ToString();
-
-    private static void EnsureCanRead(UserContext caller, Guid id)
+    /// <summary>
+    /// The profiles of <paramref name="ids"/> the caller may read: their own, those of members of a
+    /// workspace they are a member of (asked of the Permission service), or all for operators.
+    /// </summary>
+    private async Task<List<Guid>> CanReadAsync(CallContext context, UserContext caller, List<Guid> ids)
     {
-        if (!CanRead(caller, id))
+        if (caller.IsPrivileged())
         {
-            // Until workspace permissions exist a user sees only their own profile.
-            Fail.PermissionDenied("You can read only your own profile.");
+            return ids;
         }
+
+        var others = ids.Where(id => caller.UserId != id.ToString()).ToList();
+        var shared = others.Count == 0
+            ? []
+            : (await permissions.FilterSharedWorkspaceUsersAsync(new FilterSharedWorkspaceUsersRequest { UserIds = others.Select(o => o.ToString()).ToList() }, context))
+                .UserIds.Select(Guid.Parse).ToHashSet();
+        return ids.Where(id => caller.UserId == id.ToString() || shared.Contains(id)).ToList();
     }
 
     private static void EnsureCanWrite(UserContext caller, Guid id)

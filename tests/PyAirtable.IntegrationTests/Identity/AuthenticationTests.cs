@@ -69,12 +69,12 @@ public sealed class AuthenticationTests(IdentityFixture fixture) : IClassFixture
     }
 
     [Fact]
-    public async Task AnotherUsersProfile_PermissionDenied_UntilPermissionsExist()
+    public async Task AnotherUsersProfile_NotFound_WithoutASharedWorkspace()
     {
         var alice = await Host.RegisterAsync();
         var bob = await Host.RegisterAsync();
         var ex = await Assert.ThrowsAsync<RpcException>(async () => await Host.Users().GetUserAsync(new GetUserRequest { UserId = bob.UserId }, alice.Bearer));
-        AssertStatus(ex, StatusCode.PermissionDenied);
+        AssertStatus(ex, StatusCode.NotFound); // indistinguishable from an id that does not exist
     }
 
     [Fact]

@@ -135,7 +135,7 @@ public sealed class UserAndApiKeyTests(IdentityFixture fixture) : IClassFixture<
         Assert.Equal([b.UserId, a.UserId, b.UserId], response.Users.Select(u => u.Id));
         Assert.Equal([missing], response.MissingIds);
 
-        // Without permissions yet, others' profiles are invisible to a plain user (reported as missing, not leaked).
+        // Without a shared workspace, others' profiles are invisible to a plain user (reported as missing, not leaked).
         var own = await Host.Users().GetUsersAsync(new GetUsersRequest { UserIds = [a.UserId, b.UserId] }, a.Bearer);
         Assert.Equal([a.UserId], own.Users.Select(u => u.Id));
         Assert.Equal([b.UserId], own.MissingIds);

@@ -1,0 +1,102 @@
+using Dapper;
+using Npgsql;
+using PyAirtable.Contracts.Permissions;
+
+namespace PyAirtable.Services.Permissions;
+
+/// <summary>One question: a user's level on a resource.</summary>
+internal readonly record struct Query(Guid UserId, ResourceType Type, Guid ResourceId);
+
+/// <summary>The answer: the effective level and where it comes from.</summary>
+internal readonly record struct Decision(bool Exists, PermissionLevel Level, string Reason);
+
+/// <summary>
+/// Computes effective levels in PostgreSQL, many at once: one statement walks each resource's chain of
+/// ancestors (recursive CTE over permissions.resources), takes the nearest grant of the user on it, and
+/// falls back to the best level the user's roles in that workspace give the resource's type.
+/// </summary>
+internal static class PermissionEvaluator
+{
+    private const string Sql = """
+        WITH RECURSIVE req AS (
+            SELECT r.user_id, r.type, r.id, r.ord
+              FROM unnest(@users::uuid[], @types::smallint[], @ids::uuid[]) WITH ORDINALITY AS r(user_id, type, id, ord)
+        ), chain AS (
+            SELECT r.ord, r.user_id, res.type, res.id, res.parent_type, res.parent_id, res.workspace_id, 0 AS depth, r.type AS req_type
+              FROM req r JOIN permissions.resources res ON res.type = r.type AND res.id = r.id
+            UNION ALL
+            SELECT c.ord, c.user_id, p.type, p.id, p.parent_type, p.parent_id, p.workspace_id, c.depth + 1, c.req_type
+              FROM chain c JOIN permissions.resources p ON p.type = c.parent_type AND p.id = c.parent_id
+        ), nearest AS (
+            SELECT DISTINCT ON (c.ord) c.ord, g.level, c.type AS grant_type, c.id AS grant_id
+              FROM chain c
+              JOIN permissions.grants g ON g.resource_type = c.type AND g.resource_id = c.id AND g.user_id = c.user_id
+             ORDER BY c.ord, c.depth
+        ), by_role AS (
+            SELECT DISTINCT ON (c.ord) c.ord, rl.level, ro.name
+              FROM chain c
+              JOIN permissions.role_assignments ra ON ra.user_id = c.user_id AND ra.workspace_id = c.workspace_id
+              JOIN permissions.roles ro ON ro.id = ra.role_id
+              JOIN permissions.role_levels rl ON rl.role_id = ra.role_id AND rl.resource_type = c.req_type
+             WHERE c.depth = 0
+             ORDER BY c.ord, rl.level DESC, ro.name
+        )
+        SELECT r.ord AS Ord,
+               EXISTS (SELECT 1 FROM chain c WHERE c.ord = r.ord AND c.depth = 0) AS ResourceExists,
+               n.level AS GrantLevel, n.grant_type AS GrantType, n.grant_id AS GrantId,
+               b.level AS RoleLevel, b.name AS RoleName
+          FROM req r
+          LEFT JOIN nearest n ON n.ord = r.ord
+          LEFT JOIN by_role b ON b.ord = r.ord
+         ORDER BY r.ord
+        """;
+
+    public static async Task<Decision[]> EvaluateAsync(NpgsqlConnection connection, IReadOnlyList<Query> queries, NpgsqlTransaction? transaction, CancellationToken cancellationToken)
+    {
+        var decisions = new Decision[queries.Count];
+        if (queries.Count == 0)
+        {
+            return decisions;
+        }
+
+        var rows = await connection.QueryAsync<Row>(new CommandDefinition(Sql, new
+        {
+            users = queries.Select(q => q.UserId).ToArray(),
+            types = queries.Select(q => (short)q.Type).ToArray(),
+            ids = queries.Select(q => q.ResourceId).ToArray(),
+        }, transaction, cancellationToken: cancellationToken));
+        foreach (var row in rows)
+        {
+            decisions[row.Ord - 1] = !row.ResourceExists
+                ? new Decision(false, PermissionLevel.None, "no such resource")
+                : row.GrantLevel is { } level
+                    ? new Decision(true, (PermissionLevel)level, $"grant on {Name((ResourceType)row.GrantType!.Value)} {row.GrantId}")
+                    : row.RoleLevel is { } roleLevel
+                        ? new Decision(true, (PermissionLevel)roleLevel, $"role {row.RoleName}")
+                        : new Decision(true, PermissionLevel.None, "no grant");
+        }
+
+        return decisions;
+    }
+
+    public static string Name(ResourceType type) => type switch
+    {
+        ResourceType.Workspace => "workspace",
+        ResourceType.Base => "base",
+        ResourceType.Table => "table",
+        ResourceType.File => "file",
+        ResourceType.Webhook => "webhook",
+        _ => "resource",
+    };
+
+    private sealed record Row
+    {
+        public long Ord { get; init; }
+        public bool ResourceExists { get; init; }
+        public short? GrantLevel { get; init; }
+        public short? GrantType { get; init; }
+        public Guid? GrantId { get; init; }
+        public short? RoleLevel { get; init; }
+        public string? RoleName { get; init; }
+    }
+}

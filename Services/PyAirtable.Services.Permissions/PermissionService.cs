@@ -1,0 +1,829 @@
+using System.Globalization;
+using Dapper;
+using Npgsql;
+using PyAirtable.Contracts.Common;
+using PyAirtable.Contracts.Permissions;
+using PyAirtable.Services.Infrastructure.Errors;
+using PyAirtable.Services.Infrastructure.Identity;
+using PyAirtable.Services.Infrastructure.Pagination;
+using CallContext = ProtoBuf.Grpc.CallContext;
+
+namespace PyAirtable.Services.Permissions;
+
+/// <summary>
+/// pyairtable.permissions.v1.PermissionService over the <c>permissions</c> schema. Every check is
+/// computed from PostgreSQL (no decision cache yet), so a revoke is seen by the next check on every
+/// host, and a consistency token is always honoured.
+/// </summary>
+public sealed class PermissionService(NpgsqlDataSource db, CursorCodec cursors) : IPermissionService
+{
+    public const int MaxBatch = 5000;
+    private const int LookupChunk = 1000;
+
+    public async ValueTask<CheckPermissionResponse> CheckPermissionAsync(CheckPermissionRequest request, CallContext context = default)
+    {
+        var caller = context.RequireCaller();
+        var validator = new RequestValidator();
+        var resource = ResourceOf(validator, "resource", request.Resource);
+        var level = LevelOf(validator, "level", request.Level);
+        ParseToken(validator, request.ConsistencyToken);
+        var userId = UserOf(validator, "user_id", request.UserId, caller);
+        validator.ThrowIfInvalid();
+
+        var ct = context.CancellationToken;
+        await using var connection = await db.OpenConnectionAsync(ct);
+        if (userId.ToString() != caller.UserId && !caller.IsPrivileged())
+        {
+            await RequireAsync(connection, null, caller, resource, PermissionLevel.Owner, "checking another user's permission", ct);
+        }
+
+        var decision = (await PermissionEvaluator.EvaluateAsync(connection, [new Query(userId, resource.Type, resource.Id)], null, ct))[0];
+        return new CheckPermissionResponse
+        {
+            Allowed = decision.Exists && decision.Level >= level,
+            EffectiveLevel = decision.Level,
+            Reason = decision.Reason,
+            ConsistencyToken = await CurrentTokenAsync(connection, ct),
+        };
+    }
+
+    public async ValueTask<BatchCheckPermissionResponse> BatchCheckPermissionAsync(BatchCheckPermissionRequest request, CallContext context = default)
+    {
+        var caller = context.RequireCaller();
+        if (request.Checks.Count is 0 or > MaxBatch)
+        {
+            throw new ValidationException("checks", $"must hold 1 to {MaxBatch} checks");
+        }
+
+        var validator = new RequestValidator();
+        ParseToken(validator, request.ConsistencyToken);
+        var queries = new Query[request.Checks.Count];
+        var levels = new PermissionLevel[request.Checks.Count];
+        var foreign = false;
+        for (var i = 0; i < queries.Length; i++)
+        {
+            var item = request.Checks[i];
+            var resource = ResourceOf(validator, $"checks[{i}].resource", item?.Resource);
+            levels[i] = LevelOf(validator, $"checks[{i}].level", item?.Level ?? PermissionLevel.Unspecified);
+            var user = UserOf(validator, $"checks[{i}].user_id", item?.UserId, caller);
+            foreign |= user.ToString() != caller.UserId;
+            queries[i] = new Query(user, resource.Type, resource.Id);
+        }
+
+        validator.ThrowIfInvalid();
+        if (foreign && !caller.IsPrivileged())
+        {
+            Fail.PermissionDenied("A batch may check other users only for operators and the platform's services; check your own permissions, or one resource you own with CheckPermission.");
+        }
+
+        var ct = context.CancellationToken;
+        await using var connection = await db.OpenConnectionAsync(ct);
+        var decisions = await PermissionEvaluator.EvaluateAsync(connection, queries, null, ct);
+        var response = new BatchCheckPermissionResponse { ConsistencyToken = await CurrentTokenAsync(connection, ct) };
+        for (var i = 0; i < decisions.Length; i++)
+        {
+            response.Results.Add(new CheckResult { Allowed = decisions[i].Exists && decisions[i].Level >= levels[i], EffectiveLevel = decisions[i].Level, Reason = decisions[i].Reason });
+        }
+
+        return response;
+    }
+
+    public async ValueTask<RegisterResourceResponse> RegisterResourceAsync(RegisterResourceRequest request, CallContext context = default)
+    {
+        var caller = RequireUser(context);
+        var validator = new RequestValidator();
+        var resource = ResourceOf(validator, "resource", request.Resource);
+        (ResourceType Type, Guid Id)? parent = request.Parent is null ? null : ResourceOf(validator, "parent", request.Parent);
+        if (resource.Type == ResourceType.Workspace && parent is not null)
+        {
+            validator.Add("parent", "a workspace has no parent");
+        }
+        else if (resource.Type != ResourceType.Workspace && parent is null)
+        {
+            validator.Add("parent", "is required for every resource but a workspace");
+        }
+        else if (parent is { } p && !AllowedParent(resource.Type, p.Type))
+        {
+            validator.Add("parent", $"a {PermissionEvaluator.Name(resource.Type)} cannot be inside a {PermissionEvaluator.Name(p.Type)}");
+        }
+
+        validator.ThrowIfInvalid();
+        var ct = context.CancellationToken;
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        Guid workspaceId;
+        if (parent is { } parentRef)
+        {
+            await RequireAsync(connection, tx, caller, parentRef, PermissionLevel.Create, "adding to it", ct);
+            workspaceId = await connection.QuerySingleAsync<Guid>(new CommandDefinition(
+                "SELECT workspace_id FROM permissions.resources WHERE type = @type AND id = @id FOR SHARE",
+                new { type = (short)parentRef.Type, id = parentRef.Id }, tx, cancellationToken: ct));
+        }
+        else
+        {
+            workspaceId = resource.Id;
+        }
+
+        var inserted = await connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO permissions.resources (type, id, parent_type, parent_id, workspace_id)
+            VALUES (@type, @id, @parentType, @parentId, @workspaceId) ON CONFLICT DO NOTHING
+            """, new { type = (short)resource.Type, id = resource.Id, parentType = (short?)parent?.Type, parentId = parent?.Id, workspaceId }, tx, cancellationToken: ct));
+        if (inserted == 0)
+        {
+            Fail.AlreadyExists(PermissionEvaluator.Name(resource.Type), "The resource is already registered.");
+        }
+
+        if (resource.Type == ResourceType.Workspace)
+        {
+            await connection.ExecuteAsync(new CommandDefinition(
+                "INSERT INTO permissions.grants (resource_type, resource_id, user_id, level, granted_by) VALUES (1, @id, @user, 6, @user)",
+                new { id = resource.Id, user = Guid.Parse(caller.UserId) }, tx, cancellationToken: ct));
+        }
+
+        var token = await NextTokenAsync(connection, tx, ct);
+        await tx.CommitAsync(ct);
+        return new RegisterResourceResponse { ConsistencyToken = token };
+    }
+
+    public async ValueTask<DeleteResourceResponse> DeleteResourceAsync(DeleteResourceRequest request, CallContext context = default)
+    {
+        var caller = context.RequireCaller();
+        var validator = new RequestValidator();
+        var resource = ResourceOf(validator, "resource", request.Resource);
+        validator.ThrowIfInvalid();
+        var ct = context.CancellationToken;
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        await RequireAsync(connection, tx, caller, resource, PermissionLevel.Owner, "deleting it", ct);
+        var removed = await connection.ExecuteScalarAsync<int>(new CommandDefinition(
+            """
+            WITH RECURSIVE subtree AS (
+                SELECT type, id FROM permissions.resources WHERE type = @type AND id = @id
+                UNION ALL
+                SELECT r.type, r.id FROM permissions.resources r JOIN subtree s ON r.parent_type = s.type AND r.parent_id = s.id
+            ), gone AS (
+                DELETE FROM permissions.resources r USING subtree s WHERE r.type = s.type AND r.id = s.id RETURNING 1
+            )
+            SELECT count(*) FROM gone
+            """, new { type = (short)resource.Type, id = resource.Id }, tx, cancellationToken: ct));
+        var token = await NextTokenAsync(connection, tx, ct);
+        await tx.CommitAsync(ct);
+        return new DeleteResourceResponse { ConsistencyToken = token, ResourcesRemoved = removed };
+    }
+
+    public async ValueTask<GrantResponse> GrantAsync(GrantRequest request, CallContext context = default)
+    {
+        var caller = context.RequireCaller();
+        var validator = new RequestValidator();
+        var resource = ResourceOf(validator, "resource", request.Resource);
+        var user = UserOf(validator, "user_id", request.UserId, null);
+        var level = LevelOf(validator, "level", request.Level);
+        validator.ThrowIfInvalid();
+        var ct = context.CancellationToken;
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        await RequireAsync(connection, tx, caller, resource, PermissionLevel.Owner, "managing its permissions", ct);
+        if (level < PermissionLevel.Owner)
+        {
+            await EnsureNotLastOwnerAsync(connection, tx, resource, user, ct);
+        }
+
+        var grantedAt = await connection.QuerySingleAsync<DateTime>(new CommandDefinition(
+            """
+            INSERT INTO permissions.grants (resource_type, resource_id, user_id, level, granted_by)
+            VALUES (@type, @id, @user, @level, @by)
+            ON CONFLICT (resource_type, resource_id, user_id) DO UPDATE SET level = excluded.level, granted_by = excluded.granted_by, granted_at = now()
+            RETURNING granted_at
+            """, new { type = (short)resource.Type, id = resource.Id, user, level = (short)level, by = caller.UserId }, tx, cancellationToken: ct));
+        var token = await NextTokenAsync(connection, tx, ct);
+        await tx.CommitAsync(ct);
+        return new GrantResponse
+        {
+            ConsistencyToken = token,
+            Grant = new Grant { Resource = request.Resource, UserId = user.ToString(), Level = level, GrantedAt = grantedAt, GrantedBy = caller.UserId },
+        };
+    }
+
+    public async ValueTask<RevokeResponse> RevokeAsync(RevokeRequest request, CallContext context = default)
+    {
+        var caller = context.RequireCaller();
+        var validator = new RequestValidator();
+        var resource = ResourceOf(validator, "resource", request.Resource);
+        var user = UserOf(validator, "user_id", request.UserId, null);
+        validator.ThrowIfInvalid();
+        var ct = context.CancellationToken;
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        await RequireAsync(connection, tx, caller, resource, PermissionLevel.Owner, "managing its permissions", ct);
+        await EnsureNotLastOwnerAsync(connection, tx, resource, user, ct);
+        await connection.ExecuteAsync(new CommandDefinition(
+            "DELETE FROM permissions.grants WHERE resource_type = @type AND resource_id = @id AND user_id = @user",
+            new { type = (short)resource.Type, id = resource.Id, user }, tx, cancellationToken: ct));
+        var token = await NextTokenAsync(connection, tx, ct);
+        await tx.CommitAsync(ct);
+        return new RevokeResponse { ConsistencyToken = token };
+    }
+
+    public async ValueTask<ListPermissionsResponse> ListPermissionsAsync(ListPermissionsRequest request, CallContext context = default)
+    {
+        var caller = context.RequireCaller();
+        var validator = new RequestValidator();
+        var byResource = request.Resource is not null;
+        if (byResource == !string.IsNullOrEmpty(request.UserId))
+        {
+            validator.Add("resource", "set exactly one of resource and user_id");
+        }
+
+        validator.ThrowIfInvalid();
+        var resource = byResource ? ResourceOf(validator, "resource", request.Resource) : default;
+        var user = byResource ? Guid.Empty : UserOf(validator, "user_id", request.UserId, null);
+        validator.ThrowIfInvalid();
+        var ct = context.CancellationToken;
+        await using var connection = await db.OpenConnectionAsync(ct);
+        if (byResource && !caller.IsPrivileged())
+        {
+            // A workspace's members are visible to its members; grants deeper down only to owners.
+            await RequireAsync(connection, null, caller, resource,
+                resource.Type == ResourceType.Workspace ? PermissionLevel.Read : PermissionLevel.Owner, "listing its permissions", ct);
+        }
+        else if (!byResource && user.ToString() != caller.UserId && !caller.IsPrivileged())
+        {
+            Fail.PermissionDenied("You can list only your own grants.");
+        }
+
+        var scope = byResource ? $"permissions.by-resource:{(int)resource.Type}:{resource.Id}" : $"permissions.by-user:{user}";
+        var page = PageRequest.From(request.Pagination, cursors, scope, defaultPageSize: 50, maxPageSize: 500);
+        var after = page.After is { Count: 3 } a ? (short.Parse(a[0], CultureInfo.InvariantCulture), Guid.Parse(a[1]), Guid.Parse(a[2])) : ((short)0, Guid.Empty, Guid.Empty);
+        var rows = (await connection.QueryAsync<GrantRow>(new CommandDefinition(
+            byResource
+                ? """
+                  SELECT resource_type AS ResourceType, resource_id AS ResourceId, user_id AS UserId, level AS Level, granted_by AS GrantedBy, granted_at AS GrantedAt
+                    FROM permissions.grants WHERE resource_type = @type AND resource_id = @id AND user_id > @afterUser
+                   ORDER BY user_id LIMIT @limit
+                  """
+                : """
+                  SELECT resource_type AS ResourceType, resource_id AS ResourceId, user_id AS UserId, level AS Level, granted_by AS GrantedBy, granted_at AS GrantedAt
+                    FROM permissions.grants WHERE user_id = @user AND (resource_type, resource_id) > (@afterType, @afterId)
+                   ORDER BY resource_type, resource_id LIMIT @limit
+                  """,
+            new { type = (short)resource.Type, id = resource.Id, user, afterUser = after.Item3, afterType = after.Item1, afterId = after.Item2, limit = page.PageSize + 1 },
+            cancellationToken: ct))).ToList();
+        var total = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            byResource
+                ? "SELECT count(*) FROM permissions.grants WHERE resource_type = @type AND resource_id = @id"
+                : "SELECT count(*) FROM permissions.grants WHERE user_id = @user",
+            new { type = (short)resource.Type, id = resource.Id, user }, cancellationToken: ct));
+        var (items, pagination) = page.Complete(rows, total,
+            r => [r.ResourceType.ToString(CultureInfo.InvariantCulture), r.ResourceId.ToString(), r.UserId.ToString()], cursors, scope);
+        return new ListPermissionsResponse { Permissions = items.Select(r => r.ToContract()).ToList(), Pagination = pagination };
+    }
+
+    public async IAsyncEnumerable<LookupResourcesResponse> LookupResourcesAsync(LookupResourcesRequest request, CallContext context = default)
+    {
+        var caller = context.RequireCaller();
+        var validator = new RequestValidator();
+        var user = UserOf(validator, "user_id", request.UserId, caller);
+        if (request.Type == ResourceType.Unspecified || !Enum.IsDefined(request.Type))
+        {
+            validator.Add("type", "must be a resource type");
+        }
+
+        var level = LevelOf(validator, "level", request.Level);
+        ParseToken(validator, request.ConsistencyToken);
+        validator.ThrowIfInvalid();
+        if (user.ToString() != caller.UserId && !caller.IsPrivileged())
+        {
+            Fail.PermissionDenied("You can look up only your own resources.");
+        }
+
+        var ct = context.CancellationToken;
+        await using var connection = await db.OpenConnectionAsync(ct);
+        // Candidates: resources of the type in every workspace where the user holds a grant or a role.
+        var after = Guid.Empty;
+        while (true)
+        {
+            var candidates = (await connection.QueryAsync<Guid>(new CommandDefinition(
+                """
+                SELECT r.id FROM permissions.resources r
+                 WHERE r.type = @type AND r.id > @after
+                   AND r.workspace_id IN (
+                       SELECT res.workspace_id FROM permissions.grants g JOIN permissions.resources res ON res.type = g.resource_type AND res.id = g.resource_id WHERE g.user_id = @user
+                       UNION
+                       SELECT workspace_id FROM permissions.role_assignments WHERE user_id = @user)
+                 ORDER BY r.id LIMIT @chunk
+                """, new { type = (short)request.Type, after, user, chunk = LookupChunk }, cancellationToken: ct))).ToList();
+            if (candidates.Count == 0)
+            {
+                yield break;
+            }
+
+            var decisions = await PermissionEvaluator.EvaluateAsync(connection, candidates.Select(id => new Query(user, request.Type, id)).ToList(), null, ct);
+            for (var i = 0; i < candidates.Count; i++)
+            {
+                if (decisions[i].Exists && decisions[i].Level >= level)
+                {
+                    yield return new LookupResourcesResponse
+                    {
+                        Resource = new ResourceRef { Type = request.Type, Id = candidates[i].ToString() },
+                        Level = decisions[i].Level,
+                    };
+                }
+            }
+
+            after = candidates[^1];
+        }
+    }
+
+    // Roles ------------------------------------------------------------------------------------------
+
+    public async ValueTask<CreateRoleResponse> CreateRoleAsync(CreateRoleRequest request, CallContext context = default)
+    {
+        var caller = context.RequireCaller();
+        var validator = new RequestValidator();
+        var workspace = Validation.Id("workspace_id", request.WorkspaceId);
+        validator.Name("name", request.Name);
+        var levels = RoleLevelsOf(validator, request.Permissions);
+        validator.ThrowIfInvalid();
+        var ct = context.CancellationToken;
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        await RequireAsync(connection, tx, caller, (ResourceType.Workspace, workspace), PermissionLevel.Owner, "managing its roles", ct);
+        var id = Guid.CreateVersion7();
+        var created = await connection.QuerySingleOrDefaultAsync<DateTime?>(new CommandDefinition(
+            "INSERT INTO permissions.roles (id, workspace_id, name) VALUES (@id, @workspace, @name) ON CONFLICT (workspace_id, name) DO NOTHING RETURNING created_at",
+            new { id, workspace, name = request.Name.Trim() }, tx, cancellationToken: ct));
+        if (created is null)
+        {
+            Fail.AlreadyExists("role", "The workspace has a role of that name already.");
+        }
+
+        await ReplaceLevelsAsync(connection, tx, id, levels, ct);
+        var token = await NextTokenAsync(connection, tx, ct);
+        await tx.CommitAsync(ct);
+        return new CreateRoleResponse
+        {
+            ConsistencyToken = token,
+            Role = new Role { Id = id.ToString(), WorkspaceId = workspace.ToString(), Name = request.Name.Trim(), Permissions = levels, CreatedAt = created },
+        };
+    }
+
+    public async ValueTask<UpdateRoleResponse> UpdateRoleAsync(UpdateRoleRequest request, CallContext context = default)
+    {
+        var caller = context.RequireCaller();
+        var validator = new RequestValidator();
+        var roleId = Validation.Id("role_id", request.RoleId);
+        if (request.Name is not null)
+        {
+            validator.Name("name", request.Name);
+        }
+
+        var levels = request.ReplacePermissions ? RoleLevelsOf(validator, request.Permissions) : [];
+        validator.ThrowIfInvalid();
+        var ct = context.CancellationToken;
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        var workspace = await RoleWorkspaceAsync(connection, tx, caller, roleId, PermissionLevel.Owner, ct);
+        if (request.Name is not null)
+        {
+            var renamed = await connection.ExecuteAsync(new CommandDefinition(
+                "UPDATE permissions.roles SET name = @name WHERE id = @roleId AND NOT EXISTS (SELECT 1 FROM permissions.roles WHERE workspace_id = @workspace AND name = @name AND id <> @roleId)",
+                new { roleId, workspace, name = request.Name.Trim() }, tx, cancellationToken: ct));
+            if (renamed == 0)
+            {
+                Fail.AlreadyExists("role", "The workspace has a role of that name already.");
+            }
+        }
+
+        if (request.ReplacePermissions)
+        {
+            await ReplaceLevelsAsync(connection, tx, roleId, levels, ct);
+        }
+
+        var token = await NextTokenAsync(connection, tx, ct);
+        var role = await ReadRoleAsync(connection, tx, roleId, ct);
+        await tx.CommitAsync(ct);
+        return new UpdateRoleResponse { Role = role, ConsistencyToken = token };
+    }
+
+    public async ValueTask<AssignRoleResponse> AssignRoleAsync(AssignRoleRequest request, CallContext context = default)
+    {
+        var caller = context.RequireCaller();
+        var roleId = Validation.Id("role_id", request.RoleId);
+        var user = Validation.Id("user_id", request.UserId);
+        var ct = context.CancellationToken;
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        var workspace = await RoleWorkspaceAsync(connection, tx, caller, roleId, PermissionLevel.Owner, ct);
+        await connection.ExecuteAsync(new CommandDefinition(
+            "INSERT INTO permissions.role_assignments (role_id, user_id, workspace_id) VALUES (@roleId, @user, @workspace) ON CONFLICT DO NOTHING",
+            new { roleId, user, workspace }, tx, cancellationToken: ct));
+        var token = await NextTokenAsync(connection, tx, ct);
+        await tx.CommitAsync(ct);
+        return new AssignRoleResponse { ConsistencyToken = token };
+    }
+
+    public async ValueTask<UnassignRoleResponse> UnassignRoleAsync(UnassignRoleRequest request, CallContext context = default)
+    {
+        var caller = context.RequireCaller();
+        var roleId = Validation.Id("role_id", request.RoleId);
+        var user = Validation.Id("user_id", request.UserId);
+        var ct = context.CancellationToken;
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        await RoleWorkspaceAsync(connection, tx, caller, roleId, PermissionLevel.Owner, ct);
+        await connection.ExecuteAsync(new CommandDefinition(
+            "DELETE FROM permissions.role_assignments WHERE role_id = @roleId AND user_id = @user", new { roleId, user }, tx, cancellationToken: ct));
+        var token = await NextTokenAsync(connection, tx, ct);
+        await tx.CommitAsync(ct);
+        return new UnassignRoleResponse { ConsistencyToken = token };
+    }
+
+    public async ValueTask<ListRolesResponse> ListRolesAsync(ListRolesRequest request, CallContext context = default)
+    {
+        var caller = context.RequireCaller();
+        var workspace = Validation.Id("workspace_id", request.WorkspaceId);
+        var scope = "permissions.roles:" + workspace;
+        var page = PageRequest.From(request.Pagination, cursors, scope, defaultPageSize: 50, maxPageSize: 500);
+        var ct = context.CancellationToken;
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await RequireAsync(connection, null, caller, (ResourceType.Workspace, workspace), PermissionLevel.Read, "listing its roles", ct);
+        var afterName = page.After is { Count: 1 } a ? a[0] : "";
+        var ids = (await connection.QueryAsync<(Guid Id, string Name)>(new CommandDefinition(
+            "SELECT id, name FROM permissions.roles WHERE workspace_id = @workspace AND name > @afterName ORDER BY name LIMIT @limit",
+            new { workspace, afterName, limit = page.PageSize + 1 }, cancellationToken: ct))).ToList();
+        var total = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT count(*) FROM permissions.roles WHERE workspace_id = @workspace", new { workspace }, cancellationToken: ct));
+        var (items, pagination) = page.Complete(ids, total, r => [r.Name], cursors, scope);
+        var roles = new List<Role>();
+        foreach (var (id, _) in items)
+        {
+            roles.Add(await ReadRoleAsync(connection, null, id, ct));
+        }
+
+        return new ListRolesResponse { Roles = roles, Pagination = pagination };
+    }
+
+    // Invitations and membership ---------------------------------------------------------------------
+
+    public async ValueTask<CreateInvitationResponse> CreateInvitationAsync(CreateInvitationRequest request, CallContext context = default)
+    {
+        var caller = RequireUser(context);
+        var workspace = Validation.Id("workspace_id", request.WorkspaceId);
+        var email = Validation.NormalizeEmail(request.Email);
+        var validator = new RequestValidator().Email("email", email);
+        if (request.Level is < PermissionLevel.Read or > PermissionLevel.Owner)
+        {
+            validator.Add("level", "must be read, comment, edit, create or owner");
+        }
+
+        validator.ThrowIfInvalid();
+        var ct = context.CancellationToken;
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        await RequireAsync(connection, tx, caller, (ResourceType.Workspace, workspace), PermissionLevel.Owner, "inviting to it", ct);
+        var id = Guid.CreateVersion7();
+        var created = await connection.QuerySingleAsync<DateTime>(new CommandDefinition(
+            "INSERT INTO permissions.invitations (id, workspace_id, email, level, invited_by) VALUES (@id, @workspace, @email, @level, @by) RETURNING created_at",
+            new { id, workspace, email, level = (short)request.Level, by = Guid.Parse(caller.UserId) }, tx, cancellationToken: ct));
+        await NextTokenAsync(connection, tx, ct);
+        await tx.CommitAsync(ct);
+        return new CreateInvitationResponse
+        {
+            Invitation = new Invitation { Id = id.ToString(), WorkspaceId = workspace.ToString(), Email = email, Level = request.Level, InvitedBy = caller.UserId, CreatedAt = created },
+        };
+    }
+
+    public async ValueTask<AcceptInvitationResponse> AcceptInvitationAsync(AcceptInvitationRequest request, CallContext context = default)
+    {
+        var caller = RequireUser(context);
+        var id = Validation.Id("invitation_id", request.InvitationId);
+        var ct = context.CancellationToken;
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        var invitation = await connection.QuerySingleOrDefaultAsync<(Guid WorkspaceId, string Email, short Level, Guid InvitedBy, DateTime? AcceptedAt)?>(new CommandDefinition(
+            "SELECT workspace_id, email, level, invited_by, accepted_at FROM permissions.invitations WHERE id = @id FOR UPDATE", new { id }, tx, cancellationToken: ct));
+        // Someone else's invitation does not exist for the caller.
+        if (invitation is null || !string.Equals(invitation.Value.Email, caller.Email, StringComparison.OrdinalIgnoreCase))
+        {
+            Fail.NotFound("invitation", request.InvitationId);
+        }
+
+        if (invitation.Value.AcceptedAt is not null)
+        {
+            Fail.FailedPrecondition("The invitation has been accepted already.");
+        }
+
+        var user = Guid.Parse(caller.UserId);
+        var level = (PermissionLevel)invitation.Value.Level;
+        // Never lowers what the user has already: accepting a read invitation as an owner keeps owner.
+        var granted = await connection.QuerySingleAsync<(short Level, DateTime GrantedAt)>(new CommandDefinition(
+            """
+            INSERT INTO permissions.grants (resource_type, resource_id, user_id, level, granted_by)
+            VALUES (1, @workspace, @user, @level, @by)
+            ON CONFLICT (resource_type, resource_id, user_id) DO UPDATE SET level = greatest(permissions.grants.level, excluded.level)
+            RETURNING level, granted_at
+            """, new { workspace = invitation.Value.WorkspaceId, user, level = (short)level, by = invitation.Value.InvitedBy.ToString() }, tx, cancellationToken: ct));
+        await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE permissions.invitations SET accepted_at = now(), accepted_by = @user WHERE id = @id", new { id, user }, tx, cancellationToken: ct));
+        var token = await NextTokenAsync(connection, tx, ct);
+        await tx.CommitAsync(ct);
+        return new AcceptInvitationResponse
+        {
+            ConsistencyToken = token,
+            Grant = new Grant
+            {
+                Resource = new ResourceRef { Type = ResourceType.Workspace, Id = invitation.Value.WorkspaceId.ToString() },
+                UserId = caller.UserId,
+                Level = (PermissionLevel)granted.Level,
+                GrantedAt = granted.GrantedAt,
+                GrantedBy = invitation.Value.InvitedBy.ToString(),
+            },
+        };
+    }
+
+    public async ValueTask<FilterSharedWorkspaceUsersResponse> FilterSharedWorkspaceUsersAsync(FilterSharedWorkspaceUsersRequest request, CallContext context = default)
+    {
+        var caller = context.RequireCaller();
+        if (request.UserIds.Count > 500)
+        {
+            throw new ValidationException("user_ids", "must hold at most 500 ids");
+        }
+
+        var validator = new RequestValidator();
+        var ids = new Guid[request.UserIds.Count];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            if (!Guid.TryParseExact(request.UserIds[i] ?? "", "D", out ids[i]))
+            {
+                validator.Add($"user_ids[{i}]", "must be a UUID (8-4-4-4-12 hex digits)");
+            }
+        }
+
+        validator.ThrowIfInvalid();
+        if (ids.Length == 0 || !Guid.TryParse(caller.UserId, out var me))
+        {
+            return new FilterSharedWorkspaceUsersResponse();
+        }
+
+        var ct = context.CancellationToken;
+        await using var connection = await db.OpenConnectionAsync(ct);
+        // A member of a workspace: a grant of read or more on the workspace itself, or a role in it.
+        var shared = (await connection.QueryAsync<Guid>(new CommandDefinition(
+            """
+            WITH members AS (
+                SELECT resource_id AS workspace_id, user_id FROM permissions.grants WHERE resource_type = 1 AND level >= 2
+                UNION
+                SELECT workspace_id, user_id FROM permissions.role_assignments
+            )
+            SELECT DISTINCT other.user_id FROM members mine JOIN members other ON other.workspace_id = mine.workspace_id
+             WHERE mine.user_id = @me AND other.user_id = ANY(@ids)
+            """, new { me, ids }, cancellationToken: ct))).ToHashSet();
+        return new FilterSharedWorkspaceUsersResponse { UserIds = request.UserIds.Where((_, i) => shared.Contains(ids[i])).ToList() };
+    }
+
+    // Helpers ----------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Refuses unless the caller holds <paramref name="level"/> on the resource: NOT_FOUND when they cannot
+    /// even read it (so ids do not leak), PERMISSION_DENIED when they can read it but not do this.
+    /// </summary>
+    private static async Task RequireAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, UserContext caller, (ResourceType Type, Guid Id) resource,
+        PermissionLevel level, string action, CancellationToken ct)
+    {
+        if (caller.HasRole(PlatformRoles.Admin))
+        {
+            var exists = await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
+                "SELECT EXISTS (SELECT 1 FROM permissions.resources WHERE type = @type AND id = @id)", new { type = (short)resource.Type, id = resource.Id }, tx, cancellationToken: ct));
+            if (!exists)
+            {
+                Fail.NotFound(PermissionEvaluator.Name(resource.Type), resource.Id.ToString());
+            }
+
+            return;
+        }
+
+        if (!Guid.TryParse(caller.UserId, out var user))
+        {
+            Fail.PermissionDenied("Only users hold permissions.");
+        }
+
+        var decision = (await PermissionEvaluator.EvaluateAsync(connection, [new Query(user, resource.Type, resource.Id)], tx, ct))[0];
+        if (!decision.Exists || decision.Level < PermissionLevel.Read)
+        {
+            Fail.NotFound(PermissionEvaluator.Name(resource.Type), resource.Id.ToString());
+        }
+
+        if (decision.Level < level)
+        {
+            Fail.PermissionDenied($"{Level(level)} on the {PermissionEvaluator.Name(resource.Type)} is needed for {action}; you have {Level(decision.Level)}.");
+        }
+    }
+
+    /// <summary>Refuses to remove or demote the last owner of a workspace (the owners' rows are locked, so two demotions cannot race).</summary>
+    private static async Task EnsureNotLastOwnerAsync(NpgsqlConnection connection, NpgsqlTransaction tx, (ResourceType Type, Guid Id) resource, Guid user, CancellationToken ct)
+    {
+        if (resource.Type != ResourceType.Workspace)
+        {
+            return;
+        }
+
+        var owners = (await connection.QueryAsync<Guid>(new CommandDefinition(
+            "SELECT user_id FROM permissions.grants WHERE resource_type = 1 AND resource_id = @id AND level = 6 ORDER BY user_id FOR UPDATE",
+            new { id = resource.Id }, tx, cancellationToken: ct))).ToList();
+        if (owners.Count == 1 && owners[0] == user)
+        {
+            Fail.FailedPrecondition("A workspace keeps at least one owner: make someone else owner first.",
+                new Dictionary<string, string> { ["rule"] = "last_owner" });
+        }
+    }
+
+    private static async Task<Guid> RoleWorkspaceAsync(NpgsqlConnection connection, NpgsqlTransaction tx, UserContext caller, Guid roleId, PermissionLevel level, CancellationToken ct)
+    {
+        var workspace = await connection.QuerySingleOrDefaultAsync<Guid?>(new CommandDefinition(
+            "SELECT workspace_id FROM permissions.roles WHERE id = @roleId FOR UPDATE", new { roleId }, tx, cancellationToken: ct));
+        if (workspace is null)
+        {
+            Fail.NotFound("role", roleId.ToString());
+        }
+
+        try
+        {
+            await RequireAsync(connection, tx, caller, (ResourceType.Workspace, workspace.Value), level, "managing its roles", ct);
+        }
+        catch (PlatformException ex) when (ex.Code == ErrorCode.NotFound)
+        {
+            Fail.NotFound("role", roleId.ToString()); // a role of a workspace you cannot see does not exist for you
+        }
+
+        return workspace.Value;
+    }
+
+    private static async Task ReplaceLevelsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, Guid roleId, List<RoleLevel> levels, CancellationToken ct)
+    {
+        await connection.ExecuteAsync(new CommandDefinition("DELETE FROM permissions.role_levels WHERE role_id = @roleId", new { roleId }, tx, cancellationToken: ct));
+        await connection.ExecuteAsync(new CommandDefinition(
+            "INSERT INTO permissions.role_levels (role_id, resource_type, level) SELECT @roleId, t, l FROM unnest(@types::smallint[], @levels::smallint[]) AS x(t, l)",
+            new { roleId, types = levels.Select(l => (short)l.Type).ToArray(), levels = levels.Select(l => (short)l.Level).ToArray() }, tx, cancellationToken: ct));
+    }
+
+    private static async Task<Role> ReadRoleAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, Guid roleId, CancellationToken ct)
+    {
+        var role = await connection.QuerySingleAsync<(Guid Id, Guid WorkspaceId, string Name, DateTime CreatedAt)>(new CommandDefinition(
+            "SELECT id, workspace_id, name, created_at FROM permissions.roles WHERE id = @roleId", new { roleId }, tx, cancellationToken: ct));
+        var levels = await connection.QueryAsync<(short Type, short Level)>(new CommandDefinition(
+            "SELECT resource_type, level FROM permissions.role_levels WHERE role_id = @roleId ORDER BY resource_type", new { roleId }, tx, cancellationToken: ct));
+        return new Role
+        {
+            Id = role.Id.ToString(),
+            WorkspaceId = role.WorkspaceId.ToString(),
+            Name = role.Name,
+            CreatedAt = role.CreatedAt,
+            Permissions = levels.Select(l => new RoleLevel { Type = (ResourceType)l.Type, Level = (PermissionLevel)l.Level }).ToList(),
+        };
+    }
+
+    private static List<RoleLevel> RoleLevelsOf(RequestValidator validator, List<RoleLevel> levels)
+    {
+        if (levels.Count is 0 or > 5)
+        {
+            validator.Add("permissions", "must give 1 to 5 levels, one per resource type");
+        }
+
+        for (var i = 0; i < levels.Count; i++)
+        {
+            if (levels[i].Type == ResourceType.Unspecified || !Enum.IsDefined(levels[i].Type))
+            {
+                validator.Add($"permissions[{i}].type", "must be a resource type");
+            }
+
+            if (levels[i].Level is < PermissionLevel.None or >= PermissionLevel.Owner)
+            {
+                validator.Add($"permissions[{i}].level", "must be none, read, comment, edit or create (owner is granted, not given by roles)");
+            }
+        }
+
+        if (levels.Select(l => l.Type).Distinct().Count() != levels.Count)
+        {
+            validator.Add("permissions", "must name each resource type at most once");
+        }
+
+        return levels;
+    }
+
+    private static (ResourceType Type, Guid Id) ResourceOf(RequestValidator validator, string field, ResourceRef? resource)
+    {
+        if (resource is null)
+        {
+            validator.Add(field, "is required");
+            return default;
+        }
+
+        if (resource.Type == ResourceType.Unspecified || !Enum.IsDefined(resource.Type))
+        {
+            validator.Add(field + ".type", "must be a resource type");
+        }
+
+        if (!Guid.TryParseExact(resource.Id ?? "", "D", out var id))
+        {
+            validator.Add(field + ".id", "must be a UUID (8-4-4-4-12 hex digits)");
+        }
+
+        return (resource.Type, id);
+    }
+
+    private static PermissionLevel LevelOf(RequestValidator validator, string field, PermissionLevel level)
+    {
+        if (level is < PermissionLevel.None or > PermissionLevel.Owner)
+        {
+            validator.Add(field, "must be a permission level (none, read, comment, edit, create or owner)");
+        }
+
+        return level;
+    }
+
+    private static Guid UserOf(RequestValidator validator, string field, string? userId, UserContext? caller)
+    {
+        if (string.IsNullOrEmpty(userId) && caller is not null)
+        {
+            if (Guid.TryParse(caller.UserId, out var self))
+            {
+                return self;
+            }
+
+            validator.Add(field, "is required when the caller is not a user");
+            return Guid.Empty;
+        }
+
+        if (!Guid.TryParseExact(userId ?? "", "D", out var id))
+        {
+            validator.Add(field, "must be a UUID (8-4-4-4-12 hex digits)");
+        }
+
+        return id;
+    }
+
+    private static long? ParseToken(RequestValidator validator, string? token)
+    {
+        if (string.IsNullOrEmpty(token))
+        {
+            return null;
+        }
+
+        if (token.Length > 24 || token[0] != 'r' || !long.TryParse(token.AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture, out var revision))
+        {
+            validator.Add("consistency_token", "must be a token returned by a write of this service");
+            return null;
+        }
+
+        return revision;
+    }
+
+    private static bool AllowedParent(ResourceType type, ResourceType parent) => type switch
+    {
+        ResourceType.Base => parent == ResourceType.Workspace,
+        ResourceType.Table => parent == ResourceType.Base,
+        ResourceType.File or ResourceType.Webhook => parent is ResourceType.Workspace or ResourceType.Base or ResourceType.Table,
+        _ => false,
+    };
+
+    private static UserContext RequireUser(CallContext context)
+    {
+        var caller = context.RequireCaller();
+        if (!Guid.TryParse(caller.UserId, out _))
+        {
+            Fail.PermissionDenied("Resources are registered by users.");
+        }
+
+        return caller;
+    }
+
+    private static string Level(PermissionLevel level) => level.ToString().ToLowerInvariant();
+
+    private static async Task<string> NextTokenAsync(NpgsqlConnection connection, NpgsqlTransaction tx, CancellationToken ct) =>
+        "r" + (await connection.ExecuteScalarAsync<long>(new CommandDefinition("SELECT nextval('permissions.revision')", transaction: tx, cancellationToken: ct)))
+            .ToString(CultureInfo.InvariantCulture);
+
+    private static async Task<string> CurrentTokenAsync(NpgsqlConnection connection, CancellationToken ct) =>
+        "r" + (await connection.ExecuteScalarAsync<long>(new CommandDefinition("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM permissions.revision", cancellationToken: ct)))
+            .ToString(CultureInfo.InvariantCulture);
+
+    private sealed record GrantRow
+    {
+        public short ResourceType { get; init; }
+        public Guid ResourceId { get; init; }
+        public Guid UserId { get; init; }
+        public short Level { get; init; }
+        public string GrantedBy { get; init; } = "";
+        public DateTime GrantedAt { get; init; }
+
+        public Grant ToContract() => new()
+        {
+            Resource = new ResourceRef { Type = (ResourceType)ResourceType, Id = ResourceId.ToString() },
+            UserId = UserId.ToString(),
+            Level = (PermissionLevel)Level,
+            GrantedBy = GrantedBy,
+            GrantedAt = GrantedAt,
+        };
+    }
+}

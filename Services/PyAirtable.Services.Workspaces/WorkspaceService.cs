@@ -1,0 +1,412 @@
+using Dapper;
+using Npgsql;
+using PyAirtable.Contracts.Common;
+using PyAirtable.Contracts.Permissions;
+using PyAirtable.Contracts.Workspaces;
+using PyAirtable.Services.Infrastructure.Errors;
+using PyAirtable.Services.Infrastructure.Identity;
+using PyAirtable.Services.Infrastructure.Outbox;
+using PyAirtable.Services.Infrastructure.Pagination;
+using PyAirtable.Services.Infrastructure.Requests;
+using CallContext = ProtoBuf.Grpc.CallContext;
+
+namespace PyAirtable.Services.Workspaces;
+
+/// <summary>
+/// pyairtable.workspaces.v1.WorkspaceService over the <c>workspaces</c> schema. Who may do what is asked
+/// of IPermissionService with the caller's own context (in process or on another host alike), before any
+/// data is touched. The resource is registered with the Permission service before its row exists and
+/// removed from it before its row goes, so a failure in between leaves nothing reachable half-made.
+/// </summary>
+public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService permissions, CursorCodec cursors) : IWorkspaceService
+{
+    private const int MaxDescription = 1000;
+    private const string WorkspaceColumns = "id AS Id, name AS Name, description AS Description, created_by AS CreatedBy, created_at AS CreatedAt, updated_at AS UpdatedAt";
+    private const string BaseColumns = "id AS Id, workspace_id AS WorkspaceId, name AS Name, created_by AS CreatedBy, created_at AS CreatedAt, updated_at AS UpdatedAt";
+
+    public async ValueTask<CreateWorkspaceResponse> CreateWorkspaceAsync(CreateWorkspaceRequest request, CallContext context = default)
+    {
+        var caller = RequireUser(context);
+        var validator = new RequestValidator().Name("name", request.Name).MaxLength("description", request.Description, MaxDescription);
+        validator.ThrowIfInvalid();
+        var id = Guid.CreateVersion7();
+        var ct = context.CancellationToken;
+        var registered = await permissions.RegisterResourceAsync(new RegisterResourceRequest { Resource = Ref(ResourceType.Workspace, id) }, context);
+        try
+        {
+            await using var connection = await db.OpenConnectionAsync(ct);
+            await using var tx = await connection.BeginTransactionAsync(ct);
+            var row = await connection.QuerySingleAsync<WorkspaceRow>(new CommandDefinition(
+                $"INSERT INTO workspaces.workspaces (id, name, description, created_by) VALUES (@id, @name, @description, @by) RETURNING {WorkspaceColumns}",
+                new { id, name = request.Name.Trim(), description = request.Description ?? "", by = Guid.Parse(caller.UserId) }, tx, cancellationToken: ct));
+            var workspace = row.ToContract(PermissionLevel.Owner);
+            await Outbox.EnqueueAsync(tx, "workspace.created", "workspace", workspace.Id, workspace, RequestId(context), ct);
+            await tx.CommitAsync(ct);
+            return new CreateWorkspaceResponse { Workspace = workspace, ConsistencyToken = registered.ConsistencyToken };
+        }
+        catch
+        {
+            await permissions.DeleteResourceAsync(new DeleteResourceRequest { Resource = Ref(ResourceType.Workspace, id) }, context);
+            throw;
+        }
+    }
+
+    public async ValueTask<GetWorkspaceResponse> GetWorkspaceAsync(GetWorkspaceRequest request, CallContext context = default)
+    {
+        RequireUser(context);
+        var id = Validation.Id("workspace_id", request.WorkspaceId);
+        var level = await RequireAsync(context, ResourceType.Workspace, id, PermissionLevel.Read);
+        var row = await ReadWorkspaceAsync(id, context.CancellationToken);
+        return new GetWorkspaceResponse { Workspace = row.ToContract(level) };
+    }
+
+    public async ValueTask<ListWorkspacesResponse> ListWorkspacesAsync(ListWorkspacesRequest request, CallContext context = default)
+    {
+        var caller = RequireUser(context);
+        var scope = "workspaces.list:" + caller.UserId;
+        var page = PageRequest.From(request.Pagination, cursors, scope, defaultPageSize: 50, maxPageSize: 500);
+        var reachable = new SortedDictionary<Guid, PermissionLevel>();
+        await foreach (var item in permissions.LookupResourcesAsync(new LookupResourcesRequest { Type = ResourceType.Workspace, Level = PermissionLevel.Read }, context))
+        {
+            reachable[Guid.Parse(item.Resource!.Id)] = item.Level;
+        }
+
+        var after = page.After is { Count: 1 } a ? Guid.Parse(a[0]) : Guid.Empty;
+        var ids = reachable.Keys.Where(k => k.CompareTo(after) > 0).Take(page.PageSize + 1).ToArray();
+        await using var connection = await db.OpenConnectionAsync(context.CancellationToken);
+        var rows = (await connection.QueryAsync<WorkspaceRow>(new CommandDefinition(
+            $"SELECT {WorkspaceColumns} FROM workspaces.workspaces WHERE id = ANY(@ids) ORDER BY id", new { ids }, cancellationToken: context.CancellationToken))).ToList();
+        var (items, pagination) = page.Complete(rows, reachable.Count, r => [r.Id.ToString()], cursors, scope);
+        return new ListWorkspacesResponse { Workspaces = items.Select(r => r.ToContract(reachable[r.Id])).ToList(), Pagination = pagination };
+    }
+
+    public async ValueTask<UpdateWorkspaceResponse> UpdateWorkspaceAsync(UpdateWorkspaceRequest request, CallContext context = default)
+    {
+        RequireUser(context);
+        var id = Validation.Id("workspace_id", request.WorkspaceId);
+        var validator = new RequestValidator();
+        if (request.Name is not null)
+        {
+            validator.Name("name", request.Name);
+        }
+
+        validator.MaxLength("description", request.Description, MaxDescription);
+        if (request.Name is null && request.Description is null)
+        {
+            validator.Add("name", "set at least one of name and description");
+        }
+
+        validator.ThrowIfInvalid();
+        var level = await RequireAsync(context, ResourceType.Workspace, id, PermissionLevel.Edit);
+        var ct = context.CancellationToken;
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        var row = await connection.QuerySingleOrDefaultAsync<WorkspaceRow>(new CommandDefinition(
+            $"""
+            UPDATE workspaces.workspaces SET name = coalesce(@name, name), description = coalesce(@description, description), updated_at = now()
+             WHERE id = @id RETURNING {WorkspaceColumns}
+            """, new { id, name = request.Name?.Trim(), description = request.Description }, tx, cancellationToken: ct));
+        if (row is null)
+        {
+            Fail.NotFound("workspace", request.WorkspaceId);
+        }
+
+        var workspace = row.ToContract(level);
+        await Outbox.EnqueueAsync(tx, "workspace.updated", "workspace", workspace.Id, workspace, RequestId(context), ct);
+        await tx.CommitAsync(ct);
+        return new UpdateWorkspaceResponse { Workspace = workspace };
+    }
+
+    public async ValueTask<DeleteWorkspaceResponse> DeleteWorkspaceAsync(DeleteWorkspaceRequest request, CallContext context = default)
+    {
+        RequireUser(context);
+        var id = Validation.Id("workspace_id", request.WorkspaceId);
+        await RequireAsync(context, ResourceType.Workspace, id, PermissionLevel.Owner);
+        // Unreachable first (grants, bases' and tables' resources go with it), then the rows.
+        var deleted = await permissions.DeleteResourceAsync(new DeleteResourceRequest { Resource = Ref(ResourceType.Workspace, id) }, context);
+        var ct = context.CancellationToken;
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        await connection.ExecuteAsync(new CommandDefinition("DELETE FROM workspaces.workspaces WHERE id = @id", new { id }, tx, cancellationToken: ct));
+        await Outbox.EnqueueAsync(tx, "workspace.deleted", "workspace", id.ToString(), new DeleteWorkspaceRequest { WorkspaceId = id.ToString() }, RequestId(context), ct);
+        await tx.CommitAsync(ct);
+        return new DeleteWorkspaceResponse { ConsistencyToken = deleted.ConsistencyToken };
+    }
+
+    public async ValueTask<AddMemberResponse> AddMemberAsync(AddMemberRequest request, CallContext context = default)
+    {
+        RequireUser(context);
+        var id = Validation.Id("workspace_id", request.WorkspaceId);
+        var user = Validation.Id("user_id", request.UserId);
+        MemberLevel(request.Level);
+        await ExistsAsync(context, id);
+        var granted = await permissions.GrantAsync(new GrantRequest { Resource = Ref(ResourceType.Workspace, id), UserId = user.ToString(), Level = request.Level }, context);
+        var member = new Member { UserId = user.ToString(), Level = request.Level, AddedAt = granted.Grant!.GrantedAt };
+        await EventAsync(context, "member.added", id, member);
+        return new AddMemberResponse { Member = member, ConsistencyToken = granted.ConsistencyToken };
+    }
+
+    public async ValueTask<InviteMemberResponse> InviteMemberAsync(InviteMemberRequest request, CallContext context = default)
+    {
+        RequireUser(context);
+        var id = Validation.Id("workspace_id", request.WorkspaceId);
+        MemberLevel(request.Level);
+        await ExistsAsync(context, id);
+        var invitation = await permissions.CreateInvitationAsync(new CreateInvitationRequest { WorkspaceId = id.ToString(), Email = request.Email, Level = request.Level }, context);
+        await EventAsync(context, "member.invited", id, invitation.Invitation!);
+        return new InviteMemberResponse { Invitation = invitation.Invitation };
+    }
+
+    public async ValueTask<AcceptInviteResponse> AcceptInviteAsync(AcceptInviteRequest request, CallContext context = default)
+    {
+        RequireUser(context);
+        var accepted = await permissions.AcceptInvitationAsync(new AcceptInvitationRequest { InvitationId = request.InvitationId }, context);
+        var workspace = Guid.Parse(accepted.Grant!.Resource!.Id);
+        var member = new Member { UserId = accepted.Grant.UserId, Level = accepted.Grant.Level, AddedAt = accepted.Grant.GrantedAt };
+        await EventAsync(context, "member.added", workspace, member);
+        return new AcceptInviteResponse { WorkspaceId = workspace.ToString(), Member = member, ConsistencyToken = accepted.ConsistencyToken };
+    }
+
+    public async ValueTask<RemoveMemberResponse> RemoveMemberAsync(RemoveMemberRequest request, CallContext context = default)
+    {
+        RequireUser(context);
+        var id = Validation.Id("workspace_id", request.WorkspaceId);
+        var user = Validation.Id("user_id", request.UserId);
+        var revoked = await permissions.RevokeAsync(new RevokeRequest { Resource = Ref(ResourceType.Workspace, id), UserId = user.ToString() }, context);
+        await EventAsync(context, "member.removed", id, new Member { UserId = user.ToString() });
+        return new RemoveMemberResponse { ConsistencyToken = revoked.ConsistencyToken };
+    }
+
+    public async ValueTask<ChangeMemberRoleResponse> ChangeMemberRoleAsync(ChangeMemberRoleRequest request, CallContext context = default)
+    {
+        RequireUser(context);
+        var id = Validation.Id("workspace_id", request.WorkspaceId);
+        var user = Validation.Id("user_id", request.UserId);
+        MemberLevel(request.Level);
+        var granted = await permissions.GrantAsync(new GrantRequest { Resource = Ref(ResourceType.Workspace, id), UserId = user.ToString(), Level = request.Level }, context);
+        var member = new Member { UserId = user.ToString(), Level = request.Level, AddedAt = granted.Grant!.GrantedAt };
+        await EventAsync(context, "member.role_changed", id, member);
+        return new ChangeMemberRoleResponse { Member = member, ConsistencyToken = granted.ConsistencyToken };
+    }
+
+    public async ValueTask<ListMembersResponse> ListMembersAsync(ListMembersRequest request, CallContext context = default)
+    {
+        RequireUser(context);
+        var id = Validation.Id("workspace_id", request.WorkspaceId);
+        var page = await permissions.ListPermissionsAsync(new ListPermissionsRequest { Resource = Ref(ResourceType.Workspace, id), Pagination = request.Pagination }, context);
+        return new ListMembersResponse
+        {
+            Members = page.Permissions.Select(g => new Member { UserId = g.UserId, Level = g.Level, AddedAt = g.GrantedAt }).ToList(),
+            Pagination = page.Pagination,
+        };
+    }
+
+    public async ValueTask<CreateBaseResponse> CreateBaseAsync(CreateBaseRequest request, CallContext context = default)
+    {
+        var caller = RequireUser(context);
+        var workspace = Validation.Id("workspace_id", request.WorkspaceId);
+        new RequestValidator().Name("name", request.Name).ThrowIfInvalid();
+        await RequireAsync(context, ResourceType.Workspace, workspace, PermissionLevel.Create);
+        var id = Guid.CreateVersion7();
+        var registered = await permissions.RegisterResourceAsync(new RegisterResourceRequest { Resource = Ref(ResourceType.Base, id), Parent = Ref(ResourceType.Workspace, workspace) }, context);
+        try
+        {
+            var ct = context.CancellationToken;
+            await using var connection = await db.OpenConnectionAsync(ct);
+            await using var tx = await connection.BeginTransactionAsync(ct);
+            var row = await connection.QuerySingleAsync<BaseRow>(new CommandDefinition(
+                $"INSERT INTO workspaces.bases (id, workspace_id, name, created_by) VALUES (@id, @workspace, @name, @by) RETURNING {BaseColumns}",
+                new { id, workspace, name = request.Name.Trim(), by = Guid.Parse(caller.UserId) }, tx, cancellationToken: ct));
+            var created = row.ToContract();
+            await Outbox.EnqueueAsync(tx, "base.created", "base", created.Id, created, RequestId(context), ct);
+            await tx.CommitAsync(ct);
+            return new CreateBaseResponse { Base = created, ConsistencyToken = registered.ConsistencyToken };
+        }
+        catch
+        {
+            await permissions.DeleteResourceAsync(new DeleteResourceRequest { Resource = Ref(ResourceType.Base, id) }, context);
+            throw;
+        }
+    }
+
+    public async ValueTask<GetBaseResponse> GetBaseAsync(GetBaseRequest request, CallContext context = default)
+    {
+        RequireUser(context);
+        var id = Validation.Id("base_id", request.BaseId);
+        await RequireAsync(context, ResourceType.Base, id, PermissionLevel.Read);
+        return new GetBaseResponse { Base = (await ReadBaseAsync(id, context.CancellationToken)).ToContract() };
+    }
+
+    public async ValueTask<ListBasesResponse> ListBasesAsync(ListBasesRequest request, CallContext context = default)
+    {
+        var caller = RequireUser(context);
+        var workspace = Validation.Id("workspace_id", request.WorkspaceId);
+        await ExistsAsync(context, workspace);
+        var scope = $"workspaces.bases:{workspace}:{caller.UserId}";
+        var page = PageRequest.From(request.Pagination, cursors, scope, defaultPageSize: 50, maxPageSize: 500);
+        var ct = context.CancellationToken;
+        await using var connection = await db.OpenConnectionAsync(ct);
+        var all = (await connection.QueryAsync<BaseRow>(new CommandDefinition(
+            $"SELECT {BaseColumns} FROM workspaces.bases WHERE workspace_id = @workspace ORDER BY id", new { workspace }, cancellationToken: ct))).ToList();
+        var visible = new List<BaseRow>();
+        foreach (var chunk in all.Chunk(1000))
+        {
+            var verdicts = await permissions.BatchCheckPermissionAsync(new BatchCheckPermissionRequest
+            {
+                Checks = chunk.Select(b => new CheckItem { Resource = Ref(ResourceType.Base, b.Id), Level = PermissionLevel.Read }).ToList(),
+            }, context);
+            visible.AddRange(chunk.Where((_, i) => verdicts.Results[i].Allowed));
+        }
+
+        var after = page.After is { Count: 1 } a ? Guid.Parse(a[0]) : Guid.Empty;
+        var (items, pagination) = page.Complete(visible.Where(b => b.Id.CompareTo(after) > 0).Take(page.PageSize + 1).ToList(), visible.Count, b => [b.Id.ToString()], cursors, scope);
+        return new ListBasesResponse { Bases = items.Select(b => b.ToContract()).ToList(), Pagination = pagination };
+    }
+
+    public async ValueTask<RenameBaseResponse> RenameBaseAsync(RenameBaseRequest request, CallContext context = default)
+    {
+        RequireUser(context);
+        var id = Validation.Id("base_id", request.BaseId);
+        new RequestValidator().Name("name", request.Name).ThrowIfInvalid();
+        await RequireAsync(context, ResourceType.Base, id, PermissionLevel.Edit);
+        var ct = context.CancellationToken;
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        var row = await connection.QuerySingleOrDefaultAsync<BaseRow>(new CommandDefinition(
+            $"UPDATE workspaces.bases SET name = @name, updated_at = now() WHERE id = @id RETURNING {BaseColumns}", new { id, name = request.Name.Trim() }, tx, cancellationToken: ct));
+        if (row is null)
+        {
+            Fail.NotFound("base", request.BaseId);
+        }
+
+        var renamed = row.ToContract();
+        await Outbox.EnqueueAsync(tx, "base.renamed", "base", renamed.Id, renamed, RequestId(context), ct);
+        await tx.CommitAsync(ct);
+        return new RenameBaseResponse { Base = renamed };
+    }
+
+    public async ValueTask<DeleteBaseResponse> DeleteBaseAsync(DeleteBaseRequest request, CallContext context = default)
+    {
+        RequireUser(context);
+        var id = Validation.Id("base_id", request.BaseId);
+        await RequireAsync(context, ResourceType.Base, id, PermissionLevel.Owner);
+        var deleted = await permissions.DeleteResourceAsync(new DeleteResourceRequest { Resource = Ref(ResourceType.Base, id) }, context);
+        var ct = context.CancellationToken;
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        await connection.ExecuteAsync(new CommandDefinition("DELETE FROM workspaces.bases WHERE id = @id", new { id }, tx, cancellationToken: ct));
+        await Outbox.EnqueueAsync(tx, "base.deleted", "base", id.ToString(), new DeleteBaseRequest { BaseId = id.ToString() }, RequestId(context), ct);
+        await tx.CommitAsync(ct);
+        return new DeleteBaseResponse { ConsistencyToken = deleted.ConsistencyToken };
+    }
+
+    // ------------------------------------------------------------------------------------------------
+
+    /// <summary>NOT_FOUND when the caller cannot read the resource, PERMISSION_DENIED when they can but lack the level.</summary>
+    private async Task<PermissionLevel> RequireAsync(CallContext context, ResourceType type, Guid id, PermissionLevel level)
+    {
+        var check = await permissions.CheckPermissionAsync(new CheckPermissionRequest { Resource = Ref(type, id), Level = level }, context);
+        if (check.EffectiveLevel < PermissionLevel.Read)
+        {
+            Fail.NotFound(type.ToString().ToLowerInvariant(), id.ToString());
+        }
+
+        if (!check.Allowed)
+        {
+            Fail.PermissionDenied($"This needs {level.ToString().ToLowerInvariant()} on the {type.ToString().ToLowerInvariant()}; you have {check.EffectiveLevel.ToString().ToLowerInvariant()}.");
+        }
+
+        return check.EffectiveLevel;
+    }
+
+    private Task<PermissionLevel> ExistsAsync(CallContext context, Guid workspace) => RequireAsync(context, ResourceType.Workspace, workspace, PermissionLevel.Read);
+
+    private async Task<WorkspaceRow> ReadWorkspaceAsync(Guid id, CancellationToken ct)
+    {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        var row = await connection.QuerySingleOrDefaultAsync<WorkspaceRow>(new CommandDefinition(
+            $"SELECT {WorkspaceColumns} FROM workspaces.workspaces WHERE id = @id", new { id }, cancellationToken: ct));
+        if (row is null)
+        {
+            Fail.NotFound("workspace", id.ToString());
+        }
+
+        return row;
+    }
+
+    private async Task<BaseRow> ReadBaseAsync(Guid id, CancellationToken ct)
+    {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        var row = await connection.QuerySingleOrDefaultAsync<BaseRow>(new CommandDefinition(
+            $"SELECT {BaseColumns} FROM workspaces.bases WHERE id = @id", new { id }, cancellationToken: ct));
+        if (row is null)
+        {
+            Fail.NotFound("base", id.ToString());
+        }
+
+        return row;
+    }
+
+    private async Task EventAsync<T>(CallContext context, string type, Guid workspace, T payload)
+    {
+        await using var connection = await db.OpenConnectionAsync(context.CancellationToken);
+        await using var tx = await connection.BeginTransactionAsync(context.CancellationToken);
+        await Outbox.EnqueueAsync(tx, type, "workspace", workspace.ToString(), payload, RequestId(context), context.CancellationToken);
+        await tx.CommitAsync(context.CancellationToken);
+    }
+
+    private static void MemberLevel(PermissionLevel level)
+    {
+        if (level is < PermissionLevel.Read or > PermissionLevel.Owner)
+        {
+            throw new ValidationException("level", "must be read, comment, edit, create or owner");
+        }
+    }
+
+    private static UserContext RequireUser(CallContext context)
+    {
+        var caller = context.RequireCaller();
+        if (!Guid.TryParse(caller.UserId, out _))
+        {
+            Fail.PermissionDenied("Workspaces belong to users.");
+        }
+
+        return caller;
+    }
+
+    private static string? RequestId(CallContext context) => context.ServerCallContext is null ? null : context.GetRequestMetadata().RequestId;
+
+    private static ResourceRef Ref(ResourceType type, Guid id) => new() { Type = type, Id = id.ToString() };
+
+    private sealed record WorkspaceRow
+    {
+        public Guid Id { get; init; }
+        public string Name { get; init; } = "";
+        public string Description { get; init; } = "";
+        public Guid CreatedBy { get; init; }
+        public DateTime CreatedAt { get; init; }
+        public DateTime UpdatedAt { get; init; }
+
+        public Workspace ToContract(PermissionLevel level) => new()
+        {
+            Id = Id.ToString(), Name = Name, Description = Description, CreatedBy = CreatedBy.ToString(),
+            CreatedAt = CreatedAt, UpdatedAt = UpdatedAt, MyLevel = level,
+        };
+    }
+
+    private sealed record BaseRow
+    {
+        public Guid Id { get; init; }
+        public Guid WorkspaceId { get; init; }
+        public string Name { get; init; } = "";
+        public Guid CreatedBy { get; init; }
+        public DateTime CreatedAt { get; init; }
+        public DateTime UpdatedAt { get; init; }
+
+        public Base ToContract() => new()
+        {
+            Id = Id.ToString(), WorkspaceId = WorkspaceId.ToString(), Name = Name, CreatedBy = CreatedBy.ToString(),
+            CreatedAt = CreatedAt, UpdatedAt = UpdatedAt,
+        };
+    }
+}
