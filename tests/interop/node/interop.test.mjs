@@ -25,6 +25,8 @@ const definition = protoLoader.loadSync(
     'pyairtable/health/v1/health.proto',
     'pyairtable/auth/v1/auth.proto',
     'pyairtable/users/v1/users.proto',
+    'pyairtable/workspaces/v1/workspaces.proto',
+    'pyairtable/permissions/v1/permissions.proto',
     'grpc_std/health/v1/health.proto',
     'grpc_std/reflection/v1/reflection.proto',
     'grpc_std/reflection/v1alpha/reflection.proto',
@@ -39,6 +41,8 @@ const reflectionV1 = new loaded.grpc.reflection.v1.ServerReflection(address, cre
 const reflectionV1Alpha = new loaded.grpc.reflection.v1alpha.ServerReflection(address, credentials);
 const authService = new loaded.pyairtable.auth.v1.AuthService(address, credentials);
 const userService = new loaded.pyairtable.users.v1.UserService(address, credentials);
+const workspaceService = new loaded.pyairtable.workspaces.v1.WorkspaceService(address, credentials);
+const permissionService = new loaded.pyairtable.permissions.v1.PermissionService(address, credentials);
 
 const rpcTypes = new protobuf.Root().loadSync([
   path.join(extraProtos, 'google/rpc/status.proto'),
@@ -46,7 +50,8 @@ const rpcTypes = new protobuf.Root().loadSync([
 ], { keepCase: true });
 const Status = rpcTypes.lookupType('google.rpc.Status');
 
-after(() => [healthService, standardHealth, reflectionV1, reflectionV1Alpha, authService, userService].forEach((c) => c.close()));
+after(() => [healthService, standardHealth, reflectionV1, reflectionV1Alpha, authService, userService, workspaceService,
+  permissionService].forEach((c) => c.close()));
 
 const unary = (client, method, request, metadata = new grpc.Metadata()) =>
   new Promise((resolve, reject) => {
@@ -74,6 +79,15 @@ function statusOf(error) {
   }
   return { code: status.code, details };
 }
+
+/** Every message of a server stream, once it has ended. */
+const allOf = (call) =>
+  new Promise((resolve, reject) => {
+    const messages = [];
+    call.on('data', (message) => messages.push(message));
+    call.on('error', reject);
+    call.on('end', () => resolve(messages));
+  });
 
 async function reflect(client, request) {
   const call = client.ServerReflectionInfo({ deadline: deadline() });
@@ -270,4 +284,84 @@ test('auth: Register with an invalid e-mail is INVALID_ARGUMENT on field email',
   const status = statusOf(error);
   assert.equal(status.details.ErrorInfo.reason, 'ERROR_CODE_INVALID_ARGUMENT');
   assert.ok(status.details.BadRequest.field_violations.map((v) => v.field).includes('email'));
+});
+
+/** An owner's workspace with one base, shared with a second user at read. */
+async function sharedWorkspace() {
+  const { login: owner } = await registerAndLogin();
+  const asOwner = bearer(owner.tokens.access_token);
+  const { response: created } = await unary(workspaceService, 'CreateWorkspace',
+    { name: `Interop ${randomUUID().slice(0, 8)}`, description: 'from Node' }, asOwner);
+  const { workspace } = created;
+  assert.ok(workspace.id);
+  assert.equal(workspace.created_by, owner.user_id);
+  assert.equal(workspace.my_level, 'PERMISSION_LEVEL_OWNER');
+  const { response: { base } } = await unary(workspaceService, 'CreateBase',
+    { workspace_id: workspace.id, name: 'Interop base' }, asOwner);
+  assert.ok(base.id);
+  assert.equal(base.workspace_id, workspace.id);
+  assert.equal(base.name, 'Interop base');
+
+  const { login: reader } = await registerAndLogin();
+  const { response: added } = await unary(workspaceService, 'AddMember',
+    { workspace_id: workspace.id, user_id: reader.user_id, level: 'PERMISSION_LEVEL_READ' }, asOwner);
+  assert.equal(added.member.user_id, reader.user_id);
+  assert.equal(added.member.level, 'PERMISSION_LEVEL_READ');
+  assert.ok(added.consistency_token);
+  return { owner, reader, workspace, base };
+}
+
+test('workspaces: shared at read, readable but not editable, and invisible to others', async () => {
+  const { reader, workspace, base } = await sharedWorkspace();
+  const asReader = bearer(reader.tokens.access_token);
+
+  const { response: { workspace: got } } = await unary(workspaceService, 'GetWorkspace', { workspace_id: workspace.id }, asReader);
+  assert.equal(got.id, workspace.id);
+  assert.equal(got.name, workspace.name);
+  assert.equal(got.my_level, 'PERMISSION_LEVEL_READ');
+  const { response: listed } = await unary(workspaceService, 'ListBases', { workspace_id: workspace.id }, asReader);
+  assert.deepEqual(listed.bases.map((b) => [b.id, b.name]), [[base.id, base.name]]);
+
+  const denied = await unary(workspaceService, 'RenameBase', { base_id: base.id, name: 'Renamed by a reader' }, asReader).then(
+    () => assert.fail('expected an error'), (e) => e);
+  assert.equal(denied.code, grpc.status.PERMISSION_DENIED);
+  const deniedStatus = statusOf(denied);
+  assert.equal(deniedStatus.code, 7);
+  assert.equal(deniedStatus.details.ErrorInfo.domain, 'pyairtable.dev');
+  assert.equal(deniedStatus.details.ErrorInfo.reason, 'ERROR_CODE_PERMISSION_DENIED');
+
+  const { login: stranger } = await registerAndLogin();
+  const hidden = await unary(workspaceService, 'GetWorkspace', { workspace_id: workspace.id },
+    bearer(stranger.tokens.access_token)).then(() => assert.fail('expected an error'), (e) => e);
+  assert.equal(hidden.code, grpc.status.NOT_FOUND);
+  const hiddenStatus = statusOf(hidden);
+  assert.equal(hiddenStatus.code, 5);
+  assert.equal(hiddenStatus.details.ErrorInfo.domain, 'pyairtable.dev');
+  assert.equal(hiddenStatus.details.ErrorInfo.reason, 'ERROR_CODE_NOT_FOUND');
+});
+
+test('permissions: CheckPermission, Revoke with a consistency token, LookupResources streams the base', async () => {
+  const { owner, reader, workspace, base } = await sharedWorkspace();
+  const asOwner = bearer(owner.tokens.access_token);
+  const asReader = bearer(reader.tokens.access_token);
+  const baseRef = { type: 'RESOURCE_TYPE_BASE', id: base.id };
+
+  const { response: check } = await unary(permissionService, 'CheckPermission',
+    { resource: baseRef, level: 'PERMISSION_LEVEL_EDIT' }, asReader);
+  assert.equal(check.allowed, false);
+  assert.equal(check.effective_level, 'PERMISSION_LEVEL_READ');
+  assert.ok(check.consistency_token.startsWith('r'), check.consistency_token);
+
+  const { response: revoked } = await unary(permissionService, 'Revoke',
+    { resource: { type: 'RESOURCE_TYPE_WORKSPACE', id: workspace.id }, user_id: reader.user_id }, asOwner);
+  assert.ok(revoked.consistency_token.startsWith('r'), revoked.consistency_token);
+  const { response: afterRevoke } = await unary(permissionService, 'CheckPermission',
+    { resource: baseRef, level: 'PERMISSION_LEVEL_READ', consistency_token: revoked.consistency_token }, asReader);
+  assert.equal(afterRevoke.allowed, false);
+
+  const found = await allOf(permissionService.LookupResources(
+    { type: 'RESOURCE_TYPE_BASE', level: 'PERMISSION_LEVEL_READ', consistency_token: revoked.consistency_token },
+    asOwner, { deadline: deadline() }));
+  assert.deepEqual(found.map((f) => [f.resource.type, f.resource.id]), [['RESOURCE_TYPE_BASE', base.id]]);
+  assert.equal(found[0].level, 'PERMISSION_LEVEL_OWNER');
 });

@@ -18,7 +18,9 @@ from grpc_std.reflection.v1alpha import reflection_pb2 as refl_v1alpha, reflecti
 from pyairtable.auth.v1 import auth_pb2, auth_pb2_grpc
 from pyairtable.common.v1 import common_pb2
 from pyairtable.health.v1 import health_pb2, health_pb2_grpc
+from pyairtable.permissions.v1 import permissions_pb2, permissions_pb2_grpc
 from pyairtable.users.v1 import users_pb2, users_pb2_grpc
+from pyairtable.workspaces.v1 import workspaces_pb2, workspaces_pb2_grpc
 
 ADDRESS = os.environ.get("PYAIRTABLE_GRPC_ADDRESS", "127.0.0.1:50051")
 TIMEOUT = 10  # seconds: every call has a deadline, so a hang fails instead of blocking
@@ -53,6 +55,8 @@ class InteropTest(unittest.TestCase):
         cls.health = health_pb2_grpc.HealthServiceStub(cls.channel)
         cls.auth = auth_pb2_grpc.AuthServiceStub(cls.channel)
         cls.users = users_pb2_grpc.UserServiceStub(cls.channel)
+        cls.workspaces = workspaces_pb2_grpc.WorkspaceServiceStub(cls.channel)
+        cls.permissions = permissions_pb2_grpc.PermissionServiceStub(cls.channel)
 
     @classmethod
     def tearDownClass(cls):
@@ -246,6 +250,94 @@ class InteropTest(unittest.TestCase):
         bad_request = detail(status, error_details_pb2.BadRequest)
         self.assertIn("email", [v.field for v in bad_request.field_violations])
 
+
+    def shared_workspace(self):
+        """An owner's workspace with one base, shared with a second user at read: both logins, the workspace and the base."""
+        _, _, _, owner = self.register_and_login()
+        as_owner = (("authorization", f"Bearer {owner.tokens.access_token}"),)
+        created = self.workspaces.CreateWorkspace(
+            workspaces_pb2.CreateWorkspaceRequest(name="Interop " + uuid.uuid4().hex[:8], description="from Python"),
+            metadata=as_owner, timeout=TIMEOUT)
+        workspace = created.workspace
+        self.assertTrue(workspace.id)
+        self.assertEqual(workspace.created_by, owner.user_id)
+        self.assertEqual(workspace.my_level, permissions_pb2.PERMISSION_LEVEL_OWNER)
+        base = self.workspaces.CreateBase(workspaces_pb2.CreateBaseRequest(workspace_id=workspace.id, name="Interop base"),
+                                          metadata=as_owner, timeout=TIMEOUT).base
+        self.assertTrue(base.id)
+        self.assertEqual(base.workspace_id, workspace.id)
+        self.assertEqual(base.name, "Interop base")
+
+        _, _, _, reader = self.register_and_login()
+        added = self.workspaces.AddMember(workspaces_pb2.AddMemberRequest(
+            workspace_id=workspace.id, user_id=reader.user_id, level=permissions_pb2.PERMISSION_LEVEL_READ),
+            metadata=as_owner, timeout=TIMEOUT)
+        self.assertEqual(added.member.user_id, reader.user_id)
+        self.assertEqual(added.member.level, permissions_pb2.PERMISSION_LEVEL_READ)
+        self.assertTrue(added.consistency_token)
+        return owner, reader, workspace, base
+
+    def test_workspace_shared_at_read_is_readable_not_editable_and_invisible_to_others(self):
+        _, reader, workspace, base = self.shared_workspace()
+        as_reader = (("authorization", f"Bearer {reader.tokens.access_token}"),)
+
+        got = self.workspaces.GetWorkspace(workspaces_pb2.GetWorkspaceRequest(workspace_id=workspace.id),
+                                           metadata=as_reader, timeout=TIMEOUT).workspace
+        self.assertEqual(got.id, workspace.id)
+        self.assertEqual(got.name, workspace.name)
+        self.assertEqual(got.my_level, permissions_pb2.PERMISSION_LEVEL_READ)
+        listed = self.workspaces.ListBases(workspaces_pb2.ListBasesRequest(workspace_id=workspace.id),
+                                           metadata=as_reader, timeout=TIMEOUT)
+        self.assertEqual([(b.id, b.name) for b in listed.bases], [(base.id, base.name)])
+
+        with self.assertRaises(grpc.RpcError) as caught:
+            self.workspaces.RenameBase(workspaces_pb2.RenameBaseRequest(base_id=base.id, name="Renamed by a reader"),
+                                       metadata=as_reader, timeout=TIMEOUT)
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.PERMISSION_DENIED)
+        status = status_details(caught.exception)
+        self.assertEqual(status.code, 7)
+        info = detail(status, error_details_pb2.ErrorInfo)
+        self.assertEqual(info.domain, "pyairtable.dev")
+        self.assertEqual(info.reason, "ERROR_CODE_PERMISSION_DENIED")
+
+        _, _, _, stranger = self.register_and_login()
+        with self.assertRaises(grpc.RpcError) as caught:
+            self.workspaces.GetWorkspace(workspaces_pb2.GetWorkspaceRequest(workspace_id=workspace.id),
+                                         metadata=(("authorization", f"Bearer {stranger.tokens.access_token}"),),
+                                         timeout=TIMEOUT)
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.NOT_FOUND)
+        status = status_details(caught.exception)
+        self.assertEqual(status.code, 5)
+        info = detail(status, error_details_pb2.ErrorInfo)
+        self.assertEqual(info.domain, "pyairtable.dev")
+        self.assertEqual(info.reason, "ERROR_CODE_NOT_FOUND")
+
+    def test_check_permission_revoke_with_consistency_token_and_lookup_resources(self):
+        owner, reader, workspace, base = self.shared_workspace()
+        as_owner = (("authorization", f"Bearer {owner.tokens.access_token}"),)
+        as_reader = (("authorization", f"Bearer {reader.tokens.access_token}"),)
+        base_ref = permissions_pb2.ResourceRef(type=permissions_pb2.RESOURCE_TYPE_BASE, id=base.id)
+
+        check = self.permissions.CheckPermission(permissions_pb2.CheckPermissionRequest(
+            resource=base_ref, level=permissions_pb2.PERMISSION_LEVEL_EDIT), metadata=as_reader, timeout=TIMEOUT)
+        self.assertFalse(check.allowed)
+        self.assertEqual(check.effective_level, permissions_pb2.PERMISSION_LEVEL_READ)
+        self.assertTrue(check.consistency_token.startswith("r"), check.consistency_token)
+
+        revoked = self.permissions.Revoke(permissions_pb2.RevokeRequest(
+            resource=permissions_pb2.ResourceRef(type=permissions_pb2.RESOURCE_TYPE_WORKSPACE, id=workspace.id),
+            user_id=reader.user_id), metadata=as_owner, timeout=TIMEOUT)
+        self.assertTrue(revoked.consistency_token.startswith("r"), revoked.consistency_token)
+        after_revoke = self.permissions.CheckPermission(permissions_pb2.CheckPermissionRequest(
+            resource=base_ref, level=permissions_pb2.PERMISSION_LEVEL_READ, consistency_token=revoked.consistency_token),
+            metadata=as_reader, timeout=TIMEOUT)
+        self.assertFalse(after_revoke.allowed)
+
+        found = list(self.permissions.LookupResources(permissions_pb2.LookupResourcesRequest(
+            type=permissions_pb2.RESOURCE_TYPE_BASE, level=permissions_pb2.PERMISSION_LEVEL_READ,
+            consistency_token=revoked.consistency_token), metadata=as_owner, timeout=TIMEOUT))
+        self.assertEqual([(f.resource.type, f.resource.id) for f in found], [(permissions_pb2.RESOURCE_TYPE_BASE, base.id)])
+        self.assertEqual(found[0].level, permissions_pb2.PERMISSION_LEVEL_OWNER)
 
 if __name__ == "__main__":
     result = unittest.TextTestRunner(verbosity=2).run(unittest.defaultTestLoader.loadTestsFromTestCase(InteropTest))
