@@ -54,6 +54,15 @@ public static class ServiceCollectionExtensions
                 builder.ConnectionStringBuilder.ApplicationName = "pyairtable";
             }
 
+            // Services run the same statements over and over: let Npgsql prepare them per connection so
+            // PostgreSQL plans each once (the permission check spends 3.5 ms planning, 0.9 ms executing).
+            // A connection string that sets Max Auto Prepare wins.
+            if (builder.ConnectionStringBuilder.MaxAutoPrepare == 0)
+            {
+                builder.ConnectionStringBuilder.MaxAutoPrepare = 64;
+                builder.ConnectionStringBuilder.AutoPrepareMinUsages = 2;
+            }
+
             return builder.Build();
         });
 

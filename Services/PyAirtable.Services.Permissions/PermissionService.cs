@@ -15,8 +15,10 @@ namespace PyAirtable.Services.Permissions;
 /// computed from PostgreSQL (no decision cache yet), so a revoke is seen by the next check on every
 /// host, and a consistency token is always honoured.
 /// </summary>
-public sealed class PermissionService(NpgsqlDataSource db, CursorCodec cursors) : IPermissionService
+public sealed class PermissionService(PermissionDatabase database, CursorCodec cursors) : IPermissionService
 {
+    private readonly NpgsqlDataSource db = database.DataSource;
+
     public const int MaxBatch = 5000;
     private const int LookupChunk = 1000;
 

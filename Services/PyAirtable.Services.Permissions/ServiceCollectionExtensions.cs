@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using PyAirtable.Contracts.Permissions;
 using PyAirtable.Services.Infrastructure;
 using PyAirtable.Services.Infrastructure.Contracts;
@@ -16,6 +17,7 @@ public static class ServiceCollectionExtensions
         if (string.IsNullOrWhiteSpace(configuration[$"{ContractBindingExtensions.RemoteSection}:pyairtable.permissions.v1.PermissionService"]))
         {
             services.AddServiceMigrations("permissions", typeof(ServiceCollectionExtensions).Assembly);
+            services.TryAddSingleton(sp => PermissionDatabase.Create(sp.GetRequiredService<Npgsql.NpgsqlDataSource>(), configuration.GetConnectionString(PyAirtable.Services.Infrastructure.ServiceCollectionExtensions.PostgresConnectionName)!));
         }
 
         return services.AddContract<IPermissionService, PermissionService>(configuration);

@@ -8,5 +8,6 @@ var root = new RootCommand("PyAirtable developer tools.")
     ProtosCommand.Create(),
     SeedCommand.Create(),
     BenchCommand.Create(),
+    BenchPermissionsCommand.Create(),
 };
 return await root.Parse(args).InvokeAsync();
