@@ -1,0 +1,48 @@
+using Grpc.Core;
+using PyAirtable.Contracts.Permissions;
+using PyAirtable.Contracts.Workspaces;
+using PyAirtable.IntegrationTests.Identity;
+using PyAirtable.IntegrationTests.Infrastructure;
+using static PyAirtable.IntegrationTests.Access.Access;
+using static PyAirtable.IntegrationTests.Identity.AuthenticationTests;
+
+namespace PyAirtable.IntegrationTests.Access;
+
+/// <summary>The Workspace service asking a Permission service on another host: same answers, the caller's identity carried along.</summary>
+public sealed class SplitHostAccessTests : DatabasePerTest
+{
+    [Fact]
+    public async Task Workspaces_WithPermissionsOnAnotherHost_EnforceTheSameRules()
+    {
+        var prefix = $"split-access-{Guid.NewGuid():N}:";
+        await using var permissionsHost = await TestHost.StartAsync(Database.ConnectionString, o =>
+        {
+            o.Name = "permissions-host";
+            o.Settings["Redis:InstanceName"] = prefix;
+        });
+        await using var edge = await TestHost.StartAsync(Database.ConnectionString, o =>
+        {
+            o.Name = "edge";
+            o.Settings["Redis:InstanceName"] = prefix;
+            o.Settings["Remote:pyairtable.permissions.v1.PermissionService"] = permissionsHost.GrpcAddress;
+        });
+        var owner = await edge.RegisterAsync();
+        var member = await edge.RegisterAsync();
+        var stranger = await edge.RegisterAsync();
+
+        var workspace = (await edge.Workspaces().CreateWorkspaceAsync(new CreateWorkspaceRequest { Name = "Remote checks" }, owner.Bearer)).Workspace!;
+        await edge.Workspaces().AddMemberAsync(new AddMemberRequest { WorkspaceId = workspace.Id, UserId = member.UserId, Level = PermissionLevel.Comment }, owner.Bearer);
+        var baseId = (await edge.Workspaces().CreateBaseAsync(new CreateBaseRequest { WorkspaceId = workspace.Id, Name = "B" }, owner.Bearer)).Base!.Id;
+
+        Assert.Equal(PermissionLevel.Comment, (await edge.Workspaces().GetWorkspaceAsync(new GetWorkspaceRequest { WorkspaceId = workspace.Id }, member.Bearer)).Workspace!.MyLevel);
+        AssertStatus(await Assert.ThrowsAsync<RpcException>(async () =>
+            await edge.Workspaces().RenameBaseAsync(new RenameBaseRequest { BaseId = baseId, Name = "x" }, member.Bearer)), StatusCode.PermissionDenied);
+        AssertStatus(await Assert.ThrowsAsync<RpcException>(async () =>
+            await edge.Workspaces().GetBaseAsync(new GetBaseRequest { BaseId = baseId }, stranger.Bearer)), StatusCode.NotFound);
+
+        // The grant lives on the permissions host: it answers a direct check the same way.
+        var check = await permissionsHost.Permissions().CheckPermissionAsync(
+            new CheckPermissionRequest { Resource = Ref(ResourceType.Base, baseId), Level = PermissionLevel.Comment }, member.Bearer);
+        Assert.True(check.Allowed, check.Reason);
+    }
+}
