@@ -12,8 +12,10 @@ internal readonly record struct Decision(bool Exists, PermissionLevel Level, str
 
 /// <summary>
 /// Computes effective levels in PostgreSQL, many at once: one statement walks each resource's chain of
-/// ancestors (recursive CTE over permissions.resources), takes the nearest grant of the user on it, and
-/// falls back to the best level the user's roles in that workspace give the resource's type.
+/// ancestors (recursive CTE over permissions.resources). An owner of the resource or of any enclosing one
+/// is owner (a more specific grant cannot lock an owner out of what they own); otherwise the nearest grant
+/// of the user on the chain decides; otherwise the best level the user's roles in that workspace give the
+/// resource's type.
 /// </summary>
 internal static class PermissionEvaluator
 {
@@ -43,6 +45,9 @@ internal static class PermissionEvaluator
         )
         SELECT r.ord AS Ord,
                EXISTS (SELECT 1 FROM chain c WHERE c.ord = r.ord AND c.depth = 0) AS ResourceExists,
+               EXISTS (SELECT 1 FROM chain c JOIN permissions.grants g
+                         ON g.resource_type = c.type AND g.resource_id = c.id AND g.user_id = c.user_id AND g.level = 6
+                        WHERE c.ord = r.ord) AS OwnsChain,
                n.level AS GrantLevel, n.grant_type AS GrantType, n.grant_id AS GrantId,
                b.level AS RoleLevel, b.name AS RoleName
           FROM req r
@@ -69,6 +74,8 @@ internal static class PermissionEvaluator
         {
             decisions[row.Ord - 1] = !row.ResourceExists
                 ? new Decision(false, PermissionLevel.None, "no such resource")
+                : row.OwnsChain && row.GrantLevel != (short)PermissionLevel.Owner
+                    ? new Decision(true, PermissionLevel.Owner, "owner of an enclosing resource")
                 : row.GrantLevel is { } level
                     ? new Decision(true, (PermissionLevel)level, $"grant on {Name((ResourceType)row.GrantType!.Value)} {row.GrantId}")
                     : row.RoleLevel is { } roleLevel
@@ -93,6 +100,7 @@ internal static class PermissionEvaluator
     {
         public long Ord { get; init; }
         public bool ResourceExists { get; init; }
+        public bool OwnsChain { get; init; }
         public short? GrantLevel { get; init; }
         public short? GrantType { get; init; }
         public Guid? GrantId { get; init; }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Dapper;
 using Npgsql;
+using PyAirtable.Contracts.Auth;
 using PyAirtable.Contracts.Common;
 using PyAirtable.Contracts.Permissions;
 using PyAirtable.Services.Infrastructure.Errors;
@@ -15,6 +16,11 @@ namespace PyAirtable.Services.Permissions;
 /// computed from PostgreSQL (no decision cache yet), so a revoke is seen by the next check on every
 /// host, and a consistency token is always honoured.
 /// </summary>
+/// <remarks>
+/// Checks and lookups answer about the caller's own access and need no scope (services ask them on the
+/// caller's behalf whatever the key was made for); managing grants, roles and invitations needs
+/// workspaces:write, listing them workspaces:read.
+/// </remarks>
 public sealed class PermissionService(PermissionDatabase database, CursorCodec cursors) : IPermissionService
 {
     private readonly NpgsqlDataSource db = database.DataSource;
@@ -27,7 +33,7 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
         var caller = context.RequireCaller();
         var validator = new RequestValidator();
         var resource = ResourceOf(validator, "resource", request.Resource);
-        var level = LevelOf(validator, "level", request.Level);
+        var level = RequiredLevelOf(validator, "level", request.Level);
         ParseToken(validator, request.ConsistencyToken);
         var userId = UserOf(validator, "user_id", request.UserId, caller);
         validator.ThrowIfInvalid();
@@ -44,7 +50,7 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
         {
             Allowed = decision.Exists && decision.Level >= level,
             EffectiveLevel = decision.Level,
-            Reason = decision.Reason,
+            Reason = ReasonFor(caller, decision),
             ConsistencyToken = await CurrentTokenAsync(connection, ct),
         };
     }
@@ -66,7 +72,7 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
         {
             var item = request.Checks[i];
             var resource = ResourceOf(validator, $"checks[{i}].resource", item?.Resource);
-            levels[i] = LevelOf(validator, $"checks[{i}].level", item?.Level ?? PermissionLevel.Unspecified);
+            levels[i] = RequiredLevelOf(validator, $"checks[{i}].level", item?.Level ?? PermissionLevel.Unspecified);
             var user = UserOf(validator, $"checks[{i}].user_id", item?.UserId, caller);
             foreign |= user.ToString() != caller.UserId;
             queries[i] = new Query(user, resource.Type, resource.Id);
@@ -84,15 +90,16 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
         var response = new BatchCheckPermissionResponse { ConsistencyToken = await CurrentTokenAsync(connection, ct) };
         for (var i = 0; i < decisions.Length; i++)
         {
-            response.Results.Add(new CheckResult { Allowed = decisions[i].Exists && decisions[i].Level >= levels[i], EffectiveLevel = decisions[i].Level, Reason = decisions[i].Reason });
+            response.Results.Add(new CheckResult { Allowed = decisions[i].Exists && decisions[i].Level >= levels[i], EffectiveLevel = decisions[i].Level, Reason = ReasonFor(caller, decisions[i]) });
         }
 
         return response;
     }
 
+    [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<RegisterResourceResponse> RegisterResourceAsync(RegisterResourceRequest request, CallContext context = default)
     {
-        var caller = RequireUser(context);
+        var caller = RequireUser(context, Scopes.WorkspacesWrite);
         var validator = new RequestValidator();
         var resource = ResourceOf(validator, "resource", request.Resource);
         (ResourceType Type, Guid Id)? parent = request.Parent is null ? null : ResourceOf(validator, "parent", request.Parent);
@@ -126,6 +133,13 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
             workspaceId = resource.Id;
         }
 
+        if (await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
+            "SELECT EXISTS (SELECT 1 FROM permissions.deleted_resources WHERE type = @type AND id = @id)",
+            new { type = (short)resource.Type, id = resource.Id }, tx, cancellationToken: ct)))
+        {
+            Fail.AlreadyExists(PermissionEvaluator.Name(resource.Type), "A resource with this id existed and was deleted; ids are not reused.");
+        }
+
         var inserted = await connection.ExecuteAsync(new CommandDefinition(
             """
             INSERT INTO permissions.resources (type, id, parent_type, parent_id, workspace_id)
@@ -136,21 +150,20 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
             Fail.AlreadyExists(PermissionEvaluator.Name(resource.Type), "The resource is already registered.");
         }
 
-        if (resource.Type == ResourceType.Workspace)
-        {
-            await connection.ExecuteAsync(new CommandDefinition(
-                "INSERT INTO permissions.grants (resource_type, resource_id, user_id, level, granted_by) VALUES (1, @id, @user, 6, @user)",
-                new { id = resource.Id, user = Guid.Parse(caller.UserId) }, tx, cancellationToken: ct));
-        }
+        // Whoever creates a resource owns it (for a workspace: its first owner).
+        await connection.ExecuteAsync(new CommandDefinition(
+            "INSERT INTO permissions.grants (resource_type, resource_id, user_id, level, granted_by) VALUES (@type, @id, @user, 6, @user)",
+            new { type = (short)resource.Type, id = resource.Id, user = Guid.Parse(caller.UserId) }, tx, cancellationToken: ct));
 
         var token = await NextTokenAsync(connection, tx, ct);
         await tx.CommitAsync(ct);
         return new RegisterResourceResponse { ConsistencyToken = token };
     }
 
+    [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<DeleteResourceResponse> DeleteResourceAsync(DeleteResourceRequest request, CallContext context = default)
     {
-        var caller = context.RequireCaller();
+        var caller = context.RequireCaller(Scopes.WorkspacesWrite);
         var validator = new RequestValidator();
         var resource = ResourceOf(validator, "resource", request.Resource);
         validator.ThrowIfInvalid();
@@ -165,7 +178,9 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
                 UNION ALL
                 SELECT r.type, r.id FROM permissions.resources r JOIN subtree s ON r.parent_type = s.type AND r.parent_id = s.id
             ), gone AS (
-                DELETE FROM permissions.resources r USING subtree s WHERE r.type = s.type AND r.id = s.id RETURNING 1
+                DELETE FROM permissions.resources r USING subtree s WHERE r.type = s.type AND r.id = s.id RETURNING r.type, r.id
+            ), remembered AS (
+                INSERT INTO permissions.deleted_resources (type, id) SELECT type, id FROM gone ON CONFLICT DO NOTHING RETURNING 1
             )
             SELECT count(*) FROM gone
             """, new { type = (short)resource.Type, id = resource.Id }, tx, cancellationToken: ct));
@@ -174,9 +189,10 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
         return new DeleteResourceResponse { ConsistencyToken = token, ResourcesRemoved = removed };
     }
 
+    [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<GrantResponse> GrantAsync(GrantRequest request, CallContext context = default)
     {
-        var caller = context.RequireCaller();
+        var caller = context.RequireCaller(Scopes.WorkspacesWrite);
         var validator = new RequestValidator();
         var resource = ResourceOf(validator, "resource", request.Resource);
         var user = UserOf(validator, "user_id", request.UserId, null);
@@ -207,9 +223,10 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
         };
     }
 
+    [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<RevokeResponse> RevokeAsync(RevokeRequest request, CallContext context = default)
     {
-        var caller = context.RequireCaller();
+        var caller = context.RequireCaller(Scopes.WorkspacesWrite);
         var validator = new RequestValidator();
         var resource = ResourceOf(validator, "resource", request.Resource);
         var user = UserOf(validator, "user_id", request.UserId, null);
@@ -227,9 +244,10 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
         return new RevokeResponse { ConsistencyToken = token };
     }
 
+    [RequiresScope(Scopes.WorkspacesRead)]
     public async ValueTask<ListPermissionsResponse> ListPermissionsAsync(ListPermissionsRequest request, CallContext context = default)
     {
-        var caller = context.RequireCaller();
+        var caller = context.RequireCaller(Scopes.WorkspacesRead);
         var validator = new RequestValidator();
         var byResource = request.Resource is not null;
         if (byResource == !string.IsNullOrEmpty(request.UserId))
@@ -291,7 +309,7 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
             validator.Add("type", "must be a resource type");
         }
 
-        var level = LevelOf(validator, "level", request.Level);
+        var level = RequiredLevelOf(validator, "level", request.Level);
         ParseToken(validator, request.ConsistencyToken);
         validator.ThrowIfInvalid();
         if (user.ToString() != caller.UserId && !caller.IsPrivileged())
@@ -300,27 +318,35 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
         }
 
         var ct = context.CancellationToken;
-        await using var connection = await db.OpenConnectionAsync(ct);
-        // Candidates: resources of the type in every workspace where the user holds a grant or a role.
+        // Candidates: resources of the type in every workspace where the user holds a grant of read or more,
+        // or a role. A chunk is read and evaluated, its connection returned to the pool, then streamed: a
+        // slow reader holds no connection.
         var after = Guid.Empty;
         while (true)
         {
-            var candidates = (await connection.QueryAsync<Guid>(new CommandDefinition(
-                """
-                SELECT r.id FROM permissions.resources r
-                 WHERE r.type = @type AND r.id > @after
-                   AND r.workspace_id IN (
-                       SELECT res.workspace_id FROM permissions.grants g JOIN permissions.resources res ON res.type = g.resource_type AND res.id = g.resource_id WHERE g.user_id = @user
-                       UNION
-                       SELECT workspace_id FROM permissions.role_assignments WHERE user_id = @user)
-                 ORDER BY r.id LIMIT @chunk
-                """, new { type = (short)request.Type, after, user, chunk = LookupChunk }, cancellationToken: ct))).ToList();
-            if (candidates.Count == 0)
+            List<Guid> candidates;
+            Decision[] decisions;
+            await using (var connection = await db.OpenConnectionAsync(ct))
             {
-                yield break;
+                candidates = (await connection.QueryAsync<Guid>(new CommandDefinition(
+                    """
+                    SELECT r.id FROM permissions.resources r
+                     WHERE r.type = @type AND r.id > @after
+                       AND r.workspace_id IN (
+                           SELECT res.workspace_id FROM permissions.grants g JOIN permissions.resources res ON res.type = g.resource_type AND res.id = g.resource_id
+                            WHERE g.user_id = @user AND g.level >= 2
+                           UNION
+                           SELECT workspace_id FROM permissions.role_assignments WHERE user_id = @user)
+                     ORDER BY r.id LIMIT @chunk
+                    """, new { type = (short)request.Type, after, user, chunk = LookupChunk }, cancellationToken: ct))).ToList();
+                if (candidates.Count == 0)
+                {
+                    yield break;
+                }
+
+                decisions = await PermissionEvaluator.EvaluateAsync(connection, candidates.Select(id => new Query(user, request.Type, id)).ToList(), null, ct);
             }
 
-            var decisions = await PermissionEvaluator.EvaluateAsync(connection, candidates.Select(id => new Query(user, request.Type, id)).ToList(), null, ct);
             for (var i = 0; i < candidates.Count; i++)
             {
                 if (decisions[i].Exists && decisions[i].Level >= level)
@@ -339,9 +365,10 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
 
     // Roles ------------------------------------------------------------------------------------------
 
+    [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<CreateRoleResponse> CreateRoleAsync(CreateRoleRequest request, CallContext context = default)
     {
-        var caller = context.RequireCaller();
+        var caller = context.RequireCaller(Scopes.WorkspacesWrite);
         var validator = new RequestValidator();
         var workspace = Validation.Id("workspace_id", request.WorkspaceId);
         validator.Name("name", request.Name);
@@ -370,9 +397,10 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
         };
     }
 
+    [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<UpdateRoleResponse> UpdateRoleAsync(UpdateRoleRequest request, CallContext context = default)
     {
-        var caller = context.RequireCaller();
+        var caller = context.RequireCaller(Scopes.WorkspacesWrite);
         var validator = new RequestValidator();
         var roleId = Validation.Id("role_id", request.RoleId);
         if (request.Name is not null)
@@ -408,9 +436,10 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
         return new UpdateRoleResponse { Role = role, ConsistencyToken = token };
     }
 
+    [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<AssignRoleResponse> AssignRoleAsync(AssignRoleRequest request, CallContext context = default)
     {
-        var caller = context.RequireCaller();
+        var caller = context.RequireCaller(Scopes.WorkspacesWrite);
         var roleId = Validation.Id("role_id", request.RoleId);
         var user = Validation.Id("user_id", request.UserId);
         var ct = context.CancellationToken;
@@ -425,9 +454,10 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
         return new AssignRoleResponse { ConsistencyToken = token };
     }
 
+    [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<UnassignRoleResponse> UnassignRoleAsync(UnassignRoleRequest request, CallContext context = default)
     {
-        var caller = context.RequireCaller();
+        var caller = context.RequireCaller(Scopes.WorkspacesWrite);
         var roleId = Validation.Id("role_id", request.RoleId);
         var user = Validation.Id("user_id", request.UserId);
         var ct = context.CancellationToken;
@@ -441,9 +471,10 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
         return new UnassignRoleResponse { ConsistencyToken = token };
     }
 
+    [RequiresScope(Scopes.WorkspacesRead)]
     public async ValueTask<ListRolesResponse> ListRolesAsync(ListRolesRequest request, CallContext context = default)
     {
-        var caller = context.RequireCaller();
+        var caller = context.RequireCaller(Scopes.WorkspacesRead);
         var workspace = Validation.Id("workspace_id", request.WorkspaceId);
         var scope = "permissions.roles:" + workspace;
         var page = PageRequest.From(request.Pagination, cursors, scope, defaultPageSize: 50, maxPageSize: 500);
@@ -468,9 +499,10 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
 
     // Invitations and membership ---------------------------------------------------------------------
 
+    [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<CreateInvitationResponse> CreateInvitationAsync(CreateInvitationRequest request, CallContext context = default)
     {
-        var caller = RequireUser(context);
+        var caller = RequireUser(context, Scopes.WorkspacesWrite);
         var workspace = Validation.Id("workspace_id", request.WorkspaceId);
         var email = Validation.NormalizeEmail(request.Email);
         var validator = new RequestValidator().Email("email", email);
@@ -496,9 +528,10 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
         };
     }
 
+    [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<AcceptInvitationResponse> AcceptInvitationAsync(AcceptInvitationRequest request, CallContext context = default)
     {
-        var caller = RequireUser(context);
+        var caller = RequireUser(context, Scopes.WorkspacesWrite);
         var id = Validation.Id("invitation_id", request.InvitationId);
         var ct = context.CancellationToken;
         await using var connection = await db.OpenConnectionAsync(ct);
@@ -573,13 +606,16 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
         // A member of a workspace: a grant of read or more on the workspace itself, or a role in it.
         var shared = (await connection.QueryAsync<Guid>(new CommandDefinition(
             """
-            WITH members AS (
-                SELECT resource_id AS workspace_id, user_id FROM permissions.grants WHERE resource_type = 1 AND level >= 2
+            WITH mine AS (
+                SELECT resource_id AS workspace_id FROM permissions.grants WHERE user_id = @me AND resource_type = 1 AND level >= 2
                 UNION
-                SELECT workspace_id, user_id FROM permissions.role_assignments
+                SELECT workspace_id FROM permissions.role_assignments WHERE user_id = @me
             )
-            SELECT DISTINCT other.user_id FROM members mine JOIN members other ON other.workspace_id = mine.workspace_id
-             WHERE mine.user_id = @me AND other.user_id = ANY(@ids)
+            SELECT DISTINCT g.user_id FROM mine JOIN permissions.grants g ON g.resource_type = 1 AND g.resource_id = mine.workspace_id
+             WHERE g.level >= 2 AND g.user_id = ANY(@ids)
+            UNION
+            SELECT DISTINCT ra.user_id FROM mine JOIN permissions.role_assignments ra ON ra.workspace_id = mine.workspace_id
+             WHERE ra.user_id = ANY(@ids)
             """, new { me, ids }, cancellationToken: ct))).ToHashSet();
         return new FilterSharedWorkspaceUsersResponse { UserIds = request.UserIds.Where((_, i) => shared.Contains(ids[i])).ToList() };
     }
@@ -744,6 +780,21 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
         return level;
     }
 
+    /// <summary>A level a check asks for: read or more (asking for "at least none" would only tell whether an id exists).</summary>
+    private static PermissionLevel RequiredLevelOf(RequestValidator validator, string field, PermissionLevel level)
+    {
+        if (level is < PermissionLevel.Read or > PermissionLevel.Owner)
+        {
+            validator.Add(field, "must be read, comment, edit, create or owner");
+        }
+
+        return level;
+    }
+
+    /// <summary>Below read, a missing resource and one without access read the same, so checks do not reveal which ids exist.</summary>
+    private static string ReasonFor(UserContext caller, Decision decision) =>
+        decision.Level >= PermissionLevel.Read || caller.IsPrivileged() ? decision.Reason : "no access";
+
     private static Guid UserOf(RequestValidator validator, string field, string? userId, UserContext? caller)
     {
         if (string.IsNullOrEmpty(userId) && caller is not null)
@@ -789,9 +840,9 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
         _ => false,
     };
 
-    private static UserContext RequireUser(CallContext context)
+    private static UserContext RequireUser(CallContext context, string scope)
     {
-        var caller = context.RequireCaller();
+        var caller = context.RequireCaller(scope);
         if (!Guid.TryParse(caller.UserId, out _))
         {
             Fail.PermissionDenied("Resources are registered by users.");

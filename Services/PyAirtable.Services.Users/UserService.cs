@@ -76,7 +76,7 @@ public sealed partial class UserService(
         var cacheMetadata = new CacheMetadata { Etag = row.Etag, ExpiresAt = time.GetUtcNow().UtcDateTime + options.Value.CacheTtl };
         return request.IfNoneMatch == row.Etag
             ? new GetUserResponse { NotModified = true, Cache = cacheMetadata }
-            : new GetUserResponse { User = row.ToContract(), Cache = cacheMetadata };
+            : new GetUserResponse { User = VisibleTo(caller, row.ToContract()), Cache = cacheMetadata };
     }
 
     [RequiresScope(Scopes.UsersRead)]
@@ -116,7 +116,7 @@ public sealed partial class UserService(
         {
             if (found.TryGetValue(ids[i], out var row))
             {
-                response.Users.Add(row.ToContract());
+                response.Users.Add(VisibleTo(caller, row.ToContract()));
             }
             else
             {
@@ -296,6 +296,15 @@ public sealed partial class UserService(
         await tx.CommitAsync(ct);
         return new CreateUserResponse { User = user };
     }
+
+    /// <summary>
+    /// What of a profile the caller sees: all of their own (and operators see all); of somebody they share a
+    /// workspace with, the public profile only — name, picture, status — not the e-mail address or time zone.
+    /// Workspace members are added by owners without the member's consent, so sharing one must not expose
+    /// contact details.
+    /// </summary>
+    private static User VisibleTo(UserContext caller, User user) =>
+        caller.IsPrivileged() || caller.UserId == user.Id ? user : user with { Email = "", TimeZone = "" };
 
     /// <summary>
     /// The profiles of <paramref name="ids"/> the caller may read: their own, those of members of a

@@ -1,5 +1,6 @@
 using Dapper;
 using Npgsql;
+using PyAirtable.Contracts.Auth;
 using PyAirtable.Contracts.Common;
 using PyAirtable.Contracts.Permissions;
 using PyAirtable.Contracts.Workspaces;
@@ -24,45 +25,43 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
     private const string WorkspaceColumns = "id AS Id, name AS Name, description AS Description, created_by AS CreatedBy, created_at AS CreatedAt, updated_at AS UpdatedAt";
     private const string BaseColumns = "id AS Id, workspace_id AS WorkspaceId, name AS Name, created_by AS CreatedBy, created_at AS CreatedAt, updated_at AS UpdatedAt";
 
+    [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<CreateWorkspaceResponse> CreateWorkspaceAsync(CreateWorkspaceRequest request, CallContext context = default)
     {
-        var caller = RequireUser(context);
+        var caller = RequireUser(context, Scopes.WorkspacesWrite);
         var validator = new RequestValidator().Name("name", request.Name).MaxLength("description", request.Description, MaxDescription);
         validator.ThrowIfInvalid();
         var id = Guid.CreateVersion7();
         var ct = context.CancellationToken;
+        // The row and the tree entry commit together or not at all: the row is written in a transaction that
+        // commits only after the Permission service registered the workspace (a failure there rolls it back;
+        // a failed commit leaves only an entry without a row, which no one can see into).
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        var row = await connection.QuerySingleAsync<WorkspaceRow>(new CommandDefinition(
+            $"INSERT INTO workspaces.workspaces (id, name, description, created_by) VALUES (@id, @name, @description, @by) RETURNING {WorkspaceColumns}",
+            new { id, name = request.Name.Trim(), description = request.Description ?? "", by = Guid.Parse(caller.UserId) }, tx, cancellationToken: ct));
+        var workspace = row.ToContract(PermissionLevel.Owner);
+        await Outbox.EnqueueAsync(tx, "workspace.created", "workspace", workspace.Id, workspace, RequestId(context), ct);
         var registered = await permissions.RegisterResourceAsync(new RegisterResourceRequest { Resource = Ref(ResourceType.Workspace, id) }, context);
-        try
-        {
-            await using var connection = await db.OpenConnectionAsync(ct);
-            await using var tx = await connection.BeginTransactionAsync(ct);
-            var row = await connection.QuerySingleAsync<WorkspaceRow>(new CommandDefinition(
-                $"INSERT INTO workspaces.workspaces (id, name, description, created_by) VALUES (@id, @name, @description, @by) RETURNING {WorkspaceColumns}",
-                new { id, name = request.Name.Trim(), description = request.Description ?? "", by = Guid.Parse(caller.UserId) }, tx, cancellationToken: ct));
-            var workspace = row.ToContract(PermissionLevel.Owner);
-            await Outbox.EnqueueAsync(tx, "workspace.created", "workspace", workspace.Id, workspace, RequestId(context), ct);
-            await tx.CommitAsync(ct);
-            return new CreateWorkspaceResponse { Workspace = workspace, ConsistencyToken = registered.ConsistencyToken };
-        }
-        catch
-        {
-            await permissions.DeleteResourceAsync(new DeleteResourceRequest { Resource = Ref(ResourceType.Workspace, id) }, context);
-            throw;
-        }
+        await tx.CommitAsync(ct);
+        return new CreateWorkspaceResponse { Workspace = workspace, ConsistencyToken = registered.ConsistencyToken };
     }
 
+    [RequiresScope(Scopes.WorkspacesRead)]
     public async ValueTask<GetWorkspaceResponse> GetWorkspaceAsync(GetWorkspaceRequest request, CallContext context = default)
     {
-        RequireUser(context);
+        RequireUser(context, Scopes.WorkspacesRead);
         var id = Validation.Id("workspace_id", request.WorkspaceId);
         var level = await RequireAsync(context, ResourceType.Workspace, id, PermissionLevel.Read);
         var row = await ReadWorkspaceAsync(id, context.CancellationToken);
         return new GetWorkspaceResponse { Workspace = row.ToContract(level) };
     }
 
+    [RequiresScope(Scopes.WorkspacesRead)]
     public async ValueTask<ListWorkspacesResponse> ListWorkspacesAsync(ListWorkspacesRequest request, CallContext context = default)
     {
-        var caller = RequireUser(context);
+        var caller = RequireUser(context, Scopes.WorkspacesRead);
         var scope = "workspaces.list:" + caller.UserId;
         var page = PageRequest.From(request.Pagination, cursors, scope, defaultPageSize: 50, maxPageSize: 500);
         var reachable = new SortedDictionary<Guid, PermissionLevel>();
@@ -71,18 +70,29 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
             reachable[Guid.Parse(item.Resource!.Id)] = item.Level;
         }
 
+        // Walk the reachable ids after the cursor, skipping any without a row (a tree entry whose workspace
+        // was never committed), until the page plus one is full.
         var after = page.After is { Count: 1 } a ? Guid.Parse(a[0]) : Guid.Empty;
-        var ids = reachable.Keys.Where(k => k.CompareTo(after) > 0).Take(page.PageSize + 1).ToArray();
-        await using var connection = await db.OpenConnectionAsync(context.CancellationToken);
-        var rows = (await connection.QueryAsync<WorkspaceRow>(new CommandDefinition(
-            $"SELECT {WorkspaceColumns} FROM workspaces.workspaces WHERE id = ANY(@ids) ORDER BY id", new { ids }, cancellationToken: context.CancellationToken))).ToList();
-        var (items, pagination) = page.Complete(rows, reachable.Count, r => [r.Id.ToString()], cursors, scope);
+        var pending = reachable.Keys.Where(k => k.CompareTo(after) > 0).ToList();
+        var rows = new List<WorkspaceRow>();
+        await using (var connection = await db.OpenConnectionAsync(context.CancellationToken))
+        {
+            for (var offset = 0; offset < pending.Count && rows.Count <= page.PageSize; offset += page.PageSize + 1)
+            {
+                var ids = pending.Skip(offset).Take(page.PageSize + 1).ToArray();
+                rows.AddRange(await connection.QueryAsync<WorkspaceRow>(new CommandDefinition(
+                    $"SELECT {WorkspaceColumns} FROM workspaces.workspaces WHERE id = ANY(@ids) ORDER BY id", new { ids }, cancellationToken: context.CancellationToken)));
+            }
+        }
+
+        var (items, pagination) = page.Complete(rows.Take(page.PageSize + 1).ToList(), reachable.Count, r => [r.Id.ToString()], cursors, scope);
         return new ListWorkspacesResponse { Workspaces = items.Select(r => r.ToContract(reachable[r.Id])).ToList(), Pagination = pagination };
     }
 
+    [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<UpdateWorkspaceResponse> UpdateWorkspaceAsync(UpdateWorkspaceRequest request, CallContext context = default)
     {
-        RequireUser(context);
+        RequireUser(context, Scopes.WorkspacesWrite);
         var id = Validation.Id("workspace_id", request.WorkspaceId);
         var validator = new RequestValidator();
         if (request.Name is not null)
@@ -117,25 +127,28 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
         return new UpdateWorkspaceResponse { Workspace = workspace };
     }
 
+    [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<DeleteWorkspaceResponse> DeleteWorkspaceAsync(DeleteWorkspaceRequest request, CallContext context = default)
     {
-        RequireUser(context);
+        RequireUser(context, Scopes.WorkspacesWrite);
         var id = Validation.Id("workspace_id", request.WorkspaceId);
         await RequireAsync(context, ResourceType.Workspace, id, PermissionLevel.Owner);
-        // Unreachable first (grants, bases' and tables' resources go with it), then the rows.
-        var deleted = await permissions.DeleteResourceAsync(new DeleteResourceRequest { Resource = Ref(ResourceType.Workspace, id) }, context);
+        // Rows and outbox event first, in a transaction that commits only after the Permission service removed
+        // the tree (grants, bases' and tables' entries go with it; their ids can never be registered again).
         var ct = context.CancellationToken;
         await using var connection = await db.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition("DELETE FROM workspaces.workspaces WHERE id = @id", new { id }, tx, cancellationToken: ct));
         await Outbox.EnqueueAsync(tx, "workspace.deleted", "workspace", id.ToString(), new DeleteWorkspaceRequest { WorkspaceId = id.ToString() }, RequestId(context), ct);
+        var deleted = await permissions.DeleteResourceAsync(new DeleteResourceRequest { Resource = Ref(ResourceType.Workspace, id) }, context);
         await tx.CommitAsync(ct);
         return new DeleteWorkspaceResponse { ConsistencyToken = deleted.ConsistencyToken };
     }
 
+    [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<AddMemberResponse> AddMemberAsync(AddMemberRequest request, CallContext context = default)
     {
-        RequireUser(context);
+        RequireUser(context, Scopes.WorkspacesWrite);
         var id = Validation.Id("workspace_id", request.WorkspaceId);
         var user = Validation.Id("user_id", request.UserId);
         MemberLevel(request.Level);
@@ -146,9 +159,10 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
         return new AddMemberResponse { Member = member, ConsistencyToken = granted.ConsistencyToken };
     }
 
+    [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<InviteMemberResponse> InviteMemberAsync(InviteMemberRequest request, CallContext context = default)
     {
-        RequireUser(context);
+        RequireUser(context, Scopes.WorkspacesWrite);
         var id = Validation.Id("workspace_id", request.WorkspaceId);
         MemberLevel(request.Level);
         await ExistsAsync(context, id);
@@ -157,9 +171,10 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
         return new InviteMemberResponse { Invitation = invitation.Invitation };
     }
 
+    [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<AcceptInviteResponse> AcceptInviteAsync(AcceptInviteRequest request, CallContext context = default)
     {
-        RequireUser(context);
+        RequireUser(context, Scopes.WorkspacesWrite);
         var accepted = await permissions.AcceptInvitationAsync(new AcceptInvitationRequest { InvitationId = request.InvitationId }, context);
         var workspace = Guid.Parse(accepted.Grant!.Resource!.Id);
         var member = new Member { UserId = accepted.Grant.UserId, Level = accepted.Grant.Level, AddedAt = accepted.Grant.GrantedAt };
@@ -167,9 +182,10 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
         return new AcceptInviteResponse { WorkspaceId = workspace.ToString(), Member = member, ConsistencyToken = accepted.ConsistencyToken };
     }
 
+    [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<RemoveMemberResponse> RemoveMemberAsync(RemoveMemberRequest request, CallContext context = default)
     {
-        RequireUser(context);
+        RequireUser(context, Scopes.WorkspacesWrite);
         var id = Validation.Id("workspace_id", request.WorkspaceId);
         var user = Validation.Id("user_id", request.UserId);
         var revoked = await permissions.RevokeAsync(new RevokeRequest { Resource = Ref(ResourceType.Workspace, id), UserId = user.ToString() }, context);
@@ -177,9 +193,10 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
         return new RemoveMemberResponse { ConsistencyToken = revoked.ConsistencyToken };
     }
 
+    [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<ChangeMemberRoleResponse> ChangeMemberRoleAsync(ChangeMemberRoleRequest request, CallContext context = default)
     {
-        RequireUser(context);
+        RequireUser(context, Scopes.WorkspacesWrite);
         var id = Validation.Id("workspace_id", request.WorkspaceId);
         var user = Validation.Id("user_id", request.UserId);
         MemberLevel(request.Level);
@@ -189,9 +206,10 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
         return new ChangeMemberRoleResponse { Member = member, ConsistencyToken = granted.ConsistencyToken };
     }
 
+    [RequiresScope(Scopes.WorkspacesRead)]
     public async ValueTask<ListMembersResponse> ListMembersAsync(ListMembersRequest request, CallContext context = default)
     {
-        RequireUser(context);
+        RequireUser(context, Scopes.WorkspacesRead);
         var id = Validation.Id("workspace_id", request.WorkspaceId);
         var page = await permissions.ListPermissionsAsync(new ListPermissionsRequest { Resource = Ref(ResourceType.Workspace, id), Pagination = request.Pagination }, context);
         return new ListMembersResponse
@@ -201,45 +219,40 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
         };
     }
 
+    [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<CreateBaseResponse> CreateBaseAsync(CreateBaseRequest request, CallContext context = default)
     {
-        var caller = RequireUser(context);
+        var caller = RequireUser(context, Scopes.WorkspacesWrite);
         var workspace = Validation.Id("workspace_id", request.WorkspaceId);
         new RequestValidator().Name("name", request.Name).ThrowIfInvalid();
         await RequireAsync(context, ResourceType.Workspace, workspace, PermissionLevel.Create);
         var id = Guid.CreateVersion7();
+        var ct = context.CancellationToken;
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        var row = await connection.QuerySingleAsync<BaseRow>(new CommandDefinition(
+            $"INSERT INTO workspaces.bases (id, workspace_id, name, created_by) VALUES (@id, @workspace, @name, @by) RETURNING {BaseColumns}",
+            new { id, workspace, name = request.Name.Trim(), by = Guid.Parse(caller.UserId) }, tx, cancellationToken: ct));
+        var created = row.ToContract();
+        await Outbox.EnqueueAsync(tx, "base.created", "base", created.Id, created, RequestId(context), ct);
         var registered = await permissions.RegisterResourceAsync(new RegisterResourceRequest { Resource = Ref(ResourceType.Base, id), Parent = Ref(ResourceType.Workspace, workspace) }, context);
-        try
-        {
-            var ct = context.CancellationToken;
-            await using var connection = await db.OpenConnectionAsync(ct);
-            await using var tx = await connection.BeginTransactionAsync(ct);
-            var row = await connection.QuerySingleAsync<BaseRow>(new CommandDefinition(
-                $"INSERT INTO workspaces.bases (id, workspace_id, name, created_by) VALUES (@id, @workspace, @name, @by) RETURNING {BaseColumns}",
-                new { id, workspace, name = request.Name.Trim(), by = Guid.Parse(caller.UserId) }, tx, cancellationToken: ct));
-            var created = row.ToContract();
-            await Outbox.EnqueueAsync(tx, "base.created", "base", created.Id, created, RequestId(context), ct);
-            await tx.CommitAsync(ct);
-            return new CreateBaseResponse { Base = created, ConsistencyToken = registered.ConsistencyToken };
-        }
-        catch
-        {
-            await permissions.DeleteResourceAsync(new DeleteResourceRequest { Resource = Ref(ResourceType.Base, id) }, context);
-            throw;
-        }
+        await tx.CommitAsync(ct);
+        return new CreateBaseResponse { Base = created, ConsistencyToken = registered.ConsistencyToken };
     }
 
+    [RequiresScope(Scopes.WorkspacesRead)]
     public async ValueTask<GetBaseResponse> GetBaseAsync(GetBaseRequest request, CallContext context = default)
     {
-        RequireUser(context);
+        RequireUser(context, Scopes.WorkspacesRead);
         var id = Validation.Id("base_id", request.BaseId);
         await RequireAsync(context, ResourceType.Base, id, PermissionLevel.Read);
         return new GetBaseResponse { Base = (await ReadBaseAsync(id, context.CancellationToken)).ToContract() };
     }
 
+    [RequiresScope(Scopes.WorkspacesRead)]
     public async ValueTask<ListBasesResponse> ListBasesAsync(ListBasesRequest request, CallContext context = default)
     {
-        var caller = RequireUser(context);
+        var caller = RequireUser(context, Scopes.WorkspacesRead);
         var workspace = Validation.Id("workspace_id", request.WorkspaceId);
         await ExistsAsync(context, workspace);
         var scope = $"workspaces.bases:{workspace}:{caller.UserId}";
@@ -263,9 +276,10 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
         return new ListBasesResponse { Bases = items.Select(b => b.ToContract()).ToList(), Pagination = pagination };
     }
 
+    [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<RenameBaseResponse> RenameBaseAsync(RenameBaseRequest request, CallContext context = default)
     {
-        RequireUser(context);
+        RequireUser(context, Scopes.WorkspacesWrite);
         var id = Validation.Id("base_id", request.BaseId);
         new RequestValidator().Name("name", request.Name).ThrowIfInvalid();
         await RequireAsync(context, ResourceType.Base, id, PermissionLevel.Edit);
@@ -285,17 +299,18 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
         return new RenameBaseResponse { Base = renamed };
     }
 
+    [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<DeleteBaseResponse> DeleteBaseAsync(DeleteBaseRequest request, CallContext context = default)
     {
-        RequireUser(context);
+        RequireUser(context, Scopes.WorkspacesWrite);
         var id = Validation.Id("base_id", request.BaseId);
         await RequireAsync(context, ResourceType.Base, id, PermissionLevel.Owner);
-        var deleted = await permissions.DeleteResourceAsync(new DeleteResourceRequest { Resource = Ref(ResourceType.Base, id) }, context);
         var ct = context.CancellationToken;
         await using var connection = await db.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition("DELETE FROM workspaces.bases WHERE id = @id", new { id }, tx, cancellationToken: ct));
         await Outbox.EnqueueAsync(tx, "base.deleted", "base", id.ToString(), new DeleteBaseRequest { BaseId = id.ToString() }, RequestId(context), ct);
+        var deleted = await permissions.DeleteResourceAsync(new DeleteResourceRequest { Resource = Ref(ResourceType.Base, id) }, context);
         await tx.CommitAsync(ct);
         return new DeleteBaseResponse { ConsistencyToken = deleted.ConsistencyToken };
     }
@@ -363,9 +378,9 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
         }
     }
 
-    private static UserContext RequireUser(CallContext context)
+    private static UserContext RequireUser(CallContext context, string scope)
     {
-        var caller = context.RequireCaller();
+        var caller = context.RequireCaller(scope);
         if (!Guid.TryParse(caller.UserId, out _))
         {
             Fail.PermissionDenied("Workspaces belong to users.");

@@ -343,9 +343,15 @@ public static class Scopes
     /// <summary>CreateApiKey, ListApiKeys, RevokeApiKey.</summary>
     public const string ApiKeysManage = "api_keys:manage";
 
+    /// <summary>Reading workspaces, bases, members, roles and permission checks.</summary>
+    public const string WorkspacesRead = "workspaces:read";
+
+    /// <summary>Creating, changing and deleting workspaces, bases, members, grants, roles and invitations.</summary>
+    public const string WorkspacesWrite = "workspaces:write";
+
     /// <summary>Creating user profiles: held only by the platform's own service tokens.</summary>
     public const string UsersProvision = "users:provision";
 
     /// <summary>Scopes a user may put on an API key.</summary>
-    public static IReadOnlyList<string> Grantable { get; } = [UsersRead, UsersWrite, ApiKeysManage];
+    public static IReadOnlyList<string> Grantable { get; } = [UsersRead, UsersWrite, ApiKeysManage, WorkspacesRead, WorkspacesWrite];
 }

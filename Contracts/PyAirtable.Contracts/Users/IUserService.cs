@@ -6,8 +6,9 @@ using PyAirtable.Contracts.Common;
 namespace PyAirtable.Contracts.Users;
 
 /// <summary>
-/// User profiles. Every RPC needs an authenticated caller. Until workspace permissions exist a user
-/// can read and update only their own profile; the platform <c>admin</c> role reads and manages all.
+/// User profiles. Every RPC needs an authenticated caller. A user reads and updates their own profile and
+/// reads the public profile (no e-mail address or time zone) of people they share a workspace with; the
+/// platform <c>admin</c> role reads and manages all. Profiles one may not read are NOT_FOUND.
 /// </summary>
 [Service("pyairtable.users.v1.UserService")]
 public interface IUserService

@@ -110,6 +110,9 @@ public static class RpcErrors
         {
             case PostgresException { SqlState: PostgresErrorCodes.UniqueViolation }:
                 return (ToRpcException(new PlatformException(ErrorCode.AlreadyExists, "A resource with the same unique key exists already."), requestId), false);
+            case PostgresException { SqlState: PostgresErrorCodes.ForeignKeyViolation }:
+                // What the write refers to was deleted concurrently (after the call's checks passed).
+                return (ToRpcException(new PlatformException(ErrorCode.NotFound, "What this refers to no longer exists."), requestId), false);
             case PostgresException { SqlState: PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected }:
                 return (ToRpcException(new PlatformException(ErrorCode.Aborted, "The operation conflicted with a concurrent one; retry it."), requestId), false);
             case PostgresException { SqlState: PostgresErrorCodes.QueryCanceled }:

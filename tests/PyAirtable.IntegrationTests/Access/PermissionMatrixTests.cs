@@ -35,6 +35,16 @@ public sealed class PermissionMatrixTests(IdentityFixture fixture) : IClassFixtu
 
         public PermissionLevel Effective(string user, (ResourceType Type, string Id) resource)
         {
+            // An owner of the resource or of anything enclosing it is owner.
+            for (var node = ((ResourceType, string)?)resource; node is { } n; node = Parent[n])
+            {
+                if (Grants.TryGetValue((n.Item1, n.Item2, user), out var level) && level == PermissionLevel.Owner)
+                {
+                    return PermissionLevel.Owner;
+                }
+            }
+
+            // Otherwise the nearest grant decides.
             for (var node = ((ResourceType, string)?)resource; node is { } n; node = Parent[n])
             {
                 if (Grants.TryGetValue((n.Item1, n.Item2, user), out var level))
@@ -58,7 +68,7 @@ public sealed class PermissionMatrixTests(IdentityFixture fixture) : IClassFixtu
         var permissions = Host.Permissions();
         var admin = await Host.RegisterAdminAsync(fixture.Database.ConnectionString);
         var users = new List<TestUser>();
-        for (var i = 0; i < 8; i++)
+        for (var i = 0; i < 10; i++)
         {
             users.Add(await Host.RegisterAsync());
         }
@@ -80,6 +90,7 @@ public sealed class PermissionMatrixTests(IdentityFixture fixture) : IClassFixtu
             {
                 var created = (await Host.Workspaces().CreateBaseAsync(new CreateBaseRequest { WorkspaceId = workspace.Id, Name = faker.Commerce.Department() }, owner.Bearer)).Base!;
                 var baseKey = (ResourceType.Base, created.Id);
+                model.Grants[(ResourceType.Base, created.Id, owner.UserId)] = PermissionLevel.Owner; // creators own what they create
                 model.Parent[baseKey] = wsKey;
                 model.Workspace[baseKey] = workspace.Id;
                 resources.Add(baseKey);
@@ -87,6 +98,7 @@ public sealed class PermissionMatrixTests(IdentityFixture fixture) : IClassFixtu
                 {
                     var table = Guid.NewGuid().ToString();
                     await permissions.RegisterResourceAsync(new RegisterResourceRequest { Resource = Ref(ResourceType.Table, table), Parent = Ref(ResourceType.Base, created.Id) }, owner.Bearer);
+                    model.Grants[(ResourceType.Table, table, owner.UserId)] = PermissionLevel.Owner;
                     model.Parent[(ResourceType.Table, table)] = baseKey;
                     model.Workspace[(ResourceType.Table, table)] = workspace.Id;
                     resources.Add((ResourceType.Table, table));
@@ -127,7 +139,7 @@ public sealed class PermissionMatrixTests(IdentityFixture fixture) : IClassFixtu
         }
 
         // Every (user, resource, level) in one batch of more than 1,000 checks, answered in request order.
-        var checks = (from user in users from resource in resources from level in Levels select (user, resource, level)).ToList();
+        var checks = (from user in users from resource in resources from level in Levels[1..] select (user, resource, level)).ToList();
         Assert.True(checks.Count > 1000);
         var batch = await permissions.BatchCheckPermissionAsync(new BatchCheckPermissionRequest
         {

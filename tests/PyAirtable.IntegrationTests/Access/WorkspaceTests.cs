@@ -68,8 +68,11 @@ public sealed class WorkspaceTests(IdentityFixture fixture) : IClassFixture<Iden
 
         Assert.DoesNotContain(created.Id, (await ws.ListWorkspacesAsync(new ListWorkspacesRequest(), stranger.Bearer)).Workspaces.Select(w => w.Id));
 
-        // Members read each other's profiles; strangers do not.
-        Assert.Equal(owner.Email, (await Host.Users().GetUserAsync(new GetUserRequest { UserId = owner.UserId }, reader.Bearer)).User!.Email);
+        // Members read each other's public profiles (no e-mail address); strangers see nothing.
+        var profile = (await Host.Users().GetUserAsync(new GetUserRequest { UserId = owner.UserId }, reader.Bearer)).User!;
+        Assert.False(string.IsNullOrEmpty(profile.DisplayName));
+        Assert.Equal("", profile.Email);
+        Assert.Equal(owner.Email, (await Host.Users().GetUserAsync(new GetUserRequest { UserId = owner.UserId }, owner.Bearer)).User!.Email);
         AssertStatus(await Assert.ThrowsAsync<RpcException>(async () =>
             await Host.Users().GetUserAsync(new GetUserRequest { UserId = owner.UserId }, stranger.Bearer)), StatusCode.NotFound);
 
