@@ -311,6 +311,12 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
 
         var level = RequiredLevelOf(validator, "level", request.Level);
         ParseToken(validator, request.ConsistencyToken);
+        var after = Guid.Empty;
+        if (!string.IsNullOrEmpty(request.AfterId) && !Guid.TryParseExact(request.AfterId, "D", out after))
+        {
+            validator.Add("after_id", "must be a UUID (8-4-4-4-12 hex digits)");
+        }
+
         validator.ThrowIfInvalid();
         if (user.ToString() != caller.UserId && !caller.IsPrivileged())
         {
@@ -321,7 +327,6 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
         // Candidates: resources of the type in every workspace where the user holds a grant of read or more,
         // or a role. A chunk is read and evaluated, its connection returned to the pool, then streamed: a
         // slow reader holds no connection.
-        var after = Guid.Empty;
         while (true)
         {
             List<Guid> candidates;

@@ -39,7 +39,7 @@ public interface IPermissionService
     /// <summary>The grants on a resource (members may list a workspace's; deeper resources need owner) or of a user (the user themself), a page at a time.</summary>
     ValueTask<ListPermissionsResponse> ListPermissionsAsync(ListPermissionsRequest request, CallContext context = default);
 
-    /// <summary>Every resource of a type that a user reaches at a level or above, streamed in id order.</summary>
+    /// <summary>Every resource of a type that a user reaches at a level or above, streamed in id order (after_id resumes a broken stream).</summary>
     IAsyncEnumerable<LookupResourcesResponse> LookupResourcesAsync(LookupResourcesRequest request, CallContext context = default);
 
     /// <summary>Creates a role in a workspace (owner only).</summary>
@@ -342,6 +342,9 @@ public sealed record LookupResourcesRequest
 
     /// <summary>From a write: the answer reflects that write or newer state.</summary>
     [ProtoMember(4)] public string ConsistencyToken { get; init; } = "";
+
+    /// <summary>Resume a broken stream: only resources with ids after this one (the last id received).</summary>
+    [ProtoMember(5)] public string AfterId { get; init; } = "";
 }
 
 /// <summary>One resource the user reaches.</summary>

@@ -185,6 +185,17 @@ public sealed class PermissionMatrixTests(IdentityFixture fixture) : IClassFixtu
 
             var expectedTables = resources.Where(r => r.Type == ResourceType.Table && model.Effective(user.UserId, r) >= PermissionLevel.Read).Select(r => r.Id).Order().ToList();
             Assert.Equal(expectedTables, looked.Order().ToList());
+            Assert.Equal(looked.Order(StringComparer.Ordinal), looked); // in id order, so after_id can resume
+            if (looked.Count > 1)
+            {
+                var resumed = new List<string>();
+                await foreach (var item in permissions.LookupResourcesAsync(new LookupResourcesRequest { Type = ResourceType.Table, Level = PermissionLevel.Read, AfterId = looked[0] }, user.Bearer))
+                {
+                    resumed.Add(item.Resource!.Id);
+                }
+
+                Assert.Equal(looked.Skip(1), resumed);
+            }
         }
     }
 
