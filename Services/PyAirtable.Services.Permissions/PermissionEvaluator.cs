@@ -29,11 +29,16 @@ internal static class PermissionEvaluator
             UNION ALL
             SELECT c.ord, c.user_id, p.type, p.id, p.parent_type, p.parent_id, p.workspace_id, c.depth + 1, c.req_type
               FROM chain c JOIN permissions.resources p ON p.type = c.parent_type AND p.id = c.parent_id
-        ), nearest AS (
-            SELECT DISTINCT ON (c.ord) c.ord, g.level, c.type AS grant_type, c.id AS grant_id
+        ), matched AS (
+            SELECT c.ord, c.depth, g.level, c.type, c.id
               FROM chain c
               JOIN permissions.grants g ON g.resource_type = c.type AND g.resource_id = c.id AND g.user_id = c.user_id
-             ORDER BY c.ord, c.depth
+        ), nearest AS (
+            SELECT DISTINCT ON (ord) ord, level, type AS grant_type, id AS grant_id FROM matched ORDER BY ord, depth
+        ), owns AS (
+            SELECT DISTINCT ord FROM matched WHERE level = 6
+        ), roots AS (
+            SELECT ord FROM chain WHERE depth = 0
         ), by_role AS (
             SELECT DISTINCT ON (c.ord) c.ord, rl.level, ro.name
               FROM chain c
@@ -44,13 +49,13 @@ internal static class PermissionEvaluator
              ORDER BY c.ord, rl.level DESC, ro.name
         )
         SELECT r.ord AS Ord,
-               EXISTS (SELECT 1 FROM chain c WHERE c.ord = r.ord AND c.depth = 0) AS ResourceExists,
-               EXISTS (SELECT 1 FROM chain c JOIN permissions.grants g
-                         ON g.resource_type = c.type AND g.resource_id = c.id AND g.user_id = c.user_id AND g.level = 6
-                        WHERE c.ord = r.ord) AS OwnsChain,
+               rt.ord IS NOT NULL AS ResourceExists,
+               o.ord IS NOT NULL AS OwnsChain,
                n.level AS GrantLevel, n.grant_type AS GrantType, n.grant_id AS GrantId,
                b.level AS RoleLevel, b.name AS RoleName
           FROM req r
+          LEFT JOIN roots rt ON rt.ord = r.ord
+          LEFT JOIN owns o ON o.ord = r.ord
           LEFT JOIN nearest n ON n.ord = r.ord
           LEFT JOIN by_role b ON b.ord = r.ord
          ORDER BY r.ord
