@@ -236,12 +236,12 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
         await using var tx = await connection.BeginTransactionAsync(ct);
         await RequireAsync(connection, tx, caller, resource, PermissionLevel.Owner, "managing its permissions", ct);
         await EnsureNotLastOwnerAsync(connection, tx, resource, user, ct);
-        await connection.ExecuteAsync(new CommandDefinition(
+        var removed = await connection.ExecuteAsync(new CommandDefinition(
             "DELETE FROM permissions.grants WHERE resource_type = @type AND resource_id = @id AND user_id = @user",
             new { type = (short)resource.Type, id = resource.Id, user }, tx, cancellationToken: ct));
         var token = await NextTokenAsync(connection, tx, ct);
         await tx.CommitAsync(ct);
-        return new RevokeResponse { ConsistencyToken = token };
+        return new RevokeResponse { ConsistencyToken = token, Removed = removed > 0 };
     }
 
     [RequiresScope(Scopes.WorkspacesRead)]

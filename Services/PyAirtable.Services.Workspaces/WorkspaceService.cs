@@ -42,8 +42,9 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
             $"INSERT INTO workspaces.workspaces (id, name, description, created_by) VALUES (@id, @name, @description, @by) RETURNING {WorkspaceColumns}",
             new { id, name = request.Name.Trim(), description = request.Description ?? "", by = Guid.Parse(caller.UserId) }, tx, cancellationToken: ct));
         var workspace = row.ToContract(PermissionLevel.Owner);
-        await Outbox.EnqueueAsync(tx, "workspace.created", "workspace", workspace.Id, workspace, RequestId(context), ct);
         var registered = await permissions.RegisterResourceAsync(new RegisterResourceRequest { Resource = Ref(ResourceType.Workspace, id) }, context);
+        // Enqueued after the remote write: the outbox's ordering lock is held from here to the commit only.
+        await Outbox.EnqueueAsync(tx, "workspace.created", "workspace", workspace.Id, workspace, RequestId(context), ct);
         await tx.CommitAsync(ct);
         return new CreateWorkspaceResponse { Workspace = workspace, ConsistencyToken = registered.ConsistencyToken };
     }
@@ -139,8 +140,8 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
         await using var connection = await db.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition("DELETE FROM workspaces.workspaces WHERE id = @id", new { id }, tx, cancellationToken: ct));
-        await Outbox.EnqueueAsync(tx, "workspace.deleted", "workspace", id.ToString(), new DeleteWorkspaceRequest { WorkspaceId = id.ToString() }, RequestId(context), ct);
         var deleted = await permissions.DeleteResourceAsync(new DeleteResourceRequest { Resource = Ref(ResourceType.Workspace, id) }, context);
+        await Outbox.EnqueueAsync(tx, "workspace.deleted", "workspace", id.ToString(), new DeleteWorkspaceRequest { WorkspaceId = id.ToString() }, RequestId(context), ct);
         await tx.CommitAsync(ct);
         return new DeleteWorkspaceResponse { ConsistencyToken = deleted.ConsistencyToken };
     }
@@ -153,9 +154,12 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
         var user = Validation.Id("user_id", request.UserId);
         MemberLevel(request.Level);
         await ExistsAsync(context, id);
-        var granted = await permissions.GrantAsync(new GrantRequest { Resource = Ref(ResourceType.Workspace, id), UserId = user.ToString(), Level = request.Level }, context);
-        var member = new Member { UserId = user.ToString(), Level = request.Level, AddedAt = granted.Grant!.GrantedAt };
-        await EventAsync(context, "member.added", id, member);
+        var (granted, member) = await WithEventAsync(context, "member.added", id, async () =>
+        {
+            var g = await permissions.GrantAsync(new GrantRequest { Resource = Ref(ResourceType.Workspace, id), UserId = user.ToString(), Level = request.Level }, context);
+            var m = new Member { UserId = user.ToString(), Level = request.Level, AddedAt = g.Grant!.GrantedAt };
+            return (g, m);
+        });
         return new AddMemberResponse { Member = member, ConsistencyToken = granted.ConsistencyToken };
     }
 
@@ -166,20 +170,27 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
         var id = Validation.Id("workspace_id", request.WorkspaceId);
         MemberLevel(request.Level);
         await ExistsAsync(context, id);
-        var invitation = await permissions.CreateInvitationAsync(new CreateInvitationRequest { WorkspaceId = id.ToString(), Email = request.Email, Level = request.Level }, context);
-        await EventAsync(context, "member.invited", id, invitation.Invitation!);
-        return new InviteMemberResponse { Invitation = invitation.Invitation };
+        var (_, invitation) = await WithEventAsync(context, "member.invited", id, async () =>
+        {
+            var created = await permissions.CreateInvitationAsync(new CreateInvitationRequest { WorkspaceId = id.ToString(), Email = request.Email, Level = request.Level }, context);
+            return (created, created.Invitation!);
+        });
+        return new InviteMemberResponse { Invitation = invitation };
     }
 
     [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<AcceptInviteResponse> AcceptInviteAsync(AcceptInviteRequest request, CallContext context = default)
     {
         RequireUser(context, Scopes.WorkspacesWrite);
-        var accepted = await permissions.AcceptInvitationAsync(new AcceptInvitationRequest { InvitationId = request.InvitationId }, context);
-        var workspace = Guid.Parse(accepted.Grant!.Resource!.Id);
-        var member = new Member { UserId = accepted.Grant.UserId, Level = accepted.Grant.Level, AddedAt = accepted.Grant.GrantedAt };
-        await EventAsync(context, "member.added", workspace, member);
-        return new AcceptInviteResponse { WorkspaceId = workspace.ToString(), Member = member, ConsistencyToken = accepted.ConsistencyToken };
+        Validation.Id("invitation_id", request.InvitationId);
+        AcceptInvitationResponse? accepted = null;
+        var (_, member) = await WithEventAsync(context, "member.added", null, async () =>
+        {
+            accepted = await permissions.AcceptInvitationAsync(new AcceptInvitationRequest { InvitationId = request.InvitationId }, context);
+            var m = new Member { UserId = accepted.Grant!.UserId, Level = accepted.Grant.Level, AddedAt = accepted.Grant.GrantedAt };
+            return (accepted, m);
+        }, r => Guid.Parse(r.Grant!.Resource!.Id));
+        return new AcceptInviteResponse { WorkspaceId = accepted!.Grant!.Resource!.Id, Member = member, ConsistencyToken = accepted.ConsistencyToken };
     }
 
     [RequiresScope(Scopes.WorkspacesWrite)]
@@ -188,8 +199,11 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
         RequireUser(context, Scopes.WorkspacesWrite);
         var id = Validation.Id("workspace_id", request.WorkspaceId);
         var user = Validation.Id("user_id", request.UserId);
-        var revoked = await permissions.RevokeAsync(new RevokeRequest { Resource = Ref(ResourceType.Workspace, id), UserId = user.ToString() }, context);
-        await EventAsync(context, "member.removed", id, new Member { UserId = user.ToString() });
+        var (revoked, _) = await WithEventAsync(context, "member.removed", id, async () =>
+        {
+            var r = await permissions.RevokeAsync(new RevokeRequest { Resource = Ref(ResourceType.Workspace, id), UserId = user.ToString() }, context);
+            return (r, r.Removed ? new Member { UserId = user.ToString() } : null); // no event when nobody was removed
+        });
         return new RemoveMemberResponse { ConsistencyToken = revoked.ConsistencyToken };
     }
 
@@ -200,10 +214,12 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
         var id = Validation.Id("workspace_id", request.WorkspaceId);
         var user = Validation.Id("user_id", request.UserId);
         MemberLevel(request.Level);
-        var granted = await permissions.GrantAsync(new GrantRequest { Resource = Ref(ResourceType.Workspace, id), UserId = user.ToString(), Level = request.Level }, context);
-        var member = new Member { UserId = user.ToString(), Level = request.Level, AddedAt = granted.Grant!.GrantedAt };
-        await EventAsync(context, "member.role_changed", id, member);
-        return new ChangeMemberRoleResponse { Member = member, ConsistencyToken = granted.ConsistencyToken };
+        var (granted, member) = await WithEventAsync(context, "member.role_changed", id, async () =>
+        {
+            var g = await permissions.GrantAsync(new GrantRequest { Resource = Ref(ResourceType.Workspace, id), UserId = user.ToString(), Level = request.Level }, context);
+            return (g, new Member { UserId = user.ToString(), Level = request.Level, AddedAt = g.Grant!.GrantedAt });
+        });
+        return new ChangeMemberRoleResponse { Member = member!, ConsistencyToken = granted.ConsistencyToken };
     }
 
     [RequiresScope(Scopes.WorkspacesRead)]
@@ -234,8 +250,8 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
             $"INSERT INTO workspaces.bases (id, workspace_id, name, created_by) VALUES (@id, @workspace, @name, @by) RETURNING {BaseColumns}",
             new { id, workspace, name = request.Name.Trim(), by = Guid.Parse(caller.UserId) }, tx, cancellationToken: ct));
         var created = row.ToContract();
-        await Outbox.EnqueueAsync(tx, "base.created", "base", created.Id, created, RequestId(context), ct);
         var registered = await permissions.RegisterResourceAsync(new RegisterResourceRequest { Resource = Ref(ResourceType.Base, id), Parent = Ref(ResourceType.Workspace, workspace) }, context);
+        await Outbox.EnqueueAsync(tx, "base.created", "base", created.Id, created, RequestId(context), ct);
         await tx.CommitAsync(ct);
         return new CreateBaseResponse { Base = created, ConsistencyToken = registered.ConsistencyToken };
     }
@@ -309,8 +325,8 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
         await using var connection = await db.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition("DELETE FROM workspaces.bases WHERE id = @id", new { id }, tx, cancellationToken: ct));
-        await Outbox.EnqueueAsync(tx, "base.deleted", "base", id.ToString(), new DeleteBaseRequest { BaseId = id.ToString() }, RequestId(context), ct);
         var deleted = await permissions.DeleteResourceAsync(new DeleteResourceRequest { Resource = Ref(ResourceType.Base, id) }, context);
+        await Outbox.EnqueueAsync(tx, "base.deleted", "base", id.ToString(), new DeleteBaseRequest { BaseId = id.ToString() }, RequestId(context), ct);
         await tx.CommitAsync(ct);
         return new DeleteBaseResponse { ConsistencyToken = deleted.ConsistencyToken };
     }
@@ -362,12 +378,27 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
         return row;
     }
 
-    private async Task EventAsync<T>(CallContext context, string type, Guid workspace, T payload)
+    /// <summary>
+    /// Runs a Permission-service write and enqueues its event in one outcome: the event's transaction commits
+    /// only after the write succeeded, and a failed write leaves no event. (A crash between the two commits can
+    /// still lose the event: the two services keep separate transactions.)
+    /// </summary>
+    private async Task<(TResult Result, TPayload? Payload)> WithEventAsync<TResult, TPayload>(
+        CallContext context, string type, Guid? workspace, Func<Task<(TResult, TPayload?)>> write, Func<TResult, Guid>? workspaceOf = null)
+        where TPayload : class
     {
-        await using var connection = await db.OpenConnectionAsync(context.CancellationToken);
-        await using var tx = await connection.BeginTransactionAsync(context.CancellationToken);
-        await Outbox.EnqueueAsync(tx, type, "workspace", workspace.ToString(), payload, RequestId(context), context.CancellationToken);
-        await tx.CommitAsync(context.CancellationToken);
+        var ct = context.CancellationToken;
+        await using var connection = await db.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        var (result, payload) = await write();
+        if (payload is not null)
+        {
+            var aggregate = workspace ?? workspaceOf!(result);
+            await Outbox.EnqueueAsync(tx, type, "workspace", aggregate.ToString(), payload, RequestId(context), ct);
+        }
+
+        await tx.CommitAsync(ct);
+        return (result, payload);
     }
 
     private static void MemberLevel(PermissionLevel level)

@@ -300,6 +300,9 @@ public sealed record RevokeResponse
 {
     /// <summary>The state after the write.</summary>
     [ProtoMember(1)] public string ConsistencyToken { get; init; } = "";
+
+    /// <summary>False when the user had no grant on the resource (nothing changed).</summary>
+    [ProtoMember(2)] public bool Removed { get; init; }
 }
 
 /// <summary>Grants by resource or by user: set exactly one of resource and user_id.</summary>

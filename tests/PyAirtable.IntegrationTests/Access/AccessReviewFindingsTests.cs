@@ -121,4 +121,19 @@ public sealed class AccessReviewFindingsTests(IdentityFixture fixture) : IClassF
         await Host.Workspaces().GetBaseAsync(new GetBaseRequest { BaseId = baseId }, owner.Bearer);
         await Host.Permissions().RevokeAsync(new RevokeRequest { Resource = Ref(ResourceType.Base, baseId), UserId = baseOwner.UserId }, owner.Bearer);
     }
+
+    [Fact]
+    public async Task RemovingSomeoneWhoIsNotAMember_ChangesNothing_AndEmitsNoEvent()
+    {
+        var owner = await Host.RegisterAsync();
+        var workspace = (await Host.Workspaces().CreateWorkspaceAsync(new CreateWorkspaceRequest { Name = "Quiet" }, owner.Bearer)).Workspace!;
+        var nobody = Guid.NewGuid().ToString();
+
+        await Host.Workspaces().RemoveMemberAsync(new RemoveMemberRequest { WorkspaceId = workspace.Id, UserId = nobody }, owner.Bearer);
+
+        await using var connection = new Npgsql.NpgsqlConnection(fixture.Database.ConnectionString);
+        var events = (await Dapper.SqlMapper.QueryAsync<string>(connection,
+            "SELECT event_type FROM platform.outbox WHERE aggregate_id = @id ORDER BY id", new { id = workspace.Id })).ToList();
+        Assert.Equal(["workspace.created"], events);
+    }
 }
