@@ -522,14 +522,14 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
         await using var tx = await connection.BeginTransactionAsync(ct);
         await RequireAsync(connection, tx, caller, (ResourceType.Workspace, workspace), PermissionLevel.Owner, "inviting to it", ct);
         var id = Guid.CreateVersion7();
-        var created = await connection.QuerySingleAsync<DateTime>(new CommandDefinition(
-            "INSERT INTO permissions.invitations (id, workspace_id, email, level, invited_by) VALUES (@id, @workspace, @email, @level, @by) RETURNING created_at",
+        var (created, expires) = await connection.QuerySingleAsync<(DateTime, DateTime)>(new CommandDefinition(
+            "INSERT INTO permissions.invitations (id, workspace_id, email, level, invited_by) VALUES (@id, @workspace, @email, @level, @by) RETURNING created_at, expires_at",
             new { id, workspace, email, level = (short)request.Level, by = Guid.Parse(caller.UserId) }, tx, cancellationToken: ct));
         await NextTokenAsync(connection, tx, ct);
         await tx.CommitAsync(ct);
         return new CreateInvitationResponse
         {
-            Invitation = new Invitation { Id = id.ToString(), WorkspaceId = workspace.ToString(), Email = email, Level = request.Level, InvitedBy = caller.UserId, CreatedAt = created },
+            Invitation = new Invitation { Id = id.ToString(), WorkspaceId = workspace.ToString(), Email = email, Level = request.Level, InvitedBy = caller.UserId, CreatedAt = created, ExpiresAt = expires },
         };
     }
 
@@ -541,8 +541,8 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
         var ct = context.CancellationToken;
         await using var connection = await db.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
-        var invitation = await connection.QuerySingleOrDefaultAsync<(Guid WorkspaceId, string Email, short Level, Guid InvitedBy, DateTime? AcceptedAt)?>(new CommandDefinition(
-            "SELECT workspace_id, email, level, invited_by, accepted_at FROM permissions.invitations WHERE id = @id FOR UPDATE", new { id }, tx, cancellationToken: ct));
+        var invitation = await connection.QuerySingleOrDefaultAsync<(Guid WorkspaceId, string Email, short Level, Guid InvitedBy, DateTime? AcceptedAt, bool Expired)?>(new CommandDefinition(
+            "SELECT workspace_id, email, level, invited_by, accepted_at, expires_at <= now() FROM permissions.invitations WHERE id = @id FOR UPDATE", new { id }, tx, cancellationToken: ct));
         // Someone else's invitation does not exist for the caller.
         if (invitation is null || !string.Equals(invitation.Value.Email, caller.Email, StringComparison.OrdinalIgnoreCase))
         {
@@ -552,6 +552,18 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
         if (invitation.Value.AcceptedAt is not null)
         {
             Fail.FailedPrecondition("The invitation has been accepted already.");
+        }
+
+        if (invitation.Value.Expired)
+        {
+            Fail.FailedPrecondition("The invitation has expired; ask for a new one.", new Dictionary<string, string> { ["rule"] = "invitation_expired" });
+        }
+
+        // Only as good as the inviter's rights now: an owner who was removed cannot still bring people in.
+        var inviter = (await PermissionEvaluator.EvaluateAsync(connection, [new Query(invitation.Value.InvitedBy, ResourceType.Workspace, invitation.Value.WorkspaceId)], tx, ct))[0];
+        if (inviter.Level < PermissionLevel.Owner)
+        {
+            Fail.FailedPrecondition("Whoever invited you can no longer add members; ask an owner for a new invitation.", new Dictionary<string, string> { ["rule"] = "inviter_not_owner" });
         }
 
         var user = Guid.Parse(caller.UserId);

@@ -60,7 +60,10 @@ public interface IPermissionService
     /// <summary>Invites an e-mail address to a workspace at a level (owner only); accepting it grants the level.</summary>
     ValueTask<CreateInvitationResponse> CreateInvitationAsync(CreateInvitationRequest request, CallContext context = default);
 
-    /// <summary>Accepts an invitation addressed to the caller's e-mail address: the caller gets its level on its workspace.</summary>
+    /// <summary>
+    /// Accepts an invitation addressed to the caller's e-mail address: the caller gets its level on its workspace.
+    /// FAILED_PRECONDITION when it was accepted already, has expired, or its inviter can no longer give that level.
+    /// </summary>
     ValueTask<AcceptInvitationResponse> AcceptInvitationAsync(AcceptInvitationRequest request, CallContext context = default);
 
     /// <summary>Of the given users, those who share a workspace with the caller (both members of it).</summary>
@@ -529,6 +532,9 @@ public sealed record Invitation
 
     /// <summary>When it was accepted (UTC), if it was.</summary>
     [ProtoMember(7)] public DateTime? AcceptedAt { get; init; }
+
+    /// <summary>After this (UTC, 7 days after it was made) it can no longer be accepted.</summary>
+    [ProtoMember(8)] public DateTime? ExpiresAt { get; init; }
 }
 
 /// <summary>A new invitation.</summary>

@@ -136,4 +136,29 @@ public sealed class AccessReviewFindingsTests(IdentityFixture fixture) : IClassF
             "SELECT event_type FROM platform.outbox WHERE aggregate_id = @id ORDER BY id", new { id = workspace.Id })).ToList();
         Assert.Equal(["workspace.created"], events);
     }
+
+    [Fact]
+    public async Task Invitations_Expire_AndDieWithTheInvitersRights()
+    {
+        var owner = await Host.RegisterAsync();
+        var coOwner = await Host.RegisterAsync();
+        var invitee = await Host.RegisterAsync();
+        var workspace = (await Host.Workspaces().CreateWorkspaceAsync(new CreateWorkspaceRequest { Name = "Later" }, owner.Bearer)).Workspace!;
+        await Host.Workspaces().AddMemberAsync(new AddMemberRequest { WorkspaceId = workspace.Id, UserId = coOwner.UserId, Level = PermissionLevel.Owner }, owner.Bearer);
+        var old = (await Host.Workspaces().InviteMemberAsync(new InviteMemberRequest { WorkspaceId = workspace.Id, Email = invitee.Email, Level = PermissionLevel.Read }, owner.Bearer)).Invitation!;
+        var fromCoOwner = (await Host.Workspaces().InviteMemberAsync(new InviteMemberRequest { WorkspaceId = workspace.Id, Email = invitee.Email, Level = PermissionLevel.Edit }, coOwner.Bearer)).Invitation!;
+        Assert.True(old.ExpiresAt > DateTime.UtcNow.AddDays(6));
+
+        await using (var connection = new Npgsql.NpgsqlConnection(fixture.Database.ConnectionString))
+        {
+            await Dapper.SqlMapper.ExecuteAsync(connection, "UPDATE permissions.invitations SET expires_at = now() - interval '1 second' WHERE id = @id", new { id = Guid.Parse(old.Id) });
+        }
+
+        var expired = await Assert.ThrowsAsync<RpcException>(async () => await Host.Workspaces().AcceptInviteAsync(new AcceptInviteRequest { InvitationId = old.Id }, invitee.Bearer));
+        Assert.Equal("invitation_expired", AssertStatus(expired, StatusCode.FailedPrecondition).Metadata["rule"]);
+
+        await Host.Workspaces().RemoveMemberAsync(new RemoveMemberRequest { WorkspaceId = workspace.Id, UserId = coOwner.UserId }, owner.Bearer);
+        var orphaned = await Assert.ThrowsAsync<RpcException>(async () => await Host.Workspaces().AcceptInviteAsync(new AcceptInviteRequest { InvitationId = fromCoOwner.Id }, invitee.Bearer));
+        Assert.Equal("inviter_not_owner", AssertStatus(orphaned, StatusCode.FailedPrecondition).Metadata["rule"]);
+    }
 }
