@@ -133,13 +133,6 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
             workspaceId = resource.Id;
         }
 
-        if (await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
-            "SELECT EXISTS (SELECT 1 FROM permissions.deleted_resources WHERE type = @type AND id = @id)",
-            new { type = (short)resource.Type, id = resource.Id }, tx, cancellationToken: ct)))
-        {
-            Fail.AlreadyExists(PermissionEvaluator.Name(resource.Type), "A resource with this id existed and was deleted; ids are not reused.");
-        }
-
         var inserted = await connection.ExecuteAsync(new CommandDefinition(
             """
             INSERT INTO permissions.resources (type, id, parent_type, parent_id, workspace_id)
@@ -148,6 +141,15 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
         if (inserted == 0)
         {
             Fail.AlreadyExists(PermissionEvaluator.Name(resource.Type), "The resource is already registered.");
+        }
+
+        // Checked after the insert: an insert that waited for a concurrent delete of the same id sees, in this
+        // next statement, the tombstone that delete committed (READ COMMITTED takes a new snapshot per statement).
+        if (await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
+            "SELECT EXISTS (SELECT 1 FROM permissions.deleted_resources WHERE type = @type AND id = @id)",
+            new { type = (short)resource.Type, id = resource.Id }, tx, cancellationToken: ct)))
+        {
+            Fail.AlreadyExists(PermissionEvaluator.Name(resource.Type), "A resource with this id existed and was deleted; ids are not reused.");
         }
 
         // Whoever creates a resource owns it (for a workspace: its first owner).
@@ -236,8 +238,19 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
         await using var tx = await connection.BeginTransactionAsync(ct);
         await RequireAsync(connection, tx, caller, resource, PermissionLevel.Owner, "managing its permissions", ct);
         await EnsureNotLastOwnerAsync(connection, tx, resource, user, ct);
+        if (request.WholeWorkspace && resource.Type != ResourceType.Workspace)
+        {
+            throw new ValidationException("whole_workspace", "applies to workspaces only");
+        }
+
         var removed = await connection.ExecuteAsync(new CommandDefinition(
-            "DELETE FROM permissions.grants WHERE resource_type = @type AND resource_id = @id AND user_id = @user",
+            request.WholeWorkspace
+                ? """
+                  DELETE FROM permissions.grants g USING permissions.resources r
+                   WHERE r.type = g.resource_type AND r.id = g.resource_id AND r.workspace_id = @id AND g.user_id = @user;
+                  DELETE FROM permissions.role_assignments WHERE workspace_id = @id AND user_id = @user;
+                  """
+                : "DELETE FROM permissions.grants WHERE resource_type = @type AND resource_id = @id AND user_id = @user",
             new { type = (short)resource.Type, id = resource.Id, user }, tx, cancellationToken: ct));
         var token = await NextTokenAsync(connection, tx, ct);
         await tx.CommitAsync(ct);
@@ -521,6 +534,12 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
         await using var connection = await db.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
         await RequireAsync(connection, tx, caller, (ResourceType.Workspace, workspace), PermissionLevel.Owner, "inviting to it", ct);
+        if (!await HoldsOwnerGrantAsync(connection, tx, workspace, Guid.Parse(caller.UserId), ct))
+        {
+            // An invitation is only as good as its inviter's ownership, re-checked at acceptance.
+            Fail.PermissionDenied("Invitations are sent by owners of the workspace; operators add members directly.");
+        }
+
         var id = Guid.CreateVersion7();
         var (created, expires) = await connection.QuerySingleAsync<(DateTime, DateTime)>(new CommandDefinition(
             "INSERT INTO permissions.invitations (id, workspace_id, email, level, invited_by) VALUES (@id, @workspace, @email, @level, @by) RETURNING created_at, expires_at",
@@ -559,9 +578,9 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
             Fail.FailedPrecondition("The invitation has expired; ask for a new one.", new Dictionary<string, string> { ["rule"] = "invitation_expired" });
         }
 
-        // Only as good as the inviter's rights now: an owner who was removed cannot still bring people in.
-        var inviter = (await PermissionEvaluator.EvaluateAsync(connection, [new Query(invitation.Value.InvitedBy, ResourceType.Workspace, invitation.Value.WorkspaceId)], tx, ct))[0];
-        if (inviter.Level < PermissionLevel.Owner)
+        // Only as good as the inviter's rights now: an owner who was removed cannot still bring people in. The
+        // grant is locked so a concurrent demotion waits for this acceptance (or this one sees it).
+        if (!await HoldsOwnerGrantAsync(connection, tx, invitation.Value.WorkspaceId, invitation.Value.InvitedBy, ct))
         {
             Fail.FailedPrecondition("Whoever invited you can no longer add members; ask an owner for a new invitation.", new Dictionary<string, string> { ["rule"] = "inviter_not_owner" });
         }
@@ -674,6 +693,12 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
             Fail.PermissionDenied($"{Level(level)} on the {PermissionEvaluator.Name(resource.Type)} is needed for {action}; you have {Level(decision.Level)}.");
         }
     }
+
+    /// <summary>Whether the user owns the workspace (a workspace is a root: ownership is its own grant), locking that grant.</summary>
+    private static async Task<bool> HoldsOwnerGrantAsync(NpgsqlConnection connection, NpgsqlTransaction tx, Guid workspace, Guid user, CancellationToken ct) =>
+        await connection.ExecuteScalarAsync<int?>(new CommandDefinition(
+            "SELECT 1 FROM permissions.grants WHERE resource_type = 1 AND resource_id = @workspace AND user_id = @user AND level = 6 FOR SHARE",
+            new { workspace, user }, tx, cancellationToken: ct)) is not null;
 
     /// <summary>Refuses to remove or demote the last owner of a workspace (the owners' rows are locked, so two demotions cannot race).</summary>
     private static async Task EnsureNotLastOwnerAsync(NpgsqlConnection connection, NpgsqlTransaction tx, (ResourceType Type, Guid Id) resource, Guid user, CancellationToken ct)

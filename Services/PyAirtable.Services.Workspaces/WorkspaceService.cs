@@ -16,8 +16,8 @@ namespace PyAirtable.Services.Workspaces;
 /// <summary>
 /// pyairtable.workspaces.v1.WorkspaceService over the <c>workspaces</c> schema. Who may do what is asked
 /// of IPermissionService with the caller's own context (in process or on another host alike), before any
-/// data is touched. The resource is registered with the Permission service before its row exists and
-/// removed from it before its row goes, so a failure in between leaves nothing reachable half-made.
+/// data is touched. Creating and deleting write the row in a transaction that commits only after the
+/// Permission service's write succeeded, finishing even if the caller goes away meanwhile.
 /// </summary>
 public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService permissions, CursorCodec cursors) : IWorkspaceService
 {
@@ -43,9 +43,10 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
             new { id, name = request.Name.Trim(), description = request.Description ?? "", by = Guid.Parse(caller.UserId) }, tx, cancellationToken: ct));
         var workspace = row.ToContract(PermissionLevel.Owner);
         var registered = await permissions.RegisterResourceAsync(new RegisterResourceRequest { Resource = Ref(ResourceType.Workspace, id) }, context);
-        // Enqueued after the remote write: the outbox's ordering lock is held from here to the commit only.
-        await Outbox.EnqueueAsync(tx, "workspace.created", "workspace", workspace.Id, workspace, RequestId(context), ct);
-        await tx.CommitAsync(ct);
+        // Once the remote write is done, finish regardless of the caller going away (the outbox's ordering lock
+        // is held from here to the commit only).
+        await Outbox.EnqueueAsync(tx, "workspace.created", "workspace", workspace.Id, workspace, RequestId(context), CancellationToken.None);
+        await tx.CommitAsync(CancellationToken.None);
         return new CreateWorkspaceResponse { Workspace = workspace, ConsistencyToken = registered.ConsistencyToken };
     }
 
@@ -141,8 +142,8 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
         await using var tx = await connection.BeginTransactionAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition("DELETE FROM workspaces.workspaces WHERE id = @id", new { id }, tx, cancellationToken: ct));
         var deleted = await permissions.DeleteResourceAsync(new DeleteResourceRequest { Resource = Ref(ResourceType.Workspace, id) }, context);
-        await Outbox.EnqueueAsync(tx, "workspace.deleted", "workspace", id.ToString(), new DeleteWorkspaceRequest { WorkspaceId = id.ToString() }, RequestId(context), ct);
-        await tx.CommitAsync(ct);
+        await Outbox.EnqueueAsync(tx, "workspace.deleted", "workspace", id.ToString(), new DeleteWorkspaceRequest { WorkspaceId = id.ToString() }, RequestId(context), CancellationToken.None);
+        await tx.CommitAsync(CancellationToken.None);
         return new DeleteWorkspaceResponse { ConsistencyToken = deleted.ConsistencyToken };
     }
 
@@ -201,7 +202,8 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
         var user = Validation.Id("user_id", request.UserId);
         var (revoked, _) = await WithEventAsync(context, "member.removed", id, async () =>
         {
-            var r = await permissions.RevokeAsync(new RevokeRequest { Resource = Ref(ResourceType.Workspace, id), UserId = user.ToString() }, context);
+            // Everything the member held inside the workspace goes: grants on bases they created, roles.
+            var r = await permissions.RevokeAsync(new RevokeRequest { Resource = Ref(ResourceType.Workspace, id), UserId = user.ToString(), WholeWorkspace = true }, context);
             return (r, r.Removed ? new Member { UserId = user.ToString() } : null); // no event when nobody was removed
         });
         return new RemoveMemberResponse { ConsistencyToken = revoked.ConsistencyToken };
@@ -251,8 +253,8 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
             new { id, workspace, name = request.Name.Trim(), by = Guid.Parse(caller.UserId) }, tx, cancellationToken: ct));
         var created = row.ToContract();
         var registered = await permissions.RegisterResourceAsync(new RegisterResourceRequest { Resource = Ref(ResourceType.Base, id), Parent = Ref(ResourceType.Workspace, workspace) }, context);
-        await Outbox.EnqueueAsync(tx, "base.created", "base", created.Id, created, RequestId(context), ct);
-        await tx.CommitAsync(ct);
+        await Outbox.EnqueueAsync(tx, "base.created", "base", created.Id, created, RequestId(context), CancellationToken.None);
+        await tx.CommitAsync(CancellationToken.None);
         return new CreateBaseResponse { Base = created, ConsistencyToken = registered.ConsistencyToken };
     }
 
@@ -326,8 +328,8 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
         await using var tx = await connection.BeginTransactionAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition("DELETE FROM workspaces.bases WHERE id = @id", new { id }, tx, cancellationToken: ct));
         var deleted = await permissions.DeleteResourceAsync(new DeleteResourceRequest { Resource = Ref(ResourceType.Base, id) }, context);
-        await Outbox.EnqueueAsync(tx, "base.deleted", "base", id.ToString(), new DeleteBaseRequest { BaseId = id.ToString() }, RequestId(context), ct);
-        await tx.CommitAsync(ct);
+        await Outbox.EnqueueAsync(tx, "base.deleted", "base", id.ToString(), new DeleteBaseRequest { BaseId = id.ToString() }, RequestId(context), CancellationToken.None);
+        await tx.CommitAsync(CancellationToken.None);
         return new DeleteBaseResponse { ConsistencyToken = deleted.ConsistencyToken };
     }
 
@@ -379,25 +381,25 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
     }
 
     /// <summary>
-    /// Runs a Permission-service write and enqueues its event in one outcome: the event's transaction commits
-    /// only after the write succeeded, and a failed write leaves no event. (A crash between the two commits can
-    /// still lose the event: the two services keep separate transactions.)
+    /// Runs a Permission-service write, then records its event (a failed write leaves no event; once the write
+    /// is done the event is written even if the caller has gone). A crash between the two can still lose the
+    /// event: the two services keep separate transactions.
     /// </summary>
     private async Task<(TResult Result, TPayload? Payload)> WithEventAsync<TResult, TPayload>(
         CallContext context, string type, Guid? workspace, Func<Task<(TResult, TPayload?)>> write, Func<TResult, Guid>? workspaceOf = null)
         where TPayload : class
     {
-        var ct = context.CancellationToken;
-        await using var connection = await db.OpenConnectionAsync(ct);
-        await using var tx = await connection.BeginTransactionAsync(ct);
         var (result, payload) = await write();
         if (payload is not null)
         {
+            // The write happened: record it whatever the caller does now.
             var aggregate = workspace ?? workspaceOf!(result);
-            await Outbox.EnqueueAsync(tx, type, "workspace", aggregate.ToString(), payload, RequestId(context), ct);
+            await using var connection = await db.OpenConnectionAsync(CancellationToken.None);
+            await using var tx = await connection.BeginTransactionAsync(CancellationToken.None);
+            await Outbox.EnqueueAsync(tx, type, "workspace", aggregate.ToString(), payload, RequestId(context), CancellationToken.None);
+            await tx.CommitAsync(CancellationToken.None);
         }
 
-        await tx.CommitAsync(ct);
         return (result, payload);
     }
 

@@ -295,6 +295,9 @@ public sealed record RevokeRequest
 
     /// <summary>The user.</summary>
     [ProtoMember(2)] public string UserId { get; init; } = "";
+
+    /// <summary>For a workspace: also every grant and role of the user on anything inside it (removing a member).</summary>
+    [ProtoMember(3)] public bool WholeWorkspace { get; init; }
 }
 
 /// <summary>The grant is gone (or was not there).</summary>

@@ -161,4 +161,32 @@ public sealed class AccessReviewFindingsTests(IdentityFixture fixture) : IClassF
         var orphaned = await Assert.ThrowsAsync<RpcException>(async () => await Host.Workspaces().AcceptInviteAsync(new AcceptInviteRequest { InvitationId = fromCoOwner.Id }, invitee.Bearer));
         Assert.Equal("inviter_not_owner", AssertStatus(orphaned, StatusCode.FailedPrecondition).Metadata["rule"]);
     }
+
+    [Fact]
+    public async Task RemovedMembers_LoseWhatTheyCreatedInTheWorkspace()
+    {
+        var owner = await Host.RegisterAsync();
+        var creator = await Host.RegisterAsync();
+        var workspace = (await Host.Workspaces().CreateWorkspaceAsync(new CreateWorkspaceRequest { Name = "Team" }, owner.Bearer)).Workspace!;
+        await Host.Workspaces().AddMemberAsync(new AddMemberRequest { WorkspaceId = workspace.Id, UserId = creator.UserId, Level = PermissionLevel.Create }, owner.Bearer);
+        var baseId = (await Host.Workspaces().CreateBaseAsync(new CreateBaseRequest { WorkspaceId = workspace.Id, Name = "Mine?" }, creator.Bearer)).Base!.Id;
+
+        await Host.Workspaces().RemoveMemberAsync(new RemoveMemberRequest { WorkspaceId = workspace.Id, UserId = creator.UserId }, owner.Bearer);
+
+        AssertStatus(await Assert.ThrowsAsync<RpcException>(async () =>
+            await Host.Workspaces().GetBaseAsync(new GetBaseRequest { BaseId = baseId }, creator.Bearer)), StatusCode.NotFound);
+        await Host.Workspaces().GetBaseAsync(new GetBaseRequest { BaseId = baseId }, owner.Bearer); // still the workspace's
+    }
+
+    [Fact]
+    public async Task Invitations_AreSentByOwnersInPerson()
+    {
+        var admin = await Host.RegisterAdminAsync(fixture.Database.ConnectionString);
+        var owner = await Host.RegisterAsync();
+        var workspace = (await Host.Workspaces().CreateWorkspaceAsync(new CreateWorkspaceRequest { Name = "Op" }, owner.Bearer)).Workspace!;
+
+        // Operators pass the Permission service's ownership check but hold no grant an acceptance could re-check.
+        AssertStatus(await Assert.ThrowsAsync<RpcException>(async () => await Host.Permissions().CreateInvitationAsync(
+            new CreateInvitationRequest { WorkspaceId = workspace.Id, Email = Identities.NewEmail(), Level = PermissionLevel.Read }, admin.Bearer)), StatusCode.PermissionDenied);
+    }
 }
