@@ -17,9 +17,9 @@ namespace PyAirtable.Services.Permissions;
 /// host, and a consistency token is always honoured.
 /// </summary>
 /// <remarks>
-/// Checks and lookups answer about the caller's own access and need no scope (services ask them on the
-/// caller's behalf whatever the key was made for); managing grants, roles and invitations needs
-/// workspaces:write, listing them workspaces:read.
+/// Checks answer about the caller's own access and need no scope (services ask them on the caller's behalf
+/// whatever the key was made for); LookupResources and listings need workspaces:read; managing grants,
+/// roles and invitations needs workspaces:write.
 /// </remarks>
 public sealed class PermissionService(PermissionDatabase database, CursorCodec cursors) : IPermissionService
 {
@@ -312,9 +312,10 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
         return new ListPermissionsResponse { Permissions = items.Select(r => r.ToContract()).ToList(), Pagination = pagination };
     }
 
+    [RequiresScope(Scopes.WorkspacesRead)]
     public async IAsyncEnumerable<LookupResourcesResponse> LookupResourcesAsync(LookupResourcesRequest request, CallContext context = default)
     {
-        var caller = context.RequireCaller();
+        var caller = context.RequireCaller(Scopes.WorkspacesRead); // it lists ids: a key must be allowed to read workspaces
         var validator = new RequestValidator();
         var user = UserOf(validator, "user_id", request.UserId, caller);
         if (request.Type == ResourceType.Unspecified || !Enum.IsDefined(request.Type))

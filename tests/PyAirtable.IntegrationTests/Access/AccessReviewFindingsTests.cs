@@ -31,6 +31,12 @@ public sealed class AccessReviewFindingsTests(IdentityFixture fixture) : IClassF
             new GrantRequest { Resource = Ref(ResourceType.Workspace, workspace.Id), UserId = Guid.NewGuid().ToString(), Level = PermissionLevel.Owner },
             Identities.WithApiKey(readOnly))), StatusCode.PermissionDenied);
 
+        await using (var ids = (IAsyncDisposable)Host.Permissions().LookupResourcesAsync(
+            new LookupResourcesRequest { Type = ResourceType.Workspace, Level = PermissionLevel.Read }, Identities.WithApiKey(usersOnly)).GetAsyncEnumerator())
+        {
+            AssertStatus(await Assert.ThrowsAsync<RpcException>(async () => await ((IAsyncEnumerator<LookupResourcesResponse>)ids).MoveNextAsync()), StatusCode.PermissionDenied);
+        }
+
         var read = await Host.Workspaces().GetWorkspaceAsync(new GetWorkspaceRequest { WorkspaceId = workspace.Id }, Identities.WithApiKey(readOnly));
         Assert.Equal(workspace.Id, read.Workspace!.Id);
     }
