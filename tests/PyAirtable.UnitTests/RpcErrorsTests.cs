@@ -92,6 +92,19 @@ public sealed class RpcErrorsTests
         Assert.Equal(StatusCode.DeadlineExceeded, rpc.StatusCode);
     }
 
+    [Theory]
+    [InlineData(PostgresErrorCodes.ForeignKeyViolation, StatusCode.NotFound)]
+    [InlineData(PostgresErrorCodes.UniqueViolation, StatusCode.AlreadyExists)]
+    [InlineData(PostgresErrorCodes.SerializationFailure, StatusCode.Aborted)]
+    public void DatabaseConstraintErrors_MapToCanonicalCodes_NotInternal(string sqlState, StatusCode expected)
+    {
+        var (rpc, isBug) = RpcErrors.Map(new PostgresException("detail with constraint_name", "ERROR", "ERROR", sqlState), new FakeCallContext(), "r");
+
+        Assert.Equal(expected, rpc.StatusCode);
+        Assert.False(isBug); // not logged as an error: a concurrent change, not a defect
+        Assert.DoesNotContain("constraint_name", rpc.Status.Detail, StringComparison.Ordinal);
+    }
+
     private sealed class FakeCallContext(DateTime? deadline = null, CancellationToken token = default) : ServerCallContext
     {
         protected override string MethodCore => "/test/Method";
