@@ -270,7 +270,7 @@ public sealed partial class AuthService : IAuthService
             var (identity, expires, reason) = await _tokens.ValidateAsync(request.AccessToken!, ct);
             return identity is null
                 ? new ValidateTokenResponse { Reason = reason }
-                : new ValidateTokenResponse { Valid = true, User = TokenService.ToUserContext(identity), ExpiresAt = expires };
+                : new ValidateTokenResponse { Valid = true, User = PlatformClaims.ToUserContext(identity.Claims), ExpiresAt = expires };
         }
 
         await using var connection = await _db.OpenConnectionAsync(ct);

@@ -66,19 +66,7 @@ internal sealed class TokenService(SigningKeyStore keys, IOptions<TokenOptions> 
     public async Task<(ClaimsIdentity? Identity, DateTime? ExpiresAt, string Reason)> ValidateAsync(string token, CancellationToken cancellationToken)
     {
         var keySet = await keys.GetAsync(cancellationToken);
-        var result = await _handler.ValidateTokenAsync(token, new TokenValidationParameters
-        {
-            ValidIssuer = options.Value.Issuer,
-            ValidAudience = options.Value.Audience,
-            ValidAlgorithms = [SecurityAlgorithms.RsaSha256],
-            RequireSignedTokens = true,
-            RequireExpirationTime = true,
-            ClockSkew = options.Value.ClockSkew,
-            TryAllIssuerSigningKeys = false,
-            IssuerSigningKeyResolver = (_, _, kid, _) => keySet.Find(kid) is { } key ? [key] : [],
-            NameClaimType = PlatformClaims.Subject,
-            RoleClaimType = PlatformClaims.Role,
-        });
+        var result = await _handler.ValidateTokenAsync(token, options.Value.CreateValidationParameters(keySet.Find));
         if (!result.IsValid)
         {
             return (null, null, result.Exception is SecurityTokenExpiredException ? "expired" : "invalid_token");
@@ -94,16 +82,6 @@ internal sealed class TokenService(SigningKeyStore keys, IOptions<TokenOptions> 
 
         return (identity, (result.SecurityToken as JsonWebToken)?.ValidTo, "");
     }
-
-    public static UserContext ToUserContext(ClaimsIdentity identity) => new()
-    {
-        UserId = identity.FindFirst(PlatformClaims.Subject)?.Value ?? "",
-        Email = identity.FindFirst(PlatformClaims.Email)?.Value ?? "",
-        Roles = identity.FindAll(PlatformClaims.Role).Select(c => c.Value).ToList(),
-        Scopes = identity.FindAll(PlatformClaims.Scope).SelectMany(c => c.Value.Split(' ', StringSplitOptions.RemoveEmptyEntries)).ToList(),
-        AuthMethod = identity.FindFirst(PlatformClaims.AuthMethod)?.Value == "service" ? AuthMethod.Service : AuthMethod.Jwt,
-        CredentialId = identity.FindFirst(PlatformClaims.SessionId)?.Value ?? "",
-    };
 
     /// <summary>A 256-bit random secret with a readable prefix, and the SHA-256 hash that is stored.</summary>
     public static (string Secret, byte[] Hash) NewSecret(string prefix)

@@ -4,6 +4,7 @@ using PyAirtable.Contracts.Common;
 using PyAirtable.Host.Gateway.Authentication;
 using PyAirtable.Services.Auth;
 using PyAirtable.Services.Infrastructure.Errors;
+using PyAirtable.Services.Infrastructure.Identity;
 using PyAirtable.Services.Infrastructure.SharedState;
 
 namespace PyAirtable.UnitTests;
@@ -49,8 +50,8 @@ public sealed class IdentityUnitTests
         ], "test"));
         var jwt = new ClaimsPrincipal(new ClaimsIdentity([new Claim("sub", "u2"), new Claim("sid", "s1"), new Claim("scope", "a b")], "test"));
 
-        var key = GatewayAuthentication.ToUserContext(apiKey);
-        var session = GatewayAuthentication.ToUserContext(jwt);
+        var key = PlatformClaims.ToUserContext(apiKey.Claims);
+        var session = PlatformClaims.ToUserContext(jwt.Claims);
 
         Assert.Equal((AuthMethod.ApiKey, "k1"), (key.AuthMethod, key.CredentialId));
         Assert.Equal(["users:read", "users:write"], key.Scopes);

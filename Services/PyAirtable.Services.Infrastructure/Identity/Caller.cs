@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
 using ProtoBuf.Grpc;
@@ -21,6 +22,36 @@ public static class PlatformClaims
     public const string ApiKeyId = "api_key_id";
     /// <summary>How the caller authenticated: <c>jwt</c>, <c>api_key</c> or <c>service</c>.</summary>
     public const string AuthMethod = "auth_method";
+
+    /// <summary>The scopes among <paramref name="claims"/> (a JWT carries them space separated in one claim).</summary>
+    public static List<string> ScopesOf(IEnumerable<Claim> claims) =>
+        claims.Where(c => c.Type == Scope)
+            .SelectMany(c => c.Value.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            .Distinct(StringComparer.Ordinal)
+            .ToList();
+
+    /// <summary>The <see cref="UserContext"/> that the claims of a validated credential describe.</summary>
+    public static UserContext ToUserContext(IEnumerable<Claim> claims)
+    {
+        ArgumentNullException.ThrowIfNull(claims);
+        var all = claims as IReadOnlyCollection<Claim> ?? claims.ToList();
+        string? First(string type) => all.FirstOrDefault(c => c.Type == type)?.Value;
+        var method = First(AuthMethod) switch
+        {
+            "api_key" => PyAirtable.Contracts.Common.AuthMethod.ApiKey,
+            "service" => PyAirtable.Contracts.Common.AuthMethod.Service,
+            _ => PyAirtable.Contracts.Common.AuthMethod.Jwt,
+        };
+        return new UserContext
+        {
+            UserId = First(Subject) ?? "",
+            Email = First(Email) ?? "",
+            Roles = all.Where(c => c.Type == Role).Select(c => c.Value).ToList(),
+            Scopes = ScopesOf(all),
+            AuthMethod = method,
+            CredentialId = First(method == PyAirtable.Contracts.Common.AuthMethod.ApiKey ? ApiKeyId : SessionId) ?? "",
+        };
+    }
 }
 
 /// <summary>Platform-wide roles.</summary>

@@ -1,3 +1,5 @@
+using Microsoft.IdentityModel.Tokens;
+
 namespace PyAirtable.Services.Infrastructure.Identity;
 
 /// <summary>
@@ -29,4 +31,28 @@ public sealed class TokenOptions
 
     /// <summary>How long the gateway keeps an API key's validation (revocation is checked on every call regardless).</summary>
     public TimeSpan ApiKeyCacheDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How an access token is validated — by the gateway of every host and by the Auth service's
+    /// ValidateToken alike: issuer, audience, lifetime with <see cref="ClockSkew"/>, and RS256 only ("none"
+    /// and HMAC signed with the public key never verify), the key found by <c>kid</c> alone.
+    /// </summary>
+    public TokenValidationParameters CreateValidationParameters(Func<string?, SecurityKey?> findKey)
+    {
+        ArgumentNullException.ThrowIfNull(findKey);
+        return new TokenValidationParameters
+        {
+            ValidIssuer = Issuer,
+            ValidAudience = Audience,
+            ValidAlgorithms = [SecurityAlgorithms.RsaSha256],
+            RequireSignedTokens = true,
+            RequireExpirationTime = true,
+            ValidateLifetime = true,
+            ClockSkew = ClockSkew,
+            TryAllIssuerSigningKeys = false,
+            IssuerSigningKeyResolver = (_, _, kid, _) => findKey(kid) is { } key ? [key] : [],
+            NameClaimType = PlatformClaims.Subject,
+            RoleClaimType = PlatformClaims.Role,
+        };
+    }
 }

@@ -46,21 +46,7 @@ internal static class GatewayAuthentication
                 o.MapInboundClaims = false;
                 o.RequireHttpsMetadata = false; // no metadata address: keys come from the JWKS through the contract
                 o.IncludeErrorDetails = false;
-                o.TokenValidationParameters = new TokenValidationParameters
-                {
-                    ValidIssuer = t.Issuer,
-                    ValidAudience = t.Audience,
-                    // Pinned: "none" and HMAC (HS256 signed with the public key) never verify.
-                    ValidAlgorithms = [SecurityAlgorithms.RsaSha256],
-                    RequireSignedTokens = true,
-                    RequireExpirationTime = true,
-                    ValidateLifetime = true,
-                    ClockSkew = t.ClockSkew,
-                    TryAllIssuerSigningKeys = false,
-                    IssuerSigningKeyResolver = (_, _, kid, _) => keys.Find(kid) is { } key ? [key] : [],
-                    NameClaimType = PlatformClaims.Subject,
-                    RoleClaimType = PlatformClaims.Role,
-                };
+                o.TokenValidationParameters = t.CreateValidationParameters(keys.Find);
                 o.Events = new JwtBearerEvents
                 {
                     OnMessageReceived = async context =>
@@ -149,30 +135,6 @@ internal static class GatewayAuthentication
             return true;
         }
     }
-
-    /// <summary>The <see cref="UserContext"/> of an authenticated principal.</summary>
-    public static UserContext ToUserContext(ClaimsPrincipal principal)
-    {
-        var method = principal.FindFirstValue(PlatformClaims.AuthMethod) switch
-        {
-            "api_key" => AuthMethod.ApiKey,
-            "service" => AuthMethod.Service,
-            _ => AuthMethod.Jwt,
-        };
-        var scopes = principal.FindAll(PlatformClaims.Scope)
-            .SelectMany(c => c.Value.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-            .Distinct(StringComparer.Ordinal)
-            .ToList();
-        return new UserContext
-        {
-            UserId = principal.FindFirstValue(PlatformClaims.Subject) ?? "",
-            Email = principal.FindFirstValue(PlatformClaims.Email) ?? "",
-            Roles = principal.FindAll(PlatformClaims.Role).Select(c => c.Value).ToList(),
-            Scopes = scopes,
-            AuthMethod = method,
-            CredentialId = principal.FindFirstValue(method == AuthMethod.ApiKey ? PlatformClaims.ApiKeyId : PlatformClaims.SessionId) ?? "",
-        };
-    }
 }
 
 /// <summary>
@@ -188,7 +150,7 @@ internal sealed class CallerContextMiddleware(RequestDelegate next)
             var feature = context.Features.Get<IRequestMetadataFeature>();
             if (feature is not null)
             {
-                feature.Metadata = feature.Metadata with { UserContext = GatewayAuthentication.ToUserContext(context.User) };
+                feature.Metadata = feature.Metadata with { UserContext = PlatformClaims.ToUserContext(context.User.Claims) };
             }
 
             var headers = context.Request.Headers;
@@ -211,9 +173,7 @@ internal sealed class ScopeHandler : AuthorizationHandler<ScopeRequirement>
 {
     protected override Task HandleRequirementAsync(AuthorizationHandlerContext context, ScopeRequirement requirement)
     {
-        var scopes = context.User.FindAll(PlatformClaims.Scope)
-            .SelectMany(c => c.Value.Split(' ', StringSplitOptions.RemoveEmptyEntries))
-            .ToList();
+        var scopes = PlatformClaims.ScopesOf(context.User.Claims);
         if (context.User.Identity?.IsAuthenticated == true && (scopes.Count == 0 || scopes.Contains(requirement.Scope, StringComparer.Ordinal)))
         {
             context.Succeed(requirement);
