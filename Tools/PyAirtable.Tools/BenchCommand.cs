@@ -90,42 +90,11 @@ public static class BenchCommand
             await call(ct); // warm the path (and the cache for GetUser warm)
             foreach (var level in levels)
             {
-                var result = await MeasureAsync(call, count, level, ct);
+                var result = await LoadRun.MeasureAsync(call, count, level, ct);
                 Console.WriteLine($"{name,-28} {level,5} {count,7} {result.Rps,9:F0} {result.P50,8:F2} {result.P99,8:F2} {result.P999,9:F2} {result.Errors,7}");
             }
         }
 
         return 0;
-    }
-
-    private static async Task<(double Rps, double P50, double P99, double P999, int Errors)> MeasureAsync(Func<CancellationToken, Task> call, int count, int concurrency, CancellationToken ct)
-    {
-        var latencies = new double[count];
-        var next = -1;
-        var errors = 0;
-        var total = Stopwatch.StartNew();
-        var workers = Enumerable.Range(0, Math.Min(concurrency, count)).Select(_ => Task.Run(async () =>
-        {
-            int i;
-            while ((i = Interlocked.Increment(ref next)) < count)
-            {
-                var start = Stopwatch.GetTimestamp();
-                try
-                {
-                    await call(ct);
-                }
-                catch (RpcException)
-                {
-                    Interlocked.Increment(ref errors);
-                }
-
-                latencies[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-            }
-        }, ct)).ToArray();
-        await Task.WhenAll(workers);
-        total.Stop();
-        Array.Sort(latencies);
-        double At(double q) => latencies[Math.Min(count - 1, (int)Math.Ceiling(q * count) - 1)];
-        return (count / total.Elapsed.TotalSeconds, At(0.50), At(0.99), At(0.999), errors);
     }
 }

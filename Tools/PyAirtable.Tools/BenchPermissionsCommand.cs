@@ -106,8 +106,14 @@ public static class BenchPermissionsCommand
                 : async c => await permissions.BatchCheckPermissionAsync(new BatchCheckPermissionRequest { Checks = Enumerable.Range(0, size).Select(_ => RandomCheck()).ToList() },
                     new CallContext(new CallOptions(bearer, cancellationToken: c)));
             await call(ct);
-            var (rps, p50, p99) = await MeasureAsync(call, calls, concurrency, ct);
-            Console.WriteLine($"{name,-30} {concurrency,5} {calls,7} {rps,9:F0} {rps * size,10:F0} {p50,8:F2} {p99,8:F2}");
+            var result = await LoadRun.MeasureAsync(call, calls, concurrency, ct);
+            if (result.Errors > 0)
+            {
+                await Console.Error.WriteLineAsync($"bench-permissions: the host refused {result.Errors} of {calls} {name} calls");
+                return 1;
+            }
+
+            Console.WriteLine($"{name,-30} {concurrency,5} {calls,7} {result.Rps,9:F0} {result.Rps * size,10:F0} {result.P50,8:F2} {result.P99,8:F2}");
         }
 
         return 0;
@@ -153,26 +159,5 @@ public static class BenchPermissionsCommand
             """, new { users, workspaces, grants }, tx, commandTimeout: 600, cancellationToken: ct));
         await connection.ExecuteAsync(new CommandDefinition("ANALYZE permissions.resources; ANALYZE permissions.grants;", transaction: tx, cancellationToken: ct));
         await tx.CommitAsync(ct);
-    }
-
-    private static async Task<(double Rps, double P50, double P99)> MeasureAsync(Func<CancellationToken, Task> call, int count, int concurrency, CancellationToken ct)
-    {
-        var latencies = new double[count];
-        var next = -1;
-        var total = Stopwatch.StartNew();
-        await Task.WhenAll(Enumerable.Range(0, Math.Min(concurrency, count)).Select(_ => Task.Run(async () =>
-        {
-            int i;
-            while ((i = Interlocked.Increment(ref next)) < count)
-            {
-                var start = Stopwatch.GetTimestamp();
-                await call(ct);
-                latencies[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-            }
-        }, ct)));
-        total.Stop();
-        Array.Sort(latencies);
-        double At(double q) => latencies[Math.Min(count - 1, (int)Math.Ceiling(q * count) - 1)];
-        return (count / total.Elapsed.TotalSeconds, At(0.50), At(0.99));
     }
 }
