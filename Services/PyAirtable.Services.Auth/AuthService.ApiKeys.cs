@@ -14,11 +14,12 @@ namespace PyAirtable.Services.Auth;
 public sealed partial class AuthService
 {
     private const int MaxApiKeyScopes = 10;
+    private const string ApiKeysAreUsers = "API keys belong to users; call with a user's credentials.";
 
     [RequiresScope(Scopes.ApiKeysManage)]
     public async ValueTask<CreateApiKeyResponse> CreateApiKeyAsync(CreateApiKeyRequest request, CallContext context = default)
     {
-        var caller = RequireUser(context);
+        var caller = context.RequireUser(Scopes.ApiKeysManage, ApiKeysAreUsers);
         var validator = new RequestValidator().Name("name", request.Name);
         var scopes = request.Scopes.Distinct(StringComparer.Ordinal).ToList();
         if (scopes.Count == 0 || scopes.Count > MaxApiKeyScopes)
@@ -84,7 +85,7 @@ public sealed partial class AuthService
     [RequiresScope(Scopes.ApiKeysManage)]
     public async ValueTask<ListApiKeysResponse> ListApiKeysAsync(ListApiKeysRequest request, CallContext context = default)
     {
-        var caller = RequireUser(context);
+        var caller = context.RequireUser(Scopes.ApiKeysManage, ApiKeysAreUsers);
         var scope = "auth.api_keys:" + caller.UserId;
         var page = PageRequest.From(request.Pagination, _cursors, scope, defaultPageSize: 50, maxPageSize: 200);
         var ct = context.CancellationToken;
@@ -111,7 +112,7 @@ public sealed partial class AuthService
     [RequiresScope(Scopes.ApiKeysManage)]
     public async ValueTask<RevokeApiKeyResponse> RevokeApiKeyAsync(RevokeApiKeyRequest request, CallContext context = default)
     {
-        var caller = RequireUser(context);
+        var caller = context.RequireUser(Scopes.ApiKeysManage, ApiKeysAreUsers);
         var id = Validation.Id("id", request.Id);
         var ct = context.CancellationToken;
         await using var connection = await _db.OpenConnectionAsync(ct);
@@ -133,18 +134,6 @@ public sealed partial class AuthService
         await tx.CommitAsync(ct);
         await _revocations.RevokeAsync(RevocationList.ApiKey(key.Id));
         return new RevokeApiKeyResponse { ApiKey = key };
-    }
-
-    /// <summary>A user's credentials (an access token or an API key), not a service token.</summary>
-    private static UserContext RequireUser(CallContext context)
-    {
-        var caller = context.RequireCaller(Scopes.ApiKeysManage);
-        if (caller.AuthMethod == AuthMethod.Service || !Guid.TryParse(caller.UserId, out _))
-        {
-            Fail.PermissionDenied("API keys belong to users; call with a user's credentials.");
-        }
-
-        return caller;
     }
 
     internal sealed record ApiKeyRow

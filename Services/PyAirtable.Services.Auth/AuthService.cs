@@ -133,7 +133,7 @@ public sealed partial class AuthService : IAuthService
         }
 
         await _throttle.SucceededAsync(email);
-        await EnsureActiveAsync(account, ct);
+        await EnsureActiveAsync(account);
         if (verdict == PasswordVerificationResult.SuccessRehashNeeded)
         {
             await connection.ExecuteAsync(new CommandDefinition(
@@ -203,7 +203,7 @@ public sealed partial class AuthService : IAuthService
             throw Unauthenticated("The refresh token has expired; log in again.", "expired");
         }
 
-        await EnsureActiveAsync(new AccountRow { UserId = row.UserId, Email = row.Email, Roles = row.Roles, DisabledAt = row.DisabledAt }, ct);
+        await EnsureActiveAsync(new AccountRow { UserId = row.UserId, Email = row.Email, Roles = row.Roles, DisabledAt = row.DisabledAt });
         var (refresh, refreshHash) = TokenService.NewSecret(RefreshTokenPrefix);
         var refreshExpires = _time.GetUtcNow().UtcDateTime + _tokens.Options.RefreshTokenLifetime;
         await connection.ExecuteAsync(new CommandDefinition(
@@ -346,15 +346,13 @@ public sealed partial class AuthService : IAuthService
         return new RotateSigningKeyResponse { Kid = await _keys.RotateAsync(context.CancellationToken) };
     }
 
-    private async Task EnsureActiveAsync(AccountRow account, CancellationToken ct)
+    private async Task EnsureActiveAsync(AccountRow account)
     {
         // disabled_at is set when the user.deactivated event is delivered; the revocation list covers the moments before.
         if (account.DisabledAt is not null || await _revocations.IsRevokedAsync(RevocationList.User(account.UserId.ToString()), account.UserId.ToString()))
         {
             throw Unauthenticated("The account is deactivated.", "account_deactivated");
         }
-
-        _ = ct;
     }
 
     private static async Task RevokeSessionAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, Guid sessionId, string reason, CancellationToken ct) =>

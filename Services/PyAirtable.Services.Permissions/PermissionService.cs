@@ -26,6 +26,7 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
     private readonly NpgsqlDataSource db = database.DataSource;
 
     public const int MaxBatch = 5000;
+    private const string UsersOnly = "Resources are registered by users.";
     private const int LookupChunk = 1000;
 
     public async ValueTask<CheckPermissionResponse> CheckPermissionAsync(CheckPermissionRequest request, CallContext context = default)
@@ -99,7 +100,7 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
     [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<RegisterResourceResponse> RegisterResourceAsync(RegisterResourceRequest request, CallContext context = default)
     {
-        var caller = RequireUser(context, Scopes.WorkspacesWrite);
+        var caller = context.RequireUser(Scopes.WorkspacesWrite, UsersOnly);
         var validator = new RequestValidator();
         var resource = ResourceOf(validator, "resource", request.Resource);
         (ResourceType Type, Guid Id)? parent = request.Parent is null ? null : ResourceOf(validator, "parent", request.Parent);
@@ -325,11 +326,7 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
 
         var level = RequiredLevelOf(validator, "level", request.Level);
         ParseToken(validator, request.ConsistencyToken);
-        var after = Guid.Empty;
-        if (!string.IsNullOrEmpty(request.AfterId) && !Guid.TryParseExact(request.AfterId, "D", out after))
-        {
-            validator.Add("after_id", "must be a UUID (8-4-4-4-12 hex digits)");
-        }
+        var after = string.IsNullOrEmpty(request.AfterId) ? Guid.Empty : validator.Id("after_id", request.AfterId);
 
         validator.ThrowIfInvalid();
         if (user.ToString() != caller.UserId && !caller.IsPrivileged())
@@ -521,7 +518,7 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
     [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<CreateInvitationResponse> CreateInvitationAsync(CreateInvitationRequest request, CallContext context = default)
     {
-        var caller = RequireUser(context, Scopes.WorkspacesWrite);
+        var caller = context.RequireUser(Scopes.WorkspacesWrite, UsersOnly);
         var workspace = Validation.Id("workspace_id", request.WorkspaceId);
         var email = Validation.NormalizeEmail(request.Email);
         var validator = new RequestValidator().Email("email", email);
@@ -556,7 +553,7 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
     [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<AcceptInvitationResponse> AcceptInvitationAsync(AcceptInvitationRequest request, CallContext context = default)
     {
-        var caller = RequireUser(context, Scopes.WorkspacesWrite);
+        var caller = context.RequireUser(Scopes.WorkspacesWrite, UsersOnly);
         var id = Validation.Id("invitation_id", request.InvitationId);
         var ct = context.CancellationToken;
         await using var connection = await db.OpenConnectionAsync(ct);
@@ -623,14 +620,7 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
         }
 
         var validator = new RequestValidator();
-        var ids = new Guid[request.UserIds.Count];
-        for (var i = 0; i < ids.Length; i++)
-        {
-            if (!Guid.TryParseExact(request.UserIds[i] ?? "", "D", out ids[i]))
-            {
-                validator.Add($"user_ids[{i}]", "must be a UUID (8-4-4-4-12 hex digits)");
-            }
-        }
+        var ids = validator.Ids("user_ids", request.UserIds);
 
         validator.ThrowIfInvalid();
         if (ids.Length == 0 || !Guid.TryParse(caller.UserId, out var me))
@@ -805,12 +795,7 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
             validator.Add(field + ".type", "must be a resource type");
         }
 
-        if (!Guid.TryParseExact(resource.Id ?? "", "D", out var id))
-        {
-            validator.Add(field + ".id", "must be a UUID (8-4-4-4-12 hex digits)");
-        }
-
-        return (resource.Type, id);
+        return (resource.Type, validator.Id(field + ".id", resource.Id));
     }
 
     private static PermissionLevel LevelOf(RequestValidator validator, string field, PermissionLevel level)
@@ -851,12 +836,7 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
             return Guid.Empty;
         }
 
-        if (!Guid.TryParseExact(userId ?? "", "D", out var id))
-        {
-            validator.Add(field, "must be a UUID (8-4-4-4-12 hex digits)");
-        }
-
-        return id;
+        return validator.Id(field, userId);
     }
 
     private static long? ParseToken(RequestValidator validator, string? token)
@@ -882,17 +862,6 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
         ResourceType.File or ResourceType.Webhook => parent is ResourceType.Workspace or ResourceType.Base or ResourceType.Table,
         _ => false,
     };
-
-    private static UserContext RequireUser(CallContext context, string scope)
-    {
-        var caller = context.RequireCaller(scope);
-        if (!Guid.TryParse(caller.UserId, out _))
-        {
-            Fail.PermissionDenied("Resources are registered by users.");
-        }
-
-        return caller;
-    }
 
     private static string Level(PermissionLevel level) => level.ToString().ToLowerInvariant();
 

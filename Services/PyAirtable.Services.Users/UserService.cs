@@ -89,14 +89,7 @@ public sealed partial class UserService(
         }
 
         var validator = new RequestValidator();
-        var ids = new Guid[request.UserIds.Count];
-        for (var i = 0; i < ids.Length; i++)
-        {
-            if (!Guid.TryParseExact(request.UserIds[i] ?? "", "D", out ids[i]))
-            {
-                validator.Add($"user_ids[{i}]", "must be a UUID (8-4-4-4-12 hex digits)");
-            }
-        }
+        var ids = validator.Ids("user_ids", request.UserIds);
 
         validator.ThrowIfInvalid();
         var visible = (await CanReadAsync(context, caller, ids.Distinct().ToList())).ToArray();

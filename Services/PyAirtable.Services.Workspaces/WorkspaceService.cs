@@ -22,13 +22,14 @@ namespace PyAirtable.Services.Workspaces;
 public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService permissions, CursorCodec cursors) : IWorkspaceService
 {
     private const int MaxDescription = 1000;
+    private const string WorkspacesAreUsers = "Workspaces belong to users.";
     private const string WorkspaceColumns = "id AS Id, name AS Name, description AS Description, created_by AS CreatedBy, created_at AS CreatedAt, updated_at AS UpdatedAt";
     private const string BaseColumns = "id AS Id, workspace_id AS WorkspaceId, name AS Name, created_by AS CreatedBy, created_at AS CreatedAt, updated_at AS UpdatedAt";
 
     [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<CreateWorkspaceResponse> CreateWorkspaceAsync(CreateWorkspaceRequest request, CallContext context = default)
     {
-        var caller = RequireUser(context, Scopes.WorkspacesWrite);
+        var caller = context.RequireUser(Scopes.WorkspacesWrite, WorkspacesAreUsers);
         var validator = new RequestValidator().Name("name", request.Name).MaxLength("description", request.Description, MaxDescription);
         validator.ThrowIfInvalid();
         var id = Guid.CreateVersion7();
@@ -53,7 +54,7 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
     [RequiresScope(Scopes.WorkspacesRead)]
     public async ValueTask<GetWorkspaceResponse> GetWorkspaceAsync(GetWorkspaceRequest request, CallContext context = default)
     {
-        RequireUser(context, Scopes.WorkspacesRead);
+        context.RequireUser(Scopes.WorkspacesRead, WorkspacesAreUsers);
         var id = Validation.Id("workspace_id", request.WorkspaceId);
         var level = await RequireAsync(context, ResourceType.Workspace, id, PermissionLevel.Read);
         var row = await ReadWorkspaceAsync(id, context.CancellationToken);
@@ -63,7 +64,7 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
     [RequiresScope(Scopes.WorkspacesRead)]
     public async ValueTask<ListWorkspacesResponse> ListWorkspacesAsync(ListWorkspacesRequest request, CallContext context = default)
     {
-        var caller = RequireUser(context, Scopes.WorkspacesRead);
+        var caller = context.RequireUser(Scopes.WorkspacesRead, WorkspacesAreUsers);
         var scope = "workspaces.list:" + caller.UserId;
         var page = PageRequest.From(request.Pagination, cursors, scope, defaultPageSize: 50, maxPageSize: 500);
         var reachable = new SortedDictionary<Guid, PermissionLevel>();
@@ -94,7 +95,7 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
     [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<UpdateWorkspaceResponse> UpdateWorkspaceAsync(UpdateWorkspaceRequest request, CallContext context = default)
     {
-        RequireUser(context, Scopes.WorkspacesWrite);
+        context.RequireUser(Scopes.WorkspacesWrite, WorkspacesAreUsers);
         var id = Validation.Id("workspace_id", request.WorkspaceId);
         var validator = new RequestValidator();
         if (request.Name is not null)
@@ -132,7 +133,7 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
     [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<DeleteWorkspaceResponse> DeleteWorkspaceAsync(DeleteWorkspaceRequest request, CallContext context = default)
     {
-        RequireUser(context, Scopes.WorkspacesWrite);
+        context.RequireUser(Scopes.WorkspacesWrite, WorkspacesAreUsers);
         var id = Validation.Id("workspace_id", request.WorkspaceId);
         await RequireAsync(context, ResourceType.Workspace, id, PermissionLevel.Owner);
         // Rows and outbox event first, in a transaction that commits only after the Permission service removed
@@ -150,7 +151,7 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
     [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<AddMemberResponse> AddMemberAsync(AddMemberRequest request, CallContext context = default)
     {
-        RequireUser(context, Scopes.WorkspacesWrite);
+        context.RequireUser(Scopes.WorkspacesWrite, WorkspacesAreUsers);
         var id = Validation.Id("workspace_id", request.WorkspaceId);
         var user = Validation.Id("user_id", request.UserId);
         MemberLevel(request.Level);
@@ -167,7 +168,7 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
     [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<InviteMemberResponse> InviteMemberAsync(InviteMemberRequest request, CallContext context = default)
     {
-        RequireUser(context, Scopes.WorkspacesWrite);
+        context.RequireUser(Scopes.WorkspacesWrite, WorkspacesAreUsers);
         var id = Validation.Id("workspace_id", request.WorkspaceId);
         MemberLevel(request.Level);
         await ExistsAsync(context, id);
@@ -182,7 +183,7 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
     [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<AcceptInviteResponse> AcceptInviteAsync(AcceptInviteRequest request, CallContext context = default)
     {
-        RequireUser(context, Scopes.WorkspacesWrite);
+        context.RequireUser(Scopes.WorkspacesWrite, WorkspacesAreUsers);
         Validation.Id("invitation_id", request.InvitationId);
         AcceptInvitationResponse? accepted = null;
         var (_, member) = await WithEventAsync(context, "member.added", null, async () =>
@@ -197,7 +198,7 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
     [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<RemoveMemberResponse> RemoveMemberAsync(RemoveMemberRequest request, CallContext context = default)
     {
-        RequireUser(context, Scopes.WorkspacesWrite);
+        context.RequireUser(Scopes.WorkspacesWrite, WorkspacesAreUsers);
         var id = Validation.Id("workspace_id", request.WorkspaceId);
         var user = Validation.Id("user_id", request.UserId);
         var (revoked, _) = await WithEventAsync(context, "member.removed", id, async () =>
@@ -212,7 +213,7 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
     [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<ChangeMemberRoleResponse> ChangeMemberRoleAsync(ChangeMemberRoleRequest request, CallContext context = default)
     {
-        RequireUser(context, Scopes.WorkspacesWrite);
+        context.RequireUser(Scopes.WorkspacesWrite, WorkspacesAreUsers);
         var id = Validation.Id("workspace_id", request.WorkspaceId);
         var user = Validation.Id("user_id", request.UserId);
         MemberLevel(request.Level);
@@ -227,7 +228,7 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
     [RequiresScope(Scopes.WorkspacesRead)]
     public async ValueTask<ListMembersResponse> ListMembersAsync(ListMembersRequest request, CallContext context = default)
     {
-        RequireUser(context, Scopes.WorkspacesRead);
+        context.RequireUser(Scopes.WorkspacesRead, WorkspacesAreUsers);
         var id = Validation.Id("workspace_id", request.WorkspaceId);
         var page = await permissions.ListPermissionsAsync(new ListPermissionsRequest { Resource = Ref(ResourceType.Workspace, id), Pagination = request.Pagination }, context);
         return new ListMembersResponse
@@ -240,7 +241,7 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
     [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<CreateBaseResponse> CreateBaseAsync(CreateBaseRequest request, CallContext context = default)
     {
-        var caller = RequireUser(context, Scopes.WorkspacesWrite);
+        var caller = context.RequireUser(Scopes.WorkspacesWrite, WorkspacesAreUsers);
         var workspace = Validation.Id("workspace_id", request.WorkspaceId);
         new RequestValidator().Name("name", request.Name).ThrowIfInvalid();
         await RequireAsync(context, ResourceType.Workspace, workspace, PermissionLevel.Create);
@@ -261,7 +262,7 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
     [RequiresScope(Scopes.WorkspacesRead)]
     public async ValueTask<GetBaseResponse> GetBaseAsync(GetBaseRequest request, CallContext context = default)
     {
-        RequireUser(context, Scopes.WorkspacesRead);
+        context.RequireUser(Scopes.WorkspacesRead, WorkspacesAreUsers);
         var id = Validation.Id("base_id", request.BaseId);
         await RequireAsync(context, ResourceType.Base, id, PermissionLevel.Read);
         return new GetBaseResponse { Base = (await ReadBaseAsync(id, context.CancellationToken)).ToContract() };
@@ -270,7 +271,7 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
     [RequiresScope(Scopes.WorkspacesRead)]
     public async ValueTask<ListBasesResponse> ListBasesAsync(ListBasesRequest request, CallContext context = default)
     {
-        var caller = RequireUser(context, Scopes.WorkspacesRead);
+        var caller = context.RequireUser(Scopes.WorkspacesRead, WorkspacesAreUsers);
         var workspace = Validation.Id("workspace_id", request.WorkspaceId);
         await ExistsAsync(context, workspace);
         var scope = $"workspaces.bases:{workspace}:{caller.UserId}";
@@ -297,7 +298,7 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
     [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<RenameBaseResponse> RenameBaseAsync(RenameBaseRequest request, CallContext context = default)
     {
-        RequireUser(context, Scopes.WorkspacesWrite);
+        context.RequireUser(Scopes.WorkspacesWrite, WorkspacesAreUsers);
         var id = Validation.Id("base_id", request.BaseId);
         new RequestValidator().Name("name", request.Name).ThrowIfInvalid();
         await RequireAsync(context, ResourceType.Base, id, PermissionLevel.Edit);
@@ -320,7 +321,7 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
     [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<DeleteBaseResponse> DeleteBaseAsync(DeleteBaseRequest request, CallContext context = default)
     {
-        RequireUser(context, Scopes.WorkspacesWrite);
+        context.RequireUser(Scopes.WorkspacesWrite, WorkspacesAreUsers);
         var id = Validation.Id("base_id", request.BaseId);
         await RequireAsync(context, ResourceType.Base, id, PermissionLevel.Owner);
         var ct = context.CancellationToken;
@@ -409,17 +410,6 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
         {
             throw new ValidationException("level", "must be read, comment, edit, create or owner");
         }
-    }
-
-    private static UserContext RequireUser(CallContext context, string scope)
-    {
-        var caller = context.RequireCaller(scope);
-        if (!Guid.TryParse(caller.UserId, out _))
-        {
-            Fail.PermissionDenied("Workspaces belong to users.");
-        }
-
-        return caller;
     }
 
     private static string? RequestId(CallContext context) => context.ServerCallContext is null ? null : context.GetRequestMetadata().RequestId;

@@ -57,13 +57,37 @@ public static partial class Validation
         return trimmed.Any(char.IsControl) ? validator.Add(field, "must not contain control characters") : validator;
     }
 
+    /// <summary>A UUID field, or INVALID_ARGUMENT at once.</summary>
     public static Guid Id(string field, string? value)
     {
+        var validator = new RequestValidator();
+        var id = validator.Id(field, value);
+        validator.ThrowIfInvalid();
+        return id;
+    }
+
+    /// <summary>A UUID field, its violation collected with the request's others (<see cref="Guid.Empty"/> when invalid).</summary>
+    public static Guid Id(this RequestValidator validator, string field, string? value)
+    {
+        ArgumentNullException.ThrowIfNull(validator);
         if (!Guid.TryParseExact(value ?? "", "D", out var id))
         {
-            throw new ValidationException(field, "must be a UUID (8-4-4-4-12 hex digits)");
+            validator.Add(field, "must be a UUID (8-4-4-4-12 hex digits)");
         }
 
         return id;
+    }
+
+    /// <summary>A list of UUIDs; violations name the element (<c>field[i]</c>).</summary>
+    public static Guid[] Ids(this RequestValidator validator, string field, IReadOnlyList<string> values)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        var ids = new Guid[values.Count];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            ids[i] = validator.Id($"{field}[{i}]", values[i]);
+        }
+
+        return ids;
     }
 }

@@ -101,6 +101,21 @@ public static class CallerExtensions
         return caller;
     }
 
+    /// <summary>
+    /// The caller holding <paramref name="scope"/>, who must be a user — not one of the platform's services
+    /// (<paramref name="refusal"/> says why as PERMISSION_DENIED).
+    /// </summary>
+    public static UserContext RequireUser(this CallContext context, string scope, string refusal)
+    {
+        var caller = context.RequireCaller(scope);
+        if (caller.AuthMethod == PyAirtable.Contracts.Common.AuthMethod.Service || !Guid.TryParse(caller.UserId, out _))
+        {
+            Fail.PermissionDenied(refusal);
+        }
+
+        return caller;
+    }
+
     public static bool HasRole(this UserContext caller, string role) =>
         caller.Roles.Contains(role, StringComparer.Ordinal);
 
