@@ -75,7 +75,7 @@ internal sealed class TokenService(SigningKeyStore keys, IOptions<TokenOptions> 
         var identity = result.ClaimsIdentity;
         var sid = identity.FindFirst(PlatformClaims.SessionId)?.Value ?? "";
         var sub = identity.FindFirst(PlatformClaims.Subject)?.Value ?? "";
-        if (await revocations.IsRevokedAsync(RevocationList.Session(sid), sub))
+        if (await revocations.IsRevokedAsync(RevocationList.Session(sid), sub, cancellationToken))
         {
             return (null, null, "revoked");
         }

@@ -40,7 +40,8 @@ public static class ServiceCollectionExtensions
 
         var postgres = configuration.GetConnectionString(PostgresConnectionName);
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton(_ =>
+        services.AddOptions<DatabaseOptions>().Bind(configuration.GetSection(DatabaseOptions.Section));
+        services.TryAddSingleton(sp =>
         {
             if (string.IsNullOrWhiteSpace(postgres))
             {
@@ -49,6 +50,8 @@ public static class ServiceCollectionExtensions
             }
 
             var builder = new NpgsqlDataSourceBuilder(postgres);
+            var pools = sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<DatabaseOptions>>().Value;
+            pools.ApplyTo(builder.ConnectionStringBuilder, pools.MaxPoolSize);
             if (string.IsNullOrEmpty(builder.ConnectionStringBuilder.ApplicationName))
             {
                 builder.ConnectionStringBuilder.ApplicationName = "pyairtable";
@@ -89,6 +92,9 @@ public static class ServiceCollectionExtensions
             var redisOptions = ConfigurationOptions.Parse(redis!);
             // Start even when Redis is down (health reports it); reconnect in the background.
             redisOptions.AbortOnConnectFail = false;
+            // With no connection, fail a command at once instead of queueing it until the 5 s timeout:
+            // every caller has a fallback or answers UNAVAILABLE (see RedisSharedState).
+            redisOptions.BacklogPolicy = BacklogPolicy.FailFast;
             redisOptions.ConnectTimeout = Math.Min(redisOptions.ConnectTimeout, 5000);
             services.TryAddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(redisOptions));
             // One multiplexer for the whole host: the cache shares it rather than opening its own.
@@ -104,7 +110,9 @@ public static class ServiceCollectionExtensions
             services.TryAddSingleton<ISharedState, MemorySharedState>();
         }
 
+        services.AddOptions<RedisOptions>().Bind(configuration.GetSection(RedisOptions.Section));
         services.TryAddSingleton<RevocationList>();
+        services.AddHostedService<RevocationMirror>();
 
         services.TryAddSingleton(new PlatformInfrastructureInfo(redisConfigured, DescribePostgres(postgres)));
         return services;

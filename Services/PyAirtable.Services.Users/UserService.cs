@@ -160,10 +160,9 @@ public sealed partial class UserService(
             validator.Name("display_name", request.DisplayName);
         }
 
-        if (request.AvatarUrl is { Length: > 0 } url
-            && (url.Length > MaxUrlLength || !Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme != Uri.UriSchemeHttps))
+        if (request.AvatarUrl is { Length: > 0 } url)
         {
-            validator.Add("avatar_url", $"must be an https URL of at most {MaxUrlLength} characters");
+            validator.PublicHttpsUrl("avatar_url", url, MaxUrlLength);
         }
 
         if (request.TimeZone is { Length: > 0 } zone && (zone.Length > 64 || !TimeZoneInfo.TryFindSystemTimeZoneById(zone, out _)))
@@ -214,7 +213,8 @@ public sealed partial class UserService(
     [RequiresScope(Scopes.UsersWrite)]
     public async ValueTask<DeactivateUserResponse> DeactivateUserAsync(DeactivateUserRequest request, CallContext context = default)
     {
-        var caller = context.RequireCaller(Scopes.UsersWrite);
+        var caller = context.RequireCaller(Scopes.UsersWrite)
+            .RequireSession("Deactivating an account needs a signed-in user (an access token), not an API key: it cannot be undone by the user.");
         var id = Validation.Id("user_id", request.UserId);
         EnsureCanWrite(caller, id);
         var ct = context.CancellationToken;
@@ -234,10 +234,13 @@ public sealed partial class UserService(
         }
 
         var user = row.ToContract();
+        // Every token and API key of the user is refused from the next call on, on every host, for good:
+        // the revocation commits with the deactivation.
+        var revoked = RevocationList.User(user.Id);
+        await revocations.RecordAsync(tx, revoked, ct);
         await Outbox.EnqueueAsync(tx, "user.deactivated", "user", user.Id, user, context.GetRequestMetadata().RequestId, ct);
         await tx.CommitAsync(ct);
-        // Every token and API key of the user is refused from the next call on, on every host.
-        await revocations.RevokeAsync(RevocationList.User(user.Id));
+        await revocations.PublishAsync(revoked);
         await WriteCacheAsync(row, changed: true);
         return new DeactivateUserResponse { User = user };
     }
@@ -338,7 +341,7 @@ public sealed partial class UserService(
             var entry = await cache.GetVersionedAsync(CacheKey(id));
             return entry is null ? null : ProtoBuf.Serializer.Deserialize<UserRow>(entry.Value.Data.AsSpan());
         }
-        catch (Exception ex) when (ex is StackExchange.Redis.RedisException or TimeoutException)
+        catch (SharedStateUnavailableException ex)
         {
             LogCacheUnavailable(logger, ex.Message);
             return null; // the database answers while the cache is away
@@ -359,7 +362,7 @@ public sealed partial class UserService(
             await cache.SetVersionedIfNewerAsync(CacheKey(row.Id), new VersionedEntry(row.Version, buffer.ToArray()), options.Value.CacheTtl);
             return;
         }
-        catch (Exception ex) when (ex is StackExchange.Redis.RedisException or TimeoutException)
+        catch (SharedStateUnavailableException ex)
         {
             LogCacheUnavailable(logger, ex.Message);
         }
@@ -370,7 +373,7 @@ public sealed partial class UserService(
             {
                 await cache.DeleteAsync(CacheKey(row.Id));
             }
-            catch (Exception ex) when (ex is StackExchange.Redis.RedisException or TimeoutException)
+            catch (SharedStateUnavailableException ex)
             {
                 // The old version may be served until the entry expires (Users:CacheTtl).
                 LogStaleEntryLeft(logger, row.Id, ex.Message);

@@ -118,11 +118,12 @@ public static class RpcErrors
             case PostgresException { SqlState: PostgresErrorCodes.QueryCanceled }:
                 // A statement_timeout fired (call cancellation was handled above).
                 return (ToRpcException(new PlatformException(ErrorCode.DeadlineExceeded, "The database did not answer in time."), requestId), false);
-            case NpgsqlException { IsTransient: true } or SocketException or TimeoutException:
+            // Transient server states, no route to the server, or a pool that stayed busy past Database:PoolWaitTimeout.
+            case NpgsqlException { IsTransient: true } or NpgsqlException { InnerException: TimeoutException } or SocketException or TimeoutException:
                 return (ToRpcException(new PlatformException(ErrorCode.Unavailable, "The database is unavailable; retry with backoff.") { RetryAfter = TimeSpan.FromSeconds(1) }, requestId), false);
         }
 
-        if (exception is StackExchange.Redis.RedisConnectionException or StackExchange.Redis.RedisTimeoutException)
+        if (exception is SharedState.SharedStateUnavailableException or StackExchange.Redis.RedisConnectionException or StackExchange.Redis.RedisTimeoutException)
         {
             return (ToRpcException(new PlatformException(ErrorCode.Unavailable, "The cache is unavailable; retry with backoff.") { RetryAfter = TimeSpan.FromSeconds(1) }, requestId), false);
         }

@@ -116,6 +116,22 @@ public static class CallerExtensions
         return caller;
     }
 
+    /// <summary>
+    /// Account-level actions (deactivating an account, verifying its e-mail…) need a person's session: an
+    /// API key — a credential handed to scripts and integrations, and easily leaked — may not take them,
+    /// whatever its scopes. PERMISSION_DENIED with <paramref name="refusal"/> otherwise.
+    /// </summary>
+    public static UserContext RequireSession(this UserContext caller, string refusal)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        if (caller.AuthMethod != PyAirtable.Contracts.Common.AuthMethod.Jwt)
+        {
+            Fail.PermissionDenied(refusal);
+        }
+
+        return caller;
+    }
+
     public static bool HasRole(this UserContext caller, string role) =>
         caller.Roles.Contains(role, StringComparer.Ordinal);
 

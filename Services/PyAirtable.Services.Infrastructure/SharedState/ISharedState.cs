@@ -1,6 +1,4 @@
 using System.Collections.Concurrent;
-using Microsoft.Extensions.Configuration;
-using StackExchange.Redis;
 
 namespace PyAirtable.Services.Infrastructure.SharedState;
 
@@ -8,9 +6,17 @@ namespace PyAirtable.Services.Infrastructure.SharedState;
 public readonly record struct VersionedEntry(long Version, byte[] Data);
 
 /// <summary>
-/// State every host instance must agree on — rate-limit counters, revocations, versioned cache
+/// The shared state cannot be reached (Redis down, hung, restarting or refusing writes). Thrown at once
+/// while Redis is known to be down, so callers fall back or answer UNAVAILABLE in milliseconds instead of
+/// waiting out a client timeout. Nothing kept here may be the only record of anything that matters.
+/// </summary>
+public sealed class SharedStateUnavailableException(string message, Exception? innerException = null) : Exception(message, innerException);
+
+/// <summary>
+/// State every host instance must agree on — rate-limit counters, revocation flags, versioned cache
 /// entries — kept in Redis (or in memory in single-instance mode, when no Redis is configured).
-/// Keys are prefixed with <c>Redis:InstanceName</c>.
+/// Keys are prefixed with <c>Redis:InstanceName</c>. Every method may throw
+/// <see cref="SharedStateUnavailableException"/>; it is a fast path, never the record.
 /// </summary>
 public interface ISharedState
 {
@@ -23,8 +29,14 @@ public interface ISharedState
     /// <summary>Sets a flag that expires after <paramref name="ttl"/>.</summary>
     Task SetFlagAsync(string key, TimeSpan ttl);
 
-    /// <summary>True when any of the keys exists (one round trip).</summary>
-    Task<bool> AnyExistsAsync(string key1, string key2);
+    /// <summary>Whether each key exists, in the order given, read at one instant (one round trip).</summary>
+    Task<bool[]> ExistAsync(string[] keys, CancellationToken cancellationToken = default);
+
+    /// <summary>Sets a text value without expiry.</summary>
+    Task SetTextAsync(string key, string value);
+
+    /// <summary>Sets <paramref name="key"/> to <paramref name="value"/> (no expiry) only if <paramref name="guardKey"/> still holds <paramref name="guardValue"/>.</summary>
+    Task<bool> SetIfGuardAsync(string key, string value, string guardKey, string guardValue);
 
     Task DeleteAsync(string key);
 
@@ -38,71 +50,12 @@ public interface ISharedState
     Task<bool> SetVersionedIfNewerAsync(string key, VersionedEntry entry, TimeSpan ttl);
 }
 
-/// <summary>Redis: every host sees the same counters, flags and cache entries.</summary>
-public sealed class RedisSharedState(IConnectionMultiplexer redis, IConfiguration configuration) : ISharedState
-{
-    // INCR, and start the window on the first increment; returns {count, pttl}.
-    private const string IncrementScript = """
-        local n = redis.call('INCR', KEYS[1])
-        if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-        return {n, redis.call('PTTL', KEYS[1])}
-        """;
-
-    // Compare-and-set on the version field of a hash.
-    private const string SetIfNewerScript = """
-        local current = redis.call('HGET', KEYS[1], 'v')
-        if current and tonumber(current) >= tonumber(ARGV[1]) then return 0 end
-        redis.call('HSET', KEYS[1], 'v', ARGV[1], 'd', ARGV[2])
-        redis.call('PEXPIRE', KEYS[1], ARGV[3])
-        return 1
-        """;
-
-    private readonly string _prefix = configuration["Redis:InstanceName"] ?? "pyairtable:";
-
-    private IDatabase Db => redis.GetDatabase();
-
-    private RedisKey Key(string key) => _prefix + key;
-
-    public async Task<(long Count, TimeSpan Remaining)> IncrementAsync(string key, TimeSpan window)
-    {
-        var result = (RedisResult[])(await Db.ScriptEvaluateAsync(IncrementScript, [Key(key)], [(long)window.TotalMilliseconds]))!;
-        return ((long)result[0], TimeSpan.FromMilliseconds(Math.Max(0, (long)result[1])));
-    }
-
-    public async Task<(long Count, TimeSpan Remaining)> GetCounterAsync(string key)
-    {
-        var k = Key(key);
-        var batch = Db.CreateBatch();
-        var value = batch.StringGetAsync(k);
-        var ttl = batch.KeyTimeToLiveAsync(k);
-        batch.Execute();
-        var count = await value;
-        return (count.HasValue ? (long)count : 0, await ttl ?? TimeSpan.Zero);
-    }
-
-    public Task SetFlagAsync(string key, TimeSpan ttl) => Db.StringSetAsync(Key(key), 1, ttl);
-
-    public async Task<bool> AnyExistsAsync(string key1, string key2) =>
-        await Db.KeyExistsAsync([Key(key1), Key(key2)]) > 0;
-
-    public Task DeleteAsync(string key) => Db.KeyDeleteAsync(Key(key));
-
-    public async Task<VersionedEntry?> GetVersionedAsync(string key)
-    {
-        var values = await Db.HashGetAsync(Key(key), ["v", "d"]);
-        return values[0].HasValue && values[1].HasValue ? new VersionedEntry((long)values[0], (byte[])values[1]!) : null;
-    }
-
-    public async Task<bool> SetVersionedIfNewerAsync(string key, VersionedEntry entry, TimeSpan ttl) =>
-        (int)await Db.ScriptEvaluateAsync(SetIfNewerScript, [Key(key)], [entry.Version, entry.Data, (long)ttl.TotalMilliseconds]) == 1;
-}
-
 /// <summary>Single-instance mode: the same semantics in this process only.</summary>
 public sealed class MemorySharedState(TimeProvider time) : ISharedState
 {
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
 
-    private sealed record Entry(long Count, VersionedEntry? Versioned, DateTimeOffset ExpiresAt);
+    private sealed record Entry(long Count, VersionedEntry? Versioned, DateTimeOffset ExpiresAt, string? Text = null);
 
     private int _writes;
 
@@ -159,8 +112,28 @@ public sealed class MemorySharedState(TimeProvider time) : ISharedState
         return Task.CompletedTask;
     }
 
-    public Task<bool> AnyExistsAsync(string key1, string key2) =>
-        Task.FromResult(Live(key1) is not null || Live(key2) is not null);
+    public Task<bool[]> ExistAsync(string[] keys, CancellationToken cancellationToken = default) =>
+        Task.FromResult(keys.Select(k => Live(k) is not null).ToArray());
+
+    public Task<bool> SetIfGuardAsync(string key, string value, string guardKey, string guardValue)
+    {
+        lock (_entries)
+        {
+            if (Live(guardKey)?.Text != guardValue)
+            {
+                return Task.FromResult(false);
+            }
+
+            _entries[key] = new Entry(0, null, DateTimeOffset.MaxValue, value);
+            return Task.FromResult(true);
+        }
+    }
+
+    public Task SetTextAsync(string key, string value)
+    {
+        _entries[key] = new Entry(0, null, DateTimeOffset.MaxValue, value);
+        return Task.CompletedTask;
+    }
 
     public Task DeleteAsync(string key)
     {

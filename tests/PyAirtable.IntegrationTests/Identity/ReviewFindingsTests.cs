@@ -21,7 +21,7 @@ public sealed class ReviewFindingsTests : DatabasePerTest
     {
         await using var host = await TestHost.StartAsync(Database.ConnectionString, o =>
         {
-            o.Settings["Auth:Lockout:MaxFailuresPerAccount"] = "3";
+            o.Settings["Auth:Lockout:MaxFailuresPerPair"] = "3";
             o.Settings["Auth:Lockout:MaxFailuresPerClient"] = "100000";
         });
         var user = await host.RegisterAsync();
@@ -141,7 +141,7 @@ public sealed class ReviewFindingsTests : DatabasePerTest
 
     private sealed class FaultySharedState(ISharedState inner, CacheFaults faults) : ISharedState
     {
-        private static RedisConnectionException Down() => new(ConnectionFailureType.SocketFailure, "injected: Redis unreachable");
+        private static SharedStateUnavailableException Down() => new("injected: Redis unreachable");
 
         public Task<(long Count, TimeSpan Remaining)> IncrementAsync(string key, TimeSpan window) => inner.IncrementAsync(key, window);
 
@@ -149,7 +149,12 @@ public sealed class ReviewFindingsTests : DatabasePerTest
 
         public Task SetFlagAsync(string key, TimeSpan ttl) => inner.SetFlagAsync(key, ttl);
 
-        public Task<bool> AnyExistsAsync(string key1, string key2) => inner.AnyExistsAsync(key1, key2);
+        public Task<bool[]> ExistAsync(string[] keys, CancellationToken cancellationToken = default) => inner.ExistAsync(keys, cancellationToken);
+
+        public Task SetTextAsync(string key, string value) => inner.SetTextAsync(key, value);
+
+        public Task<bool> SetIfGuardAsync(string key, string value, string guardKey, string guardValue) =>
+            inner.SetIfGuardAsync(key, value, guardKey, guardValue);
 
         public Task DeleteAsync(string key) => inner.DeleteAsync(key);
 

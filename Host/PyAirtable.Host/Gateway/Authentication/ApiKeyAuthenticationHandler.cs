@@ -78,7 +78,7 @@ internal sealed class ApiKeyAuthenticationHandler(
                 });
             }
 
-            if (await revocations.IsRevokedAsync(RevocationList.ApiKey(verdict.User.CredentialId), verdict.User.UserId))
+            if (await revocations.IsRevokedAsync(RevocationList.ApiKey(verdict.User.CredentialId), verdict.User.UserId, Context.RequestAborted))
             {
                 return Failed(AuthFailure.Revoked);
             }
@@ -89,9 +89,10 @@ internal sealed class ApiKeyAuthenticationHandler(
             var cause = ex.GetRpcStatus()?.GetDetail<Google.Rpc.ErrorInfo>()?.Metadata.GetValueOrDefault("cause");
             return Failed(cause is AuthFailure.Revoked or AuthFailure.Expired ? cause : AuthFailure.InvalidApiKey);
         }
-        catch (Exception ex) when (ex is RpcException or StackExchange.Redis.RedisException or TimeoutException)
+        catch (Exception ex) when (ex is RpcException || AuthFailure.IsUnavailable(ex, Context.RequestAborted))
         {
-            return Unavailable(ex);
+            AuthFailure.Unavailable(Context, ex);
+            return AuthenticateResult.Fail(AuthFailure.UnavailableCause);
         }
 
         var claims = new List<Claim>
@@ -115,13 +116,6 @@ internal sealed class ApiKeyAuthenticationHandler(
     private static readonly System.Buffers.SearchValues<char> Base64UrlChars =
         System.Buffers.SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
 
-    private AuthenticateResult Unavailable(Exception ex)
-    {
-        AuthFailure.LogUnavailable(Logger, ex.GetType().Name, ex.Message);
-        Context.Items[AuthFailure.ItemKey] = AuthFailure.Unavailable;
-        return AuthenticateResult.Fail(AuthFailure.Unavailable);
-    }
-
     private AuthenticateResult Failed(string cause)
     {
         Context.Items[AuthFailure.ItemKey] = cause;
@@ -132,11 +126,27 @@ internal sealed class ApiKeyAuthenticationHandler(
 /// <summary>Why authentication failed, told to the caller in ErrorInfo metadata <c>cause</c>.</summary>
 internal static partial class AuthFailure
 {
-    /// <summary>Not a verdict on the credentials: what checks them (Auth service, Redis) is unreachable.</summary>
-    public const string Unavailable = "unavailable";
+    /// <summary>Not a verdict on the credentials: what checks them (Auth service, PostgreSQL) is unreachable, or the caller left.</summary>
+    public const string UnavailableCause = "unavailable";
+
+    /// <summary>Failures that say nothing about the credentials: the checkers are unreachable, or the caller cancelled.</summary>
+    public static bool IsUnavailable(Exception ex, CancellationToken requestAborted) =>
+        ex is Npgsql.NpgsqlException or TimeoutException or System.Net.Sockets.SocketException
+        || (ex is OperationCanceledException && requestAborted.IsCancellationRequested);
+
+    /// <summary>Marks the call to be answered UNAVAILABLE (logged, except when the caller simply left).</summary>
+    public static void Unavailable(HttpContext http, Exception ex)
+    {
+        if (!http.RequestAborted.IsCancellationRequested)
+        {
+            LogUnavailable(http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("PyAirtable.Gateway.Authentication"), ex.GetType().Name, ex.Message);
+        }
+
+        http.Items[ItemKey] = UnavailableCause;
+    }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Credentials could not be checked ({Kind}: {Error}); the call is answered UNAVAILABLE")]
-    public static partial void LogUnavailable(ILogger logger, string kind, string error);
+    private static partial void LogUnavailable(ILogger logger, string kind, string error);
 
     public const string ItemKey = "pyairtable.auth.failure";
     public const string MissingCredentials = "missing_credentials";

@@ -113,14 +113,15 @@ internal static class GatewayAuthentication
     }
 
     /// <summary>
-    /// True (with the cause in the request's items) when the session or user is revoked, or when the
-    /// revocation list cannot be read: fail closed, since a revoked token could otherwise pass.
+    /// True (with the cause in the request's items) when the session or user is revoked, or when neither
+    /// Redis nor PostgreSQL can answer: fail closed, since a revoked token could otherwise pass.
     /// </summary>
     private static async Task<bool> IsRevokedAsync(HttpContext http, string sessionId, string subject)
     {
         try
         {
-            if (subject.Length == 0 || await http.RequestServices.GetRequiredService<RevocationList>().IsRevokedAsync(RevocationList.Session(sessionId), subject))
+            var revocations = http.RequestServices.GetRequiredService<RevocationList>();
+            if (subject.Length == 0 || await revocations.IsRevokedAsync(RevocationList.Session(sessionId), subject, http.RequestAborted))
             {
                 http.Items[AuthFailure.ItemKey] = AuthFailure.Revoked;
                 return true;
@@ -128,10 +129,9 @@ internal static class GatewayAuthentication
 
             return false;
         }
-        catch (Exception ex) when (ex is StackExchange.Redis.RedisException or TimeoutException)
+        catch (Exception ex) when (AuthFailure.IsUnavailable(ex, http.RequestAborted))
         {
-            AuthFailure.LogUnavailable(http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("PyAirtable.Gateway.Authentication"), ex.GetType().Name, ex.Message);
-            http.Items[AuthFailure.ItemKey] = AuthFailure.Unavailable;
+            AuthFailure.Unavailable(http, ex);
             return true;
         }
     }
@@ -225,9 +225,9 @@ internal sealed class GrpcAuthorizationResultHandler : IAuthorizationMiddlewareR
         if (authorizeResult.Challenged || context.User.Identity?.IsAuthenticated != true)
         {
             var cause = context.Items[AuthFailure.ItemKey] as string ?? AuthFailure.MissingCredentials;
-            if (cause == AuthFailure.Unavailable)
+            if (cause == AuthFailure.UnavailableCause)
             {
-                return WriteAsync(context, new PlatformException(ErrorCode.Unavailable, "Credentials cannot be checked right now; retry shortly.")
+                return TrailersOnlyResponse.WriteAsync(context, new PlatformException(ErrorCode.Unavailable, "Credentials cannot be checked right now; retry shortly.")
                 {
                     RetryAfter = TimeSpan.FromSeconds(1),
                 });
@@ -252,22 +252,6 @@ internal sealed class GrpcAuthorizationResultHandler : IAuthorizationMiddlewareR
                     new Dictionary<string, string> { ["required_scope"] = missing });
         }
 
-        return WriteAsync(context, error);
-    }
-
-    private static Task WriteAsync(HttpContext context, PlatformException error)
-    {
-        var rpc = RpcErrors.ToRpcException(error, context.TraceIdentifier);
-        var response = context.Response;
-        response.StatusCode = StatusCodes.Status200OK;
-        response.ContentType = "application/grpc";
-        response.Headers["grpc-status"] = ((int)rpc.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        response.Headers["grpc-message"] = Uri.EscapeDataString(rpc.Status.Detail);
-        foreach (var entry in rpc.Trailers)
-        {
-            response.Headers[entry.Key] = entry.IsBinary ? Convert.ToBase64String(entry.ValueBytes).TrimEnd('=') : entry.Value;
-        }
-
-        return Task.CompletedTask;
+        return TrailersOnlyResponse.WriteAsync(context, error);
     }
 }

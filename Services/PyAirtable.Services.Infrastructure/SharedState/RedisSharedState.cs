@@ -1,0 +1,167 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace PyAirtable.Services.Infrastructure.SharedState;
+
+/// <summary>How the host treats Redis when it misbehaves (section <c>Redis</c>).</summary>
+public sealed class RedisOptions
+{
+    public const string Section = "Redis";
+
+    /// <summary>Key prefix of everything this platform keeps in Redis.</summary>
+    public string InstanceName { get; set; } = "pyairtable:";
+
+    /// <summary>
+    /// The longest a call waits for one Redis operation. Redis on a healthy network answers in well under a
+    /// millisecond; past this it is treated as down rather than let every caller wait out the client's 5 s.
+    /// </summary>
+    public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>After a failure, how long operations fail at once before one is tried again (or until the connection is restored).</summary>
+    public TimeSpan BreakDuration { get; set; } = TimeSpan.FromSeconds(1);
+}
+
+/// <summary>
+/// Redis: every host sees the same counters, flags and cache entries. Fails fast: an operation that
+/// times out or finds no connection opens a breaker for <see cref="RedisOptions.BreakDuration"/> (closed
+/// early when the multiplexer reports the connection restored), during which every operation throws
+/// <see cref="SharedStateUnavailableException"/> without touching the network.
+/// </summary>
+public sealed partial class RedisSharedState : ISharedState
+{
+    // INCR, and start the window on the first increment; returns {count, pttl}.
+    private const string IncrementScript = """
+        local n = redis.call('INCR', KEYS[1])
+        if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+        return {n, redis.call('PTTL', KEYS[1])}
+        """;
+
+    // Compare-and-set on the version field of a hash.
+    private const string SetIfNewerScript = """
+        local current = redis.call('HGET', KEYS[1], 'v')
+        if current and tonumber(current) >= tonumber(ARGV[1]) then return 0 end
+        redis.call('HSET', KEYS[1], 'v', ARGV[1], 'd', ARGV[2])
+        redis.call('PEXPIRE', KEYS[1], ARGV[3])
+        return 1
+        """;
+
+    private const string SetIfGuardScript = """
+        if redis.call('GET', KEYS[2]) ~= ARGV[2] then return 0 end
+        redis.call('SET', KEYS[1], ARGV[1])
+        return 1
+        """;
+
+    private readonly IConnectionMultiplexer _redis;
+    private readonly TimeProvider _time;
+    private readonly ILogger<RedisSharedState> _logger;
+    private readonly RedisOptions _options;
+    private readonly string _prefix;
+    private long _openUntil; // TimeProvider timestamp; 0 = closed
+
+    public RedisSharedState(IConnectionMultiplexer redis, IOptions<RedisOptions> options, TimeProvider time, ILogger<RedisSharedState> logger)
+    {
+        ArgumentNullException.ThrowIfNull(redis);
+        ArgumentNullException.ThrowIfNull(options);
+        _redis = redis;
+        _time = time;
+        _logger = logger;
+        _options = options.Value;
+        _prefix = _options.InstanceName;
+        redis.ConnectionFailed += (_, e) =>
+        {
+            if (e.ConnectionType == ConnectionType.Interactive)
+            {
+                Open();
+            }
+        };
+        redis.ConnectionRestored += (_, e) =>
+        {
+            if (e.ConnectionType == ConnectionType.Interactive)
+            {
+                Interlocked.Exchange(ref _openUntil, 0);
+            }
+        };
+    }
+
+    /// <summary>True while operations fail at once (Redis known down).</summary>
+    public bool IsBroken => Volatile.Read(ref _openUntil) is var until && until != 0 && _time.GetTimestamp() < until;
+
+    private IDatabase Db => _redis.GetDatabase();
+
+    private RedisKey Key(string key) => _prefix + key;
+
+    public Task<(long Count, TimeSpan Remaining)> IncrementAsync(string key, TimeSpan window) => RunAsync(async db =>
+    {
+        var result = (RedisResult[])(await db.ScriptEvaluateAsync(IncrementScript, [Key(key)], [(long)window.TotalMilliseconds]))!;
+        return ((long)result[0], TimeSpan.FromMilliseconds(Math.Max(0, (long)result[1])));
+    });
+
+    public Task<(long Count, TimeSpan Remaining)> GetCounterAsync(string key) => RunAsync(async db =>
+    {
+        var k = Key(key);
+        var batch = db.CreateBatch();
+        var value = batch.StringGetAsync(k);
+        var ttl = batch.KeyTimeToLiveAsync(k);
+        batch.Execute();
+        var count = await value;
+        return (count.HasValue ? (long)count : 0, await ttl ?? TimeSpan.Zero);
+    });
+
+    public Task SetFlagAsync(string key, TimeSpan ttl) => RunAsync(db => db.StringSetAsync(Key(key), 1, ttl));
+
+    public Task<bool[]> ExistAsync(string[] keys, CancellationToken cancellationToken = default) => RunAsync(async db =>
+    {
+        // MGET reads every key at one instant (hashes read as missing, which no caller asks about).
+        var values = await db.StringGetAsync(keys.Select(Key).ToArray());
+        return values.Select(v => v.HasValue).ToArray();
+    }, cancellationToken);
+
+    public Task SetTextAsync(string key, string value) => RunAsync(db => db.StringSetAsync(Key(key), value));
+
+    public Task<bool> SetIfGuardAsync(string key, string value, string guardKey, string guardValue) => RunAsync(async db =>
+        (int)await db.ScriptEvaluateAsync(SetIfGuardScript, [Key(key), Key(guardKey)], [value, guardValue]) == 1);
+
+    public Task DeleteAsync(string key) => RunAsync(db => db.KeyDeleteAsync(Key(key)));
+
+    public Task<VersionedEntry?> GetVersionedAsync(string key) => RunAsync(async db =>
+    {
+        var values = await db.HashGetAsync(Key(key), ["v", "d"]);
+        return values[0].HasValue && values[1].HasValue ? new VersionedEntry((long)values[0], (byte[])values[1]!) : (VersionedEntry?)null;
+    });
+
+    public Task<bool> SetVersionedIfNewerAsync(string key, VersionedEntry entry, TimeSpan ttl) => RunAsync(async db =>
+        (int)await db.ScriptEvaluateAsync(SetIfNewerScript, [Key(key)], [entry.Version, entry.Data, (long)ttl.TotalMilliseconds]) == 1);
+
+    private Task<bool> RunAsync(Func<IDatabase, Task> operation) => RunAsync(async db =>
+    {
+        await operation(db);
+        return true;
+    });
+
+    private async Task<T> RunAsync<T>(Func<IDatabase, Task<T>> operation, CancellationToken cancellationToken = default)
+    {
+        if (IsBroken)
+        {
+            throw new SharedStateUnavailableException("Redis is unavailable (failing fast until it answers again).");
+        }
+
+        try
+        {
+            // Redis commands cannot be cancelled; the caller stops waiting at its timeout or cancellation
+            // and the command finishes (or times out) in the background.
+            return await operation(Db).WaitAsync(_options.OperationTimeout, _time, cancellationToken);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            Open();
+            LogUnavailable(_logger, ex.GetType().Name, ex.Message);
+            throw new SharedStateUnavailableException("Redis is unavailable: " + ex.Message, ex);
+        }
+    }
+
+    private void Open() => Interlocked.Exchange(ref _openUntil, _time.GetTimestamp() + (long)(_options.BreakDuration.TotalSeconds * _time.TimestampFrequency));
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Redis is unavailable ({Kind}: {Error}); failing fast for the break duration")]
+    private static partial void LogUnavailable(ILogger logger, string kind, string error);
+}
