@@ -69,14 +69,24 @@ public sealed partial class AuthService
             Scopes = scopes,
             ExpiresAt = request.ExpiresAt,
         };
+        Guid? parentKeyId = caller.AuthMethod == AuthMethod.ApiKey && Guid.TryParse(caller.CredentialId, out var parent) ? parent : null;
         await using var connection = await _db.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
-        var created = await connection.QuerySingleAsync<DateTime>(new CommandDefinition(
+        // The parent must still be live when the child is made: a key revoked a moment ago mints nothing.
+        var created = await connection.QuerySingleOrDefaultAsync<DateTime?>(new CommandDefinition(
             """
-            INSERT INTO auth.api_keys (id, user_id, name, prefix, secret_hash, scopes, expires_at)
-            VALUES (@id, @userId, @Name, @Prefix, @hash, @scopes, @ExpiresAt) RETURNING created_at
-            """, new { id, userId = Guid.Parse(caller.UserId), key.Name, key.Prefix, hash, scopes = scopes.ToArray(), key.ExpiresAt }, tx, cancellationToken: ct));
-        key = key with { CreatedAt = created };
+            INSERT INTO auth.api_keys (id, user_id, name, prefix, secret_hash, scopes, expires_at, parent_key_id)
+            SELECT @id, @userId, @Name, @Prefix, @hash, @scopes, @ExpiresAt, @parentKeyId
+             WHERE @parentKeyId::uuid IS NULL OR EXISTS (SELECT FROM auth.api_keys WHERE id = @parentKeyId AND revoked_at IS NULL)
+            RETURNING created_at
+            """, new { id, userId = Guid.Parse(caller.UserId), key.Name, key.Prefix, hash, scopes = scopes.ToArray(), key.ExpiresAt, parentKeyId },
+            tx, cancellationToken: ct));
+        if (created is null)
+        {
+            throw new PlatformException(ErrorCode.Unauthenticated, "The credentials have been revoked.", new Dictionary<string, string> { ["cause"] = "revoked" });
+        }
+
+        key = key with { CreatedAt = created.Value };
         await Outbox.EnqueueAsync(tx, "api_key.created", "api_key", key.Id, key, context.GetRequestMetadata().RequestId, ct);
         await tx.CommitAsync(ct);
         return new CreateApiKeyResponse { ApiKey = key, Secret = secret };
@@ -129,10 +139,22 @@ public sealed partial class AuthService
             Fail.NotFound("api_key", request.Id);
         }
 
+        // Every key minted by this one, and by those, goes with it.
+        var descendants = (await connection.QueryAsync<Guid>(new CommandDefinition(
+            """
+            WITH RECURSIVE tree AS (
+                SELECT id FROM auth.api_keys WHERE parent_key_id = @id
+                UNION
+                SELECT k.id FROM auth.api_keys k JOIN tree t ON k.parent_key_id = t.id
+            )
+            UPDATE auth.api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id IN (SELECT id FROM tree) RETURNING id
+            """, new { id }, tx, cancellationToken: ct))).ToList();
         var key = row.ToContract();
+        string[] revoked = [RevocationList.ApiKey(key.Id), .. descendants.Select(d => RevocationList.ApiKey(d.ToString()))];
+        await _revocations.RecordAsync(tx, revoked, ct);
         await Outbox.EnqueueAsync(tx, "api_key.revoked", "api_key", key.Id, key, context.GetRequestMetadata().RequestId, ct);
         await tx.CommitAsync(ct);
-        await _revocations.RevokeAsync(RevocationList.ApiKey(key.Id));
+        await _revocations.PublishAsync(revoked);
         return new RevokeApiKeyResponse { ApiKey = key };
     }
 

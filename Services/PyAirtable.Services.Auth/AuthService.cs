@@ -128,12 +128,12 @@ public sealed partial class AuthService : IAuthService
         var verdict = _hasher.VerifyHashedPassword(Account.Instance, account?.PasswordHash ?? _dummyHash.Value, request.Password);
         if (account is null || verdict == PasswordVerificationResult.Failed)
         {
-            await _throttle.FailedAsync(clientIp);
+            await _throttle.FailedAsync(email, clientIp);
             Fail.Unauthenticated("The e-mail address or the password is wrong.");
         }
 
-        await _throttle.SucceededAsync(email);
-        await EnsureActiveAsync(account);
+        await EnsureActiveAsync(account, ct);
+        await _throttle.SucceededAsync(connection, account.UserId, email, clientIp, ct);
         if (verdict == PasswordVerificationResult.SuccessRehashNeeded)
         {
             await connection.ExecuteAsync(new CommandDefinition(
@@ -192,9 +192,11 @@ public sealed partial class AuthService : IAuthService
         if (row.UsedAt is not null)
         {
             // A spent token came back: it was stolen or replayed. End the whole session.
+            var revoked = RevocationList.Session(row.SessionId.ToString());
             await RevokeSessionAsync(connection, tx, row.SessionId, "refresh_token_reuse", ct);
+            await _revocations.RecordAsync(tx, revoked, ct);
             await tx.CommitAsync(ct);
-            await _revocations.RevokeAsync(RevocationList.Session(row.SessionId.ToString()));
+            await _revocations.PublishAsync(revoked);
             throw Unauthenticated("The refresh token was already used; the session has been ended. Log in again.", "refresh_token_reused");
         }
 
@@ -203,7 +205,7 @@ public sealed partial class AuthService : IAuthService
             throw Unauthenticated("The refresh token has expired; log in again.", "expired");
         }
 
-        await EnsureActiveAsync(new AccountRow { UserId = row.UserId, Email = row.Email, Roles = row.Roles, DisabledAt = row.DisabledAt });
+        await EnsureActiveAsync(new AccountRow { UserId = row.UserId, Email = row.Email, Roles = row.Roles, DisabledAt = row.DisabledAt }, ct);
         var (refresh, refreshHash) = TokenService.NewSecret(RefreshTokenPrefix);
         var refreshExpires = _time.GetUtcNow().UtcDateTime + _tokens.Options.RefreshTokenLifetime;
         await connection.ExecuteAsync(new CommandDefinition(
@@ -245,8 +247,15 @@ public sealed partial class AuthService : IAuthService
             return null!;
         }
 
-        await RevokeSessionAsync(connection, null, sessionId, "logout", ct);
-        await _revocations.RevokeAsync(RevocationList.Session(sessionId.ToString()));
+        var revoked = RevocationList.Session(sessionId.ToString());
+        await using (var tx = await connection.BeginTransactionAsync(ct))
+        {
+            await RevokeSessionAsync(connection, tx, sessionId, "logout", ct);
+            await _revocations.RecordAsync(tx, revoked, ct);
+            await tx.CommitAsync(ct);
+        }
+
+        await _revocations.PublishAsync(revoked);
         return new LogoutResponse();
     }
 
@@ -288,7 +297,7 @@ public sealed partial class AuthService : IAuthService
         }
 
         if (key.RevokedAt is not null || key.DisabledAt is not null
-            || await _revocations.IsRevokedAsync(RevocationList.ApiKey(key.Id.ToString()), key.UserId.ToString()))
+            || await _revocations.IsRevokedAsync(RevocationList.ApiKey(key.Id.ToString()), key.UserId.ToString(), ct))
         {
             return new ValidateTokenResponse { Reason = "revoked" };
         }
@@ -346,16 +355,16 @@ public sealed partial class AuthService : IAuthService
         return new RotateSigningKeyResponse { Kid = await _keys.RotateAsync(context.CancellationToken) };
     }
 
-    private async Task EnsureActiveAsync(AccountRow account)
+    private async Task EnsureActiveAsync(AccountRow account, CancellationToken ct)
     {
         // disabled_at is set when the user.deactivated event is delivered; the revocation list covers the moments before.
-        if (account.DisabledAt is not null || await _revocations.IsRevokedAsync(RevocationList.User(account.UserId.ToString()), account.UserId.ToString()))
+        if (account.DisabledAt is not null || await _revocations.IsRevokedAsync(RevocationList.User(account.UserId.ToString()), account.UserId.ToString(), ct))
         {
             throw Unauthenticated("The account is deactivated.", "account_deactivated");
         }
     }
 
-    private static async Task RevokeSessionAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, Guid sessionId, string reason, CancellationToken ct) =>
+    private static async Task RevokeSessionAsync(NpgsqlConnection connection, NpgsqlTransaction tx, Guid sessionId, string reason, CancellationToken ct) =>
         await connection.ExecuteAsync(new CommandDefinition(
             "UPDATE auth.sessions SET revoked_at = now(), revoked_reason = @reason WHERE id = @sessionId AND revoked_at IS NULL",
             new { sessionId, reason }, tx, cancellationToken: ct));

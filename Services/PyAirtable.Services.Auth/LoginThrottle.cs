@@ -1,23 +1,34 @@
+using Dapper;
 using Microsoft.Extensions.Options;
+using Npgsql;
 using PyAirtable.Contracts.Common;
 using PyAirtable.Services.Infrastructure.Errors;
 using PyAirtable.Services.Infrastructure.SharedState;
 
 namespace PyAirtable.Services.Auth;
 
-/// <summary>Brute-force limits of Login (section <c>Auth:Lockout</c>).</summary>
+/// <summary>Brute-force limits of Login (section <c>Auth:Lockout</c>); the model is described on <see cref="LoginThrottle"/>.</summary>
 public sealed class LockoutOptions
 {
-    /// <summary>Failed logins of one account within <see cref="Window"/> before further attempts are refused.</summary>
-    public int MaxFailuresPerAccount { get; set; } = 5;
+    /// <summary>Failed logins of one account from one client within <see cref="Window"/> before that pair is refused.</summary>
+    public int MaxFailuresPerPair { get; set; } = 5;
 
-    /// <summary>Failed logins from one client address within <see cref="Window"/> before it is refused.</summary>
+    /// <summary>Failed logins from one client address (any accounts) within <see cref="Window"/> before it is refused.</summary>
     public int MaxFailuresPerClient { get; set; } = 50;
 
-    /// <summary>The window starts at the first failure; the limit lifts when it ends.</summary>
+    /// <summary>
+    /// Failed logins of one account from all clients within <see cref="Window"/> after which only clients
+    /// that logged in to it before (within <see cref="KnownClientLifetime"/>) may still try.
+    /// </summary>
+    public int MaxFailuresPerAccount { get; set; } = 20;
+
+    /// <summary>Counters run for this long from their first failure.</summary>
     public TimeSpan Window { get; set; } = TimeSpan.FromMinutes(15);
 
-    /// <summary>Failures of an account after which each further attempt is delayed.</summary>
+    /// <summary>How long a client that logged in successfully stays known to the account.</summary>
+    public TimeSpan KnownClientLifetime { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>Failures of a pair after which each further attempt of that pair is delayed.</summary>
     public int SlowAfter { get; set; } = 3;
 
     /// <summary>The first delay; it doubles with each further failure, up to 4 s.</summary>
@@ -25,23 +36,45 @@ public sealed class LockoutOptions
 }
 
 /// <summary>
-/// Counts login attempts per account (by e-mail hash, so no address is stored in Redis) and failed
-/// logins per client address (IPv6 by /64) in the shared state, so the limits hold across every host
-/// instance. An account's attempt is counted before the password is checked — atomically, so a burst
-/// of parallel guesses cannot all read "no failures yet" — and a success clears it. A client address
-/// counts failures only, so many people behind one NAT logging in at once are not refused; a burst of
-/// guesses spread over many accounts can overshoot that limit by the burst size, but each account
-/// still gets at most its own limit.
+/// Brute-force protection of Login that an attacker cannot turn against the account's owner:
+/// <list type="bullet">
+/// <item><b>Account + client pair</b>: the attempt is counted before the password is checked (atomically,
+/// so a burst of parallel guesses cannot all read "no failures yet"), delayed from the
+/// <see cref="LockoutOptions.SlowAfter"/>th failure and refused past <see cref="LockoutOptions.MaxFailuresPerPair"/>.
+/// A success clears it. An attacker locks out only their own pair: the owner, from another client, is
+/// not affected.</item>
+/// <item><b>Client</b>: failures on any accounts; past <see cref="LockoutOptions.MaxFailuresPerClient"/> the
+/// client is refused (spraying one password over many accounts). Failures only, so many people behind
+/// one NAT logging in at once are not refused.</item>
+/// <item><b>Account</b> (distributed guessing from many clients): past <see cref="LockoutOptions.MaxFailuresPerAccount"/>
+/// failures, only <i>known</i> clients — ones the account logged in from successfully (kept in
+/// PostgreSQL) — may still try; a new client is refused until the window passes. The owner keeps access
+/// from their usual clients whatever the attacker does.</item>
+/// </list>
+/// Counters live in the shared state (Redis) so the limits hold across hosts; when Redis is down each
+/// host counts in memory (limits then hold per host). Accounts are keyed by an e-mail hash, so no address
+/// is stored in Redis; clients by IPv4 address or IPv6 /64.
 /// </summary>
-internal sealed class LoginThrottle(ISharedState state, IOptions<LockoutOptions> options)
+internal sealed class LoginThrottle(ISharedState state, NpgsqlDataSource db, IOptions<LockoutOptions> options, TimeProvider time)
 {
-    private static string AccountKey(string email) => "login-failures:account:" + Convert.ToHexString(TokenService.Hash(email));
+    private readonly MemorySharedState _local = new(time);
 
-    private static string ClientKey(string clientIp) => "login-failures:client:" + ClientBucket(clientIp);
+    private static string AccountHash(string email) => Convert.ToHexString(TokenService.Hash(email));
 
-    /// <summary>An IPv4 address, or the /64 network of an IPv6 one (one host usually owns a whole /64).</summary>
+    private static string PairKey(string email, string client) => $"login-failures:pair:{AccountHash(email)}:{client}";
+
+    private static string AccountKey(string email) => "login-failures:account:" + AccountHash(email);
+
+    private static string ClientKey(string client) => "login-failures:client:" + client;
+
+    /// <summary>An IPv4 address, or the /64 network of an IPv6 one (one host usually owns a whole /64); "local" for in-process calls.</summary>
     internal static string ClientBucket(string clientIp)
     {
+        if (clientIp.Length == 0)
+        {
+            return "local";
+        }
+
         if (!System.Net.IPAddress.TryParse(clientIp, out var address))
         {
             return clientIp;
@@ -63,47 +96,91 @@ internal sealed class LoginThrottle(ISharedState state, IOptions<LockoutOptions>
     }
 
     /// <summary>
-    /// Refuses the attempt (RESOURCE_EXHAUSTED with a retry delay) when the client or the account is over
-    /// its limit, counting it for the account; delays it when the account already failed several times.
+    /// Refuses the attempt (RESOURCE_EXHAUSTED with a retry delay and the limit's name) when the client,
+    /// the pair or — for an unknown client — the account is over its limit; counts it for the pair; delays
+    /// it when the pair already failed several times.
     /// </summary>
     public async Task BeforeAttemptAsync(string email, string clientIp, CancellationToken cancellationToken)
     {
         var o = options.Value;
-        var client = clientIp.Length > 0 ? await state.GetCounterAsync(ClientKey(clientIp)) : (0, TimeSpan.Zero);
-        if (client.Count >= o.MaxFailuresPerClient)
+        var client = ClientBucket(clientIp);
+        var clientFailures = await CountersAsync(s => s.GetCounterAsync(ClientKey(client)));
+        if (clientFailures.Count >= o.MaxFailuresPerClient)
         {
-            throw Refused("client", client.Remaining);
+            throw Refused("client", clientFailures.Remaining, "Too many failed logins from this address; try again later.");
         }
 
-        var account = await state.IncrementAsync(AccountKey(email), o.Window);
-        if (account.Count > o.MaxFailuresPerAccount)
+        var accountFailures = await CountersAsync(s => s.GetCounterAsync(AccountKey(email)));
+        if (accountFailures.Count >= o.MaxFailuresPerAccount && !await IsKnownClientAsync(email, client, cancellationToken))
         {
-            throw Refused("account", account.Remaining);
+            throw Refused("account", accountFailures.Remaining,
+                "This account is refusing logins from new devices for now (too many failed attempts); log in from a device you used before, or try again later.");
         }
 
-        var failedBefore = account.Count - 1;
+        var pair = await CountersAsync(s => s.IncrementAsync(PairKey(email, client), o.Window));
+        if (pair.Count > o.MaxFailuresPerPair)
+        {
+            throw Refused("account_client", pair.Remaining, "Too many failed logins; try again later.");
+        }
+
+        var failedBefore = pair.Count - 1;
         if (failedBefore >= o.SlowAfter)
         {
             var factor = 1L << (int)Math.Min(failedBefore - o.SlowAfter, 10);
             var delay = TimeSpan.FromTicks(Math.Min(o.SlowDelay.Ticks * factor, TimeSpan.FromSeconds(4).Ticks));
-            await Task.Delay(delay, cancellationToken);
+            await Task.Delay(delay, time, cancellationToken);
         }
     }
 
-    /// <summary>The password was wrong (the account's attempt is already counted).</summary>
-    public async Task FailedAsync(string clientIp)
+    /// <summary>The password was wrong (the pair's attempt is already counted).</summary>
+    public async Task FailedAsync(string email, string clientIp)
     {
-        if (clientIp.Length > 0)
+        var window = options.Value.Window;
+        await CountersAsync(s => s.IncrementAsync(ClientKey(ClientBucket(clientIp)), window));
+        await CountersAsync(s => s.IncrementAsync(AccountKey(email), window));
+    }
+
+    /// <summary>The password was right: the pair starts afresh and the client becomes known to the account.</summary>
+    public async Task SucceededAsync(NpgsqlConnection connection, Guid userId, string email, string clientIp, CancellationToken cancellationToken)
+    {
+        var client = ClientBucket(clientIp);
+        await CountersAsync(async s =>
         {
-            await state.IncrementAsync(ClientKey(clientIp), options.Value.Window);
+            await s.DeleteAsync(PairKey(email, client));
+            return true;
+        });
+        await connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO auth.known_clients (user_id, client) VALUES (@userId, @client)
+            ON CONFLICT (user_id, client) DO UPDATE SET last_success_at = now()
+            """, new { userId, client }, cancellationToken: cancellationToken));
+    }
+
+    private async Task<bool> IsKnownClientAsync(string email, string client, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        return await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
+            """
+            SELECT EXISTS (SELECT FROM auth.known_clients k JOIN auth.credentials c ON c.user_id = k.user_id
+                            WHERE c.email = @email AND k.client = @client AND k.last_success_at > now() - @lifetime)
+            """, new { email, client, lifetime = options.Value.KnownClientLifetime }, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>Counters in Redis, or in this host's memory while Redis is unavailable.</summary>
+    private async Task<T> CountersAsync<T>(Func<ISharedState, Task<T>> operation)
+    {
+        try
+        {
+            return await operation(state);
+        }
+        catch (SharedStateUnavailableException)
+        {
+            return await operation(_local);
         }
     }
 
-    /// <summary>The password was right: the account starts afresh.</summary>
-    public Task SucceededAsync(string email) => state.DeleteAsync(AccountKey(email));
-
-    private static PlatformException Refused(string limit, TimeSpan remaining) =>
-        new(ErrorCode.ResourceExhausted, "Too many failed logins; try again later.", new Dictionary<string, string> { ["limit"] = limit })
+    private static PlatformException Refused(string limit, TimeSpan remaining, string message) =>
+        new(ErrorCode.ResourceExhausted, message, new Dictionary<string, string> { ["limit"] = limit })
         {
             RetryAfter = remaining > TimeSpan.Zero ? remaining : TimeSpan.FromSeconds(1),
         };

@@ -288,7 +288,7 @@ public sealed class AuthenticationTests(IdentityFixture fixture) : IClassFixture
         // The limit lives in Redis: a second host sees it too.
         await using (var second = await TestHost.StartAsync(fixture.Database.ConnectionString, o =>
         {
-            o.Settings["Auth:Lockout:MaxFailuresPerAccount"] = IdentityFixture.MaxFailures.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            o.Settings["Auth:Lockout:MaxFailuresPerPair"] = IdentityFixture.MaxFailures.ToString(System.Globalization.CultureInfo.InvariantCulture);
             o.Settings["Redis:InstanceName"] = fixture.Host.App.Services.GetRequiredService<Microsoft.Extensions.Configuration.IConfiguration>()["Redis:InstanceName"];
         }))
         {

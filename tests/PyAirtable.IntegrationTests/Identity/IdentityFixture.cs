@@ -18,7 +18,7 @@ public sealed class IdentityFixture : HostFixture
 
     protected override void Configure(TestHostOptions options)
     {
-        options.Settings["Auth:Lockout:MaxFailuresPerAccount"] = MaxFailures.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        options.Settings["Auth:Lockout:MaxFailuresPerPair"] = MaxFailures.ToString(System.Globalization.CultureInfo.InvariantCulture);
         options.Settings["Auth:Lockout:MaxFailuresPerClient"] = "100000"; // every test calls from 127.0.0.1
         options.Settings["Auth:Lockout:Window"] = LockoutWindow.ToString();
         options.Settings["Auth:Lockout:SlowAfter"] = "2";
