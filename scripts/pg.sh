@@ -50,7 +50,7 @@ case "$cmd" in
     . "$creds"
     # TCP on loopback only; no unix socket (its path would be limited to 107 bytes, and a clone
     # path with spaces would need quoting through pg_ctl -o).
-    opts="-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories= -c max_connections=200"
+    opts="-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories= -c max_connections=300"
     [ $fast = 1 ] && opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     as_pg "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 -o "$opts" start >/dev/null \
       || { tail -n 20 "$data/server.log" >&2; exit 1; }

@@ -1,4 +1,5 @@
 using Npgsql;
+using PyAirtable.Services.Infrastructure.Database;
 
 namespace PyAirtable.Services.Permissions;
 
@@ -13,15 +14,17 @@ public sealed class PermissionDatabase(NpgsqlDataSource dataSource) : IDisposabl
 {
     public NpgsqlDataSource DataSource { get; } = dataSource;
 
-    /// <summary>A pool like the platform's (<paramref name="platform"/> is resolved first so a missing connection string fails the same way).</summary>
-    public static PermissionDatabase Create(NpgsqlDataSource platform, string connectionString)
+    /// <summary>A pool like the platform's, sized by <see cref="DatabaseOptions.PermissionsMaxPoolSize"/> (<paramref name="platform"/> is resolved first so a missing connection string fails the same way).</summary>
+    public static PermissionDatabase Create(NpgsqlDataSource platform, string connectionString, DatabaseOptions pools)
     {
         ArgumentNullException.ThrowIfNull(platform);
+        ArgumentNullException.ThrowIfNull(pools);
         var builder = new NpgsqlConnectionStringBuilder(connectionString)
         {
             Options = "-c plan_cache_mode=force_generic_plan",
             ApplicationName = "pyairtable-permissions",
         };
+        pools.ApplyTo(builder, pools.PermissionsMaxPoolSize);
         if (builder.MaxAutoPrepare == 0)
         {
             builder.MaxAutoPrepare = 64;

@@ -17,7 +17,9 @@ public static class ServiceCollectionExtensions
         if (string.IsNullOrWhiteSpace(configuration[$"{ContractBindingExtensions.RemoteSection}:pyairtable.permissions.v1.PermissionService"]))
         {
             services.AddServiceMigrations("permissions", typeof(ServiceCollectionExtensions).Assembly);
-            services.TryAddSingleton(sp => PermissionDatabase.Create(sp.GetRequiredService<Npgsql.NpgsqlDataSource>(), configuration.GetConnectionString(PyAirtable.Services.Infrastructure.ServiceCollectionExtensions.PostgresConnectionName)!));
+            services.TryAddSingleton(sp => PermissionDatabase.Create(sp.GetRequiredService<Npgsql.NpgsqlDataSource>(),
+                configuration.GetConnectionString(PyAirtable.Services.Infrastructure.ServiceCollectionExtensions.PostgresConnectionName)!,
+                sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<PyAirtable.Services.Infrastructure.Database.DatabaseOptions>>().Value));
         }
 
         return services.AddContract<IPermissionService, PermissionService>(configuration);
