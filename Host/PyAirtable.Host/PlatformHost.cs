@@ -34,6 +34,14 @@ public static partial class PlatformHost
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         var services = builder.Services;
 
+        // Headers up to these sizes are decoded and, past the gateway's 16 KiB metadata limit, refused for the one
+        // call (RequestContextMiddleware); Kestrel's defaults (32 KiB total) would reset the whole HTTP/2
+        // connection with every call on it. Beyond these, HPACK state forces a connection error.
+        builder.WebHost.ConfigureKestrel(o =>
+        {
+            o.Limits.MaxRequestHeadersTotalSize = 128 * 1024;
+            o.Limits.Http2.MaxRequestHeaderFieldSize = 64 * 1024;
+        });
         builder.Logging.AddSimpleConsole(o =>
         {
             o.IncludeScopes = true;
@@ -50,6 +58,10 @@ public static partial class PlatformHost
             (host, shutdown) => host.ShutdownTimeout = shutdown.Value.Timeout + shutdown.Value.DrainDelay);
         services.AddHostedService<GracefulShutdownService>();
 
+        // Malformed request bytes are the caller's error (INVALID_ARGUMENT), not the handler's (UNKNOWN).
+        services.AddHttpContextAccessor();
+        services.AddSingleton<StrictMarshallerFactory>();
+        services.AddSingleton(sp => ProtoBuf.Grpc.Configuration.BinderConfiguration.Create([sp.GetRequiredService<StrictMarshallerFactory>()]));
         services.AddCodeFirstGrpc(o =>
         {
             o.Interceptors.Add<ErrorMappingInterceptor>();

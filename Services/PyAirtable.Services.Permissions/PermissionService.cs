@@ -139,18 +139,16 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
             INSERT INTO permissions.resources (type, id, parent_type, parent_id, workspace_id)
             VALUES (@type, @id, @parentType, @parentId, @workspaceId) ON CONFLICT DO NOTHING
             """, new { type = (short)resource.Type, id = resource.Id, parentType = (short?)parent?.Type, parentId = parent?.Id, workspaceId }, tx, cancellationToken: ct));
-        if (inserted == 0)
-        {
-            Fail.AlreadyExists(PermissionEvaluator.Name(resource.Type), "The resource is already registered.");
-        }
-
         // Checked after the insert: an insert that waited for a concurrent delete of the same id sees, in this
         // next statement, the tombstone that delete committed (READ COMMITTED takes a new snapshot per statement).
-        if (await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
+        // One answer for every id that is or was in use — the caller's or anybody's, live or deleted — so
+        // registering cannot tell whose an id is or whether it was deleted (everything else answers NOT_FOUND
+        // for what the caller cannot see; here even that would say more).
+        if (inserted == 0 || await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
             "SELECT EXISTS (SELECT 1 FROM permissions.deleted_resources WHERE type = @type AND id = @id)",
             new { type = (short)resource.Type, id = resource.Id }, tx, cancellationToken: ct)))
         {
-            Fail.AlreadyExists(PermissionEvaluator.Name(resource.Type), "A resource with this id existed and was deleted; ids are not reused.");
+            Fail.AlreadyExists(PermissionEvaluator.Name(resource.Type), "This id is not available (ids are never reused); register the resource under a new one.");
         }
 
         // Whoever creates a resource owns it (for a workspace: its first owner).

@@ -1,6 +1,8 @@
 using System.Buffers;
+using System.Globalization;
 using Microsoft.Extensions.Primitives;
 using PyAirtable.Contracts.Common;
+using PyAirtable.Services.Infrastructure.Errors;
 using PyAirtable.Services.Infrastructure.Health;
 using PyAirtable.Services.Infrastructure.Requests;
 
@@ -41,8 +43,36 @@ internal sealed class RequestContextMiddleware(RequestDelegate next, ShutdownSta
                 return;
             }
 
+            if (MetadataSize(context.Request.Headers) > MaxMetadataBytes && IsGrpc(context.Request))
+            {
+                // Kestrel's own limits (set higher, see PlatformHost) would end the whole HTTP/2 connection and
+                // every call on it; refusing here ends only this call. RESOURCE_EXHAUSTED, as gRPC specifies.
+                await TrailersOnlyResponse.WriteAsync(context, new PlatformException(ErrorCode.ResourceExhausted,
+                    $"The call's metadata (headers) exceeds {MaxMetadataBytes / 1024} KiB.",
+                    new Dictionary<string, string> { ["limit"] = "metadata_size", ["max_bytes"] = MaxMetadataBytes.ToString(CultureInfo.InvariantCulture) }));
+                return;
+            }
+
             await next(context);
         }
+    }
+
+    /// <summary>The most metadata one call may carry (gRPC's usual 8 KiB default, doubled).</summary>
+    internal const int MaxMetadataBytes = 16 * 1024;
+
+    /// <summary>Metadata size as HTTP/2 counts it for SETTINGS_MAX_HEADER_LIST_SIZE: name + value + 32 per entry.</summary>
+    private static long MetadataSize(IHeaderDictionary headers)
+    {
+        long size = 0;
+        foreach (var (name, values) in headers)
+        {
+            foreach (var value in values)
+            {
+                size += name.Length + (value?.Length ?? 0) + 32;
+            }
+        }
+
+        return size;
     }
 
     internal static string? AcceptRequestId(StringValues header)

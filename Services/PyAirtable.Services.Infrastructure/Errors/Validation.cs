@@ -40,7 +40,12 @@ public static partial class Validation
             : validator;
     }
 
-    /// <summary>A name shown to people: 1 to <see cref="MaxNameLength"/> characters, no control characters.</summary>
+    /// <summary>
+    /// A name shown to people: 1 to <see cref="MaxNameLength"/> characters, no control characters and no
+    /// invisible formatting characters (Unicode category Cf: bidi overrides and isolates that make a name
+    /// display reversed (U+202E turns "gpj.exe" into "exe.jpg"), zero-width spaces that make two names look alike, BOMs…).
+    /// Zero-width (non-)joiners stay allowed: Persian, Indic scripts and emoji sequences need them.
+    /// </summary>
     public static RequestValidator Name(this RequestValidator validator, string field, string? name)
     {
         var trimmed = (name ?? "").Trim();
@@ -54,7 +59,76 @@ public static partial class Validation
             return validator.Add(field, $"must be at most {MaxNameLength} characters");
         }
 
-        return trimmed.Any(char.IsControl) ? validator.Add(field, "must not contain control characters") : validator;
+        if (trimmed.Any(char.IsControl))
+        {
+            return validator.Add(field, "must not contain control characters");
+        }
+
+        return trimmed.Any(IsHiddenFormatting)
+            ? validator.Add(field, "must not contain invisible formatting characters (bidi overrides, zero-width spaces)")
+            : validator;
+    }
+
+    private static bool IsHiddenFormatting(char c) =>
+        c is not ('\u200C' or '\u200D') && char.GetUnicodeCategory(c) == System.Globalization.UnicodeCategory.Format;
+
+    /// <summary>
+    /// An https URL that others' apps will fetch (an avatar): at most <paramref name="maxLength"/> characters,
+    /// with a public host. Loopback, private (RFC 1918, unique-local), link-local (cloud metadata at
+    /// 169.254.169.254), CGNAT, unspecified and multicast addresses, and names that only resolve inside a
+    /// network (localhost, *.local, *.internal, single-label), are refused: a platform URL must not point
+    /// a reader's or a server's fetch at its own network. A public name can still resolve to a private
+    /// address later (DNS rebinding); whatever fetches such URLs server-side must check the address it connects to.
+    /// </summary>
+    public static RequestValidator PublicHttpsUrl(this RequestValidator validator, string field, string url, int maxLength)
+    {
+        ArgumentNullException.ThrowIfNull(validator);
+        if (url.Length > maxLength || !Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme != Uri.UriSchemeHttps
+            || uri.UserInfo.Length > 0)
+        {
+            return validator.Add(field, $"must be an https URL of at most {maxLength} characters, without credentials");
+        }
+
+        return IsPublicHost(uri) ? validator : validator.Add(field, "must point at a public host (not a private, loopback or link-local address)");
+    }
+
+    private static bool IsPublicHost(Uri uri)
+    {
+        var host = uri.IdnHost.TrimEnd('.');
+        if (uri.HostNameType is UriHostNameType.IPv4 or UriHostNameType.IPv6)
+        {
+            return System.Net.IPAddress.TryParse(uri.Host.Trim('[', ']'), out var address) && IsPublicAddress(address);
+        }
+
+        return host.Contains('.', StringComparison.Ordinal)
+            && !host.Equals("localhost", StringComparison.OrdinalIgnoreCase)
+            && !host.EndsWith(".localhost", StringComparison.OrdinalIgnoreCase)
+            && !host.EndsWith(".local", StringComparison.OrdinalIgnoreCase)
+            && !host.EndsWith(".internal", StringComparison.OrdinalIgnoreCase);
+    }
+
+    private static bool IsPublicAddress(System.Net.IPAddress address)
+    {
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+
+        var b = address.GetAddressBytes();
+        if (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork)
+        {
+            return !(b[0] is 0 or 10 or 127 || b[0] >= 224         // this network, private, loopback, multicast and reserved
+                || (b[0] == 100 && b[1] >= 64 && b[1] < 128)        // carrier-grade NAT
+                || (b[0] == 169 && b[1] == 254)                     // link-local (cloud metadata)
+                || (b[0] == 172 && b[1] >= 16 && b[1] < 32)
+                || (b[0] == 192 && b[1] == 168)
+                || (b[0] == 192 && b[1] == 0 && b[2] == 0)          // IETF protocol assignments
+                || (b[0] == 198 && b[1] is 18 or 19));              // benchmarking
+        }
+
+        return !(address.IsIPv6LinkLocal || address.IsIPv6SiteLocal || address.IsIPv6Multicast || address.IsIPv6UniqueLocal
+            || address.Equals(System.Net.IPAddress.IPv6Loopback) || address.Equals(System.Net.IPAddress.IPv6None)
+            || (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8)); // documentation
     }
 
     /// <summary>A UUID field, or INVALID_ARGUMENT at once.</summary>
