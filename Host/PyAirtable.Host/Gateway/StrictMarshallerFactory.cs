@@ -27,9 +27,9 @@ internal sealed partial class StrictMarshallerFactory(IHttpContextAccessor http,
 
     protected override bool CanSerialize(Type type) => Model.CanSerialize(type);
 
-    protected override Marshaller<T> CreateMarshaller<T>() => new(Serialize, Deserialize<T>);
+    protected override Marshaller<T> CreateMarshaller<T>() => new(SerializeContextual, DeserializeContextual<T>);
 
-    private static void Serialize<T>(T value, Grpc.Core.SerializationContext context)
+    private static void SerializeContextual<T>(T value, Grpc.Core.SerializationContext context)
     {
         using var measured = Model.Measure(value);
         context.SetPayloadLength(checked((int)measured.Length));
@@ -37,7 +37,7 @@ internal sealed partial class StrictMarshallerFactory(IHttpContextAccessor http,
         context.Complete();
     }
 
-    private T Deserialize<T>(DeserializationContext context)
+    private T DeserializeContextual<T>(DeserializationContext context)
     {
         var payload = context.PayloadAsReadOnlySequence();
         string field, problem;

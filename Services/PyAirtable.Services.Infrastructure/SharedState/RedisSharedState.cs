@@ -13,10 +13,12 @@ public sealed class RedisOptions
     public string InstanceName { get; set; } = "pyairtable:";
 
     /// <summary>
-    /// The longest a call waits for one Redis operation. Redis on a healthy network answers in well under a
-    /// millisecond; past this it is treated as down rather than let every caller wait out the client's 5 s.
+    /// The longest a call waits for one Redis operation before Redis is treated as down (hung, or a network
+    /// that drops packets) rather than let every caller wait out the client's 5 s. Redis answers in well under
+    /// a millisecond; the margin is for a host whose CPUs are saturated, where a tighter cap would declare a
+    /// healthy Redis down. A Redis that is gone (connection refused or reset) is known at once, without it.
     /// </summary>
-    public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
+    public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>After a failure, how long operations fail at once before one is tried again (or until the connection is restored).</summary>
     public TimeSpan BreakDuration { get; set; } = TimeSpan.FromSeconds(1);

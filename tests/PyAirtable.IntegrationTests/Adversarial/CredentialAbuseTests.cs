@@ -1,0 +1,83 @@
+using Grpc.Core;
+using PyAirtable.Contracts.Auth;
+using PyAirtable.Contracts.Permissions;
+using PyAirtable.Contracts.Users;
+using PyAirtable.Contracts.Workspaces;
+using PyAirtable.IntegrationTests.Access;
+using PyAirtable.IntegrationTests.Identity;
+using PyAirtable.IntegrationTests.Infrastructure;
+using static PyAirtable.IntegrationTests.Access.Access;
+using static PyAirtable.IntegrationTests.Identity.AuthenticationTests;
+
+namespace PyAirtable.IntegrationTests.Adversarial;
+
+/// <summary>Credentials used past what they were meant for: keys outliving their parent, keys taking account actions, id probing.</summary>
+public sealed class CredentialAbuseTests(IdentityFixture fixture) : IClassFixture<IdentityFixture>, IDisposable
+{
+    private TestHost Host => fixture.Host;
+
+    public void Dispose() => fixture.AssertNoUnexpectedErrors();
+
+    [Fact]
+    public async Task RevokingAKey_RevokesEveryKeyItMinted()
+    {
+        var user = await Host.RegisterAsync();
+        var parent = await Host.Auth().CreateApiKeyAsync(new CreateApiKeyRequest { Name = "parent", Scopes = [Scopes.ApiKeysManage, Scopes.UsersRead] }, user.Bearer);
+        var child = await Host.Auth().CreateApiKeyAsync(new CreateApiKeyRequest { Name = "child", Scopes = [Scopes.ApiKeysManage, Scopes.UsersRead] },
+            Identities.WithApiKey(parent.Secret));
+        var grandchild = await Host.Auth().CreateApiKeyAsync(new CreateApiKeyRequest { Name = "grandchild", Scopes = [Scopes.UsersRead] },
+            Identities.WithApiKey(child.Secret));
+        var sibling = await Host.Auth().CreateApiKeyAsync(new CreateApiKeyRequest { Name = "sibling", Scopes = [Scopes.UsersRead] }, user.Bearer);
+        await Host.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, Identities.WithApiKey(grandchild.Secret)); // works, and is cached
+
+        await Host.Auth().RevokeApiKeyAsync(new RevokeApiKeyRequest { Id = parent.ApiKey!.Id }, user.Bearer);
+
+        foreach (var secret in new[] { parent.Secret, child.Secret, grandchild.Secret })
+        {
+            AssertStatus(await Assert.ThrowsAsync<RpcException>(async () => await Host.Users().GetUserAsync(
+                new GetUserRequest { UserId = user.UserId }, Identities.WithApiKey(secret))), StatusCode.Unauthenticated, "revoked");
+        }
+
+        // A key the user made directly is not part of that family.
+        await Host.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, Identities.WithApiKey(sibling.Secret));
+        var listed = await Host.Auth().ListApiKeysAsync(new ListApiKeysRequest(), user.Bearer);
+        Assert.Equal(3, listed.ApiKeys.Count(k => k.RevokedAt is not null));
+    }
+
+    [Fact]
+    public async Task AnApiKey_CannotDeactivateItsOwnersAccount()
+    {
+        var user = await Host.RegisterAsync();
+        var key = await Host.Auth().CreateApiKeyAsync(new CreateApiKeyRequest { Name = "writer", Scopes = [Scopes.UsersWrite, Scopes.UsersRead] }, user.Bearer);
+        var ex = await Assert.ThrowsAsync<RpcException>(async () =>
+            await Host.Users().DeactivateUserAsync(new DeactivateUserRequest { UserId = user.UserId }, Identities.WithApiKey(key.Secret)));
+        AssertStatus(ex, StatusCode.PermissionDenied);
+
+        // Still active: the owner's session and the key both work; the session may deactivate.
+        var profile = await Host.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, Identities.WithApiKey(key.Secret));
+        Assert.Equal(UserStatus.Active, profile.User!.Status);
+        await Host.Users().DeactivateUserAsync(new DeactivateUserRequest { UserId = user.UserId }, user.Bearer);
+    }
+
+    [Fact]
+    public async Task RegisterResource_GivesOneAnswerForEveryUsedId_WhoeverOwnsItAndWhetherDeleted()
+    {
+        var victim = await Host.RegisterAsync();
+        var attacker = await Host.RegisterAsync();
+        var live = (await Host.Workspaces().CreateWorkspaceAsync(new CreateWorkspaceRequest { Name = "Live" }, victim.Bearer)).Workspace!.Id;
+        var deleted = (await Host.Workspaces().CreateWorkspaceAsync(new CreateWorkspaceRequest { Name = "Gone" }, victim.Bearer)).Workspace!.Id;
+        await Host.Workspaces().DeleteWorkspaceAsync(new DeleteWorkspaceRequest { WorkspaceId = deleted }, victim.Bearer);
+        var own = (await Host.Workspaces().CreateWorkspaceAsync(new CreateWorkspaceRequest { Name = "Own" }, attacker.Bearer)).Workspace!.Id;
+
+        var answers = new List<(StatusCode Code, string Message)>();
+        foreach (var id in new[] { live, deleted, own })
+        {
+            var ex = await Assert.ThrowsAsync<RpcException>(async () => await Host.Permissions().RegisterResourceAsync(
+                new RegisterResourceRequest { Resource = Ref(ResourceType.Workspace, id) }, attacker.Bearer));
+            answers.Add((ex.StatusCode, ex.Status.Detail));
+        }
+
+        Assert.Single(answers.Distinct());
+        Assert.Equal(StatusCode.AlreadyExists, answers[0].Code);
+    }
+}
