@@ -22,6 +22,8 @@ public static class PlatformClaims
     public const string ApiKeyId = "api_key_id";
     /// <summary>How the caller authenticated: <c>jwt</c>, <c>api_key</c> or <c>service</c>.</summary>
     public const string AuthMethod = "auth_method";
+    /// <summary>The OIDC claim: the user proved they receive mail at <see cref="Email"/> (JSON true/false).</summary>
+    public const string EmailVerified = "email_verified";
 
     /// <summary>The scopes among <paramref name="claims"/> (a JWT carries them space separated in one claim).</summary>
     public static List<string> ScopesOf(IEnumerable<Claim> claims) =>
@@ -50,6 +52,7 @@ public static class PlatformClaims
             Scopes = ScopesOf(all),
             AuthMethod = method,
             CredentialId = First(method == PyAirtable.Contracts.Common.AuthMethod.ApiKey ? ApiKeyId : SessionId) ?? "",
+            EmailVerified = string.Equals(First(EmailVerified), "true", StringComparison.OrdinalIgnoreCase),
         };
     }
 }
@@ -111,6 +114,21 @@ public static class CallerExtensions
         if (caller.AuthMethod == PyAirtable.Contracts.Common.AuthMethod.Service || !Guid.TryParse(caller.UserId, out _))
         {
             Fail.PermissionDenied(refusal);
+        }
+
+        return caller;
+    }
+
+    /// <summary>
+    /// The caller, who must be a user in person: an access token of a session, not an API key or a service
+    /// (account-level actions such as verifying the e-mail address). PERMISSION_DENIED says why.
+    /// </summary>
+    public static UserContext RequireSession(this CallContext context, string action)
+    {
+        var caller = context.RequireCaller();
+        if (caller.AuthMethod != PyAirtable.Contracts.Common.AuthMethod.Jwt || !Guid.TryParse(caller.UserId, out _))
+        {
+            Fail.PermissionDenied($"{action} needs a user session (an access token from Login), not an API key.");
         }
 
         return caller;
