@@ -293,8 +293,9 @@ public sealed partial class UserService(
     /// <summary>
     /// What of a profile the caller sees: all of their own (and operators see all); of somebody they share a
     /// workspace with, the public profile only — name, picture, status — not the e-mail address or time zone.
-    /// Workspace members are added by owners without the member's consent, so sharing one must not expose
-    /// contact details.
+    /// Sharing a workspace now implies both accepted to be in it (members join only by accepting an invitation,
+    /// and can leave), so an owner can no longer reach a profile by adding its id; still, co-members are not
+    /// necessarily contacts, so the e-mail address and time zone stay private.
     /// </summary>
     private static User VisibleTo(UserContext caller, User user) =>
         caller.IsPrivileged() || caller.UserId == user.Id ? user : user with { Email = "", TimeZone = "" };
