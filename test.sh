@@ -74,17 +74,27 @@ echo "== interop: Python and Node clients against the running host, from protos/
 . scripts/common.sh
 grpc_port=$(free_port 56051)
 probe_port=$(free_port $((grpc_port + 1)))
+smtp_port=$(free_port $((probe_port + 1)))
+# The host mails verification codes to a real SMTP server (Debian's python3-aiosmtpd) that keeps them in a
+# Maildir, where the interop suites read them.
+rm -rf "$state/maildir"
+/usr/bin/python3 -m aiosmtpd -n -l "127.0.0.1:$smtp_port" -c aiosmtpd.handlers.Mailbox "$state/maildir" >"$state/smtp.log" 2>&1 &
+smtp_sink=$!
 # The tests make databases of their own; the host takes the cluster's pyairtable database.
 ConnectionStrings__Postgres="$PYAIRTABLE_TEST_POSTGRES" \
 ConnectionStrings__Redis="$PYAIRTABLE_TEST_REDIS" Redis__InstanceName="interop:" \
 Kestrel__Endpoints__Grpc__Url="http://127.0.0.1:$grpc_port" Kestrel__Endpoints__Probes__Url="http://127.0.0.1:$probe_port" \
+Mail__Host=127.0.0.1 Mail__Port="$smtp_port" \
   dotnet Host/PyAirtable.Host/bin/Release/net10.0/PyAirtable.Host.dll >"$state/interop-host.log" 2>&1 &
 interop_host=$!
-stop_interop_host() { kill -TERM "$interop_host" 2>/dev/null || true; wait "$interop_host" 2>/dev/null || true; }
+stop_interop_host() {
+  kill -TERM "$interop_host" 2>/dev/null || true; wait "$interop_host" 2>/dev/null || true
+  kill -TERM "$smtp_sink" 2>/dev/null || true; wait "$smtp_sink" 2>/dev/null || true
+}
 trap 'stop_interop_host; stop_all' EXIT
 if dotnet Tools/PyAirtable.Tools/bin/Release/net10.0/pyairtable.dll health --address "http://127.0.0.1:$grpc_port" --wait 00:01:00; then
   set +e
-  PYAIRTABLE_GRPC_ADDRESS="127.0.0.1:$grpc_port" bash tests/interop/run.sh 2>&1 | tee "$state/interop.log"
+  PYAIRTABLE_GRPC_ADDRESS="127.0.0.1:$grpc_port" PYAIRTABLE_MAILDIR="$state/maildir" bash tests/interop/run.sh 2>&1 | tee "$state/interop.log"
   interop_status=${PIPESTATUS[0]}
   set -e
 else

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what ./run.sh and ./test.sh need that a fresh Debian 12 machine with only the .NET SDK
-# lacks: PostgreSQL server binaries and Redis. Idempotent; installs only what is missing.
+# lacks: PostgreSQL server binaries, Redis, and the tools of the test suites. Idempotent; installs only what is missing.
 set -euo pipefail
 
 missing=()
@@ -21,6 +21,8 @@ command -v unzip >/dev/null 2>&1 || missing+=(unzip)
 /usr/bin/python3 -c "import grpc, google.protobuf" 2>/dev/null || missing+=(python3-grpcio python3-protobuf)
 # …and PyJWT + cryptography, with which it verifies the platform's access tokens against its JWKS.
 /usr/bin/python3 -c "import jwt, cryptography" 2>/dev/null || missing+=(python3-jwt python3-cryptography)
+# The SMTP server the integration and interop tests mail verification codes to (python3 -m aiosmtpd).
+/usr/bin/python3 -c "import aiosmtpd" 2>/dev/null || missing+=(python3-aiosmtpd)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -36,11 +36,14 @@ public sealed partial class AuthService : IAuthService
     private readonly IPasswordHasher<Account> _hasher;
     private readonly TimeProvider _time;
     private readonly Lazy<string> _dummyHash;
+    private readonly EmailVerification _verification;
 
     internal AuthService(
         NpgsqlDataSource db, TokenService tokens, SigningKeyStore keys, LoginThrottle throttle, ServiceIdentity serviceIdentity,
-        IUserService users, RevocationList revocations, CursorCodec cursors, IPasswordHasher<Account> hasher, TimeProvider time)
+        IUserService users, RevocationList revocations, CursorCodec cursors, IPasswordHasher<Account> hasher, TimeProvider time,
+        EmailVerification verification)
     {
+        _verification = verification;
         _db = db;
         _tokens = tokens;
         _keys = keys;
@@ -123,7 +126,11 @@ public sealed partial class AuthService : IAuthService
 
         await using var connection = await _db.OpenConnectionAsync(ct);
         var account = await connection.QuerySingleOrDefaultAsync<AccountRow>(new CommandDefinition(
-            "SELECT user_id AS UserId, email AS Email, password_hash AS PasswordHash, roles AS Roles, disabled_at AS DisabledAt FROM auth.credentials WHERE email = @email",
+            """
+            SELECT user_id AS UserId, email AS Email, password_hash AS PasswordHash, roles AS Roles, disabled_at AS DisabledAt,
+                   email_verified_at IS NOT NULL AS EmailVerified
+              FROM auth.credentials WHERE email = @email
+            """,
             new { email }, cancellationToken: ct));
         var verdict = _hasher.VerifyHashedPassword(Account.Instance, account?.PasswordHash ?? _dummyHash.Value, request.Password);
         if (account is null || verdict == PasswordVerificationResult.Failed)
@@ -149,7 +156,7 @@ public sealed partial class AuthService : IAuthService
             INSERT INTO auth.sessions (id, user_id, expires_at) VALUES (@sessionId, @UserId, @refreshExpires);
             INSERT INTO auth.refresh_tokens (token_hash, session_id, expires_at) VALUES (@refreshHash, @sessionId, @refreshExpires);
             """, new { sessionId, account.UserId, refreshExpires, refreshHash }, cancellationToken: ct));
-        var (access, accessExpires) = await _tokens.IssueAsync(account.UserId.ToString(), account.Email, account.Roles, sessionId.ToString(), ct);
+        var (access, accessExpires) = await _tokens.IssueAsync(account.UserId.ToString(), account.Email, account.EmailVerified, account.Roles, sessionId.ToString(), ct);
         return new LoginResponse
         {
             UserId = account.UserId.ToString(),
@@ -172,7 +179,8 @@ public sealed partial class AuthService : IAuthService
         var row = await connection.QuerySingleOrDefaultAsync<RefreshRow>(new CommandDefinition(
             """
             SELECT rt.session_id AS SessionId, rt.expires_at AS ExpiresAt, rt.used_at AS UsedAt, s.revoked_at AS RevokedAt,
-                   c.user_id AS UserId, c.email AS Email, c.roles AS Roles, c.disabled_at AS DisabledAt
+                   c.user_id AS UserId, c.email AS Email, c.roles AS Roles, c.disabled_at AS DisabledAt,
+                   c.email_verified_at IS NOT NULL AS EmailVerified
               FROM auth.refresh_tokens rt
               JOIN auth.sessions s ON s.id = rt.session_id
               JOIN auth.credentials c ON c.user_id = s.user_id
@@ -215,7 +223,7 @@ public sealed partial class AuthService : IAuthService
             UPDATE auth.sessions SET expires_at = @refreshExpires WHERE id = @SessionId;
             """, new { hash, refreshHash, row.SessionId, refreshExpires }, tx, cancellationToken: ct));
         await tx.CommitAsync(ct);
-        var (access, accessExpires) = await _tokens.IssueAsync(row.UserId.ToString(), row.Email, row.Roles, row.SessionId.ToString(), ct);
+        var (access, accessExpires) = await _tokens.IssueAsync(row.UserId.ToString(), row.Email, row.EmailVerified, row.Roles, row.SessionId.ToString(), ct);
         return new RefreshResponse { Tokens = Tokens(access, accessExpires, refresh, refreshExpires) };
     }
 
@@ -286,7 +294,8 @@ public sealed partial class AuthService : IAuthService
         var key = await connection.QuerySingleOrDefaultAsync<ApiKeyAuthRow>(new CommandDefinition(
             """
             SELECT k.id AS Id, k.user_id AS UserId, k.scopes AS Scopes, k.expires_at AS ExpiresAt, k.revoked_at AS RevokedAt,
-                   k.last_used_at AS LastUsedAt, c.email AS Email, c.roles AS Roles, c.disabled_at AS DisabledAt
+                   k.last_used_at AS LastUsedAt, c.email AS Email, c.roles AS Roles, c.disabled_at AS DisabledAt,
+                   c.email_verified_at IS NOT NULL AS EmailVerified
               FROM auth.api_keys k JOIN auth.credentials c ON c.user_id = k.user_id
              WHERE k.secret_hash = @hash
             """, new { hash = TokenService.Hash(request.ApiKey!) }, cancellationToken: ct));
@@ -325,6 +334,7 @@ public sealed partial class AuthService : IAuthService
                 Scopes = [.. key.Scopes],
                 AuthMethod = AuthMethod.ApiKey,
                 CredentialId = key.Id.ToString(),
+                EmailVerified = key.EmailVerified, // from the account now, not from when the key was made
             },
         };
     }
@@ -388,6 +398,7 @@ public sealed partial class AuthService : IAuthService
         public string PasswordHash { get; init; } = "";
         public string[] Roles { get; init; } = [];
         public DateTime? DisabledAt { get; init; }
+        public bool EmailVerified { get; init; }
     }
 
     internal sealed record RefreshRow
@@ -400,6 +411,7 @@ public sealed partial class AuthService : IAuthService
         public string Email { get; init; } = "";
         public string[] Roles { get; init; } = [];
         public DateTime? DisabledAt { get; init; }
+        public bool EmailVerified { get; init; }
     }
 
     internal sealed record ApiKeyAuthRow
@@ -413,5 +425,6 @@ public sealed partial class AuthService : IAuthService
         public string Email { get; init; } = "";
         public string[] Roles { get; init; } = [];
         public DateTime? DisabledAt { get; init; }
+        public bool EmailVerified { get; init; }
     }
 }

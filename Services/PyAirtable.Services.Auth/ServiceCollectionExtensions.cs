@@ -6,6 +6,7 @@ using PyAirtable.Contracts.Auth;
 using PyAirtable.Services.Infrastructure;
 using PyAirtable.Services.Infrastructure.Contracts;
 using PyAirtable.Services.Infrastructure.Identity;
+using PyAirtable.Services.Auth.Mail;
 using PyAirtable.Services.Infrastructure.Outbox;
 using TokenOptions = PyAirtable.Services.Infrastructure.Identity.TokenOptions;
 
@@ -32,13 +33,19 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton<IPasswordHasher<AuthService.Account>, PasswordHasher<AuthService.Account>>();
         services.TryAddSingleton<SigningKeyStore>();
         services.TryAddSingleton<TokenService>();
+        services.TryAddSingleton<ServiceTokenIssuer>();
+        services.TryAddSingleton<IServiceTokenIssuer>(sp => sp.GetRequiredService<ServiceTokenIssuer>());
         services.TryAddSingleton<ServiceIdentity>();
+        services.AddMail(configuration);
+        services.AddOptions<EmailVerificationOptions>().Bind(configuration.GetSection(TokenOptions.Section + ":EmailVerification"));
         services.TryAddSingleton<LoginThrottle>();
         services.TryAddSingleton(sp => new AuthService(
             sp.GetRequiredService<Npgsql.NpgsqlDataSource>(), sp.GetRequiredService<TokenService>(), sp.GetRequiredService<SigningKeyStore>(),
             sp.GetRequiredService<LoginThrottle>(), sp.GetRequiredService<ServiceIdentity>(), sp.GetRequiredService<PyAirtable.Contracts.Users.IUserService>(),
             sp.GetRequiredService<PyAirtable.Services.Infrastructure.SharedState.RevocationList>(), sp.GetRequiredService<PyAirtable.Services.Infrastructure.Pagination.CursorCodec>(),
-            sp.GetRequiredService<IPasswordHasher<AuthService.Account>>(), sp.GetRequiredService<TimeProvider>()));
+            sp.GetRequiredService<IPasswordHasher<AuthService.Account>>(), sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<EmailVerification>()));
+        services.TryAddSingleton<EmailVerification>();
         return services.AddContract<IAuthService, AuthService>(configuration);
     }
 }

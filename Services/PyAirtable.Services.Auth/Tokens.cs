@@ -18,11 +18,12 @@ internal sealed class TokenService(SigningKeyStore keys, IOptions<TokenOptions> 
 
     /// <summary>A signed access token for a user session, and when it expires.</summary>
     public async Task<(string Token, DateTime ExpiresAt)> IssueAsync(
-        string userId, string email, IReadOnlyList<string> roles, string sessionId, CancellationToken cancellationToken)
+        string userId, string email, bool emailVerified, IReadOnlyList<string> roles, string sessionId, CancellationToken cancellationToken)
     {
         var claims = new Dictionary<string, object>
         {
             [PlatformClaims.Email] = email,
+            [PlatformClaims.EmailVerified] = emailVerified,
             [PlatformClaims.SessionId] = sessionId,
         };
         if (roles.Count > 0)
@@ -98,27 +99,32 @@ internal sealed class TokenService(SigningKeyStore keys, IOptions<TokenOptions> 
 /// new account). A short-lived service token, re-minted before it expires; in process the callee sees
 /// the same principal the remote gateway would derive from the token.
 /// </summary>
-internal sealed class ServiceIdentity(TokenService tokens, TimeProvider time)
+internal sealed class ServiceIdentity(IServiceTokenIssuer issuer)
 {
     private static readonly string[] ServiceScopes = [PyAirtable.Contracts.Auth.Scopes.UsersProvision];
-    private (string Token, DateTime ExpiresAt)? _current;
 
-    public static UserContext Principal { get; } = new()
-    {
-        UserId = "service:auth",
-        Roles = [PlatformRoles.Service],
-        Scopes = [.. ServiceScopes],
-        AuthMethod = AuthMethod.Service,
-    };
+    public static UserContext Principal { get; } = ServicePrincipal.Of("auth", ServiceScopes);
 
-    public async Task<string> AuthorizationAsync(CancellationToken cancellationToken)
+    public Task<string> AuthorizationAsync(CancellationToken cancellationToken) => issuer.AuthorizationAsync("auth", ServiceScopes, cancellationToken);
+}
+
+/// <summary>
+/// Service tokens for the platform's services on this host (5 minutes, re-minted a minute before they
+/// expire), one per service and scope set.
+/// </summary>
+internal sealed class ServiceTokenIssuer(TokenService tokens, TimeProvider time) : IServiceTokenIssuer
+{
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (string Token, DateTime ExpiresAt)> _current = new(StringComparer.Ordinal);
+
+    public async Task<string> AuthorizationAsync(string service, IReadOnlyList<string> scopes, CancellationToken cancellationToken)
     {
-        var current = _current;
-        if (current is null || current.Value.ExpiresAt - time.GetUtcNow().UtcDateTime < TimeSpan.FromMinutes(1))
+        var key = service + "|" + string.Join(' ', scopes);
+        if (!_current.TryGetValue(key, out var current) || current.ExpiresAt - time.GetUtcNow().UtcDateTime < TimeSpan.FromMinutes(1))
         {
-            current = _current = await tokens.IssueServiceTokenAsync("auth", ServiceScopes, TimeSpan.FromMinutes(5), cancellationToken);
+            current = await tokens.IssueServiceTokenAsync(service, scopes, TimeSpan.FromMinutes(5), cancellationToken);
+            _current[key] = current;
         }
 
-        return "Bearer " + current.Value.Token;
+        return "Bearer " + current.Token;
     }
 }

@@ -21,7 +21,7 @@ namespace PyAirtable.Services.Permissions;
 /// whatever the key was made for); LookupResources and listings need workspaces:read; managing grants,
 /// roles and invitations needs workspaces:write.
 /// </remarks>
-public sealed class PermissionService(PermissionDatabase database, CursorCodec cursors) : IPermissionService
+public sealed partial class PermissionService(PermissionDatabase database, CursorCodec cursors) : IPermissionService
 {
     private readonly NpgsqlDataSource db = database.DataSource;
 
@@ -203,6 +203,9 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
         await using var connection = await db.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
         await RequireAsync(connection, tx, caller, resource, PermissionLevel.Owner, "managing its permissions", ct);
+        var workspace = resource.Type == ResourceType.Workspace ? resource.Id : await connection.QuerySingleAsync<Guid>(new CommandDefinition(
+            "SELECT workspace_id FROM permissions.resources WHERE type = @type AND id = @id", new { type = (short)resource.Type, id = resource.Id }, tx, cancellationToken: ct));
+        await EnsureMemberAsync(connection, tx, caller, workspace, user, ct);
         if (level < PermissionLevel.Owner)
         {
             await EnsureNotLastOwnerAsync(connection, tx, resource, user, ct);
@@ -460,6 +463,7 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
         await using var connection = await db.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
         var workspace = await RoleWorkspaceAsync(connection, tx, caller, roleId, PermissionLevel.Owner, ct);
+        await EnsureMemberAsync(connection, tx, caller, workspace, user, ct);
         await connection.ExecuteAsync(new CommandDefinition(
             "INSERT INTO permissions.role_assignments (role_id, user_id, workspace_id) VALUES (@roleId, @user, @workspace) ON CONFLICT DO NOTHING",
             new { roleId, user, workspace }, tx, cancellationToken: ct));
@@ -512,102 +516,6 @@ public sealed class PermissionService(PermissionDatabase database, CursorCodec c
     }
 
     // Invitations and membership ---------------------------------------------------------------------
-
-    [RequiresScope(Scopes.WorkspacesWrite)]
-    public async ValueTask<CreateInvitationResponse> CreateInvitationAsync(CreateInvitationRequest request, CallContext context = default)
-    {
-        var caller = context.RequireUser(Scopes.WorkspacesWrite, UsersOnly);
-        var workspace = Validation.Id("workspace_id", request.WorkspaceId);
-        var email = Validation.NormalizeEmail(request.Email);
-        var validator = new RequestValidator().Email("email", email);
-        if (request.Level is < PermissionLevel.Read or > PermissionLevel.Owner)
-        {
-            validator.Add("level", "must be read, comment, edit, create or owner");
-        }
-
-        validator.ThrowIfInvalid();
-        var ct = context.CancellationToken;
-        await using var connection = await db.OpenConnectionAsync(ct);
-        await using var tx = await connection.BeginTransactionAsync(ct);
-        await RequireAsync(connection, tx, caller, (ResourceType.Workspace, workspace), PermissionLevel.Owner, "inviting to it", ct);
-        if (!await HoldsOwnerGrantAsync(connection, tx, workspace, Guid.Parse(caller.UserId), ct))
-        {
-            // An invitation is only as good as its inviter's ownership, re-checked at acceptance.
-            Fail.PermissionDenied("Invitations are sent by owners of the workspace; operators add members directly.");
-        }
-
-        var id = Guid.CreateVersion7();
-        var (created, expires) = await connection.QuerySingleAsync<(DateTime, DateTime)>(new CommandDefinition(
-            "INSERT INTO permissions.invitations (id, workspace_id, email, level, invited_by) VALUES (@id, @workspace, @email, @level, @by) RETURNING created_at, expires_at",
-            new { id, workspace, email, level = (short)request.Level, by = Guid.Parse(caller.UserId) }, tx, cancellationToken: ct));
-        await NextTokenAsync(connection, tx, ct);
-        await tx.CommitAsync(ct);
-        return new CreateInvitationResponse
-        {
-            Invitation = new Invitation { Id = id.ToString(), WorkspaceId = workspace.ToString(), Email = email, Level = request.Level, InvitedBy = caller.UserId, CreatedAt = created, ExpiresAt = expires },
-        };
-    }
-
-    [RequiresScope(Scopes.WorkspacesWrite)]
-    public async ValueTask<AcceptInvitationResponse> AcceptInvitationAsync(AcceptInvitationRequest request, CallContext context = default)
-    {
-        var caller = context.RequireUser(Scopes.WorkspacesWrite, UsersOnly);
-        var id = Validation.Id("invitation_id", request.InvitationId);
-        var ct = context.CancellationToken;
-        await using var connection = await db.OpenConnectionAsync(ct);
-        await using var tx = await connection.BeginTransactionAsync(ct);
-        var invitation = await connection.QuerySingleOrDefaultAsync<(Guid WorkspaceId, string Email, short Level, Guid InvitedBy, DateTime? AcceptedAt, bool Expired)?>(new CommandDefinition(
-            "SELECT workspace_id, email, level, invited_by, accepted_at, expires_at <= now() FROM permissions.invitations WHERE id = @id FOR UPDATE", new { id }, tx, cancellationToken: ct));
-        // Someone else's invitation does not exist for the caller.
-        if (invitation is null || !string.Equals(invitation.Value.Email, caller.Email, StringComparison.OrdinalIgnoreCase))
-        {
-            Fail.NotFound("invitation", request.InvitationId);
-        }
-
-        if (invitation.Value.AcceptedAt is not null)
-        {
-            Fail.FailedPrecondition("The invitation has been accepted already.");
-        }
-
-        if (invitation.Value.Expired)
-        {
-            Fail.FailedPrecondition("The invitation has expired; ask for a new one.", new Dictionary<string, string> { ["rule"] = "invitation_expired" });
-        }
-
-        // Only as good as the inviter's rights now: an owner who was removed cannot still bring people in. The
-        // grant is locked so a concurrent demotion waits for this acceptance (or this one sees it).
-        if (!await HoldsOwnerGrantAsync(connection, tx, invitation.Value.WorkspaceId, invitation.Value.InvitedBy, ct))
-        {
-            Fail.FailedPrecondition("Whoever invited you can no longer add members; ask an owner for a new invitation.", new Dictionary<string, string> { ["rule"] = "inviter_not_owner" });
-        }
-
-        var user = Guid.Parse(caller.UserId);
-        var level = (PermissionLevel)invitation.Value.Level;
-        // Never lowers what the user has already: accepting a read invitation as an owner keeps owner.
-        var granted = await connection.QuerySingleAsync<(short Level, DateTime GrantedAt)>(new CommandDefinition(
-            """
-            INSERT INTO permissions.grants (resource_type, resource_id, user_id, level, granted_by)
-            VALUES (1, @workspace, @user, @level, @by)
-            ON CONFLICT (resource_type, resource_id, user_id) DO UPDATE SET level = greatest(permissions.grants.level, excluded.level)
-            RETURNING level, granted_at
-            """, new { workspace = invitation.Value.WorkspaceId, user, level = (short)level, by = invitation.Value.InvitedBy.ToString() }, tx, cancellationToken: ct));
-        await connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE permissions.invitations SET accepted_at = now(), accepted_by = @user WHERE id = @id", new { id, user }, tx, cancellationToken: ct));
-        var token = await NextTokenAsync(connection, tx, ct);
-        await tx.CommitAsync(ct);
-        return new AcceptInvitationResponse
-        {
-            ConsistencyToken = token,
-            Grant = new Grant
-            {
-                Resource = new ResourceRef { Type = ResourceType.Workspace, Id = invitation.Value.WorkspaceId.ToString() },
-                UserId = caller.UserId,
-                Level = (PermissionLevel)granted.Level,
-                GrantedAt = granted.GrantedAt,
-                GrantedBy = invitation.Value.InvitedBy.ToString(),
-            },
-        };
-    }
 
     public async ValueTask<FilterSharedWorkspaceUsersResponse> FilterSharedWorkspaceUsersAsync(FilterSharedWorkspaceUsersRequest request, CallContext context = default)
     {

@@ -213,8 +213,9 @@ public sealed partial class UserService(
     [RequiresScope(Scopes.UsersWrite)]
     public async ValueTask<DeactivateUserResponse> DeactivateUserAsync(DeactivateUserRequest request, CallContext context = default)
     {
-        var caller = context.RequireCaller(Scopes.UsersWrite)
-            .RequireSession("Deactivating an account needs a signed-in user (an access token), not an API key: it cannot be undone by the user.");
+        // An API key (even with users:write) cannot end the account it belongs to: there is no way back.
+        var caller = context.RequireCaller(Scopes.UsersWrite);
+        context.RequireSession("Deactivating an account");
         var id = Validation.Id("user_id", request.UserId);
         EnsureCanWrite(caller, id);
         var ct = context.CancellationToken;
@@ -296,8 +297,9 @@ public sealed partial class UserService(
     /// <summary>
     /// What of a profile the caller sees: all of their own (and operators see all); of somebody they share a
     /// workspace with, the public profile only — name, picture, status — not the e-mail address or time zone.
-    /// Workspace members are added by owners without the member's consent, so sharing one must not expose
-    /// contact details.
+    /// Sharing a workspace now implies both accepted to be in it (members join only by accepting an invitation,
+    /// and can leave), so an owner can no longer reach a profile by adding its id; still, co-members are not
+    /// necessarily contacts, so the e-mail address and time zone stay private.
     /// </summary>
     private static User VisibleTo(UserContext caller, User user) =>
         caller.IsPrivileged() || caller.UserId == user.Id ? user : user with { Email = "", TimeZone = "" };

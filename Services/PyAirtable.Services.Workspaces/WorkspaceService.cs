@@ -3,6 +3,7 @@ using Npgsql;
 using PyAirtable.Contracts.Auth;
 using PyAirtable.Contracts.Common;
 using PyAirtable.Contracts.Permissions;
+using PyAirtable.Contracts.Users;
 using PyAirtable.Contracts.Workspaces;
 using PyAirtable.Services.Infrastructure.Errors;
 using PyAirtable.Services.Infrastructure.Identity;
@@ -19,8 +20,17 @@ namespace PyAirtable.Services.Workspaces;
 /// data is touched. Creating and deleting write the row in a transaction that commits only after the
 /// Permission service's write succeeded, finishing even if the caller goes away meanwhile.
 /// </summary>
-public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService permissions, CursorCodec cursors) : IWorkspaceService
+/// <remarks>
+/// Nobody becomes a member without consent: AddMember makes an invitation addressed to the user, who accepts
+/// or declines it; members leave with LeaveWorkspace. The invited user id is checked with the User service as
+/// this service (a service token minted by the Auth service on this host), so owners learn only whether an id
+/// they typed is a user — never a profile.
+/// </remarks>
+public sealed class WorkspaceService(
+    NpgsqlDataSource db, IPermissionService permissions, CursorCodec cursors, IUserService users, IServiceTokenIssuer? serviceTokens = null) : IWorkspaceService
 {
+    private const string ServiceName = "workspaces";
+    private static readonly string[] ServiceScopes = [Scopes.UsersRead];
     private const int MaxDescription = 1000;
     private const string WorkspacesAreUsers = "Workspaces belong to users.";
     private const string WorkspaceColumns = "id AS Id, name AS Name, description AS Description, created_by AS CreatedBy, created_at AS CreatedAt, updated_at AS UpdatedAt";
@@ -153,16 +163,31 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
     {
         context.RequireUser(Scopes.WorkspacesWrite, WorkspacesAreUsers);
         var id = Validation.Id("workspace_id", request.WorkspaceId);
-        var user = Validation.Id("user_id", request.UserId);
+        var user = Validation.UserId("user_id", request.UserId);
         MemberLevel(request.Level);
-        await ExistsAsync(context, id);
-        var (granted, member) = await WithEventAsync(context, "member.added", id, async () =>
+        // Owners only, before the user id is looked at: nobody else learns whether an id is a user.
+        await RequireAsync(context, ResourceType.Workspace, id, PermissionLevel.Owner);
+        await EnsureUserExistsAsync(context, user);
+        var (_, invitation) = await WithEventAsync(context, "member.invited", id, async () =>
         {
-            var g = await permissions.GrantAsync(new GrantRequest { Resource = Ref(ResourceType.Workspace, id), UserId = user.ToString(), Level = request.Level }, context);
-            var m = new Member { UserId = user.ToString(), Level = request.Level, AddedAt = g.Grant!.GrantedAt };
-            return (g, m);
+            var created = await permissions.CreateInvitationAsync(
+                new CreateInvitationRequest { WorkspaceId = id.ToString(), UserId = user.ToString(), Level = request.Level }, context);
+            return (created, created.Invitation!);
         });
-        return new AddMemberResponse { Member = member, ConsistencyToken = granted.ConsistencyToken };
+        return new AddMemberResponse { InvitationId = invitation!.Id, Pending = true, Invitation = invitation };
+    }
+
+    [RequiresScope(Scopes.WorkspacesWrite)]
+    public async ValueTask<LeaveWorkspaceResponse> LeaveWorkspaceAsync(LeaveWorkspaceRequest request, CallContext context = default)
+    {
+        var caller = context.RequireUser(Scopes.WorkspacesWrite, WorkspacesAreUsers);
+        var id = Validation.Id("workspace_id", request.WorkspaceId);
+        var (resigned, _) = await WithEventAsync(context, "member.removed", id, async () =>
+        {
+            var r = await permissions.ResignMembershipAsync(new ResignMembershipRequest { WorkspaceId = id.ToString() }, context);
+            return (r, r.Removed ? new Member { UserId = caller.UserId } : null);
+        });
+        return new LeaveWorkspaceResponse { ConsistencyToken = resigned.ConsistencyToken };
     }
 
     [RequiresScope(Scopes.WorkspacesWrite)]
@@ -351,6 +376,32 @@ public sealed class WorkspaceService(NpgsqlDataSource db, IPermissionService per
         }
 
         return check.EffectiveLevel;
+    }
+
+    /// <summary>
+    /// NOT_FOUND unless <paramref name="user"/> is a user. Asked of the User service as this service (a caller may only
+    /// read profiles of people they share a workspace with, which an invitee usually is not).
+    /// </summary>
+    private async Task EnsureUserExistsAsync(CallContext context, Guid user)
+    {
+        var http = (context.ServerCallContext is { } call ? Grpc.Core.ServerCallContextExtensions.GetHttpContext(call) : null)
+            ?? throw new InvalidOperationException("AddMember is served over gRPC only.");
+        if (serviceTokens is null)
+        {
+            throw new InvalidOperationException("The Workspace service checks user ids as itself, with a service token of the Auth service on the same host.");
+        }
+
+        var authorization = await serviceTokens.AuthorizationAsync(ServiceName, ServiceScopes, context.CancellationToken);
+        GetUsersResponse found;
+        using (CallerImpersonation.ActAs(http, ServicePrincipal.Of(ServiceName, ServiceScopes), authorization))
+        {
+            found = await users.GetUsersAsync(new GetUsersRequest { UserIds = [user.ToString()] }, context);
+        }
+
+        if (found.Users.Count == 0)
+        {
+            Fail.NotFound("user", user.ToString());
+        }
     }
 
     private Task<PermissionLevel> ExistsAsync(CallContext context, Guid workspace) => RequireAsync(context, ResourceType.Workspace, workspace, PermissionLevel.Read);

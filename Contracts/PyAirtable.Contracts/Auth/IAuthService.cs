@@ -52,6 +52,23 @@ public interface IAuthService
 
     /// <summary>Revokes one of the caller's API keys; calls with it fail from the moment this returns.</summary>
     ValueTask<RevokeApiKeyResponse> RevokeApiKeyAsync(RevokeApiKeyRequest request, CallContext context = default);
+
+    /// <summary>
+    /// Mails a verification code to the caller's own e-mail address (the one of the account; no other address
+    /// can be given). The code expires after 15 minutes and dies after 5 wrong tries; a new one replaces the
+    /// previous one. At most one mail per 60 seconds and 10 per day per account: RESOURCE_EXHAUSTED with a
+    /// RetryInfo beyond that. Needs a user session (an access token), not an API key.
+    /// </summary>
+    ValueTask<SendVerificationEmailResponse> SendVerificationEmailAsync(SendVerificationEmailRequest request, CallContext context = default);
+
+    /// <summary>
+    /// Marks the caller's e-mail address verified with the code SendVerificationEmail mailed. A wrong code is
+    /// INVALID_ARGUMENT (field <c>code</c>); an expired code, one tried 5 times wrongly, or none pending is
+    /// FAILED_PRECONDITION (ErrorInfo <c>rule</c>: <c>code_expired</c>, <c>code_exhausted</c>, <c>no_code</c>).
+    /// Access tokens issued before say <c>email_verified</c> false: use the access token this returns, or call
+    /// Refresh. Needs a user session (an access token), not an API key.
+    /// </summary>
+    ValueTask<VerifyEmailResponse> VerifyEmailAsync(VerifyEmailRequest request, CallContext context = default);
 }
 
 /// <summary>A new account.</summary>
@@ -354,4 +371,52 @@ public static class Scopes
 
     /// <summary>Scopes a user may put on an API key.</summary>
     public static IReadOnlyList<string> Grantable { get; } = [UsersRead, UsersWrite, ApiKeysManage, WorkspacesRead, WorkspacesWrite];
+}
+
+/// <summary>Mail a code to the caller's own address.</summary>
+[ProtoContract]
+public sealed record SendVerificationEmailRequest
+{
+}
+
+/// <summary>Where the code went.</summary>
+[ProtoContract]
+public sealed record SendVerificationEmailResponse
+{
+    /// <summary>The address the code was mailed to (the account's).</summary>
+    [ProtoMember(1)] public string Email { get; init; } = "";
+
+    /// <summary>When the code stops being accepted (UTC); unset when nothing was sent.</summary>
+    [ProtoMember(2)] public DateTime? ExpiresAt { get; init; }
+
+    /// <summary>True when the address was verified already: nothing was sent.</summary>
+    [ProtoMember(3)] public bool AlreadyVerified { get; init; }
+}
+
+/// <summary>The code from the mail.</summary>
+[ProtoContract]
+public sealed record VerifyEmailRequest
+{
+    /// <summary>The 8 digits of the mail (spaces and dashes are ignored).</summary>
+    [ProtoMember(1)] public string Code { get; init; } = "";
+}
+
+/// <summary>The address is verified.</summary>
+[ProtoContract]
+public sealed record VerifyEmailResponse
+{
+    /// <summary>The verified address.</summary>
+    [ProtoMember(1)] public string Email { get; init; } = "";
+
+    /// <summary>When it was verified (UTC).</summary>
+    [ProtoMember(2)] public DateTime? VerifiedAt { get; init; }
+
+    /// <summary>
+    /// A fresh access token of the caller's session carrying <c>email_verified</c> true (the refresh token the
+    /// caller holds stays valid, and Refresh issues verified tokens from now on).
+    /// </summary>
+    [ProtoMember(3)] public string AccessToken { get; init; } = "";
+
+    /// <summary>When that access token expires (UTC).</summary>
+    [ProtoMember(4)] public DateTime? AccessTokenExpiresAt { get; init; }
 }

@@ -38,6 +38,14 @@ public sealed record UserContext
     /// <summary>The credential the call was made with: the session id of an access token, or the id of an API key.</summary>
     [ProtoMember(6)] public string CredentialId { get; init; } = "";
 
+    /// <summary>
+    /// Whether the user proved they receive mail at <c>email</c> (AuthService.VerifyEmail), as of when the
+    /// credentials were issued: an access token carries it as the OIDC claim <c>email_verified</c> (tokens issued
+    /// before verification say false until refreshed); for an API key it is read from the account on every call.
+    /// Accepting a workspace invitation requires it.
+    /// </summary>
+    [ProtoMember(7)] public bool EmailVerified { get; init; }
+
     /// <summary>True when the call carries a verified identity.</summary>
     public bool IsAuthenticated => UserId.Length > 0;
 }

@@ -30,7 +30,13 @@ public interface IPermissionService
     /// <summary>Removes a resource, its descendants and every grant on them (owner only).</summary>
     ValueTask<DeleteResourceResponse> DeleteResourceAsync(DeleteResourceRequest request, CallContext context = default);
 
-    /// <summary>Sets a user's level on a resource (callers need owner on it; the last owner of a workspace cannot be demoted).</summary>
+    /// <summary>
+    /// Sets a user's level on a resource (callers need owner on it; the last owner of a workspace cannot be demoted).
+    /// Nobody joins a workspace without consent: the user must already be a member of the resource's workspace
+    /// (a grant of read or more in it, or a role) — FAILED_PRECONDITION (<c>rule</c> <c>not_a_member</c>) otherwise;
+    /// invite them (CreateInvitation, or WorkspaceService.AddMember) and change their level once they accepted.
+    /// Operators and the platform's services are exempt.
+    /// </summary>
     ValueTask<GrantResponse> GrantAsync(GrantRequest request, CallContext context = default);
 
     /// <summary>Removes a user's grant on a resource (owner only; the last owner of a workspace cannot be removed).</summary>
@@ -48,7 +54,7 @@ public interface IPermissionService
     /// <summary>Renames a role or replaces its permissions (owner of its workspace only).</summary>
     ValueTask<UpdateRoleResponse> UpdateRoleAsync(UpdateRoleRequest request, CallContext context = default);
 
-    /// <summary>Gives a user a role in the role's workspace (owner only).</summary>
+    /// <summary>Gives a user a role in the role's workspace (owner only; the user must be a member already, as for Grant).</summary>
     ValueTask<AssignRoleResponse> AssignRoleAsync(AssignRoleRequest request, CallContext context = default);
 
     /// <summary>Takes a role from a user (owner only).</summary>
@@ -57,17 +63,39 @@ public interface IPermissionService
     /// <summary>The roles of a workspace (members may list them).</summary>
     ValueTask<ListRolesResponse> ListRolesAsync(ListRolesRequest request, CallContext context = default);
 
-    /// <summary>Invites an e-mail address to a workspace at a level (owner only); accepting it grants the level.</summary>
+    /// <summary>
+    /// Invites an e-mail address or a user id to a workspace at a level (owner only); accepting it grants the level.
+    /// The user id is not checked here (this service does not know users): WorkspaceService.AddMember checks it
+    /// exists; an invitation to an unknown id can never be accepted and expires.
+    /// </summary>
     ValueTask<CreateInvitationResponse> CreateInvitationAsync(CreateInvitationRequest request, CallContext context = default);
 
     /// <summary>
-    /// Accepts an invitation addressed to the caller's e-mail address: the caller gets its level on its workspace.
-    /// FAILED_PRECONDITION when it was accepted already, has expired, or its inviter can no longer give that level.
+    /// Accepts an invitation addressed to the caller (their user id, or their e-mail address): the caller gets its
+    /// level on its workspace. The caller's e-mail address must be verified (UserContext.email_verified; see
+    /// AuthService.VerifyEmail). FAILED_PRECONDITION (ErrorInfo <c>rule</c>) when the address is not verified
+    /// (<c>email_unverified</c>), the invitation was accepted or declined already, has expired
+    /// (<c>invitation_expired</c>), or its inviter can no longer give that level (<c>inviter_not_owner</c>).
     /// </summary>
     ValueTask<AcceptInvitationResponse> AcceptInvitationAsync(AcceptInvitationRequest request, CallContext context = default);
 
     /// <summary>Of the given users, those who share a workspace with the caller (both members of it).</summary>
     ValueTask<FilterSharedWorkspaceUsersResponse> FilterSharedWorkspaceUsersAsync(FilterSharedWorkspaceUsersRequest request, CallContext context = default);
+
+    /// <summary>
+    /// The caller's pending invitations (neither accepted, declined nor expired), newest first: those addressed to
+    /// their user id, and — once their e-mail address is verified — those addressed to that address.
+    /// </summary>
+    ValueTask<ListMyInvitationsResponse> ListMyInvitationsAsync(ListMyInvitationsRequest request, CallContext context = default);
+
+    /// <summary>Declines a pending invitation addressed to the caller; it can no longer be accepted.</summary>
+    ValueTask<DeclineInvitationResponse> DeclineInvitationAsync(DeclineInvitationRequest request, CallContext context = default);
+
+    /// <summary>
+    /// The caller leaves a workspace: every grant and role they hold inside it goes. The last owner cannot leave
+    /// (FAILED_PRECONDITION, <c>rule</c> <c>last_owner</c>): make someone else owner first, or delete the workspace.
+    /// </summary>
+    ValueTask<ResignMembershipResponse> ResignMembershipAsync(ResignMembershipRequest request, CallContext context = default);
 }
 
 /// <summary>Kinds of resources in the tree.</summary>
@@ -521,7 +549,7 @@ public sealed record Invitation
     /// <summary>The workspace.</summary>
     [ProtoMember(2)] public string WorkspaceId { get; init; } = "";
 
-    /// <summary>Who may accept it (lower case).</summary>
+    /// <summary>Who may accept it (lower case); empty when it is addressed to a user id.</summary>
     [ProtoMember(3)] public string Email { get; init; } = "";
 
     /// <summary>The level accepting gives.</summary>
@@ -538,6 +566,12 @@ public sealed record Invitation
 
     /// <summary>After this (UTC, 7 days after it was made) it can no longer be accepted.</summary>
     [ProtoMember(8)] public DateTime? ExpiresAt { get; init; }
+
+    /// <summary>The user it is addressed to; empty when it is addressed to an e-mail address.</summary>
+    [ProtoMember(9)] public string UserId { get; init; } = "";
+
+    /// <summary>When the invitee declined it (UTC), if they did.</summary>
+    [ProtoMember(10)] public DateTime? DeclinedAt { get; init; }
 }
 
 /// <summary>A new invitation.</summary>
@@ -547,11 +581,14 @@ public sealed record CreateInvitationRequest
     /// <summary>The workspace.</summary>
     [ProtoMember(1)] public string WorkspaceId { get; init; } = "";
 
-    /// <summary>The invitee's e-mail address.</summary>
+    /// <summary>The invitee's e-mail address; set exactly one of email and user_id.</summary>
     [ProtoMember(2)] public string Email { get; init; } = "";
 
     /// <summary>The level (read to owner).</summary>
     [ProtoMember(3)] public PermissionLevel Level { get; init; }
+
+    /// <summary>The invitee's user id; set exactly one of email and user_id.</summary>
+    [ProtoMember(4)] public string UserId { get; init; } = "";
 }
 
 /// <summary>The invitation.</summary>
@@ -595,4 +632,58 @@ public sealed record FilterSharedWorkspaceUsersResponse
 {
     /// <summary>The subset of the request's ids.</summary>
     [ProtoMember(1)] public List<string> UserIds { get; init; } = [];
+}
+
+/// <summary>A page of the caller's pending invitations.</summary>
+[ProtoContract]
+public sealed record ListMyInvitationsRequest
+{
+    /// <summary>page_size defaults to 50 and is capped at 500.</summary>
+    [ProtoMember(1)] public PaginationRequest? Pagination { get; init; }
+}
+
+/// <summary>Pending invitations, newest first.</summary>
+[ProtoContract]
+public sealed record ListMyInvitationsResponse
+{
+    /// <summary>The invitations of this page.</summary>
+    [ProtoMember(1)] public List<Invitation> Invitations { get; init; } = [];
+
+    /// <summary>Where the page is and how to get the next one.</summary>
+    [ProtoMember(2)] public PaginationResponse? Pagination { get; init; }
+}
+
+/// <summary>The invitation to decline.</summary>
+[ProtoContract]
+public sealed record DeclineInvitationRequest
+{
+    /// <summary>Its id.</summary>
+    [ProtoMember(1)] public string InvitationId { get; init; } = "";
+}
+
+/// <summary>The declined invitation.</summary>
+[ProtoContract]
+public sealed record DeclineInvitationResponse
+{
+    /// <summary>The invitation, declined_at set.</summary>
+    [ProtoMember(1)] public Invitation? Invitation { get; init; }
+}
+
+/// <summary>The workspace to leave.</summary>
+[ProtoContract]
+public sealed record ResignMembershipRequest
+{
+    /// <summary>The workspace.</summary>
+    [ProtoMember(1)] public string WorkspaceId { get; init; } = "";
+}
+
+/// <summary>The caller is no longer a member.</summary>
+[ProtoContract]
+public sealed record ResignMembershipResponse
+{
+    /// <summary>The state after the write.</summary>
+    [ProtoMember(1)] public string ConsistencyToken { get; init; } = "";
+
+    /// <summary>False when the caller held nothing in the workspace (nothing changed).</summary>
+    [ProtoMember(2)] public bool Removed { get; init; }
 }

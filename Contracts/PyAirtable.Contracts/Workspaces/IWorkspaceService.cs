@@ -29,20 +29,32 @@ public interface IWorkspaceService
     /// <summary>Deletes a workspace with its bases, members and grants (owner). Not recoverable.</summary>
     ValueTask<DeleteWorkspaceResponse> DeleteWorkspaceAsync(DeleteWorkspaceRequest request, CallContext context = default);
 
-    /// <summary>Adds a user to a workspace at a level (owner).</summary>
+    /// <summary>
+    /// Invites a user, by id, to a workspace at a level (owner). Nobody becomes a member without consent: this
+    /// creates a pending invitation addressed to that user (response <c>pending</c> true, <c>invitation_id</c>),
+    /// which they list with PermissionService.ListMyInvitations and accept (AcceptInvite, with a verified e-mail
+    /// address) or decline. The user must exist (NOT_FOUND otherwise); the nil UUID is INVALID_ARGUMENT.
+    /// To change the level of an existing member use ChangeMemberRole.
+    /// </summary>
     ValueTask<AddMemberResponse> AddMemberAsync(AddMemberRequest request, CallContext context = default);
 
     /// <summary>Invites an e-mail address (owner); AcceptInvite by that user adds them.</summary>
     ValueTask<InviteMemberResponse> InviteMemberAsync(InviteMemberRequest request, CallContext context = default);
 
-    /// <summary>Accepts an invitation addressed to the caller.</summary>
+    /// <summary>Accepts an invitation addressed to the caller (their e-mail address must be verified; see PermissionService.AcceptInvitation).</summary>
     ValueTask<AcceptInviteResponse> AcceptInviteAsync(AcceptInviteRequest request, CallContext context = default);
 
     /// <summary>Removes a member (owner; the last owner stays).</summary>
     ValueTask<RemoveMemberResponse> RemoveMemberAsync(RemoveMemberRequest request, CallContext context = default);
 
-    /// <summary>Changes a member's level (owner; the last owner cannot be demoted).</summary>
+    /// <summary>Changes a member's level (owner; the last owner cannot be demoted; a non-member is FAILED_PRECONDITION: invite them).</summary>
     ValueTask<ChangeMemberRoleResponse> ChangeMemberRoleAsync(ChangeMemberRoleRequest request, CallContext context = default);
+
+    /// <summary>
+    /// The caller leaves a workspace: every grant and role they hold in it goes. The last owner cannot leave
+    /// (FAILED_PRECONDITION, as for RemoveMember).
+    /// </summary>
+    ValueTask<LeaveWorkspaceResponse> LeaveWorkspaceAsync(LeaveWorkspaceRequest request, CallContext context = default);
 
     /// <summary>The members of a workspace (read), by user id.</summary>
     ValueTask<ListMembersResponse> ListMembersAsync(ListMembersRequest request, CallContext context = default);
@@ -221,7 +233,7 @@ public sealed record DeleteWorkspaceResponse
     [ProtoMember(1)] public string ConsistencyToken { get; init; } = "";
 }
 
-/// <summary>A member to add.</summary>
+/// <summary>A user to invite.</summary>
 [ProtoContract]
 public sealed record AddMemberRequest
 {
@@ -235,15 +247,24 @@ public sealed record AddMemberRequest
     [ProtoMember(3)] public PermissionLevel Level { get; init; }
 }
 
-/// <summary>The member.</summary>
+/// <summary>The invitation made for the user (they are not a member until they accept it).</summary>
 [ProtoContract]
 public sealed record AddMemberResponse
 {
-    /// <summary>The member.</summary>
+    /// <summary>Unset since members join by accepting (see pending); it was the new member when owners added people directly.</summary>
     [ProtoMember(1)] public Member? Member { get; init; }
 
-    /// <summary>Pass to permission checks to see the change.</summary>
+    /// <summary>Empty: nothing changed in the permissions until the invitee accepts.</summary>
     [ProtoMember(2)] public string ConsistencyToken { get; init; } = "";
+
+    /// <summary>The invitation the user has to accept (PermissionService.AcceptInvitation or AcceptInvite).</summary>
+    [ProtoMember(3)] public string InvitationId { get; init; } = "";
+
+    /// <summary>True: the user becomes a member only when they accept the invitation.</summary>
+    [ProtoMember(4)] public bool Pending { get; init; }
+
+    /// <summary>The invitation.</summary>
+    [ProtoMember(5)] public Invitation? Invitation { get; init; }
 }
 
 /// <summary>An e-mail address to invite.</summary>
@@ -304,6 +325,22 @@ public sealed record RemoveMemberRequest
 /// <summary>Removed.</summary>
 [ProtoContract]
 public sealed record RemoveMemberResponse
+{
+    /// <summary>Pass to permission checks to see the change.</summary>
+    [ProtoMember(1)] public string ConsistencyToken { get; init; } = "";
+}
+
+/// <summary>The workspace to leave.</summary>
+[ProtoContract]
+public sealed record LeaveWorkspaceRequest
+{
+    /// <summary>The workspace.</summary>
+    [ProtoMember(1)] public string WorkspaceId { get; init; } = "";
+}
+
+/// <summary>The caller left.</summary>
+[ProtoContract]
+public sealed record LeaveWorkspaceResponse
 {
     /// <summary>Pass to permission checks to see the change.</summary>
     [ProtoMember(1)] public string ConsistencyToken { get; init; } = "";

@@ -152,6 +152,18 @@ public static partial class Validation
         return id;
     }
 
+    /// <summary>The id of a user to act on: a UUID other than the nil UUID (which no user has), or INVALID_ARGUMENT at once.</summary>
+    public static Guid UserId(string field, string? value)
+    {
+        var id = Id(field, value);
+        if (id == Guid.Empty)
+        {
+            throw new ValidationException(field, "must not be the nil UUID");
+        }
+
+        return id;
+    }
+
     /// <summary>A list of UUIDs; violations name the element (<c>field[i]</c>).</summary>
     public static Guid[] Ids(this RequestValidator validator, string field, IReadOnlyList<string> values)
     {

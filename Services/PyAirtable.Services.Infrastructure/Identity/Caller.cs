@@ -22,6 +22,8 @@ public static class PlatformClaims
     public const string ApiKeyId = "api_key_id";
     /// <summary>How the caller authenticated: <c>jwt</c>, <c>api_key</c> or <c>service</c>.</summary>
     public const string AuthMethod = "auth_method";
+    /// <summary>The OIDC claim: the user proved they receive mail at <see cref="Email"/> (JSON true/false).</summary>
+    public const string EmailVerified = "email_verified";
 
     /// <summary>The scopes among <paramref name="claims"/> (a JWT carries them space separated in one claim).</summary>
     public static List<string> ScopesOf(IEnumerable<Claim> claims) =>
@@ -50,6 +52,7 @@ public static class PlatformClaims
             Scopes = ScopesOf(all),
             AuthMethod = method,
             CredentialId = First(method == PyAirtable.Contracts.Common.AuthMethod.ApiKey ? ApiKeyId : SessionId) ?? "",
+            EmailVerified = string.Equals(First(EmailVerified), "true", StringComparison.OrdinalIgnoreCase),
         };
     }
 }
@@ -117,16 +120,15 @@ public static class CallerExtensions
     }
 
     /// <summary>
-    /// Account-level actions (deactivating an account, verifying its e-mail…) need a person's session: an
-    /// API key — a credential handed to scripts and integrations, and easily leaked — may not take them,
-    /// whatever its scopes. PERMISSION_DENIED with <paramref name="refusal"/> otherwise.
+    /// The caller, who must be a user in person: an access token of a session, not an API key or a service
+    /// (account-level actions such as verifying the e-mail address). PERMISSION_DENIED says why.
     /// </summary>
-    public static UserContext RequireSession(this UserContext caller, string refusal)
+    public static UserContext RequireSession(this CallContext context, string action)
     {
-        ArgumentNullException.ThrowIfNull(caller);
-        if (caller.AuthMethod != PyAirtable.Contracts.Common.AuthMethod.Jwt)
+        var caller = context.RequireCaller();
+        if (caller.AuthMethod != PyAirtable.Contracts.Common.AuthMethod.Jwt || !Guid.TryParse(caller.UserId, out _))
         {
-            Fail.PermissionDenied(refusal);
+            Fail.PermissionDenied($"{action} needs a user session (an access token from Login), not an API key.");
         }
 
         return caller;

@@ -90,12 +90,16 @@ public sealed class AccessReviewFindingsTests(IdentityFixture fixture) : IClassF
             real.Add((await Host.Workspaces().CreateWorkspaceAsync(new CreateWorkspaceRequest { Name = "W" + i }, victim.Bearer)).Workspace!.Id);
         }
 
-        // Tree entries with no workspace behind them, shared with the victim, sorting before everything.
+        // Tree entries with no workspace behind them, joined by the victim (membership needs their consent now:
+        // they accept invitations to them), sorting before everything.
+        victim = await Host.VerifyEmailAsync(victim);
         for (var i = 0; i < 3; i++)
         {
             var phantom = $"00000000-0000-7000-8000-{Random.Shared.NextInt64(0, 0xFFFFFFFFFFFF):x12}";
             await Host.Permissions().RegisterResourceAsync(new RegisterResourceRequest { Resource = Ref(ResourceType.Workspace, phantom) }, attacker.Bearer);
-            await Host.Permissions().GrantAsync(new GrantRequest { Resource = Ref(ResourceType.Workspace, phantom), UserId = victim.UserId, Level = PermissionLevel.Read }, attacker.Bearer);
+            var invitation = await Host.Permissions().CreateInvitationAsync(
+                new CreateInvitationRequest { WorkspaceId = phantom, UserId = victim.UserId, Level = PermissionLevel.Read }, attacker.Bearer);
+            await Host.Permissions().AcceptInvitationAsync(new AcceptInvitationRequest { InvitationId = invitation.Invitation!.Id }, victim.Bearer);
         }
 
         var seen = new List<string>();
@@ -118,6 +122,7 @@ public sealed class AccessReviewFindingsTests(IdentityFixture fixture) : IClassF
         var baseOwner = await Host.RegisterAsync();
         var workspace = (await Host.Workspaces().CreateWorkspaceAsync(new CreateWorkspaceRequest { Name = "Mine" }, owner.Bearer)).Workspace!;
         var baseId = (await Host.Workspaces().CreateBaseAsync(new CreateBaseRequest { WorkspaceId = workspace.Id, Name = "B" }, owner.Bearer)).Base!.Id;
+        baseOwner = await Host.JoinAsync(owner, baseOwner, workspace.Id, PermissionLevel.Read);
         await Host.Permissions().GrantAsync(new GrantRequest { Resource = Ref(ResourceType.Base, baseId), UserId = baseOwner.UserId, Level = PermissionLevel.Owner }, owner.Bearer);
 
         await Host.Permissions().GrantAsync(new GrantRequest { Resource = Ref(ResourceType.Base, baseId), UserId = owner.UserId, Level = PermissionLevel.None }, baseOwner.Bearer);
@@ -150,7 +155,8 @@ public sealed class AccessReviewFindingsTests(IdentityFixture fixture) : IClassF
         var coOwner = await Host.RegisterAsync();
         var invitee = await Host.RegisterAsync();
         var workspace = (await Host.Workspaces().CreateWorkspaceAsync(new CreateWorkspaceRequest { Name = "Later" }, owner.Bearer)).Workspace!;
-        await Host.Workspaces().AddMemberAsync(new AddMemberRequest { WorkspaceId = workspace.Id, UserId = coOwner.UserId, Level = PermissionLevel.Owner }, owner.Bearer);
+        coOwner = await Host.JoinAsync(owner, coOwner, workspace.Id, PermissionLevel.Owner);
+        invitee = await Host.VerifyEmailAsync(invitee);
         var old = (await Host.Workspaces().InviteMemberAsync(new InviteMemberRequest { WorkspaceId = workspace.Id, Email = invitee.Email, Level = PermissionLevel.Read }, owner.Bearer)).Invitation!;
         var fromCoOwner = (await Host.Workspaces().InviteMemberAsync(new InviteMemberRequest { WorkspaceId = workspace.Id, Email = invitee.Email, Level = PermissionLevel.Edit }, coOwner.Bearer)).Invitation!;
         Assert.True(old.ExpiresAt > DateTime.UtcNow.AddDays(6));
@@ -174,7 +180,7 @@ public sealed class AccessReviewFindingsTests(IdentityFixture fixture) : IClassF
         var owner = await Host.RegisterAsync();
         var creator = await Host.RegisterAsync();
         var workspace = (await Host.Workspaces().CreateWorkspaceAsync(new CreateWorkspaceRequest { Name = "Team" }, owner.Bearer)).Workspace!;
-        await Host.Workspaces().AddMemberAsync(new AddMemberRequest { WorkspaceId = workspace.Id, UserId = creator.UserId, Level = PermissionLevel.Create }, owner.Bearer);
+        creator = await Host.JoinAsync(owner, creator, workspace.Id, PermissionLevel.Create);
         var baseId = (await Host.Workspaces().CreateBaseAsync(new CreateBaseRequest { WorkspaceId = workspace.Id, Name = "Mine?" }, creator.Bearer)).Base!.Id;
 
         await Host.Workspaces().RemoveMemberAsync(new RemoveMemberRequest { WorkspaceId = workspace.Id, UserId = creator.UserId }, owner.Bearer);

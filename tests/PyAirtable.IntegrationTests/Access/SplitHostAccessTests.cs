@@ -31,7 +31,7 @@ public sealed class SplitHostAccessTests : DatabasePerTest
         var stranger = await edge.RegisterAsync();
 
         var workspace = (await edge.Workspaces().CreateWorkspaceAsync(new CreateWorkspaceRequest { Name = "Remote checks" }, owner.Bearer)).Workspace!;
-        await edge.Workspaces().AddMemberAsync(new AddMemberRequest { WorkspaceId = workspace.Id, UserId = member.UserId, Level = PermissionLevel.Comment }, owner.Bearer);
+        member = await edge.JoinAsync(owner, member, workspace.Id, PermissionLevel.Comment);
         var baseId = (await edge.Workspaces().CreateBaseAsync(new CreateBaseRequest { WorkspaceId = workspace.Id, Name = "B" }, owner.Bearer)).Base!.Id;
 
         Assert.Equal(PermissionLevel.Comment, (await edge.Workspaces().GetWorkspaceAsync(new GetWorkspaceRequest { WorkspaceId = workspace.Id }, member.Bearer)).Workspace!.MyLevel);

@@ -28,7 +28,7 @@ public sealed class WorkspaceTests(IdentityFixture fixture) : IClassFixture<Iden
 
         var created = (await ws.CreateWorkspaceAsync(new CreateWorkspaceRequest { Name = "Marketing", Description = "Q4" }, owner.Bearer)).Workspace!;
         Assert.Equal(PermissionLevel.Owner, created.MyLevel);
-        await ws.AddMemberAsync(new AddMemberRequest { WorkspaceId = created.Id, UserId = reader.UserId, Level = PermissionLevel.Read }, owner.Bearer);
+        reader = await Host.JoinAsync(owner, reader, created.Id, PermissionLevel.Read);
         var baseA = (await ws.CreateBaseAsync(new CreateBaseRequest { WorkspaceId = created.Id, Name = "Campaigns" }, owner.Bearer)).Base!;
         var baseB = (await ws.CreateBaseAsync(new CreateBaseRequest { WorkspaceId = created.Id, Name = "Budget" }, owner.Bearer)).Base!;
 
@@ -92,7 +92,7 @@ public sealed class WorkspaceTests(IdentityFixture fixture) : IClassFixture<Iden
 
         var events = (await connection.QueryAsync<string>(
             "SELECT event_type FROM platform.outbox WHERE aggregate_id = ANY(@ids) ORDER BY id", new { ids = new[] { created.Id, baseA.Id, baseB.Id } })).ToList();
-        Assert.Equal(["workspace.created", "member.added", "base.created", "base.created", "workspace.deleted"], events);
+        Assert.Equal(["workspace.created", "member.invited", "member.added", "base.created", "base.created", "workspace.deleted"], events);
     }
 
     [Fact]
@@ -109,7 +109,7 @@ public sealed class WorkspaceTests(IdentityFixture fixture) : IClassFixture<Iden
         AssertStatus(await Assert.ThrowsAsync<RpcException>(async () =>
             await ws.ChangeMemberRoleAsync(new ChangeMemberRoleRequest { WorkspaceId = workspace.Id, UserId = owner.UserId, Level = PermissionLevel.Edit }, owner.Bearer)), StatusCode.FailedPrecondition);
 
-        await ws.AddMemberAsync(new AddMemberRequest { WorkspaceId = workspace.Id, UserId = other.UserId, Level = PermissionLevel.Owner }, owner.Bearer);
+        other = await Host.JoinAsync(owner, other, workspace.Id, PermissionLevel.Owner);
         await ws.RemoveMemberAsync(new RemoveMemberRequest { WorkspaceId = workspace.Id, UserId = owner.UserId }, owner.Bearer);
 
         AssertStatus(await Assert.ThrowsAsync<RpcException>(async () =>
@@ -131,6 +131,7 @@ public sealed class WorkspaceTests(IdentityFixture fixture) : IClassFixture<Iden
 
         AssertStatus(await Assert.ThrowsAsync<RpcException>(async () =>
             await ws.AcceptInviteAsync(new AcceptInviteRequest { InvitationId = invitation.Id }, someoneElse.Bearer)), StatusCode.NotFound);
+        invitee = await Host.VerifyEmailAsync(invitee);
         var accepted = await ws.AcceptInviteAsync(new AcceptInviteRequest { InvitationId = invitation.Id }, invitee.Bearer);
         Assert.Equal(PermissionLevel.Edit, accepted.Member!.Level);
         Assert.Equal(PermissionLevel.Edit, (await ws.GetWorkspaceAsync(new GetWorkspaceRequest { WorkspaceId = workspace.Id }, invitee.Bearer)).Workspace!.MyLevel);

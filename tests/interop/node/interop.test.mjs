@@ -4,6 +4,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { createPublicKey, randomUUID, verify } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -18,6 +19,8 @@ const root = path.resolve(here, '../../..');
 const protos = path.join(root, 'protos');
 const extraProtos = path.resolve(here, '../protos');
 const address = process.env.PYAIRTABLE_GRPC_ADDRESS ?? '127.0.0.1:50051';
+// The Maildir of the SMTP server the host mails through (test.sh starts python3-aiosmtpd for it).
+const maildir = process.env.PYAIRTABLE_MAILDIR ?? '';
 const deadline = () => new Date(Date.now() + 10_000); // every call has one: a hang fails, it does not block
 
 const definition = protoLoader.loadSync(
@@ -302,13 +305,41 @@ async function sharedWorkspace() {
   assert.equal(base.workspace_id, workspace.id);
   assert.equal(base.name, 'Interop base');
 
-  const { login: reader } = await registerAndLogin();
+  // AddMember invites: the reader joins only by accepting, from a verified e-mail address.
+  const { email: readerEmail, login: reader } = await registerAndLogin();
   const { response: added } = await unary(workspaceService, 'AddMember',
     { workspace_id: workspace.id, user_id: reader.user_id, level: 'PERMISSION_LEVEL_READ' }, asOwner);
-  assert.equal(added.member.user_id, reader.user_id);
-  assert.equal(added.member.level, 'PERMISSION_LEVEL_READ');
-  assert.ok(added.consistency_token);
+  assert.equal(added.pending, true);
+  assert.equal(added.member, null);
+  assert.equal(added.invitation.user_id, reader.user_id);
+  await verifyEmail(readerEmail, reader);
+  const { response: accepted } = await unary(workspaceService, 'AcceptInvite',
+    { invitation_id: added.invitation_id }, bearer(reader.tokens.access_token));
+  assert.equal(accepted.member.user_id, reader.user_id);
+  assert.equal(accepted.member.level, 'PERMISSION_LEVEL_READ');
+  assert.ok(accepted.consistency_token);
   return { owner, reader, workspace, base };
+}
+
+/** SendVerificationEmail, the code from the mail the SMTP server stored in its Maildir, VerifyEmail; swaps in the verified token. */
+async function verifyEmail(email, login) {
+  assert.ok(maildir, 'PYAIRTABLE_MAILDIR is not set (test.sh starts the SMTP sink)');
+  const asUser = bearer(login.tokens.access_token);
+  await unary(authService, 'SendVerificationEmail', {}, asUser);
+  let code;
+  for (let i = 0; i < 200 && !code; i++) {
+    for (const dir of ['new', 'cur'].map((d) => path.join(maildir, d)).filter((d) => fs.existsSync(d))) {
+      for (const file of fs.readdirSync(dir)) {
+        const text = fs.readFileSync(path.join(dir, file), 'utf8');
+        if (text.toLowerCase().includes(`x-rcptto: ${email}`)) code = /verification code: ([0-9]{8})/.exec(text)?.[1] ?? code;
+      }
+    }
+    if (!code) await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.ok(code, `no verification mail for ${email} in ${maildir}`);
+  const { response: verified } = await unary(authService, 'VerifyEmail', { code }, asUser);
+  assert.equal(verified.email, email);
+  login.tokens.access_token = verified.access_token;
 }
 
 test('workspaces: shared at read, readable but not editable, and invisible to others', async () => {

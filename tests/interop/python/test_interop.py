@@ -1,7 +1,9 @@
 """Calls the running PyAirtable host with nothing but stubs generated from protos/."""
 import base64
 import json
+import mailbox
 import os
+import re
 import sys
 import time
 import unittest
@@ -23,6 +25,8 @@ from pyairtable.users.v1 import users_pb2, users_pb2_grpc
 from pyairtable.workspaces.v1 import workspaces_pb2, workspaces_pb2_grpc
 
 ADDRESS = os.environ.get("PYAIRTABLE_GRPC_ADDRESS", "127.0.0.1:50051")
+# The Maildir of the SMTP server the host mails through (test.sh starts python3-aiosmtpd for it).
+MAILDIR = os.environ.get("PYAIRTABLE_MAILDIR", "")
 TIMEOUT = 10  # seconds: every call has a deadline, so a hang fails instead of blocking
 EXPECTED_SERVICES = {"pyairtable.health.v1.HealthService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"}
 
@@ -268,14 +272,43 @@ class InteropTest(unittest.TestCase):
         self.assertEqual(base.workspace_id, workspace.id)
         self.assertEqual(base.name, "Interop base")
 
-        _, _, _, reader = self.register_and_login()
+        reader_email, _, _, reader = self.register_and_login()
+        # AddMember invites: the reader joins only by accepting, from a verified e-mail address.
         added = self.workspaces.AddMember(workspaces_pb2.AddMemberRequest(
             workspace_id=workspace.id, user_id=reader.user_id, level=permissions_pb2.PERMISSION_LEVEL_READ),
             metadata=as_owner, timeout=TIMEOUT)
-        self.assertEqual(added.member.user_id, reader.user_id)
-        self.assertEqual(added.member.level, permissions_pb2.PERMISSION_LEVEL_READ)
-        self.assertTrue(added.consistency_token)
+        self.assertTrue(added.pending)
+        self.assertFalse(added.HasField("member"))
+        self.assertEqual(added.invitation.user_id, reader.user_id)
+        self.verify_email(reader_email, reader)
+        as_reader = (("authorization", f"Bearer {reader.tokens.access_token}"),)
+        pending = self.permissions.ListMyInvitations(permissions_pb2.ListMyInvitationsRequest(), metadata=as_reader, timeout=TIMEOUT)
+        self.assertEqual([i.id for i in pending.invitations], [added.invitation_id])
+        accepted = self.workspaces.AcceptInvite(workspaces_pb2.AcceptInviteRequest(invitation_id=added.invitation_id),
+                                                metadata=as_reader, timeout=TIMEOUT)
+        self.assertEqual(accepted.member.user_id, reader.user_id)
+        self.assertEqual(accepted.member.level, permissions_pb2.PERMISSION_LEVEL_READ)
+        self.assertTrue(accepted.consistency_token)
         return owner, reader, workspace, base
+
+    def verify_email(self, email, login):
+        """SendVerificationEmail, the code from the mail the SMTP server stored, VerifyEmail; swaps in the verified token."""
+        self.assertTrue(MAILDIR, "PYAIRTABLE_MAILDIR is not set (test.sh starts the SMTP sink)")
+        as_user = (("authorization", f"Bearer {login.tokens.access_token}"),)
+        self.auth.SendVerificationEmail(auth_pb2.SendVerificationEmailRequest(), metadata=as_user, timeout=TIMEOUT)
+        code = None
+        for _ in range(200):
+            for message in mailbox.Maildir(MAILDIR, create=False):
+                if message.get("X-RcptTo", "").lower() == email:
+                    found = re.search(r"verification code: ([0-9]{8})", message.get("Subject", ""))
+                    code = found and found.group(1)
+            if code:
+                break
+            time.sleep(0.05)
+        self.assertTrue(code, f"no verification mail for {email} in {MAILDIR}")
+        verified = self.auth.VerifyEmail(auth_pb2.VerifyEmailRequest(code=code), metadata=as_user, timeout=TIMEOUT)
+        self.assertEqual(verified.email, email)
+        login.tokens.access_token = verified.access_token
 
     def test_workspace_shared_at_read_is_readable_not_editable_and_invisible_to_others(self):
         _, reader, workspace, base = self.shared_workspace()

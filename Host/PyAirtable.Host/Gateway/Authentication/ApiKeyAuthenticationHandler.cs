@@ -101,6 +101,7 @@ internal sealed class ApiKeyAuthenticationHandler(
             new(PlatformClaims.Email, verdict.User.Email),
             new(PlatformClaims.AuthMethod, "api_key"),
             new(PlatformClaims.ApiKeyId, verdict.User.CredentialId),
+            new(PlatformClaims.EmailVerified, verdict.User.EmailVerified ? "true" : "false"),
         };
         claims.AddRange(verdict.User.Roles.Select(r => new Claim(PlatformClaims.Role, r)));
         claims.AddRange(verdict.User.Scopes.Select(s => new Claim(PlatformClaims.Scope, s)));
