@@ -388,7 +388,9 @@ public sealed class WorkspaceService(
             ?? throw new InvalidOperationException("AddMember is served over gRPC only.");
         if (serviceTokens is null)
         {
-            throw new InvalidOperationException("The Workspace service checks user ids as itself, with a service token of the Auth service on the same host.");
+            // A deployment limit, not a bug or the caller's error: hosts without a local Auth service have no service identity yet.
+            throw new PlatformException(ErrorCode.Unimplemented,
+                "AddMember is not available on this host: it checks user ids with a service token of an Auth service running on the same host.");
         }
 
         var authorization = await serviceTokens.AuthorizationAsync(ServiceName, ServiceScopes, context.CancellationToken);
