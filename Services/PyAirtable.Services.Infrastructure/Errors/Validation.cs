@@ -100,6 +100,14 @@ public static partial class Validation
             return System.Net.IPAddress.TryParse(uri.Host.Trim('[', ']'), out var address) && IsPublicAddress(address);
         }
 
+        // A numeric or hex last label is an address in disguise (0x7f.1, 127.1 and 2130706433 all reach
+        // 127.0.0.1 in some resolver); no real top-level domain looks like that.
+        var last = host[(host.LastIndexOf('.') + 1)..];
+        if (last.Length == 0 || last.All(char.IsAsciiDigit) || last.StartsWith("0x", StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
         return host.Contains('.', StringComparison.Ordinal)
             && !host.Equals("localhost", StringComparison.OrdinalIgnoreCase)
             && !host.EndsWith(".localhost", StringComparison.OrdinalIgnoreCase)
