@@ -254,6 +254,19 @@ class InteropTest(unittest.TestCase):
         bad_request = detail(status, error_details_pb2.BadRequest)
         self.assertIn("email", [v.field for v in bad_request.field_violations])
 
+    def test_undecodable_bytes_to_anonymous_login_are_invalid_argument(self):
+        # What an attacker sends without stubs: raw bytes that are no LoginRequest (a truncated length-delimited field).
+        login = self.channel.unary_unary("/pyairtable.auth.v1.AuthService/Login",
+                                         request_serializer=lambda b: b, response_deserializer=lambda b: b)
+        for payload in (b"\x0a\xff\xff\xff\x0f", b"\x0a\x05ab", b"\x12\x03\xff\xfe\xfd"):
+            with self.assertRaises(grpc.RpcError) as caught:
+                login(payload, timeout=TIMEOUT)
+            error = caught.exception
+            self.assertEqual(error.code(), grpc.StatusCode.INVALID_ARGUMENT, payload)
+            info = detail(status_details(error), error_details_pb2.ErrorInfo)
+            self.assertEqual(info.reason, "ERROR_CODE_INVALID_ARGUMENT")
+            self.assertTrue(info.metadata["request_id"])
+
 
     def shared_workspace(self):
         """An owner's workspace with one base, shared with a second user at read: both logins, the workspace and the base."""
