@@ -72,21 +72,20 @@ public sealed partial class AuthService
         Guid? parentKeyId = caller.AuthMethod == AuthMethod.ApiKey && Guid.TryParse(caller.CredentialId, out var parent) ? parent : null;
         await using var connection = await _db.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
-        // The parent must still be live when the child is made: a key revoked a moment ago mints nothing.
-        var created = await connection.QuerySingleOrDefaultAsync<DateTime?>(new CommandDefinition(
-            """
-            INSERT INTO auth.api_keys (id, user_id, name, prefix, secret_hash, scopes, expires_at, parent_key_id)
-            SELECT @id, @userId, @Name, @Prefix, @hash, @scopes, @ExpiresAt, @parentKeyId
-             WHERE @parentKeyId::uuid IS NULL OR EXISTS (SELECT FROM auth.api_keys WHERE id = @parentKeyId AND revoked_at IS NULL)
-            RETURNING created_at
-            """, new { id, userId = Guid.Parse(caller.UserId), key.Name, key.Prefix, hash, scopes = scopes.ToArray(), key.ExpiresAt, parentKeyId },
-            tx, cancellationToken: ct));
-        if (created is null)
+        if (parentKeyId is { } parentId && !await LockLiveAncestryAsync(connection, tx, parentId, ct))
         {
             throw new PlatformException(ErrorCode.Unauthenticated, "The credentials have been revoked.", new Dictionary<string, string> { ["cause"] = "revoked" });
         }
 
-        key = key with { CreatedAt = created.Value };
+        var created = await connection.QuerySingleAsync<DateTime>(new CommandDefinition(
+            """
+            INSERT INTO auth.api_keys (id, user_id, name, prefix, secret_hash, scopes, expires_at, parent_key_id)
+            VALUES (@id, @userId, @Name, @Prefix, @hash, @scopes, @ExpiresAt, @parentKeyId)
+            RETURNING created_at
+            """, new { id, userId = Guid.Parse(caller.UserId), key.Name, key.Prefix, hash, scopes = scopes.ToArray(), key.ExpiresAt, parentKeyId },
+            tx, cancellationToken: ct));
+
+        key = key with { CreatedAt = created };
         await Outbox.EnqueueAsync(tx, "api_key.created", "api_key", key.Id, key, context.GetRequestMetadata().RequestId, ct);
         await tx.CommitAsync(ct);
         return new CreateApiKeyResponse { ApiKey = key, Secret = secret };
@@ -156,6 +155,29 @@ public sealed partial class AuthService
         await tx.CommitAsync(ct);
         await _revocations.PublishAsync(revoked);
         return new RevokeApiKeyResponse { ApiKey = key };
+    }
+
+    /// <summary>
+    /// Locks the minting key and every key above it FOR SHARE, and says whether all are live. A concurrent
+    /// RevokeApiKey of any of them either committed first (the lock then reads the row revoked: no child is
+    /// made) or waits for this transaction, after which its descendant sweep — a later statement, with a new
+    /// snapshot — sees the child and revokes it too. Either way no key outlives a revoked ancestor.
+    /// </summary>
+    private static async Task<bool> LockLiveAncestryAsync(Npgsql.NpgsqlConnection connection, Npgsql.NpgsqlTransaction tx, Guid keyId, CancellationToken ct)
+    {
+        var ancestry = (await connection.QueryAsync<Guid>(new CommandDefinition(
+            """
+            WITH RECURSIVE chain AS (
+                SELECT id, parent_key_id FROM auth.api_keys WHERE id = @keyId
+                UNION
+                SELECT k.id, k.parent_key_id FROM auth.api_keys k JOIN chain c ON k.id = c.parent_key_id
+            )
+            SELECT id FROM chain
+            """, new { keyId }, tx, cancellationToken: ct))).ToArray();
+        var live = (await connection.QueryAsync<Guid>(new CommandDefinition(
+            "SELECT id FROM auth.api_keys WHERE id = ANY(@ancestry) AND revoked_at IS NULL ORDER BY id FOR SHARE",
+            new { ancestry }, tx, cancellationToken: ct))).Count();
+        return ancestry.Length > 0 && live == ancestry.Length;
     }
 
     internal sealed record ApiKeyRow

@@ -25,9 +25,17 @@ public sealed partial class AuthService
 
         var ct = context.CancellationToken;
         var userId = Guid.Parse(caller.UserId);
-        var (email, verifiedAt) = await _verification.VerifyAsync(userId, code, ct);
-        // The caller's token still says email_verified=false: hand them one of the same session that says true.
-        var (access, accessExpires) = await _tokens.IssueAsync(caller.UserId, email, true, caller.Roles, caller.CredentialId, ct);
+        var (email, verifiedAt, justVerified, roles) = await _verification.VerifyAsync(userId, code, ct);
+        if (!justVerified)
+        {
+            // Verified before: no new token, or any token of the session could be renewed here forever without
+            // a refresh token (Refresh and Login already issue tokens that say email_verified=true).
+            return new VerifyEmailResponse { Email = email, VerifiedAt = verifiedAt };
+        }
+
+        // This call proved the address, once per account: the caller's token still says email_verified=false, so hand
+        // them one of the same session that says true, with the roles as stored (not as the old token claimed).
+        var (access, accessExpires) = await _tokens.IssueAsync(caller.UserId, email, true, roles, caller.CredentialId, ct);
         return new VerifyEmailResponse { Email = email, VerifiedAt = verifiedAt, AccessToken = access, AccessTokenExpiresAt = accessExpires };
     }
 }

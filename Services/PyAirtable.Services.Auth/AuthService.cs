@@ -135,11 +135,10 @@ public sealed partial class AuthService : IAuthService
         var verdict = _hasher.VerifyHashedPassword(Account.Instance, account?.PasswordHash ?? _dummyHash.Value, request.Password);
         if (account is null || verdict == PasswordVerificationResult.Failed)
         {
-            await _throttle.FailedAsync(email, clientIp);
             Fail.Unauthenticated("The e-mail address or the password is wrong.");
         }
 
-        await EnsureActiveAsync(account, ct);
+        await EnsureActiveAsync(account, connection, null, ct);
         await _throttle.SucceededAsync(connection, account.UserId, email, clientIp, ct);
         if (verdict == PasswordVerificationResult.SuccessRehashNeeded)
         {
@@ -213,7 +212,7 @@ public sealed partial class AuthService : IAuthService
             throw Unauthenticated("The refresh token has expired; log in again.", "expired");
         }
 
-        await EnsureActiveAsync(new AccountRow { UserId = row.UserId, Email = row.Email, Roles = row.Roles, DisabledAt = row.DisabledAt }, ct);
+        await EnsureActiveAsync(new AccountRow { UserId = row.UserId, Email = row.Email, Roles = row.Roles, DisabledAt = row.DisabledAt }, connection, tx, ct);
         var (refresh, refreshHash) = TokenService.NewSecret(RefreshTokenPrefix);
         var refreshExpires = _time.GetUtcNow().UtcDateTime + _tokens.Options.RefreshTokenLifetime;
         await connection.ExecuteAsync(new CommandDefinition(
@@ -306,7 +305,7 @@ public sealed partial class AuthService : IAuthService
         }
 
         if (key.RevokedAt is not null || key.DisabledAt is not null
-            || await _revocations.IsRevokedAsync(RevocationList.ApiKey(key.Id.ToString()), key.UserId.ToString(), ct))
+            || await _revocations.IsRevokedAsync(RevocationList.ApiKey(key.Id.ToString()), key.UserId.ToString(), connection, null, ct))
         {
             return new ValidateTokenResponse { Reason = "revoked" };
         }
@@ -365,10 +364,11 @@ public sealed partial class AuthService : IAuthService
         return new RotateSigningKeyResponse { Kid = await _keys.RotateAsync(context.CancellationToken) };
     }
 
-    private async Task EnsureActiveAsync(AccountRow account, CancellationToken ct)
+    private async Task EnsureActiveAsync(AccountRow account, NpgsqlConnection connection, NpgsqlTransaction? tx, CancellationToken ct)
     {
         // disabled_at is set when the user.deactivated event is delivered; the revocation list covers the moments before.
-        if (account.DisabledAt is not null || await _revocations.IsRevokedAsync(RevocationList.User(account.UserId.ToString()), account.UserId.ToString(), ct))
+        var userId = account.UserId.ToString();
+        if (account.DisabledAt is not null || await _revocations.IsRevokedAsync(RevocationList.User(userId), userId, connection, tx, ct))
         {
             throw Unauthenticated("The account is deactivated.", "account_deactivated");
         }

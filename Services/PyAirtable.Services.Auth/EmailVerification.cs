@@ -87,8 +87,11 @@ internal sealed partial class EmailVerification(
         return (account.Value.Email, DateTime.SpecifyKind(expires, DateTimeKind.Utc));
     }
 
-    /// <summary>Checks a code; on success marks the address verified and returns when.</summary>
-    public async Task<(string Email, DateTime VerifiedAt)> VerifyAsync(Guid userId, string code, CancellationToken ct)
+    /// <summary>
+    /// Checks a code; on success marks the address verified and returns when, whether this call verified it
+    /// (false when it was verified before) and the account's roles as stored.
+    /// </summary>
+    public async Task<(string Email, DateTime VerifiedAt, bool JustVerified, string[] Roles)> VerifyAsync(Guid userId, string code, CancellationToken ct)
     {
         var o = options.Value;
         await using var connection = await db.OpenConnectionAsync(ct);
@@ -96,7 +99,7 @@ internal sealed partial class EmailVerification(
         var pending = await connection.QuerySingleOrDefaultAsync<PendingCode>(new CommandDefinition(
             """
             SELECT v.email AS Email, v.code_hash AS CodeHash, v.expires_at <= now() AS Expired, v.failed_attempts AS FailedAttempts,
-                   v.consumed_at IS NOT NULL AS Consumed, c.email AS AccountEmail, c.email_verified_at AS VerifiedAt
+                   v.consumed_at IS NOT NULL AS Consumed, c.email AS AccountEmail, c.email_verified_at AS VerifiedAt, c.roles AS Roles
               FROM auth.credentials c LEFT JOIN auth.email_verifications v ON v.user_id = c.user_id
              WHERE c.user_id = @userId
                FOR UPDATE OF c
@@ -108,7 +111,7 @@ internal sealed partial class EmailVerification(
 
         if (pending.VerifiedAt is { } already)
         {
-            return (pending.AccountEmail, DateTime.SpecifyKind(already, DateTimeKind.Utc));
+            return (pending.AccountEmail, DateTime.SpecifyKind(already, DateTimeKind.Utc), false, pending.Roles);
         }
 
         if (pending.CodeHash is null || pending.Consumed || pending.Email != pending.AccountEmail)
@@ -145,7 +148,7 @@ internal sealed partial class EmailVerification(
             UPDATE auth.credentials SET email_verified_at = now(), updated_at = now() WHERE user_id = @userId RETURNING email_verified_at;
             """, new { userId }, tx, cancellationToken: ct));
         await tx.CommitAsync(ct);
-        return (pending.AccountEmail, DateTime.SpecifyKind(verifiedAt, DateTimeKind.Utc));
+        return (pending.AccountEmail, DateTime.SpecifyKind(verifiedAt, DateTimeKind.Utc), true, pending.Roles);
     }
 
     /// <summary>Digits only: people paste codes with spaces or dashes.</summary>
@@ -199,5 +202,6 @@ internal sealed partial class EmailVerification(
         public bool Consumed { get; init; }
         public string AccountEmail { get; init; } = "";
         public DateTime? VerifiedAt { get; init; }
+        public string[] Roles { get; init; } = [];
     }
 }

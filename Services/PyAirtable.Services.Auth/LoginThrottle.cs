@@ -22,7 +22,7 @@ public sealed class LockoutOptions
     /// </summary>
     public int MaxFailuresPerAccount { get; set; } = 20;
 
-    /// <summary>Counters run for this long from their first failure.</summary>
+    /// <summary>Counters run for this long from the first attempt they count.</summary>
     public TimeSpan Window { get; set; } = TimeSpan.FromMinutes(15);
 
     /// <summary>How long a client that logged in successfully stays known to the account.</summary>
@@ -38,8 +38,7 @@ public sealed class LockoutOptions
 /// <summary>
 /// Brute-force protection of Login that an attacker cannot turn against the account's owner:
 /// <list type="bullet">
-/// <item><b>Account + client pair</b>: the attempt is counted before the password is checked (atomically,
-/// so a burst of parallel guesses cannot all read "no failures yet"), delayed from the
+/// <item><b>Account + client pair</b>: attempts, delayed from the
 /// <see cref="LockoutOptions.SlowAfter"/>th failure and refused past <see cref="LockoutOptions.MaxFailuresPerPair"/>.
 /// A success clears it. An attacker locks out only their own pair: the owner, from another client, is
 /// not affected.</item>
@@ -51,9 +50,14 @@ public sealed class LockoutOptions
 /// PostgreSQL) — may still try; a new client is refused until the window passes. The owner keeps access
 /// from their usual clients whatever the attacker does.</item>
 /// </list>
+/// Every counter takes an attempt before the password is checked, atomically, so a burst of parallel guesses
+/// cannot all read "under the limit"; a successful login gives its attempt back, so the client and account
+/// counters hold failures (and attempts in flight), never logins that worked.
 /// Counters live in the shared state (Redis) so the limits hold across hosts; when Redis is down each
-/// host counts in memory (limits then hold per host). Accounts are keyed by an e-mail hash, so no address
-/// is stored in Redis; clients by IPv4 address or IPv6 /64.
+/// host counts in memory (limits then hold per host). Accounts are keyed by an e-mail hash (SHA-256: not
+/// in plain text, though a known address can be matched), clients by IPv4 address or IPv6 /64. Behind a
+/// reverse proxy or a shared NAT every client is one address — configure forwarded headers for the proxy,
+/// or the per-client and pair limits apply to everyone together.
 /// </summary>
 internal sealed class LoginThrottle(ISharedState state, NpgsqlDataSource db, IOptions<LockoutOptions> options, TimeProvider time)
 {
@@ -104,22 +108,28 @@ internal sealed class LoginThrottle(ISharedState state, NpgsqlDataSource db, IOp
     {
         var o = options.Value;
         var client = ClientBucket(clientIp);
-        var clientFailures = await CountersAsync(s => s.GetCounterAsync(ClientKey(client)));
-        if (clientFailures.Count >= o.MaxFailuresPerClient)
+        // Every counter takes the attempt before the password is checked — atomically, so a burst of parallel
+        // attempts cannot all read "under the limit" — and a success gives the client's and account's back
+        // (SucceededAsync): they count failures and attempts in flight, never logins that worked.
+        var clientCount = await CountersAsync(s => s.IncrementAsync(ClientKey(client), o.Window));
+        if (clientCount.Count > o.MaxFailuresPerClient)
         {
-            throw Refused("client", clientFailures.Remaining, "Too many failed logins from this address; try again later.");
+            await CountersAsync(s => Done(s.DecrementAsync(ClientKey(client))));
+            throw Refused("client", clientCount.Remaining, "Too many failed logins from this address; try again later.");
         }
 
-        var accountFailures = await CountersAsync(s => s.GetCounterAsync(AccountKey(email)));
-        if (accountFailures.Count >= o.MaxFailuresPerAccount && !await IsKnownClientAsync(email, client, cancellationToken))
+        var accountCount = await CountersAsync(s => s.IncrementAsync(AccountKey(email), o.Window));
+        if (accountCount.Count > o.MaxFailuresPerAccount && !await IsKnownClientAsync(email, client, cancellationToken))
         {
-            throw Refused("account", accountFailures.Remaining,
+            await GiveBackAsync(email, client);
+            throw Refused("account", accountCount.Remaining,
                 "This account is refusing logins from new devices for now (too many failed attempts); log in from a device you used before, or try again later.");
         }
 
         var pair = await CountersAsync(s => s.IncrementAsync(PairKey(email, client), o.Window));
         if (pair.Count > o.MaxFailuresPerPair)
         {
+            await GiveBackAsync(email, client);
             throw Refused("account_client", pair.Remaining, "Too many failed logins; try again later.");
         }
 
@@ -132,23 +142,12 @@ internal sealed class LoginThrottle(ISharedState state, NpgsqlDataSource db, IOp
         }
     }
 
-    /// <summary>The password was wrong (the pair's attempt is already counted).</summary>
-    public async Task FailedAsync(string email, string clientIp)
-    {
-        var window = options.Value.Window;
-        await CountersAsync(s => s.IncrementAsync(ClientKey(ClientBucket(clientIp)), window));
-        await CountersAsync(s => s.IncrementAsync(AccountKey(email), window));
-    }
-
-    /// <summary>The password was right: the pair starts afresh and the client becomes known to the account.</summary>
+    /// <summary>The password was right: the attempt is taken back, the pair starts afresh and the client becomes known to the account.</summary>
     public async Task SucceededAsync(NpgsqlConnection connection, Guid userId, string email, string clientIp, CancellationToken cancellationToken)
     {
         var client = ClientBucket(clientIp);
-        await CountersAsync(async s =>
-        {
-            await s.DeleteAsync(PairKey(email, client));
-            return true;
-        });
+        await GiveBackAsync(email, client);
+        await CountersAsync(s => Done(s.DeleteAsync(PairKey(email, client))));
         await connection.ExecuteAsync(new CommandDefinition(
             """
             INSERT INTO auth.known_clients (user_id, client) VALUES (@userId, @client)
@@ -164,6 +163,18 @@ internal sealed class LoginThrottle(ISharedState state, NpgsqlDataSource db, IOp
             SELECT EXISTS (SELECT FROM auth.known_clients k JOIN auth.credentials c ON c.user_id = k.user_id
                             WHERE c.email = @email AND k.client = @client AND k.last_success_at > now() - @lifetime)
             """, new { email, client, lifetime = options.Value.KnownClientLifetime }, cancellationToken: cancellationToken));
+    }
+
+    private async Task GiveBackAsync(string email, string client)
+    {
+        await CountersAsync(s => Done(s.DecrementAsync(ClientKey(client))));
+        await CountersAsync(s => Done(s.DecrementAsync(AccountKey(email))));
+    }
+
+    private static async Task<bool> Done(Task operation)
+    {
+        await operation;
+        return true;
     }
 
     /// <summary>Counters in Redis, or in this host's memory while Redis is unavailable.</summary>

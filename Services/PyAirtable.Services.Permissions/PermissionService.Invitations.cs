@@ -23,6 +23,9 @@ public sealed partial class PermissionService
         created_at AS CreatedAt, accepted_at AS AcceptedAt, declined_at AS DeclinedAt, expires_at AS ExpiresAt, expires_at <= now() AS Expired
         """;
 
+    /// <summary>Invitations one person may send in an hour (AddMember included).</summary>
+    internal const int MaxInvitationsPerHour = 100;
+
     [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<CreateInvitationResponse> CreateInvitationAsync(CreateInvitationRequest request, CallContext context = default)
     {
@@ -56,6 +59,18 @@ public sealed partial class PermissionService
         {
             // An invitation is only as good as its inviter's ownership, re-checked at acceptance.
             Fail.PermissionDenied("Invitations are sent by owners of the workspace; operators add members directly.");
+        }
+
+        // Inviting costs the inviter nothing and fills someone else's list: at most MaxInvitationsPerHour an hour
+        // (counted in PostgreSQL, so every host agrees and a Redis restart does not reset it).
+        var (sent, oldest) = await connection.QuerySingleAsync<(long Sent, DateTime? Oldest)>(new CommandDefinition(
+            "SELECT count(*), min(created_at) FROM permissions.invitations WHERE invited_by = @by AND created_at > now() - interval '1 hour'",
+            new { by = Guid.Parse(caller.UserId) }, tx, cancellationToken: ct));
+        if (sent >= MaxInvitationsPerHour)
+        {
+            var retry = oldest is { } first ? first.AddHours(1) - DateTime.UtcNow : TimeSpan.FromMinutes(1);
+            throw new PlatformException(ErrorCode.ResourceExhausted, $"At most {MaxInvitationsPerHour} invitations an hour are sent by one person.",
+                new Dictionary<string, string> { ["limit"] = "invitations_per_hour" }) { RetryAfter = retry > TimeSpan.Zero ? retry : TimeSpan.FromSeconds(1) };
         }
 
         var id = Guid.CreateVersion7();
@@ -174,6 +189,7 @@ public sealed partial class PermissionService
         var ct = context.CancellationToken;
         await using var connection = await db.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
+        await LockMembershipAsync(connection, tx, workspace, user, ct);
         if (!await IsMemberAsync(connection, tx, workspace, user, ct))
         {
             Fail.NotFound("workspace", workspace.ToString()); // not a member: nothing of it is visible to you
@@ -197,6 +213,7 @@ public sealed partial class PermissionService
     /// </summary>
     private static async Task EnsureMemberAsync(NpgsqlConnection connection, NpgsqlTransaction tx, UserContext caller, Guid workspace, Guid user, CancellationToken ct)
     {
+        await LockMembershipAsync(connection, tx, workspace, user, ct);
         if (caller.IsPrivileged() || await IsMemberAsync(connection, tx, workspace, user, ct))
         {
             return;
@@ -205,6 +222,14 @@ public sealed partial class PermissionService
         Fail.FailedPrecondition("The user is not a member of the workspace, and nobody joins a workspace without consent: invite them " +
             "(WorkspaceService.AddMember or CreateInvitation); once they accept, change their level.", Rule("not_a_member"));
     }
+
+    /// <summary>
+    /// Serializes "is this user in the workspace?" decisions with leaving it, until the transaction ends: without it a
+    /// Grant that checked membership could commit after the user left, putting them back in without consent.
+    /// </summary>
+    private static Task<int> LockMembershipAsync(NpgsqlConnection connection, NpgsqlTransaction tx, Guid workspace, Guid user, CancellationToken ct) =>
+        connection.ExecuteAsync(new CommandDefinition(
+            "SELECT pg_advisory_xact_lock(hashtextextended(@key, 0))", new { key = $"membership:{workspace:N}:{user:N}" }, tx, cancellationToken: ct));
 
     /// <summary>In the workspace: a grant of read or more on anything in it, or a role in it (the same rule as sharing a workspace).</summary>
     private static async Task<bool> IsMemberAsync(NpgsqlConnection connection, NpgsqlTransaction tx, Guid workspace, Guid user, CancellationToken ct) =>

@@ -235,8 +235,9 @@ public sealed partial class UserService(
         }
 
         var user = row.ToContract();
-        // Every token and API key of the user is refused from the next call on, on every host, for good:
-        // the revocation commits with the deactivation.
+        // Every token and API key of the user is refused from the next call on, on every host: the revocation
+        // commits with the deactivation and outlives every token (Identity:RevocationTtl); after that the disabled
+        // account (user.deactivated, delivered by the outbox) refuses logins, refreshes and keys.
         var revoked = RevocationList.User(user.Id);
         await revocations.RecordAsync(tx, revoked, ct);
         await Outbox.EnqueueAsync(tx, "user.deactivated", "user", user.Id, user, context.GetRequestMetadata().RequestId, ct);

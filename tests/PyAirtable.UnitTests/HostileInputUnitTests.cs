@@ -27,10 +27,32 @@ public sealed class HostileInputUnitTests
     [InlineData("https://a.localhost/a.png", false)]
     [InlineData("https://example.123/a.png", false)]    // numeric top-level labels are addresses, not names
     [InlineData("https://xn--e1afmkfd.xn--p1ai/a.png", true)]
+    [InlineData("https://[::10.0.0.1]/a.png", false)]      // IPv4-compatible
+    [InlineData("https://[64:ff9b::a9fe:a9fe]/a.png", false)] // NAT64 of 169.254.169.254
+    [InlineData("https://[2002:0a00:0001::1]/a.png", false)]  // 6to4 of 10.0.0.1
+    [InlineData("https://[2001:0:4136:e378::1]/a.png", false)] // Teredo
+    [InlineData("https://[64:ff9b::808:808]/a.png", true)]    // NAT64 of a public address
     public void PublicHttpsUrl_RefusesEveryWayOfNamingAnInternalHost(string url, bool accepted)
     {
         var validator = new RequestValidator().PublicHttpsUrl("avatar_url", url, 2048);
         Assert.Equal(accepted, validator.IsValid);
+    }
+
+    [Theory]
+    [InlineData("Ev\U000E0041e", false)]        // a tag character (invisible, beyond the BMP)
+    [InlineData("Plain Name", true)]
+    [InlineData("Zoë \U0001F600", true)]
+    public void Names_RefuseFormatCharactersBeyondTheBmpToo(string name, bool accepted) =>
+        Assert.Equal(accepted, new RequestValidator().Name("display_name", name).IsValid);
+
+    [Fact]
+    public void Utf8Check_RefusesGroups_WhichWouldHideWhatFollows()
+    {
+        // An empty group (field 99: start 0x9B 0x06, end 0x9C 0x06), then user_ids with invalid UTF-8.
+        byte[] payload = [0x9B, 0x06, 0x9C, 0x06, .. Field(1, [0xFF])];
+        var problem = StrictMarshallerFactory.Utf8Check.FindProblem(typeof(GetUsersRequest), Seq(payload));
+        Assert.NotNull(problem);
+        Assert.Contains("group", problem.Value.Problem, StringComparison.Ordinal);
     }
 
     [Fact]

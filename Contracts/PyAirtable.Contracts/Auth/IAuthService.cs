@@ -412,8 +412,9 @@ public sealed record VerifyEmailResponse
     [ProtoMember(2)] public DateTime? VerifiedAt { get; init; }
 
     /// <summary>
-    /// A fresh access token of the caller's session carrying <c>email_verified</c> true (the refresh token the
-    /// caller holds stays valid, and Refresh issues verified tokens from now on).
+    /// When this call verified the address: a fresh access token of the caller's session carrying
+    /// <c>email_verified</c> true (the refresh token the caller holds stays valid, and Refresh issues verified
+    /// tokens from now on). Empty when the address was verified before: use Refresh.
     /// </summary>
     [ProtoMember(3)] public string AccessToken { get; init; } = "";
 

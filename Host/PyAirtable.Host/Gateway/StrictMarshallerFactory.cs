@@ -43,13 +43,13 @@ internal sealed partial class StrictMarshallerFactory(IHttpContextAccessor http,
         string field, problem;
         try
         {
-            var invalid = Utf8Check.FindInvalidString(typeof(T), payload);
-            if (invalid is null)
+            var found = Utf8Check.FindProblem(typeof(T), payload);
+            if (found is null)
             {
                 return Model.Deserialize<T>(payload);
             }
 
-            (field, problem) = (invalid, "is not valid UTF-8 (proto3 strings must be)");
+            (field, problem) = found.Value;
         }
         catch (Exception ex) when (ex is ProtoException or EndOfStreamException or OverflowException or InvalidOperationException or ArgumentException)
         {
@@ -90,13 +90,20 @@ internal sealed partial class StrictMarshallerFactory(IHttpContextAccessor http,
 
         private static readonly ConcurrentDictionary<Type, Dictionary<int, Field>> Plans = new();
 
-        public static string? FindInvalidString(Type type, ReadOnlySequence<byte> payload)
+        private const string NotUtf8 = "is not valid UTF-8 (proto3 strings must be)";
+
+        /// <summary>The first string field that is not valid UTF-8 (its path), or null.</summary>
+        public static string? FindInvalidString(Type type, ReadOnlySequence<byte> payload) =>
+            FindProblem(type, payload) is ({ } field, NotUtf8) ? field : null;
+
+        /// <summary>The first field that makes the message unacceptable and why, or null.</summary>
+        public static (string Field, string Problem)? FindProblem(Type type, ReadOnlySequence<byte> payload)
         {
             var bytes = payload.IsSingleSegment ? payload.FirstSpan : payload.ToArray();
             return Walk(type, bytes, "", 0);
         }
 
-        private static string? Walk(Type type, ReadOnlySpan<byte> data, string path, int depth)
+        private static (string Field, string Problem)? Walk(Type type, ReadOnlySpan<byte> data, string path, int depth)
         {
             if (depth > 32)
             {
@@ -132,7 +139,7 @@ internal sealed partial class StrictMarshallerFactory(IHttpContextAccessor http,
                             var name = path.Length == 0 ? leaf : $"{path}.{leaf}";
                             if (field.Kind == Kind.String && !System.Text.Unicode.Utf8.IsValid(value))
                             {
-                                return name;
+                                return (name, NotUtf8);
                             }
 
                             if (field.Kind == Kind.Message && Walk(field.MessageType!, value, name, depth + 1) is { } nested)
@@ -142,8 +149,12 @@ internal sealed partial class StrictMarshallerFactory(IHttpContextAccessor http,
                         }
 
                         continue;
+                    case 3 or 4:
+                        // Groups (proto2) appear in no contract, and the deserializer would skip an unknown one
+                        // and go on decoding: refuse them rather than let them hide what follows from this check.
+                        return (path.Length == 0 ? "request" : path, $"uses the group wire type (field {number}), which these messages never use");
                     default:
-                        return null; // groups or damage: the deserializer decides
+                        return null; // damage: the deserializer rejects it
                 }
             }
 

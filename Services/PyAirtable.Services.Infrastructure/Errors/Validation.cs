@@ -64,13 +64,25 @@ public static partial class Validation
             return validator.Add(field, "must not contain control characters");
         }
 
-        return trimmed.Any(IsHiddenFormatting)
+        return HasHiddenFormatting(trimmed)
             ? validator.Add(field, "must not contain invisible formatting characters (bidi overrides, zero-width spaces)")
             : validator;
     }
 
-    private static bool IsHiddenFormatting(char c) =>
-        c is not ('\u200C' or '\u200D') && char.GetUnicodeCategory(c) == System.Globalization.UnicodeCategory.Format;
+    // By code point, not UTF-16 unit, so format characters beyond the BMP (the invisible "tag" characters
+    // U+E0000–U+E007F that can smuggle hidden text) are seen too.
+    private static bool HasHiddenFormatting(string text)
+    {
+        foreach (var rune in text.EnumerateRunes())
+        {
+            if (rune.Value is not (0x200C or 0x200D) && System.Text.Rune.GetUnicodeCategory(rune) == System.Globalization.UnicodeCategory.Format)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     /// <summary>
     /// An https URL that others' apps will fetch (an avatar): at most <paramref name="maxLength"/> characters,
@@ -134,8 +146,20 @@ public static partial class Validation
                 || (b[0] == 198 && b[1] is 18 or 19));              // benchmarking
         }
 
+        // IPv6 forms that carry an IPv4 address reach that address: judge it.
+        if (b.AsSpan(0, 12).IndexOfAnyExcept((byte)0) < 0                                                  // ::a.b.c.d (IPv4-compatible)
+            || (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b && b.AsSpan(4, 8).IndexOfAnyExcept((byte)0) < 0)) // NAT64
+        {
+            return IsPublicAddress(new System.Net.IPAddress(b.AsSpan(12, 4)));
+        }
+
+        if (b[0] == 0x20 && b[1] == 0x02) // 6to4
+        {
+            return IsPublicAddress(new System.Net.IPAddress(b.AsSpan(2, 4)));
+        }
+
         return !(address.IsIPv6LinkLocal || address.IsIPv6SiteLocal || address.IsIPv6Multicast || address.IsIPv6UniqueLocal
-            || address.Equals(System.Net.IPAddress.IPv6Loopback) || address.Equals(System.Net.IPAddress.IPv6None)
+            || (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x00 && b[3] == 0x00)   // Teredo: a tunnel endpoint, not a host
             || (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8)); // documentation
     }
 

@@ -23,6 +23,9 @@ public interface ISharedState
     /// <summary>Adds one to a counter that lives for <paramref name="window"/> from its first increment; returns the count and the time left.</summary>
     Task<(long Count, TimeSpan Remaining)> IncrementAsync(string key, TimeSpan window);
 
+    /// <summary>Takes one back from a counter that still exists (its window unchanged); an expired counter stays gone.</summary>
+    Task DecrementAsync(string key);
+
     /// <summary>A counter's value and time left (0 and zero when absent).</summary>
     Task<(long Count, TimeSpan Remaining)> GetCounterAsync(string key);
 
@@ -100,6 +103,15 @@ public sealed class MemorySharedState(TimeProvider time) : ISharedState
             _ => new Entry(1, null, now + window),
             (_, e) => e.ExpiresAt > now ? e with { Count = e.Count + 1 } : new Entry(1, null, now + window));
         return Task.FromResult((entry.Count, entry.ExpiresAt - now));
+    }
+
+    public Task DecrementAsync(string key)
+    {
+        var now = time.GetUtcNow();
+        _entries.AddOrUpdate(key,
+            _ => new Entry(0, null, now), // nothing to take back: born expired
+            (_, e) => e.ExpiresAt > now ? e with { Count = Math.Max(0, e.Count - 1) } : e);
+        return Task.CompletedTask;
     }
 
     public Task<(long Count, TimeSpan Remaining)> GetCounterAsync(string key) =>

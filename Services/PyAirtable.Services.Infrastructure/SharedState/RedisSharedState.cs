@@ -27,8 +27,9 @@ public sealed class RedisOptions
 /// <summary>
 /// Redis: every host sees the same counters, flags and cache entries. Fails fast: an operation that
 /// times out or finds no connection opens a breaker for <see cref="RedisOptions.BreakDuration"/> (closed
-/// early when the multiplexer reports the connection restored), during which every operation throws
-/// <see cref="SharedStateUnavailableException"/> without touching the network.
+/// early when the multiplexer reports the connection restored, or when a probe answers), during which every
+/// operation throws <see cref="SharedStateUnavailableException"/> without touching the network; after it,
+/// one operation probes while the rest keep failing fast.
 /// </summary>
 public sealed partial class RedisSharedState : ISharedState
 {
@@ -37,6 +38,12 @@ public sealed partial class RedisSharedState : ISharedState
         local n = redis.call('INCR', KEYS[1])
         if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
         return {n, redis.call('PTTL', KEYS[1])}
+        """;
+
+    // DECR only a counter that exists (a missing one must not come back negative and without expiry).
+    private const string DecrementScript = """
+        if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end
+        return 0
         """;
 
     // Compare-and-set on the version field of a hash.
@@ -86,9 +93,6 @@ public sealed partial class RedisSharedState : ISharedState
         };
     }
 
-    /// <summary>True while operations fail at once (Redis known down).</summary>
-    public bool IsBroken => Volatile.Read(ref _openUntil) is var until && until != 0 && _time.GetTimestamp() < until;
-
     private IDatabase Db => _redis.GetDatabase();
 
     private RedisKey Key(string key) => _prefix + key;
@@ -98,6 +102,8 @@ public sealed partial class RedisSharedState : ISharedState
         var result = (RedisResult[])(await db.ScriptEvaluateAsync(IncrementScript, [Key(key)], [(long)window.TotalMilliseconds]))!;
         return ((long)result[0], TimeSpan.FromMilliseconds(Math.Max(0, (long)result[1])));
     });
+
+    public Task DecrementAsync(string key) => RunAsync(db => db.ScriptEvaluateAsync(DecrementScript, [Key(key)]));
 
     public Task<(long Count, TimeSpan Remaining)> GetCounterAsync(string key) => RunAsync(async db =>
     {
@@ -143,16 +149,29 @@ public sealed partial class RedisSharedState : ISharedState
 
     private async Task<T> RunAsync<T>(Func<IDatabase, Task<T>> operation, CancellationToken cancellationToken = default)
     {
-        if (IsBroken)
+        var openUntil = Volatile.Read(ref _openUntil);
+        if (openUntil != 0)
         {
-            throw new SharedStateUnavailableException("Redis is unavailable (failing fast until it answers again).");
+            // Open: fail at once. Once the break is over, one caller probes (and re-arms the break for the
+            // others meanwhile), so a hung Redis costs one caller the timeout per break, not every caller.
+            var now = _time.GetTimestamp();
+            if (now < openUntil || Interlocked.CompareExchange(ref _openUntil, now + BreakTicks, openUntil) != openUntil)
+            {
+                throw new SharedStateUnavailableException("Redis is unavailable (failing fast until it answers again).");
+            }
         }
 
         try
         {
             // Redis commands cannot be cancelled; the caller stops waiting at its timeout or cancellation
             // and the command finishes (or times out) in the background.
-            return await operation(Db).WaitAsync(_options.OperationTimeout, _time, cancellationToken);
+            var result = await operation(Db).WaitAsync(_options.OperationTimeout, _time, cancellationToken);
+            if (Volatile.Read(ref _openUntil) != 0)
+            {
+                Interlocked.Exchange(ref _openUntil, 0); // it answered: closed
+            }
+
+            return result;
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
@@ -162,7 +181,9 @@ public sealed partial class RedisSharedState : ISharedState
         }
     }
 
-    private void Open() => Interlocked.Exchange(ref _openUntil, _time.GetTimestamp() + (long)(_options.BreakDuration.TotalSeconds * _time.TimestampFrequency));
+    private long BreakTicks => (long)(_options.BreakDuration.TotalSeconds * _time.TimestampFrequency);
+
+    private void Open() => Interlocked.Exchange(ref _openUntil, _time.GetTimestamp() + BreakTicks);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Redis is unavailable ({Kind}: {Error}); failing fast for the break duration")]
     private static partial void LogUnavailable(ILogger logger, string kind, string error);

@@ -16,8 +16,12 @@ namespace PyAirtable.Services.Infrastructure.SharedState;
 /// read PostgreSQL and <see cref="RevocationMirror"/> rebuilds the mirror before setting the marker again;</item>
 /// <item>while Redis is unreachable, checks read PostgreSQL (a primary-key lookup), so authenticated calls
 /// keep working and stay correct;</item>
-/// <item>a mirror write that failed after the commit is repaired by the mirror's next pass (≤ 1 s).</item>
+/// <item>a mirror write that failed after the commit is repaired by the mirrors' next successful pass:
+/// every host copies what was revoked since its own last good pass, and the host whose write failed copies
+/// everything, however long Redis was away.</item>
 /// </list>
+/// The mirror needs Redis to keep keys until they expire: run it with <c>maxmemory-policy noeviction</c>
+/// (scripts/redis.sh does; so do most defaults), or an evicted flag would read as "not revoked".
 /// Entries live <c>Identity:RevocationTtl</c> (1 day), longer than any access token or cached API-key
 /// verdict they must outlive; the durable state of the account (disabled, sessions revoked) stays in its tables.
 /// </summary>
@@ -38,7 +42,7 @@ public sealed partial class RevocationList(ISharedState state, NpgsqlDataSource 
 
     public static string ApiKey(string keyId) => "revoked:api_key:" + keyId;
 
-    /// <summary>Set when a check found the mirror incomplete; the mirror reloads it on its next pass.</summary>
+    /// <summary>Set when a publish failed on this host; its mirror then copies everything on its next pass.</summary>
     internal bool TakeLoadRequest()
     {
         var requested = _loadRequested;
@@ -82,12 +86,22 @@ public sealed partial class RevocationList(ISharedState state, NpgsqlDataSource 
         }
         catch (SharedStateUnavailableException ex)
         {
+            _loadRequested = true; // copy everything on the next pass that reaches Redis
             LogPublishFailed(logger, keys.Length, ex.Message);
         }
     }
 
-    /// <summary>True when the credential (session or API key) or its user is revoked.</summary>
-    public async Task<bool> IsRevokedAsync(string credentialKey, string userId, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// True when the credential (session or API key) or its user is revoked. A caller that already holds a
+    /// connection passes it (and its transaction), so the PostgreSQL fallback does not wait for a second one
+    /// from the same pool — under load that wait could never end.
+    /// </summary>
+    public Task<bool> IsRevokedAsync(string credentialKey, string userId, CancellationToken cancellationToken = default) =>
+        IsRevokedAsync(credentialKey, userId, null, null, cancellationToken);
+
+    /// <inheritdoc cref="IsRevokedAsync(string, string, CancellationToken)"/>
+    public async Task<bool> IsRevokedAsync(string credentialKey, string userId, NpgsqlConnection? connection, NpgsqlTransaction? transaction,
+        CancellationToken cancellationToken)
     {
         string[] keys = [credentialKey, User(userId)];
         try
@@ -98,24 +112,23 @@ public sealed partial class RevocationList(ISharedState state, NpgsqlDataSource 
                 return found[1] || found[2];
             }
 
-            _loadRequested = true; // Redis lost the mirror (restart, flush, failover): PostgreSQL answers until it is rebuilt
+            // Redis lost the mirror (restart, flush, failover): PostgreSQL answers until a mirror rebuilds it.
         }
         catch (SharedStateUnavailableException)
         {
             // Redis is down: PostgreSQL is the record.
         }
 
-        return await IsRecordedAsync(keys, cancellationToken);
+        const string Sql = "SELECT EXISTS (SELECT FROM platform.revocations WHERE key = ANY(@keys) AND expires_at > now())";
+        if (connection is not null)
+        {
+            return await connection.ExecuteScalarAsync<bool>(new CommandDefinition(Sql, new { keys }, transaction, cancellationToken: cancellationToken));
+        }
+
+        await using var own = await database.OpenConnectionAsync(cancellationToken);
+        return await own.ExecuteScalarAsync<bool>(new CommandDefinition(Sql, new { keys }, cancellationToken: cancellationToken));
     }
 
-    private async Task<bool> IsRecordedAsync(string[] keys, CancellationToken cancellationToken)
-    {
-        await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        return await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
-            "SELECT EXISTS (SELECT FROM platform.revocations WHERE key = ANY(@keys) AND expires_at > now())",
-            new { keys }, cancellationToken: cancellationToken));
-    }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{Count} revocation(s) committed but not mirrored to Redis ({Error}); the mirror repairs it on its next pass")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Count} revocation(s) committed but not mirrored to Redis ({Error}); checks read PostgreSQL meanwhile and the mirror copies them when Redis answers")]
     private static partial void LogPublishFailed(ILogger logger, int count, string error);
 }

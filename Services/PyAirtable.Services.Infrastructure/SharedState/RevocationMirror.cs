@@ -14,8 +14,10 @@ namespace PyAirtable.Services.Infrastructure.SharedState;
 /// <item>when the mirror-complete marker is missing (Redis restarted empty, flushed, failed over, or a new
 /// deployment), it loads every live revocation and sets the marker last — guarded by a token it wrote
 /// first, so if Redis restarts during the load the marker is not set over a half-empty mirror;</item>
-/// <item>otherwise it copies what was revoked in the last minute, which repairs mirror writes that failed
-/// after their commit (idempotent, so several hosts doing it at once is harmless);</item>
+/// <item>otherwise it copies what was revoked since its own last successful pass (less a minute, for
+/// transactions that committed late), which repairs mirror writes that failed after their commit — however
+/// long Redis was unreachable — and everything on this host's first pass; copies are idempotent, so several
+/// hosts doing it at once is harmless;</item>
 /// <item>once a minute it deletes revocations that expired an hour ago.</item>
 /// </list>
 /// </summary>
@@ -24,7 +26,7 @@ public sealed partial class RevocationMirror(
     ILogger<RevocationMirror> logger) : BackgroundService
 {
     private const string LoadGuardKey = "revoked:mirror-loading";
-    private static readonly TimeSpan RecentWindow = TimeSpan.FromMinutes(1);
+    private static readonly TimeSpan CommitLag = TimeSpan.FromMinutes(1);
     private static readonly TimeSpan SweepEvery = TimeSpan.FromMinutes(1);
 
     private readonly TimeSpan _interval = TimeSpan.TryParse(configuration["Identity:RevocationSyncInterval"], CultureInfo.InvariantCulture, out var interval)
@@ -32,6 +34,7 @@ public sealed partial class RevocationMirror(
         : TimeSpan.FromSeconds(1);
 
     private bool _failing;
+    private DateTime? _syncedSince; // PostgreSQL's clock at the start of the last pass that copied everything it found
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -78,44 +81,49 @@ public sealed partial class RevocationMirror(
         }
     }
 
-    /// <summary>One pass: a full load when the mirror is incomplete, else the recent revocations.</summary>
+    /// <summary>One pass: a full load when the mirror is incomplete, else what was revoked since the last good pass.</summary>
     internal async Task SyncAsync(CancellationToken cancellationToken)
     {
         var complete = (await state.ExistAsync([RevocationList.MirrorCompleteKey], cancellationToken))[0];
-        if (revocations.TakeLoadRequest() || !complete)
+        if (!complete)
         {
-            await LoadAllAsync(cancellationToken);
+            var guard = Guid.NewGuid().ToString("N");
+            await state.SetTextAsync(LoadGuardKey, guard);
+            var (count, startedAt) = await CopyAsync(since: null, cancellationToken);
+            _syncedSince = startedAt;
+            if (await state.SetIfGuardAsync(RevocationList.MirrorCompleteKey, "1", LoadGuardKey, guard))
+            {
+                LogLoaded(logger, count);
+            }
+
             return;
         }
 
-        await CopyAsync("revoked_at > now() - @recent", cancellationToken);
+        // A publish that failed on this host, or no good pass yet: copy everything.
+        var since = revocations.TakeLoadRequest() ? null : _syncedSince - CommitLag;
+        (_, var passStartedAt) = await CopyAsync(since, cancellationToken);
+        _syncedSince = passStartedAt;
     }
 
-    private async Task LoadAllAsync(CancellationToken cancellationToken)
-    {
-        var guard = Guid.NewGuid().ToString("N");
-        await state.SetTextAsync(LoadGuardKey, guard);
-        var count = await CopyAsync("true", cancellationToken);
-        if (await state.SetIfGuardAsync(RevocationList.MirrorCompleteKey, "1", LoadGuardKey, guard))
-        {
-            LogLoaded(logger, count);
-        }
-    }
-
-    private async Task<int> CopyAsync(string filter, CancellationToken cancellationToken)
+    /// <summary>Copies live revocations (those revoked after <paramref name="since"/>, or all); returns how many and PostgreSQL's clock at the start.</summary>
+    private async Task<(int Count, DateTime StartedAt)> CopyAsync(DateTime? since, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenConnectionAsync(cancellationToken);
-        // The filter is one of two fixed strings above, never input.
-        var rows = (await connection.QueryAsync<(string Key, double Seconds)>(new CommandDefinition(
-            $"SELECT key, extract(epoch FROM expires_at - now())::float8 FROM platform.revocations WHERE expires_at > now() AND {filter}",
-            new { recent = RecentWindow }, cancellationToken: cancellationToken))).ToList();
+        await using var results = await connection.QueryMultipleAsync(new CommandDefinition(
+            """
+            SELECT now();
+            SELECT key, extract(epoch FROM expires_at - now())::float8 FROM platform.revocations
+             WHERE expires_at > now() AND (@since::timestamptz IS NULL OR revoked_at > @since);
+            """, new { since }, cancellationToken: cancellationToken));
+        var startedAt = await results.ReadSingleAsync<DateTime>();
+        var rows = (await results.ReadAsync<(string Key, double Seconds)>()).ToList();
         foreach (var chunk in rows.Chunk(500))
         {
             // Concurrent commands are pipelined on the one connection.
             await Task.WhenAll(chunk.Select(r => state.SetFlagAsync(r.Key, TimeSpan.FromSeconds(r.Seconds))));
         }
 
-        return rows.Count;
+        return (rows.Count, startedAt);
     }
 
     private async Task SweepAsync(CancellationToken cancellationToken)

@@ -60,6 +60,23 @@ public sealed class CredentialAbuseTests(IdentityFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task Invitations_AreLimitedPerInviter_SoNobodyCanFloodAnInbox()
+    {
+        var spammer = await Host.RegisterAsync();
+        var workspace = (await Host.Workspaces().CreateWorkspaceAsync(new CreateWorkspaceRequest { Name = "Flood" }, spammer.Bearer)).Workspace!.Id;
+        for (var i = 0; i < 100; i++)
+        {
+            await Host.Permissions().CreateInvitationAsync(
+                new CreateInvitationRequest { WorkspaceId = workspace, Email = Identities.NewEmail(), Level = PermissionLevel.Read }, spammer.Bearer);
+        }
+
+        var refused = await Assert.ThrowsAsync<RpcException>(async () => await Host.Permissions().CreateInvitationAsync(
+            new CreateInvitationRequest { WorkspaceId = workspace, Email = Identities.NewEmail(), Level = PermissionLevel.Read }, spammer.Bearer));
+        Assert.Equal("invitations_per_hour", AssertStatus(refused, StatusCode.ResourceExhausted).Metadata["limit"]);
+        Assert.NotNull(refused.GetRpcStatus()!.GetDetail<Google.Rpc.RetryInfo>());
+    }
+
+    [Fact]
     public async Task RegisterResource_GivesOneAnswerForEveryUsedId_WhoeverOwnsItAndWhetherDeleted()
     {
         var victim = await Host.RegisterAsync();

@@ -279,6 +279,11 @@ public sealed class MembershipConsentTests(SmtpHostFixture fixture) : IClassFixt
         // With an SMTP relay configured, no code is ever written to the log.
         Assert.DoesNotContain(Host.Logs.Entries, e => e.Message.Contains(code, StringComparison.Ordinal));
         Assert.True((await Host.Auth().SendVerificationEmailAsync(new SendVerificationEmailRequest(), Identities.WithBearer(verified.AccessToken))).AlreadyVerified);
+
+        // Once verified, VerifyEmail mints nothing: it is no way to keep a (stolen) token alive without the refresh token.
+        var again = await Host.Auth().VerifyEmailAsync(new VerifyEmailRequest { Code = "00000000" }, user.Bearer);
+        Assert.Equal("", again.AccessToken);
+        Assert.Null(again.AccessTokenExpiresAt);
     }
 
     [Fact]

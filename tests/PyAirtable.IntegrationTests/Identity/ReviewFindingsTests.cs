@@ -147,6 +147,8 @@ public sealed class ReviewFindingsTests : DatabasePerTest
 
         public Task<(long Count, TimeSpan Remaining)> GetCounterAsync(string key) => inner.GetCounterAsync(key);
 
+        public Task DecrementAsync(string key) => inner.DecrementAsync(key);
+
         public Task SetFlagAsync(string key, TimeSpan ttl) => inner.SetFlagAsync(key, ttl);
 
         public Task<bool[]> ExistAsync(string[] keys, CancellationToken cancellationToken = default) => inner.ExistAsync(keys, cancellationToken);
