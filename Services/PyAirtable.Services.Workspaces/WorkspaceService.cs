@@ -26,7 +26,7 @@ namespace PyAirtable.Services.Workspaces;
 /// this service (a service token minted by the Auth service on this host), so owners learn only whether an id
 /// they typed is a user — never a profile.
 /// </remarks>
-public sealed class WorkspaceService(
+public sealed partial class WorkspaceService(
     NpgsqlDataSource db, IPermissionService permissions, CursorCodec cursors, IUserService users, IServiceTokenIssuer? serviceTokens = null) : IWorkspaceService
 {
     private const string ServiceName = "workspaces";
@@ -159,111 +159,6 @@ public sealed class WorkspaceService(
     }
 
     [RequiresScope(Scopes.WorkspacesWrite)]
-    public async ValueTask<AddMemberResponse> AddMemberAsync(AddMemberRequest request, CallContext context = default)
-    {
-        context.RequireUser(Scopes.WorkspacesWrite, WorkspacesAreUsers);
-        var id = Validation.Id("workspace_id", request.WorkspaceId);
-        var user = Validation.UserId("user_id", request.UserId);
-        MemberLevel(request.Level);
-        // Owners only, before the user id is looked at: nobody else learns whether an id is a user.
-        await RequireAsync(context, ResourceType.Workspace, id, PermissionLevel.Owner);
-        await EnsureUserExistsAsync(context, user);
-        var (_, invitation) = await WithEventAsync(context, "member.invited", id, async () =>
-        {
-            var created = await permissions.CreateInvitationAsync(
-                new CreateInvitationRequest { WorkspaceId = id.ToString(), UserId = user.ToString(), Level = request.Level }, context);
-            return (created, created.Invitation!);
-        });
-        return new AddMemberResponse { InvitationId = invitation!.Id, Pending = true, Invitation = invitation };
-    }
-
-    [RequiresScope(Scopes.WorkspacesWrite)]
-    public async ValueTask<LeaveWorkspaceResponse> LeaveWorkspaceAsync(LeaveWorkspaceRequest request, CallContext context = default)
-    {
-        var caller = context.RequireUser(Scopes.WorkspacesWrite, WorkspacesAreUsers);
-        var id = Validation.Id("workspace_id", request.WorkspaceId);
-        var (resigned, _) = await WithEventAsync(context, "member.removed", id, async () =>
-        {
-            var r = await permissions.ResignMembershipAsync(new ResignMembershipRequest { WorkspaceId = id.ToString() }, context);
-            return (r, r.Removed ? new Member { UserId = caller.UserId } : null);
-        });
-        return new LeaveWorkspaceResponse { ConsistencyToken = resigned.ConsistencyToken };
-    }
-
-    [RequiresScope(Scopes.WorkspacesWrite)]
-    public async ValueTask<InviteMemberResponse> InviteMemberAsync(InviteMemberRequest request, CallContext context = default)
-    {
-        context.RequireUser(Scopes.WorkspacesWrite, WorkspacesAreUsers);
-        var id = Validation.Id("workspace_id", request.WorkspaceId);
-        MemberLevel(request.Level);
-        await ExistsAsync(context, id);
-        var (_, invitation) = await WithEventAsync(context, "member.invited", id, async () =>
-        {
-            var created = await permissions.CreateInvitationAsync(new CreateInvitationRequest { WorkspaceId = id.ToString(), Email = request.Email, Level = request.Level }, context);
-            return (created, created.Invitation!);
-        });
-        return new InviteMemberResponse { Invitation = invitation };
-    }
-
-    [RequiresScope(Scopes.WorkspacesWrite)]
-    public async ValueTask<AcceptInviteResponse> AcceptInviteAsync(AcceptInviteRequest request, CallContext context = default)
-    {
-        context.RequireUser(Scopes.WorkspacesWrite, WorkspacesAreUsers);
-        Validation.Id("invitation_id", request.InvitationId);
-        AcceptInvitationResponse? accepted = null;
-        var (_, member) = await WithEventAsync(context, "member.added", null, async () =>
-        {
-            accepted = await permissions.AcceptInvitationAsync(new AcceptInvitationRequest { InvitationId = request.InvitationId }, context);
-            var m = new Member { UserId = accepted.Grant!.UserId, Level = accepted.Grant.Level, AddedAt = accepted.Grant.GrantedAt };
-            return (accepted, m);
-        }, r => Guid.Parse(r.Grant!.Resource!.Id));
-        return new AcceptInviteResponse { WorkspaceId = accepted!.Grant!.Resource!.Id, Member = member, ConsistencyToken = accepted.ConsistencyToken };
-    }
-
-    [RequiresScope(Scopes.WorkspacesWrite)]
-    public async ValueTask<RemoveMemberResponse> RemoveMemberAsync(RemoveMemberRequest request, CallContext context = default)
-    {
-        context.RequireUser(Scopes.WorkspacesWrite, WorkspacesAreUsers);
-        var id = Validation.Id("workspace_id", request.WorkspaceId);
-        var user = Validation.Id("user_id", request.UserId);
-        var (revoked, _) = await WithEventAsync(context, "member.removed", id, async () =>
-        {
-            // Everything the member held inside the workspace goes: grants on bases they created, roles.
-            var r = await permissions.RevokeAsync(new RevokeRequest { Resource = Ref(ResourceType.Workspace, id), UserId = user.ToString(), WholeWorkspace = true }, context);
-            return (r, r.Removed ? new Member { UserId = user.ToString() } : null); // no event when nobody was removed
-        });
-        return new RemoveMemberResponse { ConsistencyToken = revoked.ConsistencyToken };
-    }
-
-    [RequiresScope(Scopes.WorkspacesWrite)]
-    public async ValueTask<ChangeMemberRoleResponse> ChangeMemberRoleAsync(ChangeMemberRoleRequest request, CallContext context = default)
-    {
-        context.RequireUser(Scopes.WorkspacesWrite, WorkspacesAreUsers);
-        var id = Validation.Id("workspace_id", request.WorkspaceId);
-        var user = Validation.Id("user_id", request.UserId);
-        MemberLevel(request.Level);
-        var (granted, member) = await WithEventAsync(context, "member.role_changed", id, async () =>
-        {
-            var g = await permissions.GrantAsync(new GrantRequest { Resource = Ref(ResourceType.Workspace, id), UserId = user.ToString(), Level = request.Level }, context);
-            return (g, new Member { UserId = user.ToString(), Level = request.Level, AddedAt = g.Grant!.GrantedAt });
-        });
-        return new ChangeMemberRoleResponse { Member = member!, ConsistencyToken = granted.ConsistencyToken };
-    }
-
-    [RequiresScope(Scopes.WorkspacesRead)]
-    public async ValueTask<ListMembersResponse> ListMembersAsync(ListMembersRequest request, CallContext context = default)
-    {
-        context.RequireUser(Scopes.WorkspacesRead, WorkspacesAreUsers);
-        var id = Validation.Id("workspace_id", request.WorkspaceId);
-        var page = await permissions.ListPermissionsAsync(new ListPermissionsRequest { Resource = Ref(ResourceType.Workspace, id), Pagination = request.Pagination }, context);
-        return new ListMembersResponse
-        {
-            Members = page.Permissions.Select(g => new Member { UserId = g.UserId, Level = g.Level, AddedAt = g.GrantedAt }).ToList(),
-            Pagination = page.Pagination,
-        };
-    }
-
-    [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<CreateBaseResponse> CreateBaseAsync(CreateBaseRequest request, CallContext context = default)
     {
         var caller = context.RequireUser(Scopes.WorkspacesWrite, WorkspacesAreUsers);
@@ -378,34 +273,6 @@ public sealed class WorkspaceService(
         return check.EffectiveLevel;
     }
 
-    /// <summary>
-    /// NOT_FOUND unless <paramref name="user"/> is a user. Asked of the User service as this service (a caller may only
-    /// read profiles of people they share a workspace with, which an invitee usually is not).
-    /// </summary>
-    private async Task EnsureUserExistsAsync(CallContext context, Guid user)
-    {
-        var http = (context.ServerCallContext is { } call ? Grpc.Core.ServerCallContextExtensions.GetHttpContext(call) : null)
-            ?? throw new InvalidOperationException("AddMember is served over gRPC only.");
-        if (serviceTokens is null)
-        {
-            // A deployment limit, not a bug or the caller's error: hosts without a local Auth service have no service identity yet.
-            throw new PlatformException(ErrorCode.Unimplemented,
-                "AddMember is not available on this host: it checks user ids with a service token of an Auth service running on the same host.");
-        }
-
-        var authorization = await serviceTokens.AuthorizationAsync(ServiceName, ServiceScopes, context.CancellationToken);
-        GetUsersResponse found;
-        using (CallerImpersonation.ActAs(http, ServicePrincipal.Of(ServiceName, ServiceScopes), authorization))
-        {
-            found = await users.GetUsersAsync(new GetUsersRequest { UserIds = [user.ToString()] }, context);
-        }
-
-        if (found.Users.Count == 0)
-        {
-            Fail.NotFound("user", user.ToString());
-        }
-    }
-
     private Task<PermissionLevel> ExistsAsync(CallContext context, Guid workspace) => RequireAsync(context, ResourceType.Workspace, workspace, PermissionLevel.Read);
 
     private async Task<WorkspaceRow> ReadWorkspaceAsync(Guid id, CancellationToken ct)
@@ -455,14 +322,6 @@ public sealed class WorkspaceService(
         }
 
         return (result, payload);
-    }
-
-    private static void MemberLevel(PermissionLevel level)
-    {
-        if (level is < PermissionLevel.Read or > PermissionLevel.Owner)
-        {
-            throw new ValidationException("level", "must be read, comment, edit, create or owner");
-        }
     }
 
     private static string? RequestId(CallContext context) => context.ServerCallContext is null ? null : context.GetRequestMetadata().RequestId;
