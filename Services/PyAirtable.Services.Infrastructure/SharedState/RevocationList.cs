@@ -30,7 +30,7 @@ public sealed partial class RevocationList(ISharedState state, NpgsqlDataSource 
     /// <summary>Present while the mirror holds every revocation (see <see cref="RevocationMirror"/>).</summary>
     internal const string MirrorCompleteKey = "revoked:mirror-complete";
 
-    private volatile bool _loadRequested;
+    private int _loadRequested; // 1 after a failed publish, until the mirror takes it
 
     public TimeSpan Ttl { get; } = TimeSpan.TryParse(configuration["Identity:RevocationTtl"], CultureInfo.InvariantCulture, out var ttl)
         ? ttl
@@ -43,12 +43,7 @@ public sealed partial class RevocationList(ISharedState state, NpgsqlDataSource 
     public static string ApiKey(string keyId) => "revoked:api_key:" + keyId;
 
     /// <summary>Set when a publish failed on this host; its mirror then copies everything on its next pass.</summary>
-    internal bool TakeLoadRequest()
-    {
-        var requested = _loadRequested;
-        _loadRequested = false;
-        return requested;
-    }
+    internal bool TakeLoadRequest() => Interlocked.Exchange(ref _loadRequested, 0) == 1;
 
     /// <summary>
     /// Records revocations inside <paramref name="transaction"/>, so they commit (or roll back) with the
@@ -86,7 +81,7 @@ public sealed partial class RevocationList(ISharedState state, NpgsqlDataSource 
         }
         catch (SharedStateUnavailableException ex)
         {
-            _loadRequested = true; // copy everything on the next pass that reaches Redis
+            Volatile.Write(ref _loadRequested, 1); // copy everything on the next pass that reaches Redis
             LogPublishFailed(logger, keys.Length, ex.Message);
         }
     }
