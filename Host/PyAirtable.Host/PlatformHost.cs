@@ -104,6 +104,7 @@ public static partial class PlatformHost
         var app = builder.Build();
 
         app.UseMiddleware<RequestContextMiddleware>();
+        app.UseMiddleware<ClientResetMiddleware>();
         app.UseAuthentication();
         app.UseMiddleware<CallerContextMiddleware>();
         app.UseAuthorization();

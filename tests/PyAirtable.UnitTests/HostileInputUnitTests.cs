@@ -88,3 +88,70 @@ public sealed class HostileInputUnitTests
 
     private static byte[] Field(int number, byte[] value) => [(byte)((number << 3) | 2), (byte)value.Length, .. value];
 }
+
+public sealed class ClientResetMiddlewareTests
+{
+    [Fact]
+    public async Task AFailedRequestRead_AbortsTheRequest_BeforeTheExceptionReachesTheHandler()
+    {
+        var context = new Microsoft.AspNetCore.Http.DefaultHttpContext();
+        using var lifetime = new RecordingLifetime();
+        context.Features.Set<Microsoft.AspNetCore.Http.Features.IHttpRequestLifetimeFeature>(lifetime);
+        context.Features.Set<Microsoft.AspNetCore.Http.Features.IRequestBodyPipeFeature>(new ResetBody());
+        context.Request.ContentType = "application/grpc";
+        var abortedWhenThrown = false;
+        var middleware = new ClientResetMiddleware(async http =>
+        {
+            try
+            {
+                await http.Request.BodyReader.ReadAsync();
+            }
+            catch (IOException)
+            {
+                // What grpc-dotnet looks at to decide "cancelled" (information) or "error".
+                abortedWhenThrown = http.RequestAborted.IsCancellationRequested;
+            }
+        });
+
+        await middleware.InvokeAsync(context);
+
+        Assert.True(abortedWhenThrown);
+    }
+
+    /// <summary>Like Kestrel: Abort() signals the token later, from the thread pool.</summary>
+    private sealed class RecordingLifetime : Microsoft.AspNetCore.Http.Features.IHttpRequestLifetimeFeature, IDisposable
+    {
+        private readonly CancellationTokenSource _aborted = new();
+
+        public CancellationToken RequestAborted { get => _aborted.Token; set => throw new NotSupportedException(); }
+
+        public void Abort() => _ = Task.Run(async () =>
+        {
+            await Task.Delay(50);
+            await _aborted.CancelAsync();
+        });
+
+        public void Dispose() => _aborted.Dispose();
+    }
+
+    private sealed class ResetBody : Microsoft.AspNetCore.Http.Features.IRequestBodyPipeFeature
+    {
+        public System.IO.Pipelines.PipeReader Reader { get; } = new Failing();
+
+        private sealed class Failing : System.IO.Pipelines.PipeReader
+        {
+            public override ValueTask<System.IO.Pipelines.ReadResult> ReadAsync(CancellationToken cancellationToken = default) =>
+                ValueTask.FromException<System.IO.Pipelines.ReadResult>(new IOException("The client reset the request stream."));
+
+            public override bool TryRead(out System.IO.Pipelines.ReadResult result) => throw new IOException("The client reset the request stream.");
+
+            public override void AdvanceTo(SequencePosition consumed) { }
+
+            public override void AdvanceTo(SequencePosition consumed, SequencePosition examined) { }
+
+            public override void CancelPendingRead() { }
+
+            public override void Complete(Exception? exception = null) { }
+        }
+    }
+}

@@ -88,6 +88,48 @@ public sealed class HostileInputTests(IdentityFixture fixture) : IClassFixture<I
         await watchCts.CancelAsync();
     }
 
+    [Fact]
+    public async Task CallsResetWhileTheServerReadsTheRequest_AreCancellations_NotErrorLogs()
+    {
+        using var http = new HttpClient(new SocketsHttpHandler()) { DefaultRequestVersion = System.Net.HttpVersion.Version20 };
+        for (var i = 0; i < 20; i++)
+        {
+            // A gRPC frame header announcing 100 bytes, 3 of them sent, then the client gives up and resets the stream.
+            using var request = new HttpRequestMessage(HttpMethod.Post, Host.GrpcAddress + "/pyairtable.auth.v1.AuthService/Login")
+            {
+                Version = System.Net.HttpVersion.Version20,
+                VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+                Content = new StalledContent(),
+            };
+            request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/grpc");
+            request.Headers.TryAddWithoutValidation("te", "trailers");
+            using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(150));
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => http.SendAsync(request, cts.Token));
+        }
+
+        await Task.Delay(500); // let the server notice the resets
+        Assert.DoesNotContain(Host.Logs.Entries, e => e.Level >= LogLevel.Error);
+    }
+
+    private sealed class StalledContent : HttpContent
+    {
+        protected override async Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context, CancellationToken cancellationToken)
+        {
+            await stream.WriteAsync(new byte[] { 0, 0, 0, 0, 100, 0x0A, 0x01, 0x61 }, cancellationToken);
+            await stream.FlushAsync(cancellationToken);
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+        }
+
+        protected override Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context) =>
+            SerializeToStreamAsync(stream, context, CancellationToken.None);
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = 0;
+            return false;
+        }
+    }
+
     [Theory]
     [InlineData("Mallory\u202Egpj.exe")]   // right-to-left override
     [InlineData("Ali\u2066ce\u2069")]      // isolate
