@@ -103,13 +103,13 @@ public sealed class RedisOutageTests(ITestOutputHelper output) : DatabasePerTest
         for (var i = 0; i < 20; i++)
         {
             var watch = Stopwatch.StartNew();
-            var read = await host.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, WithDeadline(user.Bearer, TimeSpan.FromSeconds(1)));
+            var read = await host.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, WithDeadline(user.Bearer, TimeSpan.FromSeconds(2)));
             latencies.Add(watch.Elapsed.TotalMilliseconds);
             Assert.Equal(user.UserId, read.User!.Id);
         }
 
         var refused = await Assert.ThrowsAsync<RpcException>(async () =>
-            await host.Users().GetUserAsync(new GetUserRequest { UserId = revoked.UserId }, WithDeadline(revoked.Bearer, TimeSpan.FromSeconds(1))));
+            await host.Users().GetUserAsync(new GetUserRequest { UserId = revoked.UserId }, WithDeadline(revoked.Bearer, TimeSpan.FromSeconds(2))));
         AssertStatus(refused, StatusCode.Unauthenticated, "revoked");
 
         // 200 concurrent callers with a 2 s deadline: every one answered, none left to time out.
@@ -136,7 +136,7 @@ public sealed class RedisOutageTests(ITestOutputHelper output) : DatabasePerTest
         // Redis comes back: the mirror is rebuilt and calls go on without anybody restarting anything.
         await Redis.RestartAsync();
         await WaitForMirrorAsync();
-        await host.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, WithDeadline(user.Bearer, TimeSpan.FromSeconds(1)));
+        await host.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, WithDeadline(user.Bearer, TimeSpan.FromSeconds(2)));
         AssertStatus(await Assert.ThrowsAsync<RpcException>(async () =>
             await host.Users().GetUserAsync(new GetUserRequest { UserId = revoked.UserId }, revoked.Bearer)), StatusCode.Unauthenticated, "revoked");
         TakeRedisOutageErrors(host);
@@ -155,7 +155,7 @@ public sealed class RedisOutageTests(ITestOutputHelper output) : DatabasePerTest
             for (var i = 0; i < 5; i++)
             {
                 var read = await host.Workspaces().GetWorkspaceAsync(new GetWorkspaceRequest { WorkspaceId = workspace.Workspace!.Id },
-                    WithDeadline(user.Bearer, TimeSpan.FromSeconds(2)));
+                    WithDeadline(user.Bearer, TimeSpan.FromSeconds(3)));
                 Assert.Equal("Hung", read.Workspace!.Name);
             }
         }
