@@ -6,6 +6,8 @@
 #     --full       unit + integration tests against a real PostgreSQL and Redis started here (.local/mutation):
 #                  hours on 2 cores for every project
 #     --since REF  only mutants in code changed since REF (git), for a quick check of a change
+#     --mutate GLOB      only these files (e.g. "**/Gateway/Authentication/*.cs")
+#     --filter EXPR      only these tests (dotnet test --filter syntax), to bound a --full run
 #   PROJECT: Infrastructure Auth Gateway, and with --full also Permissions Users Workspaces (default: all of them)
 # Prints, per project, the mutation score and the surviving mutants (file:line mutator → replacement);
 # reports in .local/mutation/<project>/reports (html and json). Not part of ./test.sh or CI (too slow).
@@ -15,12 +17,14 @@ root=$(pwd)
 state="$root/.local/mutation"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
-full=0; since=""; projects=()
+full=0; since=""; glob=""; filter=""; projects=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --full) full=1 ;;
     --since) since=${2:?--since needs a git ref}; shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --mutate) glob=${2:?--mutate needs a glob}; shift ;;
+    --filter) filter=${2:?--filter needs an expression}; shift ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) projects+=("$1") ;;
   esac
   shift
@@ -52,6 +56,8 @@ for name in "${projects[@]}"; do
     Gateway) project="PyAirtable.Host.csproj"; mutate=(--mutate "**/Gateway/**/*.cs") ;;
     *) echo "unknown project $name (Infrastructure Auth Permissions Users Workspaces Gateway)" >&2; exit 2 ;;
   esac
+  [ -n "$glob" ] && mutate=(--mutate "$glob")
+  [ -n "$filter" ] && mutate+=(--test-case-filter "$filter")
   out="$state/$name"
   rm -rf "$out"
   echo "== mutating $name ($project), tests: $([ $full = 1 ] && echo unit+integration || echo unit)"
