@@ -117,6 +117,33 @@ public sealed class OutboxTests : DatabasePerTest
         Assert.Equal(received.Select(r => r.Sequence).Order().ToArray(), received.Select(r => r.Sequence).ToArray());
     }
 
+    [Fact]
+    public async Task EventDispatchedElsewhereDuringADelivery_ThatDeliveryRollsBack_NoDoubleEffect()
+    {
+        // A second dispatcher that got past the lock (a transaction-pooling proxy in front of PostgreSQL, say)
+        // marks event 1 done while this host's delivery of it is in flight, its effect written but not committed.
+        var handler = new RecordingOutboxHandler { StallOnSequence = 1 };
+        await using var host = await TestHost.StartAsync(Database.ConnectionString, o => o.OutboxHandler = handler);
+        await RecordAsync(host, 1);
+        var dispatcherPid = await handler.Stalled.Task.WaitAsync(TimeSpan.FromSeconds(15));
+        await using (var other = new NpgsqlConnection(Database.ConnectionString))
+        {
+            Assert.Equal(1, await other.ExecuteAsync("UPDATE platform.outbox SET dispatched_at = now() WHERE id = 1"));
+        }
+
+        handler.Release.SetResult();
+
+        // The in-flight delivery finds the event done and rolls back: its effect is not committed a second time.
+        await Eventually.TrueAsync(async () =>
+        {
+            await using var admin = new NpgsqlConnection(Database.ConnectionString);
+            var state = await admin.ExecuteScalarAsync<string?>("SELECT state FROM pg_stat_activity WHERE pid = @dispatcherPid", new { dispatcherPid });
+            return state is null or "idle";
+        }, "the stalled delivery's transaction has ended");
+        Assert.Equal(0, await ScalarAsync<long>("SELECT count(*) FROM testing.received_events"));
+        Assert.Equal(0, await ScalarAsync<int>("SELECT attempts FROM platform.outbox WHERE id = 1"));
+    }
+
     private static async Task<Guid[]> RecordAsync(TestHost host, int count)
     {
         var ids = new List<Guid>();
