@@ -22,6 +22,12 @@ public sealed class LockoutOptions
     /// </summary>
     public int MaxFailuresPerAccount { get; set; } = 20;
 
+    /// <summary>
+    /// Failed logins from one IPv6 /48 (any accounts) within <see cref="Window"/> before it is refused: a site
+    /// usually holds a whole /48, that is 65,536 /64 "clients", which would otherwise multiply the client limit.
+    /// </summary>
+    public int MaxFailuresPerNetwork { get; set; } = 200;
+
     /// <summary>Counters run for this long from the first attempt they count.</summary>
     public TimeSpan Window { get; set; } = TimeSpan.FromMinutes(15);
 
@@ -43,8 +49,9 @@ public sealed class LockoutOptions
 /// A success clears it. An attacker locks out only their own pair: the owner, from another client, is
 /// not affected.</item>
 /// <item><b>Client</b>: failures on any accounts; past <see cref="LockoutOptions.MaxFailuresPerClient"/> the
-/// client is refused (spraying one password over many accounts). Failures only, so many people behind
-/// one NAT logging in at once are not refused.</item>
+/// client is refused (spraying one password over many accounts). An IPv6 client's /48 has a limit of its own,
+/// <see cref="LockoutOptions.MaxFailuresPerNetwork"/>, so one site cannot spray from 65,536 /64s. Logins that
+/// work are not counted, so many people behind one NAT logging in at once are not refused.</item>
 /// <item><b>Account</b> (distributed guessing from many clients): past <see cref="LockoutOptions.MaxFailuresPerAccount"/>
 /// failures, only <i>known</i> clients — ones the account logged in from successfully (kept in
 /// PostgreSQL) — may still try; a new client is refused until the window passes. The owner keeps access
@@ -70,6 +77,33 @@ internal sealed class LoginThrottle(ISharedState state, NpgsqlDataSource db, IOp
     private static string AccountKey(string email) => "login-failures:account:" + AccountHash(email);
 
     private static string ClientKey(string client) => "login-failures:client:" + client;
+
+    /// <summary>The /48 of an IPv6 client, or null (IPv4 addresses are not grouped: one office NAT is one address already).</summary>
+    internal static string? NetworkBucket(string clientIp)
+    {
+        if (!System.Net.IPAddress.TryParse(clientIp, out var address) || address.IsIPv4MappedToIPv6
+            || address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
+        {
+            return null;
+        }
+
+        var bytes = address.GetAddressBytes();
+        Array.Clear(bytes, 6, 10);
+        return new System.Net.IPAddress(bytes) + "/48";
+    }
+
+    /// <summary>The counters of where an attempt comes from, with their limits and names: the client, and its IPv6 /48.</summary>
+    private List<(string Key, int Limit, string Name)> SourcesOf(string clientIp)
+    {
+        var o = options.Value;
+        var sources = new List<(string, int, string)> { (ClientKey(ClientBucket(clientIp)), o.MaxFailuresPerClient, "client") };
+        if (NetworkBucket(clientIp) is { } network)
+        {
+            sources.Add(("login-failures:network:" + network, o.MaxFailuresPerNetwork, "network"));
+        }
+
+        return sources;
+    }
 
     /// <summary>An IPv4 address, or the /64 network of an IPv6 one (one host usually owns a whole /64); "local" for in-process calls.</summary>
     internal static string ClientBucket(string clientIp)
@@ -111,17 +145,22 @@ internal sealed class LoginThrottle(ISharedState state, NpgsqlDataSource db, IOp
         // Every counter takes the attempt before the password is checked — atomically, so a burst of parallel
         // attempts cannot all read "under the limit" — and a success gives the client's and account's back
         // (SucceededAsync): they count failures and attempts in flight, never logins that worked.
-        var clientCount = await CountersAsync(s => s.IncrementAsync(ClientKey(client), o.Window));
-        if (clientCount.Count > o.MaxFailuresPerClient)
+        var sources = SourcesOf(clientIp);
+        for (var i = 0; i < sources.Count; i++)
         {
-            await CountersAsync(s => Done(s.DecrementAsync(ClientKey(client))));
-            throw Refused("client", clientCount.Remaining, "Too many failed logins from this address; try again later.");
+            var (key, limit, name) = sources[i];
+            var count = await CountersAsync(s => s.IncrementAsync(key, o.Window));
+            if (count.Count > limit)
+            {
+                await GiveBackAsync(sources.Take(i + 1), email: null);
+                throw Refused(name, count.Remaining, "Too many failed logins from this address; try again later.");
+            }
         }
 
         var accountCount = await CountersAsync(s => s.IncrementAsync(AccountKey(email), o.Window));
         if (accountCount.Count > o.MaxFailuresPerAccount && !await IsKnownClientAsync(email, client, cancellationToken))
         {
-            await GiveBackAsync(email, client);
+            await GiveBackAsync(sources, email);
             throw Refused("account", accountCount.Remaining,
                 "This account is refusing logins from new devices for now (too many failed attempts); log in from a device you used before, or try again later.");
         }
@@ -129,7 +168,7 @@ internal sealed class LoginThrottle(ISharedState state, NpgsqlDataSource db, IOp
         var pair = await CountersAsync(s => s.IncrementAsync(PairKey(email, client), o.Window));
         if (pair.Count > o.MaxFailuresPerPair)
         {
-            await GiveBackAsync(email, client);
+            await GiveBackAsync(sources, email);
             throw Refused("account_client", pair.Remaining, "Too many failed logins; try again later.");
         }
 
@@ -146,7 +185,7 @@ internal sealed class LoginThrottle(ISharedState state, NpgsqlDataSource db, IOp
     public async Task SucceededAsync(NpgsqlConnection connection, Guid userId, string email, string clientIp, CancellationToken cancellationToken)
     {
         var client = ClientBucket(clientIp);
-        await GiveBackAsync(email, client);
+        await GiveBackAsync(SourcesOf(clientIp), email);
         await CountersAsync(s => Done(s.DeleteAsync(PairKey(email, client))));
         await connection.ExecuteAsync(new CommandDefinition(
             """
@@ -165,10 +204,18 @@ internal sealed class LoginThrottle(ISharedState state, NpgsqlDataSource db, IOp
             """, new { email, client, lifetime = options.Value.KnownClientLifetime }, cancellationToken: cancellationToken));
     }
 
-    private async Task GiveBackAsync(string email, string client)
+    /// <summary>Takes an attempt back from the source counters (and the account's, when given).</summary>
+    private async Task GiveBackAsync(IEnumerable<(string Key, int Limit, string Name)> sources, string? email)
     {
-        await CountersAsync(s => Done(s.DecrementAsync(ClientKey(client))));
-        await CountersAsync(s => Done(s.DecrementAsync(AccountKey(email))));
+        foreach (var (key, _, _) in sources)
+        {
+            await CountersAsync(s => Done(s.DecrementAsync(key)));
+        }
+
+        if (email is not null)
+        {
+            await CountersAsync(s => Done(s.DecrementAsync(AccountKey(email))));
+        }
     }
 
     private static async Task<bool> Done(Task operation)

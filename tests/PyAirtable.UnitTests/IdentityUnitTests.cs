@@ -20,6 +20,34 @@ public sealed class IdentityUnitTests
     public void ClientBucket_GroupsIPv6ByItsSlash64(string ip, string bucket) =>
         Assert.Equal(bucket, LoginThrottle.ClientBucket(ip));
 
+    [Fact]
+    public async Task LoginThrottle_CountsAnIPv6SiteAsOneNetwork_WhateverItsSlash64s()
+    {
+        var options = Microsoft.Extensions.Options.Options.Create(new LockoutOptions { MaxFailuresPerNetwork = 3, MaxFailuresPerClient = 100 });
+        await using var unused = Npgsql.NpgsqlDataSource.Create("Host=127.0.0.1;Port=1"); // only asked about known clients
+        var throttle = new LoginThrottle(new MemorySharedState(TimeProvider.System), unused, options, TimeProvider.System);
+        for (var i = 1; i <= 3; i++)
+        {
+            await throttle.BeforeAttemptAsync($"user{i}@example.com", $"2001:db8:1234:{i}::1", CancellationToken.None);
+        }
+
+        var refused = await Assert.ThrowsAsync<PyAirtable.Services.Infrastructure.Errors.PlatformException>(() =>
+            throttle.BeforeAttemptAsync("user4@example.com", "2001:db8:1234:4::1", CancellationToken.None));
+        Assert.Equal("network", refused.Metadata["limit"]);
+
+        // Another /48 is not affected.
+        await throttle.BeforeAttemptAsync("user5@example.com", "2001:db8:5678:1::1", CancellationToken.None);
+    }
+
+    [Theory]
+    [InlineData("2001:db8:1234:5678:9abc::1", "2001:db8:1234::/48")]
+    [InlineData("2001:db8:1234:ffff::2", "2001:db8:1234::/48")]
+    [InlineData("203.0.113.7", null)]
+    [InlineData("::ffff:203.0.113.7", null)]
+    [InlineData("", null)]
+    public void NetworkBucket_GroupsIPv6ByItsSlash48_AndLeavesIPv4Alone(string ip, string? network) =>
+        Assert.Equal(network, LoginThrottle.NetworkBucket(ip));
+
     [Theory]
     [InlineData("pat_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", true)]
     [InlineData("pat_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA-_", true)]
