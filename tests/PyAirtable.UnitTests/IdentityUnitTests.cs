@@ -54,6 +54,7 @@ public sealed class IdentityUnitTests
     [InlineData("pat_AAAA", false)]
     [InlineData("rt_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", false)]
     [InlineData("pat_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' ", false)]
+    [InlineData("pat_'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", false)] // the first character after the prefix counts too
     [InlineData("", false)]
     [InlineData(null, false)]
     public void ApiKeyShape_IsCheckedBeforeAnyLookup(string? key, bool looksLikeOne) =>

@@ -45,6 +45,31 @@ public sealed class CredentialAbuseTests(IdentityFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task AKeyTheGatewayKeeps_IsRefusedOnceTheKeyExpires()
+    {
+        var user = await Host.RegisterAsync();
+        var key = await Host.Auth().CreateApiKeyAsync(new CreateApiKeyRequest
+        {
+            Name = "short", Scopes = [Scopes.UsersRead], ExpiresAt = DateTime.UtcNow.AddSeconds(3),
+        }, user.Bearer);
+        await Host.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, Identities.WithApiKey(key.Secret)); // verified and kept (30 s)
+
+        await Task.Delay(TimeSpan.FromSeconds(4));
+        AssertStatus(await Assert.ThrowsAsync<RpcException>(async () => await Host.Users().GetUserAsync(
+            new GetUserRequest { UserId = user.UserId }, Identities.WithApiKey(key.Secret))), StatusCode.Unauthenticated, "expired");
+    }
+
+    [Fact]
+    public async Task TwoApiKeyHeaders_AreRefused_EvenWhenOneIsValid()
+    {
+        var user = await Host.RegisterAsync();
+        var key = await Host.Auth().CreateApiKeyAsync(new CreateApiKeyRequest { Name = "k", Scopes = [Scopes.UsersRead] }, user.Bearer);
+        var headers = new Metadata { { "x-api-key", key.Secret }, { "x-api-key", "pat_" + new string('A', 43) } };
+        AssertStatus(await Assert.ThrowsAsync<RpcException>(async () => await Host.Users().GetUserAsync(
+            new GetUserRequest { UserId = user.UserId }, new ProtoBuf.Grpc.CallContext(new CallOptions(headers)))), StatusCode.Unauthenticated, "invalid_api_key");
+    }
+
+    [Fact]
     public async Task AnApiKey_CannotDeactivateItsOwnersAccount()
     {
         var user = await Host.RegisterAsync();
