@@ -1,31 +1,39 @@
 using Dapper;
-using PyAirtable.Services.Infrastructure.Outbox;
+using Npgsql;
+using PyAirtable.Contracts.Events;
+using PyAirtable.Services.Infrastructure.Events;
 
 namespace PyAirtable.Services.Auth;
 
 /// <summary>
-/// Applies the User service's <c>user.deactivated</c> event to the account: logins refused and every
-/// session ended, in the delivery transaction (exactly once). Until it is delivered the revocation list
-/// written by DeactivateUser already refuses the user's credentials.
+/// Applies the User service's <see cref="UserDeactivated"/> to the account: logins refused and every session and API key
+/// ended, once (the event's id is recorded in the same transaction). Until it is handled, the revocation list written by
+/// DeactivateUser already refuses the user's credentials.
 /// </summary>
-internal sealed class AccountEvents : IOutboxHandler
+internal sealed class AccountEvents(NpgsqlDataSource db) : IEventConsumer<UserDeactivated>
 {
-    public const string UserDeactivated = "user.deactivated";
+    public const string ConsumerName = "auth.accounts";
 
-    public async ValueTask HandleAsync(OutboxMessage message, OutboxDelivery delivery, CancellationToken cancellationToken)
+    public async Task HandleAsync(UserDeactivated domainEvent, EventContext context, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(message);
-        ArgumentNullException.ThrowIfNull(delivery);
-        if (message.EventType != UserDeactivated || !Guid.TryParse(message.AggregateId, out var userId))
+        if (!Guid.TryParse(domainEvent.UserId, out var userId))
         {
             return;
         }
 
-        await delivery.Connection.ExecuteAsync(new CommandDefinition(
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        if (!await context.FirstDeliveryAsync(tx, cancellationToken))
+        {
+            return;
+        }
+
+        await connection.ExecuteAsync(new CommandDefinition(
             """
             UPDATE auth.credentials SET disabled_at = coalesce(disabled_at, now()), updated_at = now() WHERE user_id = @userId;
             UPDATE auth.sessions SET revoked_at = now(), revoked_reason = 'user_deactivated' WHERE user_id = @userId AND revoked_at IS NULL;
             UPDATE auth.api_keys SET revoked_at = now() WHERE user_id = @userId AND revoked_at IS NULL;
-            """, new { userId }, delivery.Transaction, cancellationToken: cancellationToken));
+            """, new { userId }, tx, cancellationToken: cancellationToken));
+        await tx.CommitAsync(cancellationToken);
     }
 }

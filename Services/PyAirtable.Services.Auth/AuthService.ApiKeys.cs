@@ -3,7 +3,8 @@ using PyAirtable.Contracts.Auth;
 using PyAirtable.Contracts.Common;
 using PyAirtable.Services.Infrastructure.Errors;
 using PyAirtable.Services.Infrastructure.Identity;
-using PyAirtable.Services.Infrastructure.Outbox;
+using PyAirtable.Contracts.Events;
+using PyAirtable.Services.Infrastructure.Events;
 using PyAirtable.Services.Infrastructure.Pagination;
 using PyAirtable.Services.Infrastructure.Requests;
 using PyAirtable.Services.Infrastructure.SharedState;
@@ -86,7 +87,10 @@ public sealed partial class AuthService
             tx, cancellationToken: ct));
 
         key = key with { CreatedAt = created };
-        await Outbox.EnqueueAsync(tx, "api_key.created", "api_key", key.Id, key, context.GetRequestMetadata().RequestId, ct);
+        await Outbox.EnqueueAsync(tx, new ApiKeyCreated
+        {
+            KeyId = key.Id, UserId = caller.UserId, Name = key.Name, Prefix = key.Prefix, Scopes = [.. key.Scopes], ExpiresAt = key.ExpiresAt,
+        }, EventOrigin.Of<IAuthService>(context), ct);
         await tx.CommitAsync(ct);
         return new CreateApiKeyResponse { ApiKey = key, Secret = secret };
     }
@@ -151,7 +155,10 @@ public sealed partial class AuthService
         var key = row.ToContract();
         string[] revoked = [RevocationList.ApiKey(key.Id), .. descendants.Select(d => RevocationList.ApiKey(d.ToString()))];
         await _revocations.RecordAsync(tx, revoked, ct);
-        await Outbox.EnqueueAsync(tx, "api_key.revoked", "api_key", key.Id, key, context.GetRequestMetadata().RequestId, ct);
+        await Outbox.EnqueueAsync(tx, new ApiKeyRevoked
+        {
+            KeyId = key.Id, UserId = caller.UserId, DescendantKeyIds = [.. descendants.Select(d => d.ToString())],
+        }, EventOrigin.Of<IAuthService>(context), ct);
         await tx.CommitAsync(ct);
         await _revocations.PublishAsync(revoked);
         return new RevokeApiKeyResponse { ApiKey = key };

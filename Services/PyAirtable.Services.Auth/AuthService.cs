@@ -10,7 +10,6 @@ using PyAirtable.Contracts.Common;
 using PyAirtable.Contracts.Users;
 using PyAirtable.Services.Infrastructure.Errors;
 using PyAirtable.Services.Infrastructure.Identity;
-using PyAirtable.Services.Infrastructure.Outbox;
 using PyAirtable.Services.Infrastructure.Pagination;
 using PyAirtable.Services.Infrastructure.Requests;
 using PyAirtable.Services.Infrastructure.SharedState;

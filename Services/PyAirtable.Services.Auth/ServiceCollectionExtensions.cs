@@ -7,7 +7,7 @@ using PyAirtable.Services.Infrastructure;
 using PyAirtable.Services.Infrastructure.Contracts;
 using PyAirtable.Services.Infrastructure.Identity;
 using PyAirtable.Services.Auth.Mail;
-using PyAirtable.Services.Infrastructure.Outbox;
+using PyAirtable.Services.Infrastructure.Events;
 using TokenOptions = PyAirtable.Services.Infrastructure.Identity.TokenOptions;
 
 namespace PyAirtable.Services.Auth;
@@ -20,9 +20,6 @@ public static class ServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
         services.AddOptions<TokenOptions>().Bind(configuration.GetSection(TokenOptions.Section));
-        // On every host, Auth local or not: the outbox dispatcher of whichever host holds its lock
-        // delivers user.deactivated, and the account must be disabled whoever delivers it.
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IOutboxHandler, AccountEvents>());
         if (!string.IsNullOrWhiteSpace(configuration[$"{ContractBindingExtensions.RemoteSection}:pyairtable.auth.v1.AuthService"]))
         {
             return services.AddContract<IAuthService, AuthService>(configuration);
@@ -30,6 +27,8 @@ public static class ServiceCollectionExtensions
 
         services.AddOptions<LockoutOptions>().Bind(configuration.GetSection(TokenOptions.Section + ":Lockout"));
         services.AddServiceMigrations("auth", typeof(ServiceCollectionExtensions).Assembly);
+        // Where Auth's schema is served, a UserDeactivated disables the account; hosts serving Auth share the work.
+        services.AddEventConsumer<AccountEvents>(AccountEvents.ConsumerName);
         services.TryAddSingleton<IPasswordHasher<AuthService.Account>, PasswordHasher<AuthService.Account>>();
         services.TryAddSingleton<SigningKeyStore>();
         services.TryAddSingleton<TokenService>();

@@ -8,7 +8,7 @@ using Microsoft.Extensions.Hosting;
 using Npgsql;
 using PyAirtable.Services.Infrastructure.Database;
 using PyAirtable.Services.Infrastructure.Health;
-using PyAirtable.Services.Infrastructure.Outbox;
+using PyAirtable.Services.Infrastructure.Events;
 using PyAirtable.Services.Infrastructure.Pagination;
 using PyAirtable.Services.Infrastructure.SharedState;
 using StackExchange.Redis;
@@ -25,8 +25,8 @@ public static class ServiceCollectionExtensions
     public const string RedisConnectionName = "Redis";
 
     /// <summary>
-    /// Registers PostgreSQL (one pooled <see cref="NpgsqlDataSource"/>), migrations, the outbox
-    /// dispatcher, cursor signing, the distributed cache (Redis, or memory when Redis is not
+    /// Registers PostgreSQL (one pooled <see cref="NpgsqlDataSource"/>), migrations, the event
+    /// stream (relay and consumers), cursor signing, the distributed cache (Redis, or memory when Redis is not
     /// configured) and the health checks of those dependencies.
     /// </summary>
     public static IServiceCollection AddPlatformInfrastructure(this IServiceCollection services, IConfiguration configuration)
@@ -72,9 +72,12 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton<MigrationRunner>();
         services.AddServiceMigrations("platform", typeof(ServiceCollectionExtensions).Assembly);
 
-        services.AddOptions<OutboxOptions>().Bind(configuration.GetSection("Outbox"));
-        services.TryAddSingleton<OutboxDispatcher>();
-        services.AddHostedService(sp => sp.GetRequiredService<OutboxDispatcher>());
+        services.AddOptions<EventStreamOptions>().Bind(configuration.GetSection(EventStreamOptions.Section));
+        services.TryAddSingleton<EventLog>();
+        services.TryAddSingleton<EventRelay>();
+        services.AddHostedService(sp => sp.GetRequiredService<EventRelay>());
+        services.TryAddSingleton<EventConsumerHost>();
+        services.AddHostedService(sp => sp.GetRequiredService<EventConsumerHost>());
 
         services.TryAddSingleton<CursorKeyProvider>();
         services.TryAddSingleton<ICursorKeyProvider>(sp => sp.GetRequiredService<CursorKeyProvider>());
@@ -103,6 +106,7 @@ public static class ServiceCollectionExtensions
                 o.ConnectionMultiplexerFactory = () => Task.FromResult(sp.GetRequiredService<IConnectionMultiplexer>()));
             health.AddCheck<RedisHealthCheck>("redis", HealthStatus.Unhealthy, [HealthTags.Ready], TimeSpan.FromSeconds(3));
             services.TryAddSingleton<ISharedState, RedisSharedState>();
+            services.TryAddSingleton<RedisEventStore>();
         }
         else
         {

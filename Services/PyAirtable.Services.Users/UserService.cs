@@ -9,7 +9,8 @@ using PyAirtable.Contracts.Permissions;
 using PyAirtable.Contracts.Users;
 using PyAirtable.Services.Infrastructure.Errors;
 using PyAirtable.Services.Infrastructure.Identity;
-using PyAirtable.Services.Infrastructure.Outbox;
+using PyAirtable.Contracts.Events;
+using PyAirtable.Services.Infrastructure.Events;
 using PyAirtable.Services.Infrastructure.Pagination;
 using PyAirtable.Services.Infrastructure.Requests;
 using PyAirtable.Services.Infrastructure.SharedState;
@@ -204,7 +205,10 @@ public sealed partial class UserService(
         }
 
         var user = row.ToContract();
-        await Outbox.EnqueueAsync(tx, "user.updated", "user", user.Id, user, context.GetRequestMetadata().RequestId, ct);
+        await Outbox.EnqueueAsync(tx, new UserUpdated
+        {
+            UserId = user.Id, DisplayName = row.DisplayName, AvatarUrl = row.AvatarUrl, TimeZone = row.TimeZone, Version = row.Version,
+        }, EventOrigin.Of<IUserService>(context), ct);
         await tx.CommitAsync(ct);
         await WriteCacheAsync(row, changed: true);
         return new UpdateUserResponse { User = user, Cache = new CacheMetadata { Etag = row.Etag, ExpiresAt = time.GetUtcNow().UtcDateTime + options.Value.CacheTtl } };
@@ -240,7 +244,7 @@ public sealed partial class UserService(
         // account (user.deactivated, delivered by the outbox) refuses logins, refreshes and keys.
         var revoked = RevocationList.User(user.Id);
         await revocations.RecordAsync(tx, revoked, ct);
-        await Outbox.EnqueueAsync(tx, "user.deactivated", "user", user.Id, user, context.GetRequestMetadata().RequestId, ct);
+        await Outbox.EnqueueAsync(tx, new UserDeactivated { UserId = user.Id, Status = UserStatus.Deactivated }, EventOrigin.Of<IUserService>(context), ct);
         await tx.CommitAsync(ct);
         await revocations.PublishAsync(revoked);
         await WriteCacheAsync(row, changed: true);
@@ -290,7 +294,7 @@ public sealed partial class UserService(
         }
 
         var user = row.ToContract();
-        await Outbox.EnqueueAsync(tx, "user.registered", "user", user.Id, user, context.GetRequestMetadata().RequestId, ct);
+        await Outbox.EnqueueAsync(tx, new UserRegistered { UserId = user.Id, Email = row.Email, DisplayName = row.DisplayName }, EventOrigin.Of<IUserService>(context), ct);
         await tx.CommitAsync(ct);
         return new CreateUserResponse { User = user };
     }

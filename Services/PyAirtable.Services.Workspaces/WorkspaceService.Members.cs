@@ -7,7 +7,7 @@ using PyAirtable.Contracts.Users;
 using PyAirtable.Contracts.Workspaces;
 using PyAirtable.Services.Infrastructure.Errors;
 using PyAirtable.Services.Infrastructure.Identity;
-using PyAirtable.Services.Infrastructure.Outbox;
+using PyAirtable.Contracts.Events;
 using PyAirtable.Services.Infrastructure.Pagination;
 using PyAirtable.Services.Infrastructure.Requests;
 using CallContext = ProtoBuf.Grpc.CallContext;
@@ -27,13 +27,13 @@ public sealed partial class WorkspaceService
         // Owners only, before the user id is looked at: nobody else learns whether an id is a user.
         await RequireAsync(context, ResourceType.Workspace, id, PermissionLevel.Owner);
         await EnsureUserExistsAsync(context, user);
-        var (_, invitation) = await WithEventAsync(context, "member.invited", id, async () =>
+        var invitation = await WithEventAsync(context, async () =>
         {
             var created = await permissions.CreateInvitationAsync(
                 new CreateInvitationRequest { WorkspaceId = id.ToString(), UserId = user.ToString(), Level = request.Level }, context);
-            return (created, created.Invitation!);
+            return (created.Invitation!, Invited(created.Invitation!));
         });
-        return new AddMemberResponse { InvitationId = invitation!.Id, Pending = true, Invitation = invitation };
+        return new AddMemberResponse { InvitationId = invitation.Id, Pending = true, Invitation = invitation };
     }
 
     [RequiresScope(Scopes.WorkspacesWrite)]
@@ -41,10 +41,10 @@ public sealed partial class WorkspaceService
     {
         var caller = context.RequireUser(Scopes.WorkspacesWrite, WorkspacesAreUsers);
         var id = Validation.Id("workspace_id", request.WorkspaceId);
-        var (resigned, _) = await WithEventAsync(context, "member.removed", id, async () =>
+        var resigned = await WithEventAsync(context, async () =>
         {
             var r = await permissions.ResignMembershipAsync(new ResignMembershipRequest { WorkspaceId = id.ToString() }, context);
-            return (r, r.Removed ? new Member { UserId = caller.UserId } : null);
+            return (r, r.Removed ? new MemberRemoved { WorkspaceId = id.ToString(), UserId = caller.UserId, Left = true } : null);
         });
         return new LeaveWorkspaceResponse { ConsistencyToken = resigned.ConsistencyToken };
     }
@@ -56,10 +56,10 @@ public sealed partial class WorkspaceService
         var id = Validation.Id("workspace_id", request.WorkspaceId);
         MemberLevel(request.Level);
         await ExistsAsync(context, id);
-        var (_, invitation) = await WithEventAsync(context, "member.invited", id, async () =>
+        var invitation = await WithEventAsync(context, async () =>
         {
             var created = await permissions.CreateInvitationAsync(new CreateInvitationRequest { WorkspaceId = id.ToString(), Email = request.Email, Level = request.Level }, context);
-            return (created, created.Invitation!);
+            return (created.Invitation!, Invited(created.Invitation!));
         });
         return new InviteMemberResponse { Invitation = invitation };
     }
@@ -69,14 +69,13 @@ public sealed partial class WorkspaceService
     {
         context.RequireUser(Scopes.WorkspacesWrite, WorkspacesAreUsers);
         Validation.Id("invitation_id", request.InvitationId);
-        AcceptInvitationResponse? accepted = null;
-        var (_, member) = await WithEventAsync(context, "member.added", null, async () =>
+        var accepted = await WithEventAsync(context, async () =>
         {
-            accepted = await permissions.AcceptInvitationAsync(new AcceptInvitationRequest { InvitationId = request.InvitationId }, context);
-            var m = new Member { UserId = accepted.Grant!.UserId, Level = accepted.Grant.Level, AddedAt = accepted.Grant.GrantedAt };
-            return (accepted, m);
-        }, r => Guid.Parse(r.Grant!.Resource!.Id));
-        return new AcceptInviteResponse { WorkspaceId = accepted!.Grant!.Resource!.Id, Member = member, ConsistencyToken = accepted.ConsistencyToken };
+            var a = await permissions.AcceptInvitationAsync(new AcceptInvitationRequest { InvitationId = request.InvitationId }, context);
+            return (a, new MemberAdded { WorkspaceId = a.Grant!.Resource!.Id, UserId = a.Grant.UserId, Level = a.Grant.Level });
+        });
+        var member = new Member { UserId = accepted.Grant!.UserId, Level = accepted.Grant.Level, AddedAt = accepted.Grant.GrantedAt };
+        return new AcceptInviteResponse { WorkspaceId = accepted.Grant.Resource!.Id, Member = member, ConsistencyToken = accepted.ConsistencyToken };
     }
 
     [RequiresScope(Scopes.WorkspacesWrite)]
@@ -85,11 +84,12 @@ public sealed partial class WorkspaceService
         context.RequireUser(Scopes.WorkspacesWrite, WorkspacesAreUsers);
         var id = Validation.Id("workspace_id", request.WorkspaceId);
         var user = Validation.Id("user_id", request.UserId);
-        var (revoked, _) = await WithEventAsync(context, "member.removed", id, async () =>
+        var revoked = await WithEventAsync(context, async () =>
         {
             // Everything the member held inside the workspace goes: grants on bases they created, roles.
             var r = await permissions.RevokeAsync(new RevokeRequest { Resource = Ref(ResourceType.Workspace, id), UserId = user.ToString(), WholeWorkspace = true }, context);
-            return (r, r.Removed ? new Member { UserId = user.ToString() } : null); // no event when nobody was removed
+            // no event when nobody was removed
+            return (r, r.Removed ? new MemberRemoved { WorkspaceId = id.ToString(), UserId = user.ToString() } : null);
         });
         return new RemoveMemberResponse { ConsistencyToken = revoked.ConsistencyToken };
     }
@@ -101,12 +101,13 @@ public sealed partial class WorkspaceService
         var id = Validation.Id("workspace_id", request.WorkspaceId);
         var user = Validation.Id("user_id", request.UserId);
         MemberLevel(request.Level);
-        var (granted, member) = await WithEventAsync(context, "member.role_changed", id, async () =>
+        var granted = await WithEventAsync(context, async () =>
         {
             var g = await permissions.GrantAsync(new GrantRequest { Resource = Ref(ResourceType.Workspace, id), UserId = user.ToString(), Level = request.Level }, context);
-            return (g, new Member { UserId = user.ToString(), Level = request.Level, AddedAt = g.Grant!.GrantedAt });
+            return (g, new MemberRoleChanged { WorkspaceId = id.ToString(), UserId = user.ToString(), Level = request.Level });
         });
-        return new ChangeMemberRoleResponse { Member = member!, ConsistencyToken = granted.ConsistencyToken };
+        var member = new Member { UserId = user.ToString(), Level = request.Level, AddedAt = granted.Grant!.GrantedAt };
+        return new ChangeMemberRoleResponse { Member = member, ConsistencyToken = granted.ConsistencyToken };
     }
 
     [RequiresScope(Scopes.WorkspacesRead)]
@@ -157,4 +158,10 @@ public sealed partial class WorkspaceService
             throw new ValidationException("level", "must be read, comment, edit, create or owner");
         }
     }
+
+    private static MemberInvited Invited(Invitation invitation) => new()
+    {
+        WorkspaceId = invitation.WorkspaceId, InvitationId = invitation.Id, UserId = invitation.UserId, Email = invitation.Email,
+        Level = invitation.Level, InvitedBy = invitation.InvitedBy,
+    };
 }

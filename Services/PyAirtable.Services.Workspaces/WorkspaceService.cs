@@ -7,7 +7,8 @@ using PyAirtable.Contracts.Users;
 using PyAirtable.Contracts.Workspaces;
 using PyAirtable.Services.Infrastructure.Errors;
 using PyAirtable.Services.Infrastructure.Identity;
-using PyAirtable.Services.Infrastructure.Outbox;
+using PyAirtable.Contracts.Events;
+using PyAirtable.Services.Infrastructure.Events;
 using PyAirtable.Services.Infrastructure.Pagination;
 using PyAirtable.Services.Infrastructure.Requests;
 using CallContext = ProtoBuf.Grpc.CallContext;
@@ -56,7 +57,10 @@ public sealed partial class WorkspaceService(
         var registered = await permissions.RegisterResourceAsync(new RegisterResourceRequest { Resource = Ref(ResourceType.Workspace, id) }, context);
         // Once the remote write is done, finish regardless of the caller going away (the outbox's ordering lock
         // is held from here to the commit only).
-        await Outbox.EnqueueAsync(tx, "workspace.created", "workspace", workspace.Id, workspace, RequestId(context), CancellationToken.None);
+        await Outbox.EnqueueAsync(tx, new WorkspaceCreated
+        {
+            WorkspaceId = workspace.Id, Name = workspace.Name, Description = workspace.Description, CreatedBy = workspace.CreatedBy,
+        }, Origin(context), CancellationToken.None);
         await tx.CommitAsync(CancellationToken.None);
         return new CreateWorkspaceResponse { Workspace = workspace, ConsistencyToken = registered.ConsistencyToken };
     }
@@ -135,7 +139,7 @@ public sealed partial class WorkspaceService(
         }
 
         var workspace = row.ToContract(level);
-        await Outbox.EnqueueAsync(tx, "workspace.updated", "workspace", workspace.Id, workspace, RequestId(context), ct);
+        await Outbox.EnqueueAsync(tx, new WorkspaceUpdated { WorkspaceId = workspace.Id, Name = workspace.Name, Description = workspace.Description }, Origin(context), ct);
         await tx.CommitAsync(ct);
         return new UpdateWorkspaceResponse { Workspace = workspace };
     }
@@ -153,7 +157,7 @@ public sealed partial class WorkspaceService(
         await using var tx = await connection.BeginTransactionAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition("DELETE FROM workspaces.workspaces WHERE id = @id", new { id }, tx, cancellationToken: ct));
         var deleted = await permissions.DeleteResourceAsync(new DeleteResourceRequest { Resource = Ref(ResourceType.Workspace, id) }, context);
-        await Outbox.EnqueueAsync(tx, "workspace.deleted", "workspace", id.ToString(), new DeleteWorkspaceRequest { WorkspaceId = id.ToString() }, RequestId(context), CancellationToken.None);
+        await Outbox.EnqueueAsync(tx, new WorkspaceDeleted { WorkspaceId = id.ToString() }, Origin(context), CancellationToken.None);
         await tx.CommitAsync(CancellationToken.None);
         return new DeleteWorkspaceResponse { ConsistencyToken = deleted.ConsistencyToken };
     }
@@ -174,7 +178,8 @@ public sealed partial class WorkspaceService(
             new { id, workspace, name = request.Name.Trim(), by = Guid.Parse(caller.UserId) }, tx, cancellationToken: ct));
         var created = row.ToContract();
         var registered = await permissions.RegisterResourceAsync(new RegisterResourceRequest { Resource = Ref(ResourceType.Base, id), Parent = Ref(ResourceType.Workspace, workspace) }, context);
-        await Outbox.EnqueueAsync(tx, "base.created", "base", created.Id, created, RequestId(context), CancellationToken.None);
+        await Outbox.EnqueueAsync(tx, new BaseCreated { BaseId = created.Id, WorkspaceId = created.WorkspaceId, Name = created.Name, CreatedBy = created.CreatedBy },
+            Origin(context), CancellationToken.None);
         await tx.CommitAsync(CancellationToken.None);
         return new CreateBaseResponse { Base = created, ConsistencyToken = registered.ConsistencyToken };
     }
@@ -233,7 +238,7 @@ public sealed partial class WorkspaceService(
         }
 
         var renamed = row.ToContract();
-        await Outbox.EnqueueAsync(tx, "base.renamed", "base", renamed.Id, renamed, RequestId(context), ct);
+        await Outbox.EnqueueAsync(tx, new BaseRenamed { BaseId = renamed.Id, WorkspaceId = renamed.WorkspaceId, Name = renamed.Name }, Origin(context), ct);
         await tx.CommitAsync(ct);
         return new RenameBaseResponse { Base = renamed };
     }
@@ -247,9 +252,10 @@ public sealed partial class WorkspaceService(
         var ct = context.CancellationToken;
         await using var connection = await db.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
-        await connection.ExecuteAsync(new CommandDefinition("DELETE FROM workspaces.bases WHERE id = @id", new { id }, tx, cancellationToken: ct));
+        var workspaceId = await connection.ExecuteScalarAsync<Guid?>(new CommandDefinition(
+            "DELETE FROM workspaces.bases WHERE id = @id RETURNING workspace_id", new { id }, tx, cancellationToken: ct));
         var deleted = await permissions.DeleteResourceAsync(new DeleteResourceRequest { Resource = Ref(ResourceType.Base, id) }, context);
-        await Outbox.EnqueueAsync(tx, "base.deleted", "base", id.ToString(), new DeleteBaseRequest { BaseId = id.ToString() }, RequestId(context), CancellationToken.None);
+        await Outbox.EnqueueAsync(tx, new BaseDeleted { BaseId = id.ToString(), WorkspaceId = workspaceId?.ToString() ?? "" }, Origin(context), CancellationToken.None);
         await tx.CommitAsync(CancellationToken.None);
         return new DeleteBaseResponse { ConsistencyToken = deleted.ConsistencyToken };
     }
@@ -306,25 +312,23 @@ public sealed partial class WorkspaceService(
     /// is done the event is written even if the caller has gone). A crash between the two can still lose the
     /// event: the two services keep separate transactions.
     /// </summary>
-    private async Task<(TResult Result, TPayload? Payload)> WithEventAsync<TResult, TPayload>(
-        CallContext context, string type, Guid? workspace, Func<Task<(TResult, TPayload?)>> write, Func<TResult, Guid>? workspaceOf = null)
-        where TPayload : class
+    private async Task<TResult> WithEventAsync<TResult, TEvent>(CallContext context, Func<Task<(TResult, TEvent?)>> write)
+        where TEvent : class, IDomainEvent
     {
-        var (result, payload) = await write();
-        if (payload is not null)
+        var (result, domainEvent) = await write();
+        if (domainEvent is not null)
         {
             // The write happened: record it whatever the caller does now.
-            var aggregate = workspace ?? workspaceOf!(result);
             await using var connection = await db.OpenConnectionAsync(CancellationToken.None);
             await using var tx = await connection.BeginTransactionAsync(CancellationToken.None);
-            await Outbox.EnqueueAsync(tx, type, "workspace", aggregate.ToString(), payload, RequestId(context), CancellationToken.None);
+            await Outbox.EnqueueAsync(tx, domainEvent, Origin(context), CancellationToken.None);
             await tx.CommitAsync(CancellationToken.None);
         }
 
-        return (result, payload);
+        return result;
     }
 
-    private static string? RequestId(CallContext context) => context.ServerCallContext is null ? null : context.GetRequestMetadata().RequestId;
+    private static EventOrigin Origin(CallContext context) => EventOrigin.Of<IWorkspaceService>(context);
 
     private static ResourceRef Ref(ResourceType type, Guid id) => new() { Type = type, Id = id.ToString() };
 

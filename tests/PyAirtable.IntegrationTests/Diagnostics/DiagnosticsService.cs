@@ -4,7 +4,7 @@ using Npgsql;
 using ProtoBuf.Grpc;
 using PyAirtable.Contracts.Common;
 using PyAirtable.Services.Infrastructure.Errors;
-using PyAirtable.Services.Infrastructure.Outbox;
+using PyAirtable.Services.Infrastructure.Events;
 using PyAirtable.Services.Infrastructure.Pagination;
 using PyAirtable.Services.Infrastructure.Requests;
 
@@ -84,8 +84,8 @@ public sealed class DiagnosticsService(NpgsqlDataSource dataSource, CursorCodec 
         await using var transaction = await connection.BeginTransactionAsync(ct);
         var id = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
             "INSERT INTO testing.items (name) VALUES (@name) RETURNING id", new { name = request.Name }, transaction, cancellationToken: ct));
-        var eventId = await Outbox.EnqueueAsync(transaction, "item.created", "item", id.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            new ItemCreated { ItemId = id, Name = request.Name }, context.GetRequestMetadata().RequestId, ct);
+        var eventId = await Outbox.EnqueueAsync(transaction, new ItemCreated { ItemId = id, Name = request.Name },
+            EventOrigin.Of<IDiagnosticsService>(context), ct);
         if (request.Rollback)
         {
             await transaction.RollbackAsync(ct);

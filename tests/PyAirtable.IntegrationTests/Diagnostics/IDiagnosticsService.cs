@@ -98,10 +98,18 @@ public sealed record RecordEventResponse
 }
 
 [ProtoContract]
-public sealed record ItemCreated
+public sealed record ItemCreated : PyAirtable.Contracts.Events.IDomainEvent
 {
     [ProtoMember(1)] public long ItemId { get; init; }
     [ProtoMember(2)] public string Name { get; init; } = "";
+
+    /// <summary>The aggregate the event is about; the item itself when empty.</summary>
+    [ProtoMember(3)] public string Aggregate { get; init; } = "";
+
+    string PyAirtable.Contracts.Events.IDomainEvent.Subject =>
+        Aggregate.Length > 0 ? Aggregate : ItemId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    string PyAirtable.Contracts.Events.IDomainEvent.AggregateType => "item";
 }
 
 [ProtoContract]

@@ -108,10 +108,10 @@ public sealed class SplitHostIdentityTests : DatabasePerTest
     }
 
     [Fact]
-    public async Task Deactivation_DisablesTheAccount_EvenWhenAHostWithoutAuthDeliversTheEvent()
+    public async Task Deactivation_DisablesTheAccount_WhenTheEventCrossesHostsOnTheStream()
     {
-        // Only the users host dispatches the outbox; Auth runs on the other host.
-        await using var authHost = await StartAsync("auth-host", ("Outbox:DispatcherEnabled", "false"));
+        // The users host writes and relays UserDeactivated; the Auth host, which relays nothing, consumes it from Redis.
+        await using var authHost = await StartAsync("auth-host", ("Events:RelayEnabled", "false"));
         await using var usersHost = await StartAsync("users-host", ("Remote:pyairtable.auth.v1.AuthService", authHost.GrpcAddress));
         var user = await authHost.RegisterAsync();
 

@@ -6,6 +6,7 @@ using Npgsql;
 using ProtoBuf.Grpc;
 using PyAirtable.Contracts.Auth;
 using PyAirtable.Contracts.Common;
+using PyAirtable.Contracts.Events;
 using PyAirtable.Contracts.Users;
 using PyAirtable.IntegrationTests.Infrastructure;
 using StackExchange.Redis;
@@ -211,7 +212,7 @@ public sealed class UserAndApiKeyTests(IdentityFixture fixture) : IClassFixture<
     }
 
     [Fact]
-    public async Task DomainEvents_GoThroughTheOutbox()
+    public async Task DomainEvents_AreWrittenTypedWithTheBusinessChange()
     {
         var user = await Host.RegisterAsync();
         var profile = await Host.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, user.Bearer);
@@ -221,9 +222,20 @@ public sealed class UserAndApiKeyTests(IdentityFixture fixture) : IClassFixture<
         await Host.Users().DeactivateUserAsync(new DeactivateUserRequest { UserId = user.UserId }, user.Bearer);
 
         await using var connection = new NpgsqlConnection(fixture.Database.ConnectionString);
-        var events = (await connection.QueryAsync<string>(
-            "SELECT event_type FROM platform.outbox WHERE aggregate_id IN (@user, @key) ORDER BY id", new { user = user.UserId, key = key.ApiKey.Id })).ToList();
-        Assert.Equal(["user.registered", "user.updated", "api_key.created", "api_key.revoked", "user.deactivated"], events);
+        var events = (await connection.QueryAsync<(string Type, byte[] Payload, string Actor)>(
+            "SELECT event_type, payload, actor_id FROM platform.outbox WHERE aggregate_id IN (@user, @key) ORDER BY id",
+            new { user = user.UserId, key = key.ApiKey.Id })).ToList();
+        Assert.Equal(
+            [
+                EventTypes.NameOf<UserRegistered>(), EventTypes.NameOf<UserUpdated>(), EventTypes.NameOf<ApiKeyCreated>(),
+                EventTypes.NameOf<ApiKeyRevoked>(), EventTypes.NameOf<UserDeactivated>(),
+            ], events.Select(e => e.Type));
+        Assert.Equal("pyairtable.events.v1.UserRegistered", events[0].Type);
+        Assert.Equal("Renamed", ProtoBuf.Serializer.Deserialize<UserUpdated>((ReadOnlyMemory<byte>)events[1].Payload).DisplayName);
+        var created = ProtoBuf.Serializer.Deserialize<ApiKeyCreated>((ReadOnlyMemory<byte>)events[2].Payload);
+        Assert.Equal((key.ApiKey.Id, user.UserId), (created.KeyId, created.UserId));
+        Assert.Equal([Scopes.UsersRead], created.Scopes);
+        Assert.Equal(user.UserId, events[4].Actor);
     }
 
     public static TheoryData<string, string, string, string> BadRegistrations => new()

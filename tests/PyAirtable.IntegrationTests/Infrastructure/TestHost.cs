@@ -8,7 +8,7 @@ using PyAirtable.Host;
 using PyAirtable.IntegrationTests.Diagnostics;
 using PyAirtable.Services.Infrastructure;
 using PyAirtable.Services.Infrastructure.Contracts;
-using PyAirtable.Services.Infrastructure.Outbox;
+using PyAirtable.Services.Infrastructure.Events;
 
 namespace PyAirtable.IntegrationTests.Infrastructure;
 
@@ -22,8 +22,8 @@ public sealed class TestHostOptions
 
     public string Name { get; set; } = "host";
 
-    /// <summary>Registers the test outbox handler that records deliveries.</summary>
-    public RecordingOutboxHandler? OutboxHandler { get; set; }
+    /// <summary>Registers the test event consumer that records what it handles.</summary>
+    public RecordingConsumer? Consumer { get; set; }
 
     /// <summary>Last word on the host's services (e.g. a fault-injecting decorator).</summary>
     public Action<IServiceCollection>? ConfigureServices { get; set; }
@@ -77,8 +77,8 @@ public sealed class TestHost : IAsyncDisposable
             ["ConnectionStrings:Redis"] = options.WithRedis ? TestEnvironment.Redis : "",
             ["Redis:InstanceName"] = $"test-{Guid.NewGuid():N}:",
             ["Health:PublishPeriod"] = "00:00:01",
-            ["Outbox:PollInterval"] = "00:00:00.050",
-            ["Outbox:RetryDelay"] = "00:00:00.050",
+            ["Events:RetryDelay"] = "00:00:00.050",
+            ["Events:LeaseDuration"] = "00:00:03",
         };
         foreach (var (key, value) in options.Settings)
         {
@@ -96,10 +96,12 @@ public sealed class TestHost : IAsyncDisposable
         builder.Services.AddContract<IDiagnosticsService, DiagnosticsService>(builder.Configuration);
         builder.Services.AddContract<IRelayService, RelayService>(builder.Configuration);
         builder.Services.AddServiceMigrations("testing", typeof(DiagnosticsService).Assembly);
-        if (options.OutboxHandler is { } handler)
+        if (options.Consumer is { } consumer)
         {
-            handler.HostName = options.Name;
-            builder.Services.AddSingleton<IOutboxHandler>(handler);
+            consumer.HostName = options.Name;
+            consumer.ConnectionString = postgresConnectionString;
+            builder.Services.AddSingleton(consumer);
+            builder.Services.AddEventConsumer<RecordingConsumer>(RecordingConsumer.Name);
         }
 
         options.ConfigureServices?.Invoke(builder.Services);
