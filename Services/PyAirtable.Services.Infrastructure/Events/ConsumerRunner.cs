@@ -7,17 +7,18 @@ using StackExchange.Redis;
 namespace PyAirtable.Services.Infrastructure.Events;
 
 /// <summary>
-/// Runs one consumer on one host. With Redis, the consumer's work is split by partition: the host leases a fair share
-/// of the partitions (others run on other hosts) and reads each leased partition's stream through the consumer group,
-/// one event at a time, so the events of an aggregate are handled in order. Every event handled moves the checkpoint in
-/// PostgreSQL; whatever Redis lost (a restart, trimming) is read back from PostgreSQL by position. Without Redis the
-/// host reads every partition from PostgreSQL.
+/// Runs one consumer on one host. The consumer's work is split by partition: the host locks a fair share of the
+/// partitions (<see cref="PartitionLocks"/>; other hosts take the rest) and handles each locked partition one event at a
+/// time, so the events of an aggregate are handled in order. With Redis it reads a partition's stream through the
+/// consumer group; every event handled moves the checkpoint in PostgreSQL, and whatever Redis lost (a restart,
+/// trimming) is read back from PostgreSQL by position. Without Redis it reads the partitions from PostgreSQL.
 /// </summary>
 internal sealed partial class ConsumerRunner(
     EventConsumerRegistration registration,
     object consumer,
     EventLog log,
     RedisEventStore? stream,
+    PartitionLocks locks,
     IReadOnlyList<short> partitions,
     EventStreamOptions options,
     string owner,
@@ -27,6 +28,7 @@ internal sealed partial class ConsumerRunner(
     private readonly Dictionary<short, PartitionState> _held = [];
     private readonly SemaphoreSlim _wake = new(0, 1);
     private bool _paused;
+    private int _session;
 
     private string Name => registration.Name;
 
@@ -58,17 +60,14 @@ internal sealed partial class ConsumerRunner(
                 var worked = 0;
                 try
                 {
-                    if (stream is null && _held.Count == 0)
+                    if (DateTime.UtcNow >= nextRebalance)
                     {
-                        foreach (var part in partitions)
-                        {
-                            _held[part] = new PartitionState(part);
-                        }
+                        await RebalanceAsync(stoppingToken);
+                        nextRebalance = DateTime.UtcNow + options.RebalanceInterval;
                     }
-                    else if (stream is not null && DateTime.UtcNow >= nextRebalance)
+                    else if (_held.Count > 0)
                     {
-                        await RebalanceAsync(stream);
-                        nextRebalance = DateTime.UtcNow + options.LeaseDuration / 3;
+                        await locks.EnsureHeldAsync(stoppingToken); // a lost session must not go on handling
                     }
 
                     foreach (var state in _held.Values.ToList())
@@ -86,12 +85,6 @@ internal sealed partial class ConsumerRunner(
                 {
                     return;
                 }
-                catch (LeaseLostException lost)
-                {
-                    _held.Remove(lost.Part);
-                    LogLeaseLost(logger, Name, lost.Part);
-                    continue;
-                }
                 catch (Exception ex) when (ex is NpgsqlException or TimeoutException or System.Net.Sockets.SocketException
                                                or RedisException or SharedStateUnavailableException)
                 {
@@ -102,11 +95,9 @@ internal sealed partial class ConsumerRunner(
                         LogPaused(logger, Name, ex.GetType().Name, ex.Message);
                     }
 
-                    foreach (var state in _held.Values)
-                    {
-                        state.Ready = false;
-                    }
-
+                    // Start over from the record: give up the partitions (ending the session frees their locks).
+                    _held.Clear();
+                    await locks.DisposeAsync();
                     nextRebalance = DateTime.UtcNow;
                     await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
                     continue;
@@ -126,28 +117,26 @@ internal sealed partial class ConsumerRunner(
         }
         finally
         {
-            await LeaveAsync();
+            // Hand the partitions over now: ending the session frees the locks.
+            await locks.DisposeAsync();
         }
     }
 
-    /// <summary>Keeps this host's share of the partitions: renew what it holds, give back extras, take free ones.</summary>
-    private async Task RebalanceAsync(RedisEventStore redis)
+    /// <summary>Keeps this host's fair share of the partitions: give back extras, take free ones.</summary>
+    private async Task RebalanceAsync(CancellationToken ct)
     {
-        var live = await redis.HeartbeatAsync(Name, owner, options.LeaseDuration * 3);
-        var fair = (int)Math.Ceiling(partitions.Count / (double)live);
-        foreach (var part in _held.Keys.ToList())
+        var live = await locks.LiveMembersAsync(ct);
+        if (locks.Session != _session)
         {
-            if (!await redis.RenewAsync(Name, part, owner, options.LeaseDuration))
-            {
-                _held.Remove(part);
-                LogLeaseLost(logger, Name, part);
-            }
+            _held.Clear(); // a new session holds none of the old locks
+            _session = locks.Session;
         }
 
+        var fair = (int)Math.Ceiling(partitions.Count / (double)Math.Max(1, live));
         foreach (var part in _held.Keys.OrderDescending().Take(Math.Max(0, _held.Count - fair)).ToList())
         {
             _held.Remove(part);
-            await redis.ReleaseAsync(Name, part, owner);
+            await locks.ReleaseAsync(part, ct);
         }
 
         // Start looking at a place of this host's own, so hosts starting together do not all race for partition 0.
@@ -155,9 +144,10 @@ internal sealed partial class ConsumerRunner(
         for (var i = 0; i < partitions.Count && _held.Count < fair; i++)
         {
             var part = partitions[(start + i) % partitions.Count];
-            if (!_held.ContainsKey(part) && await redis.TryAcquireAsync(Name, part, owner, options.LeaseDuration))
+            if (!_held.ContainsKey(part) && await locks.TryAcquireAsync(part, ct))
             {
                 _held[part] = new PartitionState(part);
+                LogAcquired(logger, Name, part);
             }
         }
     }
@@ -345,7 +335,7 @@ internal sealed partial class ConsumerRunner(
                 await registration.DispatchAsync(consumer, envelope, new EventContext(envelope, Name, attempt), ct);
                 return;
             }
-            catch (Exception ex) when (!ct.IsCancellationRequested && ex is not LeaseLostException)
+            catch (Exception ex) when (!ct.IsCancellationRequested)
             {
                 var error = $"{ex.GetType().Name}: {ex.Message}";
                 error = error.Length > 2000 ? error[..2000] : error;
@@ -359,52 +349,9 @@ internal sealed partial class ConsumerRunner(
 
                 var delay = TimeSpan.FromTicks(Math.Min(options.MaxRetryDelay.Ticks, options.RetryDelay.Ticks * (1L << Math.Min(attempts - 1, 20))));
                 LogRetrying(logger, Name, envelope.Type, envelope.Id, attempts, delay, error);
-                await WaitHoldingLeaseAsync(state, delay, ct);
+                await Task.Delay(delay, ct);
+                await locks.EnsureHeldAsync(ct); // still this host's partition
             }
-        }
-    }
-
-    /// <summary>Waits out a retry delay while keeping the partition's lease, so no other host takes the event meanwhile.</summary>
-    private async Task WaitHoldingLeaseAsync(PartitionState state, TimeSpan delay, CancellationToken ct)
-    {
-        var until = DateTime.UtcNow + delay;
-        while (true)
-        {
-            if (stream is not null && !await stream.RenewAsync(Name, state.Part, owner, options.LeaseDuration))
-            {
-                throw new LeaseLostException(state.Part);
-            }
-
-            var left = until - DateTime.UtcNow;
-            if (left <= TimeSpan.Zero)
-            {
-                return;
-            }
-
-            await Task.Delay(left < options.LeaseDuration / 3 ? left : options.LeaseDuration / 3, ct);
-        }
-    }
-
-    private async Task LeaveAsync()
-    {
-        if (stream is null)
-        {
-            return;
-        }
-
-        try
-        {
-            // Hand the partitions over now rather than when the leases run out.
-            foreach (var part in _held.Keys)
-            {
-                await stream.ReleaseAsync(Name, part, owner);
-            }
-
-            await stream.LeaveAsync(Name, owner);
-        }
-        catch (Exception ex) when (ex is RedisException or TimeoutException or SharedStateUnavailableException)
-        {
-            // Redis is gone: the leases expire on their own.
         }
     }
 
@@ -419,19 +366,14 @@ internal sealed partial class ConsumerRunner(
         public DateTime NextIdleCheck { get; set; }
     }
 
-    private sealed class LeaseLostException(short part) : Exception($"The lease on partition {part} was lost.")
-    {
-        public short Part { get; } = part;
-    }
-
     [LoggerMessage(Level = LogLevel.Warning, Message = "Consumer {Consumer} paused: {Kind}: {Reason}")]
     private static partial void LogPaused(ILogger logger, string consumer, string kind, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Consumer {Consumer} resumed")]
     private static partial void LogResumed(ILogger logger, string consumer);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Consumer {Consumer} lost partition {Part} to another host")]
-    private static partial void LogLeaseLost(ILogger logger, string consumer, short part);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Consumer {Consumer} handles partition {Part} on this host")]
+    private static partial void LogAcquired(ILogger logger, string consumer, short part);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Consumer {Consumer}: {EventType} {EventId} failed (attempt {Attempts}); retrying in {Delay}: {Error}")]
     private static partial void LogRetrying(ILogger logger, string consumer, string eventType, string eventId, int attempts, TimeSpan delay, string error);

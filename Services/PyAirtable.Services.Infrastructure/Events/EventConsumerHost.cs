@@ -10,6 +10,7 @@ namespace PyAirtable.Services.Infrastructure.Events;
 /// <summary>Runs this host's share of every registered event consumer (see <see cref="ConsumerRunner"/>).</summary>
 public sealed partial class EventConsumerHost(
     IServiceProvider services,
+    NpgsqlDataSource db,
     IEnumerable<EventConsumerRegistration> registrations,
     EventLog log,
     IOptions<EventStreamOptions> options,
@@ -44,7 +45,7 @@ public sealed partial class EventConsumerHost(
         }
 
         var runners = _registrations.Select(r => new ConsumerRunner(
-            r, services.GetRequiredService(r.ConsumerType), log, stream, partitions, options.Value, Owner, logger)).ToList();
+            r, services.GetRequiredService(r.ConsumerType), log, stream, new PartitionLocks(db, r.Name), partitions, options.Value, Owner, logger)).ToList();
         if (stream is not null)
         {
             // The relay signals every batch it publishes; a missed signal only costs the poll interval.

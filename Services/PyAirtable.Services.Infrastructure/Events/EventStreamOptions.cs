@@ -30,10 +30,10 @@ public sealed class EventStreamOptions
     public int ConsumerBatchSize { get; set; } = 200;
 
     /// <summary>
-    /// How long a host's claim on a partition of a consumer lasts without renewal (renewed every third of it). A host
-    /// that dies holds its partitions this long at most; then another host takes them over with what was pending.
+    /// How often a host re-counts the hosts running a consumer and evens out the partitions among them (a host that dies
+    /// frees its partitions at once: they are PostgreSQL session locks).
     /// </summary>
-    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(10);
+    public TimeSpan RebalanceInterval { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>Failed deliveries of one event to one consumer before it is set aside (platform.event_failures).</summary>
     public int MaxAttempts { get; set; } = 5;

@@ -6,8 +6,8 @@ namespace PyAirtable.Services.Infrastructure.Events;
 
 /// <summary>
 /// The event stream in Redis: one stream per partition (<c>{InstanceName}events:{part}</c>), entries with the explicit id
-/// <c>{seq}-0</c> and the fields <c>e</c> (the EventEnvelope, protobuf) and <c>p</c> (the position in the partition);
-/// the consumers' partition leases and membership; the wake-up channel the relay publishes on.
+/// <c>{seq}-0</c> and the fields <c>e</c> (the EventEnvelope, protobuf) and <c>p</c> (the position in the partition),
+/// and the wake-up channel the relay publishes on.
 /// </summary>
 public sealed class RedisEventStore(IConnectionMultiplexer redis, IOptions<RedisOptions> redisOptions)
 {
@@ -31,12 +31,6 @@ public sealed class RedisEventStore(IConnectionMultiplexer redis, IOptions<Redis
         if added > 0 then redis.call('PUBLISH', ARGV[2], added) end
         return added
         """;
-
-    private const string RenewScript =
-        "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end";
-
-    private const string ReleaseScript =
-        "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
 
     private readonly string _prefix = redisOptions.Value.InstanceName + "events:";
 
@@ -64,36 +58,6 @@ public sealed class RedisEventStore(IConnectionMultiplexer redis, IOptions<Redis
         var result = await Database.ScriptEvaluateAsync(PublishScript, keys, [.. args]);
         return (int)result;
     }
-
-    public static RedisKey LeaseKey(string prefix, string consumer, short part) => $"{prefix}lease:{consumer}:{part}";
-
-    public RedisKey Lease(string consumer, short part) => LeaseKey(_prefix, consumer, part);
-
-    public RedisKey Members(string consumer) => _prefix + "members:" + consumer;
-
-    public Task<bool> TryAcquireAsync(string consumer, short part, string owner, TimeSpan duration) =>
-        Database.StringSetAsync(Lease(consumer, part), owner, duration, When.NotExists);
-
-    public async Task<bool> RenewAsync(string consumer, short part, string owner, TimeSpan duration) =>
-        (long)await Database.ScriptEvaluateAsync(RenewScript, [Lease(consumer, part)], [owner, (long)duration.TotalMilliseconds]) == 1;
-
-    public Task ReleaseAsync(string consumer, short part, string owner) =>
-        Database.ScriptEvaluateAsync(ReleaseScript, [Lease(consumer, part)], [owner]);
-
-    /// <summary>Records this host as a live member of the consumer; returns how many members are live.</summary>
-    public async Task<long> HeartbeatAsync(string consumer, string owner, TimeSpan leaseDuration)
-    {
-        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        var key = Members(consumer);
-        var db = Database;
-        var add = db.SortedSetAddAsync(key, owner, now);
-        var trim = db.SortedSetRemoveRangeByScoreAsync(key, double.NegativeInfinity, now - (long)leaseDuration.TotalMilliseconds);
-        var count = db.SortedSetLengthAsync(key);
-        await Task.WhenAll(add, trim, count);
-        return Math.Max(1, await count);
-    }
-
-    public Task LeaveAsync(string consumer, string owner) => Database.SortedSetRemoveAsync(Members(consumer), owner);
 
     /// <summary>The stream position of an entry id <c>{seq}-0</c>.</summary>
     public static long SequenceOf(RedisValue id)

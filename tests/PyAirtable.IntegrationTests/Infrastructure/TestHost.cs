@@ -78,7 +78,7 @@ public sealed class TestHost : IAsyncDisposable
             ["Redis:InstanceName"] = $"test-{Guid.NewGuid():N}:",
             ["Health:PublishPeriod"] = "00:00:01",
             ["Events:RetryDelay"] = "00:00:00.050",
-            ["Events:LeaseDuration"] = "00:00:03",
+            ["Events:RebalanceInterval"] = "00:00:00.500",
         };
         foreach (var (key, value) in options.Settings)
         {
