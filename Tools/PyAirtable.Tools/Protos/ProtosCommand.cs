@@ -5,9 +5,9 @@ namespace PyAirtable.Tools.Protos;
 /// <summary>
 /// <c>pyairtable protos export|check|release</c>: the contract toolchain. <c>export</c> writes
 /// protos/ from the Contracts assembly; <c>check</c> fails on drift (committed protos differ from a
-/// fresh export), on lint findings (buf, STANDARD) and on breaking changes against the released
-/// baseline (buf, WIRE_JSON + RPC_NO_DELETE + SERVICE_NO_DELETE); <c>release</c> makes the current
-/// protos the new baseline.
+/// fresh export), on lint findings (buf, STANDARD), on a stable package (not …v1alpha1/…v1beta1)
+/// missing from the released baseline, and on breaking changes of stable packages against it (buf,
+/// WIRE_JSON + RPC_NO_DELETE + SERVICE_NO_DELETE); <c>release</c> makes the current protos the new baseline.
 /// </summary>
 internal static class ProtosCommand
 {

@@ -65,10 +65,5 @@ public sealed class GateTests : IDisposable
         return await ProtoWorkspace.BreakingAsync(current.FullName, baseline.FullName, CancellationToken.None);
     }
 
-    private static IReadOnlyDictionary<string, string> Export(string variant)
-    {
-        var ns = $"PyAirtable.UnitTests.Gate.{variant}.Contracts.Demo";
-        var types = typeof(GateTests).Assembly.GetTypes().Where(t => t.Namespace == ns);
-        return ProtoExporter.Export(types, XmlDocs.For(typeof(GateTests).Assembly));
-    }
+    private static IReadOnlyDictionary<string, string> Export(string variant) => GateProtos.Demo(variant);
 }
