@@ -10,7 +10,9 @@ public static partial class ProtoWorkspace
 {
     public const string BaselineFolder = ".baseline";
     private const string ExportRoot = "pyairtable";
-    private static readonly string[] BreakingRules = ["WIRE_JSON", "RPC_NO_DELETE", "SERVICE_NO_DELETE"];
+    // PACKAGE_NO_DELETE: the WIRE_JSON rules compare what is in both files, so without it deleting a whole
+    // stable package passed, and a release afterwards dropped it from the baseline: a way around the gate.
+    private static readonly string[] BreakingRules = ["WIRE_JSON", "RPC_NO_DELETE", "SERVICE_NO_DELETE", "PACKAGE_NO_DELETE"];
     private static readonly string BreakingLabel = $"buf {string.Join(", ", BreakingRules)}; v1alpha1/v1beta1 packages exempt";
 
     /// <summary>What a fresh export of the Contracts assembly gives.</summary>
@@ -169,11 +171,20 @@ public static partial class ProtoWorkspace
             return new BufResult(0, "", "");
         }
 
+        var judged = Stable(currentFiles);
+        if (judged.Count == 0)
+        {
+            // buf refuses an empty module; every released stable package was deleted (as PACKAGE_NO_DELETE words it).
+            var deleted = released.Values.Select(PackageOf).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)
+                .Select(p => $"<input>:1:1:Previously present package \"{p}\" was deleted.\n");
+            return new BufResult(100, string.Concat(deleted), "");
+        }
+
         var stableCurrent = Directory.CreateTempSubdirectory("pyairtable-breaking-");
         var stableBaseline = Directory.CreateTempSubdirectory("pyairtable-breaking-");
         try
         {
-            Write(stableCurrent, Stable(currentFiles));
+            Write(stableCurrent, judged);
             Write(stableBaseline, released);
             var result = await Buf.RunAsync(
             [

@@ -7,7 +7,8 @@ namespace PyAirtable.Tools.Protos;
 /// protos/ from the Contracts assembly; <c>check</c> fails on drift (committed protos differ from a
 /// fresh export), on lint findings (buf, STANDARD), on a stable package (not …v1alpha1/…v1beta1)
 /// missing from the released baseline, and on breaking changes of stable packages against it (buf,
-/// WIRE_JSON + RPC_NO_DELETE + SERVICE_NO_DELETE); <c>release</c> makes the current protos the new baseline.
+/// WIRE_JSON + RPC_NO_DELETE + SERVICE_NO_DELETE + PACKAGE_NO_DELETE); <c>release</c> makes the
+/// current protos the new baseline.
 /// </summary>
 internal static class ProtosCommand
 {

@@ -28,6 +28,17 @@ public sealed class GateTests : IDisposable
         Assert.True(message.Contains(expectedMessage, StringComparison.Ordinal), message);
     }
 
+    [Fact]
+    public async Task Breaking_EveryStablePackageDeleted_IsRejected()
+    {
+        // No fixture namespace "DeletedPackage": nothing stable is left, and buf refuses an empty module,
+        // so the gate words this case itself.
+        var result = await JudgeAsync("DeletedPackage");
+
+        Assert.Equal(100, result.ExitCode);
+        Assert.Equal("<input>:1:1:Previously present package \"pyairtable.demo.v1\" was deleted.\n", result.Output);
+    }
+
     [Theory]
     [InlineData("AddedField")]
     [InlineData("AddedRpc")]

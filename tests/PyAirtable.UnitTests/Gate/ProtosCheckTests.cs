@@ -88,6 +88,33 @@ public sealed class ProtosCheckTests : IDisposable
     }
 
     [Fact]
+    public async Task Check_StablePackageDeletedSinceRelease_Fails()
+    {
+        // Deleting a whole package breaks its clients, and a release after it would drop it from the baseline.
+        var export = ProtoWorkspace.ExportContracts();
+        var baseline = GateProtos.Merge(export, GateProtos.Demo("Baseline"));
+
+        var code = await CheckAsync(export, baseline);
+
+        var output = _output.ToString();
+        Assert.Equal(1, code);
+        Assert.Contains("Previously present package \"pyairtable.demo.v1\" was deleted.", output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("v1alpha1")]
+    [InlineData("v1beta1")]
+    public async Task Check_UnstablePackageDeletedSinceRelease_Passes(string version)
+    {
+        var export = ProtoWorkspace.ExportContracts();
+        var baseline = GateProtos.Merge(export, GateProtos.Demo("Baseline", version));
+
+        var code = await CheckAsync(export, baseline);
+
+        Assert.True(code == 0, _output.ToString());
+    }
+
+    [Fact]
     public async Task Check_StablePackageImportingUnstable_Fails()
     {
         // Otherwise a change in the unstable package would change the stable contract unjudged.
