@@ -47,24 +47,46 @@ public static partial class ProtoWorkspace
         }
     }
 
-    public static int Release(DirectoryInfo protos)
+    /// <summary>
+    /// Makes the committed export the released baseline. New packages, fields and RPCs are what a release is
+    /// for; a wire break is refused with the baseline left as it was, since moving the baseline across a break
+    /// would silence the gate for every client already built on it (a break needs a new package version).
+    /// </summary>
+    public static async Task<int> ReleaseAsync(DirectoryInfo protos, TextWriter output, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(protos);
+        ArgumentNullException.ThrowIfNull(output);
         var baseline = Path.Combine(protos.FullName, BaselineFolder);
+
+        // What is judged is exactly what gets copied: the committed files, not a fresh export.
+        var files = Read(protos.FullName);
+        if (files.Count == 0)
+        {
+            await output.WriteLineAsync($"protos: nothing to release in {protos.FullName}; run `pyairtable protos export` first");
+            return 1;
+        }
+
+        var newPackages = Unreleased(files, Read(baseline));
         if (Directory.Exists(baseline))
         {
+            var breaking = await BreakingAsync(protos.FullName, baseline, cancellationToken);
+            if (!Report(output, $"compatibility with the released baseline ({BreakingLabel})", breaking, protos.FullName))
+            {
+                await output.WriteLineAsync($"protos: release REFUSED; {baseline} is unchanged. A wire break needs a new package "
+                    + "version (e.g. pyairtable.<area>.v2 beside v1, which stays as released), not a new baseline.");
+                return 1;
+            }
+
             Directory.Delete(baseline, recursive: true);
         }
 
-        var source = Path.Combine(protos.FullName, ExportRoot);
-        foreach (var file in Directory.GetFiles(source, "*.proto", SearchOption.AllDirectories))
+        Write(new DirectoryInfo(baseline), files);
+        await output.WriteLineAsync($"released: {baseline} now holds the contract that later changes must stay compatible with");
+        if (newPackages.Count > 0)
         {
-            var target = Path.Combine(baseline, Path.GetRelativePath(protos.FullName, file));
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Copy(file, target);
+            await output.WriteLineAsync($"  newly guarded: {string.Join(", ", newPackages)}");
         }
 
-        Console.WriteLine($"released: {baseline} now holds the contract that later changes must stay compatible with");
         return 0;
     }
 
