@@ -179,11 +179,12 @@ public static partial class ProtoWorkspace
     {
         ArgumentNullException.ThrowIfNull(current);
         ArgumentNullException.ThrowIfNull(baseline);
+        var shown = Path.TrimEndingDirectorySeparator(Path.GetFullPath(current));
         var currentFiles = Read(current);
         var leaks = UnstableImports(currentFiles);
         if (leaks.Count > 0)
         {
-            return new BufResult(1, string.Join('\n', leaks) + '\n', "");
+            return new BufResult(1, string.Concat(leaks.Select(l => shown + Path.DirectorySeparatorChar + l + '\n')), "");
         }
 
         var released = Stable(Read(baseline));
@@ -216,7 +217,6 @@ public static partial class ProtoWorkspace
             ], cancellationToken);
 
             // Findings name the files the caller knows, not the filtered copies.
-            var shown = Path.TrimEndingDirectorySeparator(Path.GetFullPath(current));
             return result with
             {
                 Output = result.Output.Replace(stableCurrent.FullName, shown, StringComparison.Ordinal),
@@ -326,10 +326,12 @@ public static partial class ProtoWorkspace
         }
 
         output.WriteLine($"protos: {what}: FAILED");
+        var folder = exportedTo + Path.DirectorySeparatorChar;
         foreach (var line in (result.Output + result.Error).Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
-            // Point at the files a developer knows: protos/pyairtable/…, not the temporary export.
-            output.WriteLine("  protos/" + line.Replace(exportedTo + Path.DirectorySeparatorChar, "", StringComparison.Ordinal));
+            // Point at the files a developer knows: protos/pyairtable/…, not the temporary export. Findings
+            // about no file (<input>:1:1: for a deleted package, buf's own failures) are shown as they are.
+            output.WriteLine("  " + (line.StartsWith(folder, StringComparison.Ordinal) ? "protos/" + line[folder.Length..] : line));
         }
 
         return false;

@@ -50,7 +50,8 @@ public sealed class ProtosReleaseTests : IDisposable
         var code = await ProtoWorkspace.ReleaseAsync(_protos, _output, CancellationToken.None);
 
         Assert.Equal(1, code);
-        Assert.Contains("Previously present package \"pyairtable.demo.v1\" was deleted.", _output.ToString(), StringComparison.Ordinal);
+        Assert.Contains("\n  <input>:1:1:Previously present package \"pyairtable.demo.v1\" was deleted.\n", _output.ToString(),
+            StringComparison.Ordinal);
         AssertUnchanged(before);
     }
 
