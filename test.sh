@@ -94,7 +94,8 @@ stop_interop_host() {
 trap 'stop_interop_host; stop_all' EXIT
 if dotnet Tools/PyAirtable.Tools/bin/Release/net10.0/pyairtable.dll health --address "http://127.0.0.1:$grpc_port" --wait 00:01:00; then
   set +e
-  PYAIRTABLE_GRPC_ADDRESS="127.0.0.1:$grpc_port" PYAIRTABLE_MAILDIR="$state/maildir" bash tests/interop/run.sh 2>&1 | tee "$state/interop.log"
+  PYAIRTABLE_GRPC_ADDRESS="127.0.0.1:$grpc_port" PYAIRTABLE_MAILDIR="$state/maildir" \
+    PYAIRTABLE_REDIS="$PYAIRTABLE_TEST_REDIS" PYAIRTABLE_REDIS_PREFIX="interop:" bash tests/interop/run.sh 2>&1 | tee "$state/interop.log"
   interop_status=${PIPESTATUS[0]}
   set -e
 else

@@ -23,6 +23,8 @@ command -v unzip >/dev/null 2>&1 || missing+=(unzip)
 /usr/bin/python3 -c "import jwt, cryptography" 2>/dev/null || missing+=(python3-jwt python3-cryptography)
 # The SMTP server the integration and interop tests mail verification codes to (python3 -m aiosmtpd).
 /usr/bin/python3 -c "import aiosmtpd" 2>/dev/null || missing+=(python3-aiosmtpd)
+# …and redis-py, with which it reads the event stream straight from Redis.
+/usr/bin/python3 -c "import redis" 2>/dev/null || missing+=(python3-redis)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

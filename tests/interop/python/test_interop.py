@@ -19,6 +19,7 @@ from grpc_std.reflection.v1 import reflection_pb2 as refl_v1, reflection_pb2_grp
 from grpc_std.reflection.v1alpha import reflection_pb2 as refl_v1alpha, reflection_pb2_grpc as refl_v1alpha_grpc
 from pyairtable.auth.v1 import auth_pb2, auth_pb2_grpc
 from pyairtable.common.v1 import common_pb2
+from pyairtable.events.v1 import events_pb2
 from pyairtable.health.v1 import health_pb2, health_pb2_grpc
 from pyairtable.permissions.v1 import permissions_pb2, permissions_pb2_grpc
 from pyairtable.users.v1 import users_pb2, users_pb2_grpc
@@ -27,6 +28,9 @@ from pyairtable.workspaces.v1 import workspaces_pb2, workspaces_pb2_grpc
 ADDRESS = os.environ.get("PYAIRTABLE_GRPC_ADDRESS", "127.0.0.1:50051")
 # The Maildir of the SMTP server the host mails through (test.sh starts python3-aiosmtpd for it).
 MAILDIR = os.environ.get("PYAIRTABLE_MAILDIR", "")
+# The Redis the host streams its events to (host:port), and the host's key prefix (Redis:InstanceName).
+REDIS = os.environ.get("PYAIRTABLE_REDIS", "")
+REDIS_PREFIX = os.environ.get("PYAIRTABLE_REDIS_PREFIX", "pyairtable:")
 TIMEOUT = 10  # seconds: every call has a deadline, so a hang fails instead of blocking
 EXPECTED_SERVICES = {"pyairtable.health.v1.HealthService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"}
 
@@ -253,6 +257,40 @@ class InteropTest(unittest.TestCase):
         self.assertEqual(detail(status, error_details_pb2.ErrorInfo).reason, "ERROR_CODE_INVALID_ARGUMENT")
         bad_request = detail(status, error_details_pb2.BadRequest)
         self.assertIn("email", [v.field for v in bad_request.field_violations])
+
+    def test_event_read_from_the_stream_decodes_with_stubs_from_protos(self):
+        self.assertTrue(REDIS, "set PYAIRTABLE_REDIS to the host's Redis (host:port); test.sh does")
+        import redis
+        from google.protobuf import descriptor_pool, symbol_database
+
+        _, display_name, _, login = self.register_and_login()
+        host, port = REDIS.rsplit(":", 1)
+        client = redis.Redis(host=host, port=int(port), socket_timeout=TIMEOUT)
+        found = None
+        deadline = time.time() + 15
+        while found is None and time.time() < deadline:
+            for part in range(8):  # platform.event_partitions: eight partition streams
+                for entry_id, fields in client.xrange(f"{REDIS_PREFIX}events:{part}"):
+                    envelope = events_pb2.EventEnvelope.FromString(fields[b"e"])
+                    # Decode by the CloudEvents type alone, as a generic consumer would: it names the message.
+                    message_class = symbol_database.Default().GetSymbol(envelope.type)
+                    data = message_class.FromString(envelope.data)
+                    if envelope.type == "pyairtable.events.v1.UserRegistered" and data.user_id == login.user_id:
+                        found = (entry_id, fields, envelope, data)
+            if found is None:
+                time.sleep(0.2)
+        self.assertIsNotNone(found, "the UserRegistered event reached the stream")
+        entry_id, fields, envelope, data = found
+        self.assertIsInstance(data, events_pb2.UserRegistered)
+        self.assertEqual(data.display_name, display_name)
+        self.assertEqual((envelope.spec_version, envelope.data_content_type), ("1.0", "application/protobuf"))
+        self.assertEqual((envelope.subject, envelope.aggregate_type), (login.user_id, "user"))
+        self.assertEqual(envelope.source, "/pyairtable.users.v1.UserService")
+        self.assertEqual(envelope.sequence, int(entry_id.split(b"-")[0]))  # the entry id is the stream position
+        self.assertGreater(int(fields[b"p"]), 0)
+        self.assertGreater(envelope.time.seconds, time.time() - 300)
+        uuid.UUID(envelope.id)
+        self.assertIsNotNone(descriptor_pool.Default().FindMessageTypeByName(envelope.type))
 
     def test_undecodable_bytes_to_anonymous_login_are_invalid_argument(self):
         # What an attacker sends without stubs: raw bytes that are no LoginRequest (a truncated length-delimited field).
