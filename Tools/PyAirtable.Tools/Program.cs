@@ -9,5 +9,6 @@ var root = new RootCommand("PyAirtable developer tools.")
     SeedCommand.Create(),
     BenchCommand.Create(),
     BenchPermissionsCommand.Create(),
+    BenchEventsCommand.Create(),
 };
 return await root.Parse(args).InvokeAsync();

@@ -1,0 +1,240 @@
+using System.Collections.Concurrent;
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using Dapper;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using PyAirtable.Contracts.Events;
+using PyAirtable.Services.Infrastructure;
+using PyAirtable.Services.Infrastructure.Database;
+using PyAirtable.Services.Infrastructure.Events;
+using StackExchange.Redis;
+
+namespace PyAirtable.Tools;
+
+/// <summary>
+/// <c>pyairtable bench-events</c>: the event backbone on a scratch database (created and dropped) and a Redis key prefix of
+/// its own. Prints (1) events committed per second by 1, 16 and 64 concurrent writers, with the old platform-wide lock
+/// and with today's per-aggregate lock, in interleaved rounds of one run; (2) events relayed per second (sequenced and
+/// published to Redis Streams); (3) commit → consumer latency at a steady rate through the real relay and consumer.
+/// </summary>
+public static class BenchEventsCommand
+{
+    // The lock every outbox writer took before (Outbox.OrderLockKey), for the "before" column.
+    private const long OldGlobalLock = 0x5079_4169_7254_0002;
+
+    public static Command Create()
+    {
+        var postgres = new Option<string>("--postgres") { Description = "A PostgreSQL connection string whose user may create databases.", Required = true };
+        var redis = new Option<string>("--redis") { Description = "Redis (host:port).", Required = true };
+        var seconds = new Option<double>("--seconds") { DefaultValueFactory = _ => 3, Description = "Length of each writer round." };
+        var rounds = new Option<int>("--rounds") { DefaultValueFactory = _ => 2, Description = "Interleaved rounds per writer setting." };
+        var rate = new Option<int>("--rate") { DefaultValueFactory = _ => 1000, Description = "Events per second in the latency phase." };
+        var latencySeconds = new Option<double>("--latency-seconds") { DefaultValueFactory = _ => 10, Description = "Length of the latency phase." };
+        var command = new Command("bench-events", "Measure outbox writes, relay throughput and commit-to-consumer latency.")
+        {
+            postgres, redis, seconds, rounds, rate, latencySeconds,
+        };
+        command.SetAction((parse, ct) => RunAsync(parse.GetValue(postgres)!, parse.GetValue(redis)!, TimeSpan.FromSeconds(parse.GetValue(seconds)),
+            parse.GetValue(rounds), parse.GetValue(rate), TimeSpan.FromSeconds(parse.GetValue(latencySeconds)), ct));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(string postgres, string redis, TimeSpan round, int rounds, int rate, TimeSpan latencyPhase, CancellationToken ct)
+    {
+        var id = Guid.NewGuid().ToString("N")[..10];
+        var database = "pyairtable_bench_" + id;
+        var server = new NpgsqlConnectionStringBuilder(postgres) { Pooling = false };
+        await using (var admin = new NpgsqlConnection(server.ConnectionString))
+        {
+            await admin.OpenAsync(ct);
+            await admin.ExecuteAsync($"CREATE DATABASE \"{database}\"");
+        }
+
+        var target = new NpgsqlConnectionStringBuilder(postgres) { Database = database, MaxPoolSize = 100 }.ConnectionString;
+        var prefix = $"bench-{id}:";
+        try
+        {
+            var consumer = new LatencyConsumer();
+            var builder = Host.CreateApplicationBuilder();
+            builder.Logging.ClearProviders();
+            builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning);
+            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["ConnectionStrings:Postgres"] = target,
+                ["ConnectionStrings:Redis"] = redis,
+                ["Redis:InstanceName"] = prefix,
+                ["Database:MaxPoolSize"] = "100",
+            });
+            builder.Services.AddPlatformInfrastructure(builder.Configuration);
+            builder.Services.AddSingleton(consumer);
+            builder.Services.AddEventConsumer<LatencyConsumer>("bench.latency");
+            using var host = builder.Build();
+            await host.Services.GetRequiredService<MigrationRunner>().RunAsync(ct);
+            var db = host.Services.GetRequiredService<NpgsqlDataSource>();
+
+            Console.WriteLine($"bench-events: {Environment.ProcessorCount} cores, scratch database {database}, Redis {redis} (prefix {prefix})");
+            Console.WriteLine();
+            Console.WriteLine("1) events committed per second (one event per transaction, distinct aggregates; median of rounds)");
+            Console.WriteLine("   writers | old global lock | per-aggregate lock | ratio");
+            foreach (var writers in new[] { 1, 16, 64 })
+            {
+                var old = new List<double>();
+                var now = new List<double>();
+                for (var r = 0; r < rounds; r++)
+                {
+                    old.Add(await WriteAsync(db, writers, round, globalLock: true, ct));
+                    now.Add(await WriteAsync(db, writers, round, globalLock: false, ct));
+                }
+
+                var (o, n) = (Median(old), Median(now));
+                Console.WriteLine($"   {writers,7} | {o,15:N0} | {n,18:N0} | {n / o,5:F2}x");
+            }
+
+            var relay = host.Services.GetRequiredService<EventRelay>();
+            await using (var c = await db.OpenConnectionAsync(ct))
+            {
+                var backlog = await c.ExecuteScalarAsync<long>("SELECT count(*) FROM platform.outbox WHERE seq IS NULL");
+                var watch = Stopwatch.StartNew();
+                while (await relay.RelayOnceAsync(ct) > 0)
+                {
+                }
+
+                Console.WriteLine();
+                Console.WriteLine($"2) relay: {backlog:N0} events sequenced and published to Redis Streams in {watch.Elapsed.TotalSeconds:F2} s " +
+                                  $"= {backlog / watch.Elapsed.TotalSeconds:N0} events/s");
+
+                // The latency consumer starts at the end of the stream, not at the backlog written above.
+                await c.ExecuteAsync(
+                    """
+                    INSERT INTO platform.event_checkpoints (consumer, part, pseq, seq)
+                    SELECT 'bench.latency', part, last_pseq, (SELECT last_seq FROM platform.event_relay) FROM platform.event_partitions
+                    """);
+            }
+
+            await host.StartAsync(ct);
+            var committed = await PacedWriteAsync(db, consumer, rate, latencyPhase, ct);
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (consumer.Latencies.Count < committed && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(100, ct);
+            }
+
+            await host.StopAsync(ct);
+            var latencies = consumer.Latencies.ToArray().Order().ToArray();
+            Console.WriteLine();
+            Console.WriteLine($"3) commit -> consumer at {rate:N0} events/s for {latencyPhase.TotalSeconds:F0} s: {latencies.Length:N0} of {committed:N0} handled; " +
+                              $"p50 {Percentile(latencies, 0.50):F1} ms, p90 {Percentile(latencies, 0.90):F1} ms, " +
+                              $"p99 {Percentile(latencies, 0.99):F1} ms, max {latencies.LastOrDefault():F1} ms");
+            return latencies.Length == committed ? 0 : 1;
+        }
+        finally
+        {
+            NpgsqlConnection.ClearAllPools();
+            await using (var admin = new NpgsqlConnection(server.ConnectionString))
+            {
+                await admin.OpenAsync(CancellationToken.None);
+                await admin.ExecuteAsync($"DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)");
+            }
+
+            await using var connection = await ConnectionMultiplexer.ConnectAsync(redis);
+            var server0 = connection.GetServers()[0];
+            foreach (var key in server0.Keys(pattern: prefix + "*"))
+            {
+                await connection.GetDatabase().KeyDeleteAsync(key);
+            }
+        }
+    }
+
+    /// <summary>Events committed per second by <paramref name="writers"/> concurrent transactions of one event each.</summary>
+    private static async Task<double> WriteAsync(NpgsqlDataSource db, int writers, TimeSpan duration, bool globalLock, CancellationToken ct)
+    {
+        var origin = new EventOrigin("/bench", "", "");
+        long total = 0;
+        var until = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+        await Task.WhenAll(Enumerable.Range(0, writers).Select(_ => Task.Run(async () =>
+        {
+            await using var connection = await db.OpenConnectionAsync(ct);
+            long count = 0;
+            while (Stopwatch.GetTimestamp() < until)
+            {
+                await using var tx = await connection.BeginTransactionAsync(ct);
+                if (globalLock)
+                {
+                    await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_xact_lock(@k)", new { k = OldGlobalLock }, tx, cancellationToken: ct));
+                }
+
+                await Outbox.EnqueueAsync(tx, new WorkspaceUpdated { WorkspaceId = Guid.NewGuid().ToString(), Name = "bench" }, origin, ct);
+                await tx.CommitAsync(ct);
+                count++;
+            }
+
+            Interlocked.Add(ref total, count);
+        }, ct)));
+        return total / duration.TotalSeconds;
+    }
+
+    /// <summary>Writes at <paramref name="rate"/> events/s, noting when each committed; returns how many committed.</summary>
+    private static async Task<int> PacedWriteAsync(NpgsqlDataSource db, LatencyConsumer consumer, int rate, TimeSpan duration, CancellationToken ct)
+    {
+        const int writers = 4;
+        var origin = new EventOrigin("/bench", "", "");
+        var interval = TimeSpan.FromSeconds(writers / (double)rate);
+        var perWriter = (int)(duration.TotalSeconds * rate / writers);
+        await Task.WhenAll(Enumerable.Range(0, writers).Select(w => Task.Run(async () =>
+        {
+            await using var connection = await db.OpenConnectionAsync(ct);
+            var start = Stopwatch.GetTimestamp() + (long)(w * interval.TotalSeconds / writers * Stopwatch.Frequency);
+            for (var i = 0; i < perWriter; i++)
+            {
+                var due = start + (long)(i * interval.TotalSeconds * Stopwatch.Frequency);
+                var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
+                if (wait > TimeSpan.Zero)
+                {
+                    await Task.Delay(wait, ct);
+                }
+
+                await using var tx = await connection.BeginTransactionAsync(ct);
+                var eventId = await Outbox.EnqueueAsync(tx, new WorkspaceCreated { WorkspaceId = Guid.NewGuid().ToString(), Name = "bench" }, origin, ct);
+                await tx.CommitAsync(ct);
+                consumer.Committed[eventId] = Stopwatch.GetTimestamp();
+            }
+        }, ct)));
+        return perWriter * writers;
+    }
+
+    private static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
+
+    private static double Percentile(double[] sorted, double p) =>
+        sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
+
+    /// <summary>Notes, for each event it receives, how long after its commit that was.</summary>
+    private sealed class LatencyConsumer : IEventConsumer<WorkspaceCreated>
+    {
+        public ConcurrentDictionary<Guid, long> Committed { get; } = new();
+
+        public ConcurrentBag<double> Latencies { get; } = [];
+
+        public Task HandleAsync(WorkspaceCreated domainEvent, EventContext context, CancellationToken cancellationToken)
+        {
+            var now = Stopwatch.GetTimestamp();
+            var id = Guid.Parse(context.Envelope.Id);
+            // The writer notes the commit just after it returns; a consumer can be faster than that note.
+            for (var spin = 0; !Committed.ContainsKey(id) && spin < 1000; spin++)
+            {
+                Thread.SpinWait(100);
+            }
+
+            if (Committed.TryGetValue(id, out var at))
+            {
+                Latencies.Add(Math.Max(0, Stopwatch.GetElapsedTime(at, now).TotalMilliseconds));
+            }
+
+            return Task.CompletedTask;
+        }
+    }
+}
