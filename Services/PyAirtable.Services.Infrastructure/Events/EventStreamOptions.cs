@@ -15,7 +15,7 @@ public sealed class EventStreamOptions
     public int RelayBatchSize { get; set; } = 1000;
 
     /// <summary>Entries kept per partition stream in Redis (approximate trimming); older ones are read from PostgreSQL.</summary>
-    public int StreamMaxLength { get; set; } = 100_000;
+    public int StreamMaxLength { get; set; } = 10_000;
 
     /// <summary>How long events stay in PostgreSQL for replay and catching up; older ones are deleted.</summary>
     public TimeSpan Retention { get; set; } = TimeSpan.FromDays(7);
