@@ -161,6 +161,41 @@ public sealed class EventStreamTests : DatabasePerTest
     }
 
     [Fact]
+    public async Task StreamTrimmedPastANewConsumer_ItReadsTheTrimmedEventsFromPostgres_InOrder()
+    {
+        var prefix = $"trim-{Guid.NewGuid():N}:";
+        await using (var writerHost = await TestHost.StartAsync(Database.ConnectionString, o =>
+        {
+            o.Settings["Redis:InstanceName"] = prefix;
+            o.Settings["Events:StreamMaxLength"] = "10";
+        }))
+        {
+            await Writer.WriteAsync(count: 1_500, aggregates: 10, writers: 4);
+            await Eventually.TrueAsync(async () => await Writer.ScalarAsync("SELECT published_seq FROM platform.event_relay") == 1_500, "all relayed");
+            var redis = writerHost.App.Services.GetRequiredService<RedisEventStore>();
+            var kept = 0L;
+            foreach (var part in Enumerable.Range(0, 8))
+            {
+                kept += await redis.Database.StreamLengthAsync(redis.StreamKey((short)part));
+            }
+
+            Assert.True(kept < 1_500, $"Redis trimmed the streams ({kept} entries kept)");
+        }
+
+        var consumer = new RecordingConsumer();
+        await using var host = await TestHost.StartAsync(Database.ConnectionString, o =>
+        {
+            o.Consumer = consumer;
+            o.Settings["Redis:InstanceName"] = prefix;
+        });
+
+        await Writer.WaitForReceivedAsync(1_500);
+        var received = await Writer.ReceivedAsync();
+        Assert.Equal(1_500, received.Select(r => r.EventId).Distinct().Count());
+        AssertInOrderPerAggregate(received);
+    }
+
+    [Fact]
     public async Task ReadFromThePostgresRecord_ReturnsEveryEventInStreamOrder()
     {
         await using var host = await TestHost.StartAsync(Database.ConnectionString);
