@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Reflection;
 using System.Text;
+using System.Text.RegularExpressions;
 using Grpc.Core;
 using ProtoBuf;
 using ProtoBuf.Grpc.Configuration;
@@ -9,12 +10,13 @@ namespace PyAirtable.Tools.Protos;
 
 /// <summary>
 /// Writes the .proto files of code-first contracts: one file per package
-/// (<c>pyairtable/&lt;area&gt;/v1/&lt;area&gt;.proto</c>), proto3, lower_snake_case fields, prefixed enum values,
+/// (<c>pyairtable/&lt;area&gt;/&lt;version&gt;/&lt;area&gt;.proto</c>), proto3, lower_snake_case fields, prefixed enum values,
 /// <c>optional</c> for nullable scalars, well-known Timestamp/Duration, the XML docs as comments.
-/// The package of a type comes from its namespace: <c>…Contracts.&lt;Area&gt;</c> → <c>pyairtable.&lt;area&gt;.v1</c>.
+/// The package of a type comes from its namespace: <c>…Contracts.&lt;Area&gt;</c> → <c>pyairtable.&lt;area&gt;.v1</c>,
+/// <c>…Contracts.&lt;Area&gt;.V2</c> → <c>pyairtable.&lt;area&gt;.v2</c>, <c>….V1Alpha1</c> → <c>….v1alpha1</c>.
 /// Output is deterministic: the same contracts give byte-identical files on every machine.
 /// </summary>
-public sealed class ProtoExporter
+public sealed partial class ProtoExporter
 {
     private const string Timestamp = "google.protobuf.Timestamp";
     private const string Duration = "google.protobuf.Duration";
@@ -48,7 +50,8 @@ public sealed class ProtoExporter
 
         if (exporter._errors.Count > 0)
         {
-            throw new ProtoExportException(exporter._errors);
+            // A type is looked up once per use, so one bad namespace would otherwise be reported many times.
+            throw new ProtoExportException([.. exporter._errors.Distinct(StringComparer.Ordinal)]);
         }
 
         return exporter._model.Values.ToDictionary(p => p.Path, p => p.Render(), StringComparer.Ordinal);
@@ -326,16 +329,41 @@ public sealed class ProtoExporter
 
     private string PackageOf(Type type)
     {
+        const string Marker = ".Contracts.";
         var ns = type.Namespace ?? "";
-        var index = ns.LastIndexOf(".Contracts.", StringComparison.Ordinal);
-        if (index < 0)
+        var index = ns.LastIndexOf(Marker, StringComparison.Ordinal);
+        string[] segments = index < 0 ? [] : ns[(index + Marker.Length)..].Split('.');
+
+        // v1 has no version segment: every contract before versions existed lives there, and its export must not move.
+        if (segments.Length == 1 && !VersionSegment().IsMatch(segments[0]))
         {
-            _errors.Add($"{type.FullName}: contract types live in a '….Contracts.<Area>' namespace.");
-            return "pyairtable.invalid.v1";
+            return "pyairtable." + segments[0].ToLowerInvariant() + ".v1";
         }
 
-        return "pyairtable." + ns[(index + ".Contracts.".Length)..].ToLowerInvariant().Replace('.', '_') + ".v1";
+        if (segments.Length == 2 && !VersionSegment().IsMatch(segments[0]) && VersionSegment().IsMatch(segments[1]))
+        {
+            if (segments[1] == "V1")
+            {
+                // Two namespaces for one package would leave its csharp_namespace option ambiguous.
+                _errors.Add($"{type.FullName}: v1 contracts live in '{ns[..(index + Marker.Length)]}{segments[0]}' itself, without '.V1'.");
+                return "pyairtable.invalid.v1";
+            }
+
+            return "pyairtable." + segments[0].ToLowerInvariant() + "." + segments[1].ToLowerInvariant();
+        }
+
+        _errors.Add($"{type.FullName}: namespace '{ns}' names no package: contract types live in '….Contracts.<Area>' "
+            + "(pyairtable.<area>.v1) or '….Contracts.<Area>.<Version>' with Version V2, V3, … or V1Alpha1, V1Beta1, … "
+            + "(pyairtable.<area>.v2, pyairtable.<area>.v1alpha1).");
+        return "pyairtable.invalid.v1";
     }
+
+    /// <summary>
+    /// The C# spelling of a package version (buf's convention, PascalCase so the C# and proto names map one to one):
+    /// V2 is stable, V1Alpha1/V1Beta1 may still change (the gate exempts them).
+    /// </summary>
+    [GeneratedRegex("^V[1-9][0-9]*(?:(?:Alpha|Beta)[1-9][0-9]*)?$")]
+    private static partial Regex VersionSegment();
 
     private static string PathOf(string package)
     {

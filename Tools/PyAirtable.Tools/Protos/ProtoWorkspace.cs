@@ -73,7 +73,8 @@ public static partial class ProtoWorkspace
             if (!Report(output, $"compatibility with the released baseline ({BreakingLabel})", breaking, protos.FullName))
             {
                 await output.WriteLineAsync($"protos: release REFUSED; {baseline} is unchanged. A wire break needs a new package "
-                    + "version (e.g. pyairtable.<area>.v2 beside v1, which stays as released), not a new baseline.");
+                    + "version (e.g. pyairtable.<area>.v2 from namespace PyAirtable.Contracts.<Area>.V2, beside v1, "
+                    + "which stays as released), not a new baseline.");
                 return 1;
             }
 
@@ -151,7 +152,7 @@ public static partial class ProtoWorkspace
                     await output.WriteLineAsync(
                         $"  not in {protos.Name}/{BaselineFolder}, so nothing guards it yet: {string.Join(", ", unreleased)}");
                     await output.WriteLineAsync($"  run `pyairtable protos release` and commit {protos.Name}/{BaselineFolder} "
-                        + "(a package that may still change names itself …v1alpha1 or …v1beta1)");
+                        + "(a package that may still change names itself …v1alpha1 or …v1beta1: namespace ….<Area>.V1Alpha1)");
                 }
                 else
                 {

@@ -29,6 +29,23 @@ namespace PyAirtable.UnitTests.Gate.Baseline.Contracts.Demo
     [ProtoContract] public sealed record StreamThingsResponse { [ProtoMember(1)] public string Id { get; init; } = ""; }
 }
 
+// The baseline's next version beside it (package pyairtable.demo.v2): a wire break of v1 made the way the gate asks.
+namespace PyAirtable.UnitTests.Gate.Baseline.Contracts.Demo.V2
+{
+    [Service("pyairtable.demo.v2.DemoService")]
+    public interface IDemoService
+    {
+        ValueTask<GetThingResponse> GetThingAsync(GetThingRequest request, CallContext context = default);
+    }
+
+    [ProtoContract] public sealed record GetThingRequest { [ProtoMember(1)] public long Id { get; init; } }
+    [ProtoContract] public sealed record GetThingResponse
+    {
+        [ProtoMember(1)] public long Id { get; init; }
+        [ProtoMember(2)] public Demo.GetThingResponse? Legacy { get; init; }
+    }
+}
+
 namespace PyAirtable.UnitTests.Gate.RenumberedField.Contracts.Demo
 {
     [Service("pyairtable.demo.v1.DemoService")]

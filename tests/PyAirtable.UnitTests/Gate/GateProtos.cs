@@ -6,16 +6,15 @@ namespace PyAirtable.UnitTests.Gate;
 internal static class GateProtos
 {
     /// <summary>What the real exporter writes for one fixture variant (package pyairtable.demo.v1).</summary>
-    public static IReadOnlyDictionary<string, string> Demo(string variant)
-    {
-        var ns = $"PyAirtable.UnitTests.Gate.{variant}.Contracts.Demo";
-        var types = typeof(GateProtos).Assembly.GetTypes().Where(t => t.Namespace == ns);
-        return ProtoExporter.Export(types, XmlDocs.For(typeof(GateProtos).Assembly));
-    }
+    public static IReadOnlyDictionary<string, string> Demo(string variant) => Export($"PyAirtable.UnitTests.Gate.{variant}.Contracts.Demo");
+
+    /// <summary>The Baseline fixture and its v2 (namespace ….Contracts.Demo.V2) exported together, as one assembly is.</summary>
+    public static IReadOnlyDictionary<string, string> DemoWithV2() =>
+        Export("PyAirtable.UnitTests.Gate.Baseline.Contracts.Demo", "PyAirtable.UnitTests.Gate.Baseline.Contracts.Demo.V2");
 
     /// <summary>
-    /// A fixture variant as package pyairtable.demo.<paramref name="version"/>: the exporter only writes v1,
-    /// so an unstable package (v1alpha1, v1beta1) is made the way its author would, on the proto text.
+    /// A fixture variant as package pyairtable.demo.<paramref name="version"/> (v1alpha1, v1beta1), made on the
+    /// proto text so each variant is declared once; a ….V1Alpha1 namespace exports the same (ProtoExportTests).
     /// </summary>
     public static IReadOnlyDictionary<string, string> Demo(string variant, string version) =>
         Demo(variant).ToDictionary(
@@ -25,6 +24,12 @@ internal static class GateProtos
                 .Replace("pyairtable/demo/v1", $"pyairtable/demo/{version}", StringComparison.Ordinal)
                 .Replace(";demov1\"", $";demo{version}\"", StringComparison.Ordinal),
             StringComparer.Ordinal);
+
+    private static IReadOnlyDictionary<string, string> Export(params string[] namespaces)
+    {
+        var types = typeof(GateProtos).Assembly.GetTypes().Where(t => t.Namespace is { } ns && namespaces.Contains(ns));
+        return ProtoExporter.Export(types, XmlDocs.For(typeof(GateProtos).Assembly));
+    }
 
     /// <summary>The released baseline committed in this repository (protos/.baseline).</summary>
     public static IReadOnlyDictionary<string, string> Released() =>

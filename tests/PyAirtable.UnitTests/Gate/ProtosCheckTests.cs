@@ -134,6 +134,38 @@ public sealed class ProtosCheckTests : IDisposable
             StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task CheckAndRelease_V2BesideReleasedV1_IsAnAddition()
+    {
+        // The way out of a wire break the gate names: v2 from a ….Demo.V2 namespace, v1 left exactly as released.
+        var released = GateProtos.Demo("Baseline");
+        var export = GateProtos.DemoWithV2();
+        Assert.Equal(released["pyairtable/demo/v1/demo.proto"], export["pyairtable/demo/v1/demo.proto"]);
+        Assert.Contains("import \"pyairtable/demo/v1/demo.proto\";", export["pyairtable/demo/v2/demo.proto"], StringComparison.Ordinal);
+
+        // check: v2 is a new stable package to release, not a break of v1.
+        var check = await CheckAsync(export, released);
+
+        var output = _output.ToString();
+        Assert.Equal(1, check);
+        Assert.Contains("protos: no drift", output, StringComparison.Ordinal);
+        Assert.Contains("protos: lint (buf STANDARD): ok", output, StringComparison.Ordinal);
+        Assert.Contains("nothing guards it yet: pyairtable.demo.v2\n", output, StringComparison.Ordinal);
+        Assert.Contains("v1alpha1/v1beta1 packages exempt): ok\n", output, StringComparison.Ordinal);
+
+        // release takes it, and check passes from then on.
+        using var releaseOutput = new StringWriter();
+        var release = await ProtoWorkspace.ReleaseAsync(_protos, releaseOutput, CancellationToken.None);
+
+        Assert.True(release == 0, releaseOutput.ToString());
+        Assert.Contains("newly guarded: pyairtable.demo.v2\n", releaseOutput.ToString(), StringComparison.Ordinal);
+        Assert.Equal(export, ProtoWorkspace.Read(Path.Combine(_protos.FullName, ProtoWorkspace.BaselineFolder)));
+
+        using var recheckOutput = new StringWriter();
+        var recheck = await ProtoWorkspace.CheckAsync(_protos, export, recheckOutput, CancellationToken.None);
+        Assert.True(recheck == 0, recheckOutput.ToString());
+    }
+
     private async Task<int> CheckAsync(IReadOnlyDictionary<string, string> export, IReadOnlyDictionary<string, string> baseline)
     {
         ProtoWorkspace.Write(_protos, export);
