@@ -2,6 +2,7 @@ using Grpc.Core;
 using PyAirtable.Contracts.Auth;
 using PyAirtable.Contracts.Permissions;
 using PyAirtable.Contracts.Workspaces;
+using PyAirtable.Contracts.Events;
 using PyAirtable.IntegrationTests.Identity;
 using PyAirtable.IntegrationTests.Infrastructure;
 using static PyAirtable.IntegrationTests.Access.Access;
@@ -145,7 +146,7 @@ public sealed class AccessReviewFindingsTests(IdentityFixture fixture) : IClassF
         await using var connection = new Npgsql.NpgsqlConnection(fixture.Database.ConnectionString);
         var events = (await Dapper.SqlMapper.QueryAsync<string>(connection,
             "SELECT event_type FROM platform.outbox WHERE aggregate_id = @id ORDER BY id", new { id = workspace.Id })).ToList();
-        Assert.Equal(["workspace.created"], events);
+        Assert.Equal([EventTypes.NameOf<WorkspaceCreated>()], events);
     }
 
     [Fact]

@@ -4,6 +4,7 @@ using Npgsql;
 using PyAirtable.Contracts.Permissions;
 using PyAirtable.Contracts.Users;
 using PyAirtable.Contracts.Workspaces;
+using PyAirtable.Contracts.Events;
 using PyAirtable.IntegrationTests.Identity;
 using PyAirtable.IntegrationTests.Infrastructure;
 using static PyAirtable.IntegrationTests.Access.Access;
@@ -92,7 +93,11 @@ public sealed class WorkspaceTests(IdentityFixture fixture) : IClassFixture<Iden
 
         var events = (await connection.QueryAsync<string>(
             "SELECT event_type FROM platform.outbox WHERE aggregate_id = ANY(@ids) ORDER BY id", new { ids = new[] { created.Id, baseA.Id, baseB.Id } })).ToList();
-        Assert.Equal(["workspace.created", "member.invited", "member.added", "base.created", "base.created", "workspace.deleted"], events);
+        Assert.Equal(
+            [
+                EventTypes.NameOf<WorkspaceCreated>(), EventTypes.NameOf<MemberInvited>(), EventTypes.NameOf<MemberAdded>(),
+                EventTypes.NameOf<BaseCreated>(), EventTypes.NameOf<BaseCreated>(), EventTypes.NameOf<WorkspaceDeleted>(),
+            ], events);
     }
 
     [Fact]

@@ -6,6 +6,7 @@ using PyAirtable.Contracts.Auth;
 using PyAirtable.Contracts.Permissions;
 using PyAirtable.Contracts.Users;
 using PyAirtable.Contracts.Workspaces;
+using PyAirtable.Contracts.Events;
 using PyAirtable.IntegrationTests.Access;
 using PyAirtable.IntegrationTests.Identity;
 using PyAirtable.IntegrationTests.Infrastructure;
@@ -212,8 +213,8 @@ public sealed class MembershipConsentTests(SmtpHostFixture fixture) : IClassFixt
 
         await using var connection = new NpgsqlConnection(fixture.Database.ConnectionString);
         var events = (await connection.QueryAsync<string>(
-            "SELECT event_type FROM platform.outbox WHERE aggregate_id = @id AND event_type LIKE 'member.%' ORDER BY id", new { id = second.Id })).ToList();
-        Assert.Equal(["member.invited", "member.added", "member.removed"], events);
+            "SELECT event_type FROM platform.outbox WHERE aggregate_id = @id AND event_type LIKE 'pyairtable.events.v1.Member%' ORDER BY id", new { id = second.Id })).ToList();
+        Assert.Equal([EventTypes.NameOf<MemberInvited>(), EventTypes.NameOf<MemberAdded>(), EventTypes.NameOf<MemberRemoved>()], events);
     }
 
     [Fact]
