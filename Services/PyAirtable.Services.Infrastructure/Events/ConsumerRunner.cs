@@ -70,9 +70,16 @@ internal sealed partial class ConsumerRunner(
                         await locks.EnsureHeldAsync(stoppingToken); // a lost session must not go on handling
                     }
 
-                    foreach (var state in _held.Values.ToList())
+                    if (stream is not null)
                     {
-                        worked += stream is null ? await PollPostgresAsync(state, stoppingToken) : await PollRedisAsync(stream, state, stoppingToken);
+                        worked = await PollRedisAsync(stream, stoppingToken);
+                    }
+                    else
+                    {
+                        foreach (var state in _held.Values.ToList())
+                        {
+                            worked += await PollPostgresAsync(state, stoppingToken);
+                        }
                     }
 
                     if (_paused)
@@ -152,44 +159,69 @@ internal sealed partial class ConsumerRunner(
         }
     }
 
-    private async Task<int> PollRedisAsync(RedisEventStore redis, PartitionState state, CancellationToken ct)
+    /// <summary>
+    /// One read of every held partition's stream (a single XREADGROUP), then the partitions' events handled side by side —
+    /// each partition still one event at a time, in order.
+    /// </summary>
+    private async Task<int> PollRedisAsync(RedisEventStore redis, CancellationToken ct)
     {
-        var key = redis.StreamKey(state.Part);
-        if (!state.Ready)
+        var states = _held.Values.ToList();
+        foreach (var state in states.Where(s => !s.Ready))
         {
             await PrepareAsync(redis, state, ct);
         }
 
-        StreamEntry[] entries;
+        if (states.Count == 0)
+        {
+            return 0;
+        }
+
+        RedisStream[] read;
         try
         {
-            entries = await redis.Database.StreamReadGroupAsync(key, Name, owner, StreamPosition.NewMessages, options.ConsumerBatchSize);
+            var positions = states.Select(s => new StreamPosition(redis.StreamKey(s.Part), StreamPosition.NewMessages)).ToArray();
+            read = await redis.Database.StreamReadGroupAsync(positions, Name, owner, options.ConsumerBatchSize);
         }
         catch (RedisServerException ex) when (ex.Message.StartsWith("NOGROUP", StringComparison.Ordinal))
         {
-            state.Ready = false; // Redis lost the group (restarted empty, flushed): rebuild it from the checkpoint
+            // Redis lost a group (restarted empty, flushed): rebuild them from the checkpoints.
+            states.ForEach(s => s.Ready = false);
             return 1;
         }
 
-        if (entries.Length == 0)
+        var entries = read.ToDictionary(r => r.Key.ToString(), r => r.Entries, StringComparer.Ordinal);
+        var handled = await Task.WhenAll(states.Select(async state =>
         {
-            if (DateTime.UtcNow < state.NextIdleCheck)
+            var key = redis.StreamKey(state.Part);
+            if (entries.GetValueOrDefault(key.ToString()) is { Length: > 0 } batch)
             {
-                return 0;
+                await HandleEntriesAsync(redis, key, state, batch, ct);
+                return batch.Length;
             }
 
-            // Nothing new in Redis: anything published past the checkpoint that Redis no longer has comes from PostgreSQL.
-            state.NextIdleCheck = DateTime.UtcNow + IdleCheckInterval;
-            if (await ReplayedAsync(state, ct))
-            {
-                return 1;
-            }
+            return await IdleCheckAsync(state, ct);
+        }));
+        return handled.Sum();
+    }
 
-            return await FillFromPostgresAsync(state, maxPseq: null, maxSeq: await log.PublishedSequenceAsync(ct), ct);
+    /// <summary>
+    /// Nothing new in Redis for the partition: now and then, look for a replay, and for events published past the
+    /// checkpoint that Redis no longer has (they come from PostgreSQL).
+    /// </summary>
+    private async Task<int> IdleCheckAsync(PartitionState state, CancellationToken ct)
+    {
+        if (DateTime.UtcNow < state.NextIdleCheck)
+        {
+            return 0;
         }
 
-        await HandleEntriesAsync(redis, key, state, entries, ct);
-        return entries.Length;
+        state.NextIdleCheck = DateTime.UtcNow + IdleCheckInterval;
+        if (await ReplayedAsync(state, ct))
+        {
+            return 1;
+        }
+
+        return await FillFromPostgresAsync(state, maxPseq: null, maxSeq: await log.PublishedSequenceAsync(ct), ct);
     }
 
     /// <summary>Loads the checkpoint, makes sure the group exists, and first finishes what a previous holder left pending.</summary>

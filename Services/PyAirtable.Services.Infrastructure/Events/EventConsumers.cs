@@ -11,7 +11,8 @@ namespace PyAirtable.Services.Infrastructure.Events;
 /// Handles one event type for a consumer. A consumer class implements this once per event type it wants and is
 /// registered with <see cref="EventConsumerExtensions.AddEventConsumer{TConsumer}"/>; it receives nothing else.
 /// Delivery is at least once, in order per aggregate: make effects idempotent, for effects in PostgreSQL with
-/// <see cref="EventContext.FirstDeliveryAsync"/> in the effect's transaction.
+/// <see cref="EventContext.FirstDeliveryAsync"/> in the effect's transaction. Events of different partitions are handled
+/// side by side: the consumer (a singleton) must be safe to call concurrently.
 /// </summary>
 public interface IEventConsumer<in TEvent> where TEvent : IDomainEvent
 {

@@ -16,50 +16,63 @@ internal sealed class PartitionLocks(NpgsqlDataSource db, string consumer) : IAs
     private const int MemberClass = 0x5045_0000;
     private const int PartitionClass = 0x5045_0100;
     private readonly int _consumerKey = StableHash(consumer);
+    private readonly SemaphoreSlim _gate = new(1, 1); // one connection: one command at a time, whoever asks
     private NpgsqlConnection? _connection;
 
     /// <summary>Changes whenever the session changed: every lock taken before is gone.</summary>
     public int Session { get; private set; }
 
     /// <summary>How many hosts run this consumer now (this one included).</summary>
-    public async Task<int> LiveMembersAsync(CancellationToken ct)
-    {
-        var connection = await ConnectionAsync(ct);
-        return await connection.ExecuteScalarAsync<int>(new CommandDefinition(
+    public Task<int> LiveMembersAsync(CancellationToken ct) => Exclusively(async connection =>
+        await connection.ExecuteScalarAsync<int>(new CommandDefinition(
             """
             SELECT count(*) FROM pg_locks
              WHERE locktype = 'advisory' AND granted AND objsubid = 2 AND classid = @memberClass AND objid = @key
                AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-            """, new { memberClass = (long)MemberClass, key = (long)_consumerKey }, cancellationToken: ct));
-    }
+            """, new { memberClass = (long)MemberClass, key = (long)_consumerKey }, cancellationToken: ct)), ct);
 
-    public async Task<bool> TryAcquireAsync(short part, CancellationToken ct)
-    {
-        var connection = await ConnectionAsync(ct);
-        return await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
-            "SELECT pg_try_advisory_lock(@cls, @key)", new { cls = PartitionClass + part, key = _consumerKey }, cancellationToken: ct));
-    }
+    public Task<bool> TryAcquireAsync(short part, CancellationToken ct) => Exclusively(async connection =>
+        await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
+            "SELECT pg_try_advisory_lock(@cls, @key)", new { cls = PartitionClass + part, key = _consumerKey }, cancellationToken: ct)), ct);
 
-    public async Task ReleaseAsync(short part, CancellationToken ct)
-    {
-        var connection = await ConnectionAsync(ct);
+    public Task ReleaseAsync(short part, CancellationToken ct) => Exclusively(async connection =>
         await connection.ExecuteAsync(new CommandDefinition(
-            "SELECT pg_advisory_unlock(@cls, @key)", new { cls = PartitionClass + part, key = _consumerKey }, cancellationToken: ct));
-    }
+            "SELECT pg_advisory_unlock(@cls, @key)", new { cls = PartitionClass + part, key = _consumerKey }, cancellationToken: ct)), ct);
 
     /// <summary>Throws when the session is gone (its locks with it): the caller must stop handling its partitions.</summary>
     public async Task EnsureHeldAsync(CancellationToken ct)
     {
-        if (_connection is not { FullState: System.Data.ConnectionState.Open })
+        await _gate.WaitAsync(ct);
+        try
         {
-            throw new NpgsqlException("The partition locks' session is closed.");
-        }
+            if (_connection is not { FullState: System.Data.ConnectionState.Open })
+            {
+                throw new NpgsqlException("The partition locks' session is closed.");
+            }
 
-        await _connection.ExecuteAsync(new CommandDefinition("SELECT 1", cancellationToken: ct));
+            await _connection.ExecuteAsync(new CommandDefinition("SELECT 1", cancellationToken: ct));
+        }
+        finally
+        {
+            _gate.Release();
+        }
     }
 
     /// <summary>Ends the session: PostgreSQL releases every lock it held.</summary>
     public async ValueTask DisposeAsync()
+    {
+        await _gate.WaitAsync();
+        try
+        {
+            await CloseAsync();
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private async ValueTask CloseAsync()
     {
         if (_connection is null)
         {
@@ -85,6 +98,19 @@ internal sealed class PartitionLocks(NpgsqlDataSource db, string consumer) : IAs
         }
     }
 
+    private async Task<T> Exclusively<T>(Func<NpgsqlConnection, Task<T>> action, CancellationToken ct)
+    {
+        await _gate.WaitAsync(ct);
+        try
+        {
+            return await action(await ConnectionAsync(ct));
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
     private async Task<NpgsqlConnection> ConnectionAsync(CancellationToken ct)
     {
         if (_connection is { FullState: System.Data.ConnectionState.Open })
@@ -92,7 +118,7 @@ internal sealed class PartitionLocks(NpgsqlDataSource db, string consumer) : IAs
             return _connection;
         }
 
-        await DisposeAsync();
+        await CloseAsync();
         var connection = await db.OpenConnectionAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition(
             "SELECT pg_advisory_lock_shared(@cls, @key)", new { cls = MemberClass, key = _consumerKey }, cancellationToken: ct));
