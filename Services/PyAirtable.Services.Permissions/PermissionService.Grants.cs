@@ -15,7 +15,7 @@ public sealed partial class PermissionService
     [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<GrantResponse> GrantAsync(GrantRequest request, CallContext context = default)
     {
-        var caller = context.RequireCaller(Scopes.WorkspacesWrite);
+        var caller = context.RequireCaller();
         var validator = new RequestValidator();
         var resource = ResourceOf(validator, "resource", request.Resource);
         var user = UserOf(validator, "user_id", request.UserId, null);
@@ -47,7 +47,7 @@ public sealed partial class PermissionService
     [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<RevokeResponse> RevokeAsync(RevokeRequest request, CallContext context = default)
     {
-        var caller = context.RequireCaller(Scopes.WorkspacesWrite);
+        var caller = context.RequireCaller();
         var validator = new RequestValidator();
         var resource = ResourceOf(validator, "resource", request.Resource);
         var user = UserOf(validator, "user_id", request.UserId, null);
@@ -72,7 +72,7 @@ public sealed partial class PermissionService
     [RequiresScope(Scopes.WorkspacesRead)]
     public async ValueTask<ListPermissionsResponse> ListPermissionsAsync(ListPermissionsRequest request, CallContext context = default)
     {
-        var caller = context.RequireCaller(Scopes.WorkspacesRead);
+        var caller = context.RequireCaller();
         var validator = new RequestValidator();
         var byResource = request.Resource is not null;
         if (byResource == !string.IsNullOrEmpty(request.UserId))

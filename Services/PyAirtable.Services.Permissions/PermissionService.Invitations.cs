@@ -22,7 +22,7 @@ public sealed partial class PermissionService
     [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<CreateInvitationResponse> CreateInvitationAsync(CreateInvitationRequest request, CallContext context = default)
     {
-        var caller = context.RequireUser(Scopes.WorkspacesWrite, UsersOnly);
+        var caller = context.RequireUser(UsersOnly);
         var workspace = Validation.Id("workspace_id", request.WorkspaceId);
         var byEmail = !string.IsNullOrEmpty(request.Email);
         if (byEmail == !string.IsNullOrEmpty(request.UserId))
@@ -77,7 +77,7 @@ public sealed partial class PermissionService
     [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<AcceptInvitationResponse> AcceptInvitationAsync(AcceptInvitationRequest request, CallContext context = default)
     {
-        var caller = context.RequireUser(Scopes.WorkspacesWrite, UsersOnly);
+        var caller = context.RequireUser(UsersOnly);
         var id = Validation.Id("invitation_id", request.InvitationId);
         var ct = context.CancellationToken;
         await using var db = await database.BeginAsync(ct);
@@ -122,7 +122,7 @@ public sealed partial class PermissionService
     [RequiresScope(Scopes.WorkspacesRead)]
     public async ValueTask<ListMyInvitationsResponse> ListMyInvitationsAsync(ListMyInvitationsRequest request, CallContext context = default)
     {
-        var caller = context.RequireUser(Scopes.WorkspacesRead, UsersOnly);
+        var caller = context.RequireUser(UsersOnly);
         var user = Guid.Parse(caller.UserId);
         // Invitations to an address reach its account only once the account proved it reads that address.
         var email = caller.EmailVerified && caller.Email.Length > 0 ? Validation.NormalizeEmail(caller.Email) : null;
@@ -140,7 +140,7 @@ public sealed partial class PermissionService
     [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<DeclineInvitationResponse> DeclineInvitationAsync(DeclineInvitationRequest request, CallContext context = default)
     {
-        var caller = context.RequireUser(Scopes.WorkspacesWrite, UsersOnly);
+        var caller = context.RequireUser(UsersOnly);
         var id = Validation.Id("invitation_id", request.InvitationId);
         var ct = context.CancellationToken;
         await using var db = await database.BeginAsync(ct);

@@ -13,7 +13,7 @@ public sealed partial class PermissionService
     [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<ResignMembershipResponse> ResignMembershipAsync(ResignMembershipRequest request, CallContext context = default)
     {
-        var caller = context.RequireUser(Scopes.WorkspacesWrite, UsersOnly);
+        var caller = context.RequireUser(UsersOnly);
         var workspace = Validation.Id("workspace_id", request.WorkspaceId);
         var user = Guid.Parse(caller.UserId);
         var ct = context.CancellationToken;

@@ -16,7 +16,7 @@ public sealed partial class PermissionService
     [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<RegisterResourceResponse> RegisterResourceAsync(RegisterResourceRequest request, CallContext context = default)
     {
-        var caller = context.RequireUser(Scopes.WorkspacesWrite, UsersOnly);
+        var caller = context.RequireUser(UsersOnly);
         var validator = new RequestValidator();
         var resource = ResourceOf(validator, "resource", request.Resource);
         ResourceKey? parent = request.Parent is null ? null : ResourceOf(validator, "parent", request.Parent);
@@ -68,7 +68,7 @@ public sealed partial class PermissionService
     [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<DeleteResourceResponse> DeleteResourceAsync(DeleteResourceRequest request, CallContext context = default)
     {
-        var caller = context.RequireCaller(Scopes.WorkspacesWrite);
+        var caller = context.RequireCaller();
         var validator = new RequestValidator();
         var resource = ResourceOf(validator, "resource", request.Resource);
         validator.ThrowIfInvalid();
@@ -84,7 +84,7 @@ public sealed partial class PermissionService
     [RequiresScope(Scopes.WorkspacesRead)] // it lists ids: a key must be allowed to read workspaces
     public async IAsyncEnumerable<LookupResourcesResponse> LookupResourcesAsync(LookupResourcesRequest request, CallContext context = default)
     {
-        var caller = context.RequireCaller(Scopes.WorkspacesRead);
+        var caller = context.RequireCaller();
         var validator = new RequestValidator();
         var user = UserOf(validator, "user_id", request.UserId, caller);
         if (request.Type == ResourceType.Unspecified || !Enum.IsDefined(request.Type))

@@ -16,7 +16,7 @@ public sealed partial class PermissionService
     [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<CreateRoleResponse> CreateRoleAsync(CreateRoleRequest request, CallContext context = default)
     {
-        var caller = context.RequireCaller(Scopes.WorkspacesWrite);
+        var caller = context.RequireCaller();
         var validator = new RequestValidator();
         var workspace = Validation.Id("workspace_id", request.WorkspaceId);
         validator.Name("name", request.Name);
@@ -48,7 +48,7 @@ public sealed partial class PermissionService
     [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<UpdateRoleResponse> UpdateRoleAsync(UpdateRoleRequest request, CallContext context = default)
     {
-        var caller = context.RequireCaller(Scopes.WorkspacesWrite);
+        var caller = context.RequireCaller();
         var validator = new RequestValidator();
         var roleId = Validation.Id("role_id", request.RoleId);
         if (request.Name is not null)
@@ -80,7 +80,7 @@ public sealed partial class PermissionService
     [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<AssignRoleResponse> AssignRoleAsync(AssignRoleRequest request, CallContext context = default)
     {
-        var caller = context.RequireCaller(Scopes.WorkspacesWrite);
+        var caller = context.RequireCaller();
         var roleId = Validation.Id("role_id", request.RoleId);
         var user = Validation.Id("user_id", request.UserId);
         var ct = context.CancellationToken;
@@ -96,7 +96,7 @@ public sealed partial class PermissionService
     [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<UnassignRoleResponse> UnassignRoleAsync(UnassignRoleRequest request, CallContext context = default)
     {
-        var caller = context.RequireCaller(Scopes.WorkspacesWrite);
+        var caller = context.RequireCaller();
         var roleId = Validation.Id("role_id", request.RoleId);
         var user = Validation.Id("user_id", request.UserId);
         var ct = context.CancellationToken;
@@ -111,7 +111,7 @@ public sealed partial class PermissionService
     [RequiresScope(Scopes.WorkspacesRead)]
     public async ValueTask<ListRolesResponse> ListRolesAsync(ListRolesRequest request, CallContext context = default)
     {
-        var caller = context.RequireCaller(Scopes.WorkspacesRead);
+        var caller = context.RequireCaller();
         var workspace = Validation.Id("workspace_id", request.WorkspaceId);
         var scope = "permissions.roles:" + workspace;
         var page = PageRequest.From(request.Pagination, cursors, scope, defaultPageSize: 50, maxPageSize: 500);

@@ -72,7 +72,9 @@ public static class ContractBindingExtensions
         if (string.IsNullOrWhiteSpace(remote))
         {
             services.TryAddSingleton<TImplementation>();
-            services.TryAddSingleton<TContract>(sp => sp.GetRequiredService<TImplementation>());
+            // Other services in this process call the implementation through this binding, not through the gateway:
+            // it enforces the scopes the implementation declares, as the gateway does for calls from outside.
+            services.TryAddSingleton<TContract>(sp => ScopeCheckingProxy<TContract>.Wrap(sp.GetRequiredService<TImplementation>()));
             services.AddSingleton(new ContractBinding(name, typeof(TContract), null, endpoints => endpoints.MapGrpcService<TImplementation>().Add(ImplementationMetadata.For<TContract, TImplementation>())));
             services.AddGrpcServiceHealth(name);
             return services;
