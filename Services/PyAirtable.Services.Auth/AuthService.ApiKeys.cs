@@ -20,7 +20,7 @@ public sealed partial class AuthService
     [RequiresScope(Scopes.ApiKeysManage)]
     public async ValueTask<CreateApiKeyResponse> CreateApiKeyAsync(CreateApiKeyRequest request, CallContext context = default)
     {
-        var caller = context.RequireUser(Scopes.ApiKeysManage, ApiKeysAreUsers);
+        var caller = context.RequireUser(ApiKeysAreUsers);
         var validator = new RequestValidator().Name("name", request.Name);
         var scopes = request.Scopes.Distinct(StringComparer.Ordinal).ToList();
         if (scopes.Count == 0 || scopes.Count > MaxApiKeyScopes)
@@ -98,7 +98,7 @@ public sealed partial class AuthService
     [RequiresScope(Scopes.ApiKeysManage)]
     public async ValueTask<ListApiKeysResponse> ListApiKeysAsync(ListApiKeysRequest request, CallContext context = default)
     {
-        var caller = context.RequireUser(Scopes.ApiKeysManage, ApiKeysAreUsers);
+        var caller = context.RequireUser(ApiKeysAreUsers);
         var scope = "auth.api_keys:" + caller.UserId;
         var page = PageRequest.From(request.Pagination, _cursors, scope, defaultPageSize: 50, maxPageSize: 200);
         var ct = context.CancellationToken;
@@ -125,7 +125,7 @@ public sealed partial class AuthService
     [RequiresScope(Scopes.ApiKeysManage)]
     public async ValueTask<RevokeApiKeyResponse> RevokeApiKeyAsync(RevokeApiKeyRequest request, CallContext context = default)
     {
-        var caller = context.RequireUser(Scopes.ApiKeysManage, ApiKeysAreUsers);
+        var caller = context.RequireUser(ApiKeysAreUsers);
         var id = Validation.Id("id", request.Id);
         var ct = context.CancellationToken;
         await using var connection = await _db.OpenConnectionAsync(ct);

@@ -14,13 +14,13 @@ namespace PyAirtable.Services.Auth;
 
 public static class ServiceCollectionExtensions
 {
-    /// <summary>Registers pyairtable.auth.v1.AuthService (served here unless <c>Remote:pyairtable.auth.v1.AuthService</c> is set).</summary>
+    /// <summary>Registers <see cref="IAuthService"/>: served here unless <c>Remote:&lt;its [Service] name&gt;</c> is set.</summary>
     public static IServiceCollection AddAuthService(this IServiceCollection services, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
         services.AddOptions<TokenOptions>().Bind(configuration.GetSection(TokenOptions.Section));
-        if (!string.IsNullOrWhiteSpace(configuration[$"{ContractBindingExtensions.RemoteSection}:pyairtable.auth.v1.AuthService"]))
+        if (configuration.IsRemote<IAuthService>())
         {
             return services.AddContract<IAuthService, AuthService>(configuration);
         }

@@ -9,7 +9,7 @@ namespace PyAirtable.Services.Health;
 
 public static class ServiceCollectionExtensions
 {
-    /// <summary>Registers pyairtable.health.v1.HealthService (served here unless <c>Remote:pyairtable.health.v1.HealthService</c> is set).</summary>
+    /// <summary>Registers <see cref="IHealthService"/>: served here unless <c>Remote:&lt;its [Service] name&gt;</c> is set.</summary>
     public static IServiceCollection AddHealthService(this IServiceCollection services, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(services);

@@ -1,5 +1,6 @@
 using Npgsql;
 using PyAirtable.Services.Infrastructure.Database;
+using PyAirtable.Services.Permissions.Stores;
 
 namespace PyAirtable.Services.Permissions;
 
@@ -32,6 +33,25 @@ public sealed class PermissionDatabase(NpgsqlDataSource dataSource) : IDisposabl
         }
 
         return new PermissionDatabase(NpgsqlDataSource.Create(builder));
+    }
+
+    /// <summary>A session without a transaction, for RPCs that only read.</summary>
+    internal async Task<PermissionSession> OpenAsync(CancellationToken ct) =>
+        new(await DataSource.OpenConnectionAsync(ct), null);
+
+    /// <summary>A session in a transaction, for RPCs that write: what they check and lock, and what they write, commit together.</summary>
+    internal async Task<PermissionSession> BeginAsync(CancellationToken ct)
+    {
+        var connection = await DataSource.OpenConnectionAsync(ct);
+        try
+        {
+            return new(connection, await connection.BeginTransactionAsync(ct));
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
     }
 
     public void Dispose() => DataSource.Dispose();

@@ -9,12 +9,12 @@ namespace PyAirtable.Services.Permissions;
 
 public static class ServiceCollectionExtensions
 {
-    /// <summary>Registers pyairtable.permissions.v1.PermissionService (served here unless <c>Remote:pyairtable.permissions.v1.PermissionService</c> is set).</summary>
+    /// <summary>Registers <see cref="IPermissionService"/>: served here unless <c>Remote:&lt;its [Service] name&gt;</c> is set.</summary>
     public static IServiceCollection AddPermissionService(this IServiceCollection services, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
-        if (string.IsNullOrWhiteSpace(configuration[$"{ContractBindingExtensions.RemoteSection}:pyairtable.permissions.v1.PermissionService"]))
+        if (!configuration.IsRemote<IPermissionService>())
         {
             services.AddServiceMigrations("permissions", typeof(ServiceCollectionExtensions).Assembly);
             services.TryAddSingleton(sp => PermissionDatabase.Create(sp.GetRequiredService<Npgsql.NpgsqlDataSource>(),

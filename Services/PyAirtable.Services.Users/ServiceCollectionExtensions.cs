@@ -8,12 +8,12 @@ namespace PyAirtable.Services.Users;
 
 public static class ServiceCollectionExtensions
 {
-    /// <summary>Registers pyairtable.users.v1.UserService (served here unless <c>Remote:pyairtable.users.v1.UserService</c> is set).</summary>
+    /// <summary>Registers <see cref="IUserService"/>: served here unless <c>Remote:&lt;its [Service] name&gt;</c> is set.</summary>
     public static IServiceCollection AddUserService(this IServiceCollection services, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
-        if (string.IsNullOrWhiteSpace(configuration[$"{ContractBindingExtensions.RemoteSection}:pyairtable.users.v1.UserService"]))
+        if (!configuration.IsRemote<IUserService>())
         {
             services.AddOptions<UserServiceOptions>().Bind(configuration.GetSection("Users"));
             services.AddServiceMigrations("users", typeof(ServiceCollectionExtensions).Assembly);

@@ -46,7 +46,7 @@ public sealed partial class UserService(
     [RequiresScope(Scopes.UsersRead)]
     public async ValueTask<GetUserResponse> GetUserAsync(GetUserRequest request, CallContext context = default)
     {
-        var caller = context.RequireCaller(Scopes.UsersRead);
+        var caller = context.RequireCaller();
         var id = Validation.Id("user_id", request.UserId);
         if ((request.IfNoneMatch?.Length ?? 0) > 64)
         {
@@ -83,7 +83,7 @@ public sealed partial class UserService(
     [RequiresScope(Scopes.UsersRead)]
     public async ValueTask<GetUsersResponse> GetUsersAsync(GetUsersRequest request, CallContext context = default)
     {
-        var caller = context.RequireCaller(Scopes.UsersRead);
+        var caller = context.RequireCaller();
         if (request.UserIds.Count is 0 or > MaxBatch)
         {
             throw new ValidationException("user_ids", $"must hold 1 to {MaxBatch} ids");
@@ -124,7 +124,7 @@ public sealed partial class UserService(
     [RequiresScope(Scopes.UsersRead)]
     public async ValueTask<ListUsersResponse> ListUsersAsync(ListUsersRequest request, CallContext context = default)
     {
-        var caller = context.RequireCaller(Scopes.UsersRead);
+        var caller = context.RequireCaller();
         // Until workspace permissions exist, a user lists only themself; operators list everybody.
         Guid? only = caller.IsPrivileged() ? null : Guid.Parse(caller.UserId);
         var scope = only is null ? "users.list:all" : "users.list:self:" + only;
@@ -147,7 +147,7 @@ public sealed partial class UserService(
     [RequiresScope(Scopes.UsersWrite)]
     public async ValueTask<UpdateUserResponse> UpdateUserAsync(UpdateUserRequest request, CallContext context = default)
     {
-        var caller = context.RequireCaller(Scopes.UsersWrite);
+        var caller = context.RequireCaller();
         var id = Validation.Id("user_id", request.UserId);
         var validator = new RequestValidator();
         var version = ParseEtag(request.Etag);
@@ -218,7 +218,7 @@ public sealed partial class UserService(
     public async ValueTask<DeactivateUserResponse> DeactivateUserAsync(DeactivateUserRequest request, CallContext context = default)
     {
         // An API key (even with users:write) cannot end the account it belongs to: there is no way back.
-        var caller = context.RequireCaller(Scopes.UsersWrite);
+        var caller = context.RequireCaller();
         context.RequireSession("Deactivating an account");
         var id = Validation.Id("user_id", request.UserId);
         EnsureCanWrite(caller, id);

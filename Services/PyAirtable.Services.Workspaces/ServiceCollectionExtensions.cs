@@ -8,12 +8,12 @@ namespace PyAirtable.Services.Workspaces;
 
 public static class ServiceCollectionExtensions
 {
-    /// <summary>Registers pyairtable.workspaces.v1.WorkspaceService (served here unless <c>Remote:pyairtable.workspaces.v1.WorkspaceService</c> is set).</summary>
+    /// <summary>Registers <see cref="IWorkspaceService"/>: served here unless <c>Remote:&lt;its [Service] name&gt;</c> is set.</summary>
     public static IServiceCollection AddWorkspaceService(this IServiceCollection services, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
-        if (string.IsNullOrWhiteSpace(configuration[$"{ContractBindingExtensions.RemoteSection}:pyairtable.workspaces.v1.WorkspaceService"]))
+        if (!configuration.IsRemote<IWorkspaceService>())
         {
             services.AddServiceMigrations("workspaces", typeof(ServiceCollectionExtensions).Assembly);
         }

@@ -20,7 +20,7 @@ public sealed partial class WorkspaceService
     [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<AddMemberResponse> AddMemberAsync(AddMemberRequest request, CallContext context = default)
     {
-        context.RequireUser(Scopes.WorkspacesWrite, WorkspacesAreUsers);
+        context.RequireUser(WorkspacesAreUsers);
         var id = Validation.Id("workspace_id", request.WorkspaceId);
         var user = Validation.UserId("user_id", request.UserId);
         MemberLevel(request.Level);
@@ -39,7 +39,7 @@ public sealed partial class WorkspaceService
     [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<LeaveWorkspaceResponse> LeaveWorkspaceAsync(LeaveWorkspaceRequest request, CallContext context = default)
     {
-        var caller = context.RequireUser(Scopes.WorkspacesWrite, WorkspacesAreUsers);
+        var caller = context.RequireUser(WorkspacesAreUsers);
         var id = Validation.Id("workspace_id", request.WorkspaceId);
         var resigned = await WithEventAsync(context, async () =>
         {
@@ -52,7 +52,7 @@ public sealed partial class WorkspaceService
     [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<InviteMemberResponse> InviteMemberAsync(InviteMemberRequest request, CallContext context = default)
     {
-        context.RequireUser(Scopes.WorkspacesWrite, WorkspacesAreUsers);
+        context.RequireUser(WorkspacesAreUsers);
         var id = Validation.Id("workspace_id", request.WorkspaceId);
         MemberLevel(request.Level);
         await ExistsAsync(context, id);
@@ -67,7 +67,7 @@ public sealed partial class WorkspaceService
     [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<AcceptInviteResponse> AcceptInviteAsync(AcceptInviteRequest request, CallContext context = default)
     {
-        context.RequireUser(Scopes.WorkspacesWrite, WorkspacesAreUsers);
+        context.RequireUser(WorkspacesAreUsers);
         Validation.Id("invitation_id", request.InvitationId);
         var accepted = await WithEventAsync(context, async () =>
         {
@@ -81,7 +81,7 @@ public sealed partial class WorkspaceService
     [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<RemoveMemberResponse> RemoveMemberAsync(RemoveMemberRequest request, CallContext context = default)
     {
-        context.RequireUser(Scopes.WorkspacesWrite, WorkspacesAreUsers);
+        context.RequireUser(WorkspacesAreUsers);
         var id = Validation.Id("workspace_id", request.WorkspaceId);
         var user = Validation.Id("user_id", request.UserId);
         var revoked = await WithEventAsync(context, async () =>
@@ -97,7 +97,7 @@ public sealed partial class WorkspaceService
     [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<ChangeMemberRoleResponse> ChangeMemberRoleAsync(ChangeMemberRoleRequest request, CallContext context = default)
     {
-        context.RequireUser(Scopes.WorkspacesWrite, WorkspacesAreUsers);
+        context.RequireUser(WorkspacesAreUsers);
         var id = Validation.Id("workspace_id", request.WorkspaceId);
         var user = Validation.Id("user_id", request.UserId);
         MemberLevel(request.Level);
@@ -113,7 +113,7 @@ public sealed partial class WorkspaceService
     [RequiresScope(Scopes.WorkspacesRead)]
     public async ValueTask<ListMembersResponse> ListMembersAsync(ListMembersRequest request, CallContext context = default)
     {
-        context.RequireUser(Scopes.WorkspacesRead, WorkspacesAreUsers);
+        context.RequireUser(WorkspacesAreUsers);
         var id = Validation.Id("workspace_id", request.WorkspaceId);
         var page = await permissions.ListPermissionsAsync(new ListPermissionsRequest { Resource = Ref(ResourceType.Workspace, id), Pagination = request.Pagination }, context);
         return new ListMembersResponse

@@ -40,7 +40,7 @@ public sealed partial class WorkspaceService(
     [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<CreateWorkspaceResponse> CreateWorkspaceAsync(CreateWorkspaceRequest request, CallContext context = default)
     {
-        var caller = context.RequireUser(Scopes.WorkspacesWrite, WorkspacesAreUsers);
+        var caller = context.RequireUser(WorkspacesAreUsers);
         var validator = new RequestValidator().Name("name", request.Name).MaxLength("description", request.Description, MaxDescription);
         validator.ThrowIfInvalid();
         var id = Guid.CreateVersion7();
@@ -68,7 +68,7 @@ public sealed partial class WorkspaceService(
     [RequiresScope(Scopes.WorkspacesRead)]
     public async ValueTask<GetWorkspaceResponse> GetWorkspaceAsync(GetWorkspaceRequest request, CallContext context = default)
     {
-        context.RequireUser(Scopes.WorkspacesRead, WorkspacesAreUsers);
+        context.RequireUser(WorkspacesAreUsers);
         var id = Validation.Id("workspace_id", request.WorkspaceId);
         var level = await RequireAsync(context, ResourceType.Workspace, id, PermissionLevel.Read);
         var row = await ReadWorkspaceAsync(id, context.CancellationToken);
@@ -78,7 +78,7 @@ public sealed partial class WorkspaceService(
     [RequiresScope(Scopes.WorkspacesRead)]
     public async ValueTask<ListWorkspacesResponse> ListWorkspacesAsync(ListWorkspacesRequest request, CallContext context = default)
     {
-        var caller = context.RequireUser(Scopes.WorkspacesRead, WorkspacesAreUsers);
+        var caller = context.RequireUser(WorkspacesAreUsers);
         var scope = "workspaces.list:" + caller.UserId;
         var page = PageRequest.From(request.Pagination, cursors, scope, defaultPageSize: 50, maxPageSize: 500);
         var reachable = new SortedDictionary<Guid, PermissionLevel>();
@@ -109,7 +109,7 @@ public sealed partial class WorkspaceService(
     [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<UpdateWorkspaceResponse> UpdateWorkspaceAsync(UpdateWorkspaceRequest request, CallContext context = default)
     {
-        context.RequireUser(Scopes.WorkspacesWrite, WorkspacesAreUsers);
+        context.RequireUser(WorkspacesAreUsers);
         var id = Validation.Id("workspace_id", request.WorkspaceId);
         var validator = new RequestValidator();
         if (request.Name is not null)
@@ -147,7 +147,7 @@ public sealed partial class WorkspaceService(
     [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<DeleteWorkspaceResponse> DeleteWorkspaceAsync(DeleteWorkspaceRequest request, CallContext context = default)
     {
-        context.RequireUser(Scopes.WorkspacesWrite, WorkspacesAreUsers);
+        context.RequireUser(WorkspacesAreUsers);
         var id = Validation.Id("workspace_id", request.WorkspaceId);
         await RequireAsync(context, ResourceType.Workspace, id, PermissionLevel.Owner);
         // Rows and outbox event first, in a transaction that commits only after the Permission service removed
@@ -165,7 +165,7 @@ public sealed partial class WorkspaceService(
     [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<CreateBaseResponse> CreateBaseAsync(CreateBaseRequest request, CallContext context = default)
     {
-        var caller = context.RequireUser(Scopes.WorkspacesWrite, WorkspacesAreUsers);
+        var caller = context.RequireUser(WorkspacesAreUsers);
         var workspace = Validation.Id("workspace_id", request.WorkspaceId);
         new RequestValidator().Name("name", request.Name).ThrowIfInvalid();
         await RequireAsync(context, ResourceType.Workspace, workspace, PermissionLevel.Create);
@@ -187,7 +187,7 @@ public sealed partial class WorkspaceService(
     [RequiresScope(Scopes.WorkspacesRead)]
     public async ValueTask<GetBaseResponse> GetBaseAsync(GetBaseRequest request, CallContext context = default)
     {
-        context.RequireUser(Scopes.WorkspacesRead, WorkspacesAreUsers);
+        context.RequireUser(WorkspacesAreUsers);
         var id = Validation.Id("base_id", request.BaseId);
         await RequireAsync(context, ResourceType.Base, id, PermissionLevel.Read);
         return new GetBaseResponse { Base = (await ReadBaseAsync(id, context.CancellationToken)).ToContract() };
@@ -196,7 +196,7 @@ public sealed partial class WorkspaceService(
     [RequiresScope(Scopes.WorkspacesRead)]
     public async ValueTask<ListBasesResponse> ListBasesAsync(ListBasesRequest request, CallContext context = default)
     {
-        var caller = context.RequireUser(Scopes.WorkspacesRead, WorkspacesAreUsers);
+        var caller = context.RequireUser(WorkspacesAreUsers);
         var workspace = Validation.Id("workspace_id", request.WorkspaceId);
         await ExistsAsync(context, workspace);
         var scope = $"workspaces.bases:{workspace}:{caller.UserId}";
@@ -223,7 +223,7 @@ public sealed partial class WorkspaceService(
     [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<RenameBaseResponse> RenameBaseAsync(RenameBaseRequest request, CallContext context = default)
     {
-        context.RequireUser(Scopes.WorkspacesWrite, WorkspacesAreUsers);
+        context.RequireUser(WorkspacesAreUsers);
         var id = Validation.Id("base_id", request.BaseId);
         new RequestValidator().Name("name", request.Name).ThrowIfInvalid();
         await RequireAsync(context, ResourceType.Base, id, PermissionLevel.Edit);
@@ -246,7 +246,7 @@ public sealed partial class WorkspaceService(
     [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<DeleteBaseResponse> DeleteBaseAsync(DeleteBaseRequest request, CallContext context = default)
     {
-        context.RequireUser(Scopes.WorkspacesWrite, WorkspacesAreUsers);
+        context.RequireUser(WorkspacesAreUsers);
         var id = Validation.Id("base_id", request.BaseId);
         await RequireAsync(context, ResourceType.Base, id, PermissionLevel.Owner);
         var ct = context.CancellationToken;

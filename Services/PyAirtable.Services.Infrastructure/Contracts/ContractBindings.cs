@@ -31,6 +31,26 @@ public static class ContractBindingExtensions
     public const string RemoteSection = "Remote";
 
     /// <summary>
+    /// The full gRPC service name of <typeparamref name="TContract"/>, read from its <c>[Service]</c> attribute: the one
+    /// place the name is written, so the wire, the <c>Remote:</c> key and the health entry cannot disagree.
+    /// </summary>
+    public static string ServiceNameOf<TContract>()
+        where TContract : class =>
+        typeof(TContract).GetCustomAttribute<ServiceAttribute>()?.Name
+        ?? throw new InvalidOperationException($"{typeof(TContract).Name} has no [Service] attribute with a name.");
+
+    /// <summary>
+    /// True when <c>Remote:&lt;service name&gt;</c> binds <typeparamref name="TContract"/> to another host: this host then
+    /// needs none of the implementation's own dependencies (its migrations, pools, options).
+    /// </summary>
+    public static bool IsRemote<TContract>(this IConfiguration configuration)
+        where TContract : class
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        return !string.IsNullOrWhiteSpace(configuration[$"{RemoteSection}:{ServiceNameOf<TContract>()}"]);
+    }
+
+    /// <summary>
     /// Binds <typeparamref name="TContract"/>: other services resolve it from DI and call it the same
     /// way whether it runs here or on another host. With <c>Remote:&lt;service name&gt;</c> configured it
     /// is a gRPC client of that host (request id, deadline and cancellation of the current call
@@ -42,8 +62,7 @@ public static class ContractBindingExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
-        var name = typeof(TContract).GetCustomAttribute<ServiceAttribute>()?.Name
-            ?? throw new InvalidOperationException($"{typeof(TContract).Name} has no [Service] attribute.");
+        var name = ServiceNameOf<TContract>();
         if (services.Any(d => d.ServiceType == typeof(ContractBinding) && d.ImplementationInstance is ContractBinding b && b.ServiceName == name))
         {
             return services;
@@ -53,7 +72,9 @@ public static class ContractBindingExtensions
         if (string.IsNullOrWhiteSpace(remote))
         {
             services.TryAddSingleton<TImplementation>();
-            services.TryAddSingleton<TContract>(sp => sp.GetRequiredService<TImplementation>());
+            // Other services in this process call the implementation through this binding, not through the gateway:
+            // it enforces the scopes the implementation declares, as the gateway does for calls from outside.
+            services.TryAddSingleton<TContract>(sp => ScopeCheckingProxy<TContract>.Wrap(sp.GetRequiredService<TImplementation>()));
             services.AddSingleton(new ContractBinding(name, typeof(TContract), null, endpoints => endpoints.MapGrpcService<TImplementation>().Add(ImplementationMetadata.For<TContract, TImplementation>())));
             services.AddGrpcServiceHealth(name);
             return services;

@@ -1,6 +1,8 @@
 using System.Reflection;
 using Grpc.AspNetCore.Server;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Builder;
+using PyAirtable.Services.Infrastructure.Identity;
 
 namespace PyAirtable.Services.Infrastructure.Contracts;
 
@@ -40,5 +42,21 @@ internal static class ImplementationMetadata
                 }
             }
         };
+    }
+
+    /// <summary>
+    /// The scopes a call of <paramref name="method"/> (implementing a contract method on <paramref name="implementation"/>)
+    /// needs, read from the attributes the gateway's authorization reads from the endpoint: every
+    /// <see cref="RequiresScopeAttribute"/> of the class and of the method, or none when either is <c>[AllowAnonymous]</c>
+    /// (which makes ASP.NET Core skip authorization altogether).
+    /// </summary>
+    public static string[] RequiredScopes(Type implementation, MethodInfo method)
+    {
+        ArgumentNullException.ThrowIfNull(implementation);
+        ArgumentNullException.ThrowIfNull(method);
+        var attributes = implementation.GetCustomAttributes(inherit: true).Concat(method.GetCustomAttributes(inherit: true)).ToList();
+        return attributes.OfType<IAllowAnonymous>().Any()
+            ? []
+            : attributes.OfType<RequiresScopeAttribute>().Select(a => a.Scope).Distinct(StringComparer.Ordinal).ToArray();
     }
 }

@@ -76,41 +76,33 @@ public static class CallerExtensions
     public static UserContext GetCaller(this CallContext context) =>
         context.ServerCallContext is null ? Anonymous : context.GetRequestMetadata().UserContext ?? Anonymous;
 
+    private const string CredentialsNeeded =
+        "This call needs credentials: an access token (authorization: Bearer …) or an API key (x-api-key).";
+
     /// <summary>The caller, or UNAUTHENTICATED when the call carries no identity.</summary>
+    /// <remarks>
+    /// Scopes are not checked here: an RPC declares them once, with <see cref="RequiresScopeAttribute"/> on its
+    /// implementing method, and they are enforced before its body runs, by the gateway for calls from outside and by
+    /// the in-process binding for calls from other services in this process.
+    /// </remarks>
     public static UserContext RequireCaller(this CallContext context)
     {
         var caller = context.GetCaller();
         if (!caller.IsAuthenticated)
         {
-            Fail.Unauthenticated("This call needs credentials: an access token (authorization: Bearer …) or an API key (x-api-key).");
+            Fail.Unauthenticated(CredentialsNeeded);
         }
 
         return caller;
     }
 
     /// <summary>
-    /// The caller, who must also hold <paramref name="scope"/>. The gateway checks <see cref="RequiresScopeAttribute"/>
-    /// for calls from outside; this check also covers calls another service makes in process on the caller's behalf.
+    /// The caller, who must be a user — not one of the platform's services (<paramref name="refusal"/> says why as
+    /// PERMISSION_DENIED).
     /// </summary>
-    public static UserContext RequireCaller(this CallContext context, string scope)
+    public static UserContext RequireUser(this CallContext context, string refusal)
     {
         var caller = context.RequireCaller();
-        if (!caller.HasScope(scope))
-        {
-            throw new PlatformException(PyAirtable.Contracts.Common.ErrorCode.PermissionDenied,
-                $"The credentials lack the scope '{scope}' this call needs.", new Dictionary<string, string> { ["required_scope"] = scope });
-        }
-
-        return caller;
-    }
-
-    /// <summary>
-    /// The caller holding <paramref name="scope"/>, who must be a user — not one of the platform's services
-    /// (<paramref name="refusal"/> says why as PERMISSION_DENIED).
-    /// </summary>
-    public static UserContext RequireUser(this CallContext context, string scope, string refusal)
-    {
-        var caller = context.RequireCaller(scope);
         if (caller.AuthMethod == PyAirtable.Contracts.Common.AuthMethod.Service || !Guid.TryParse(caller.UserId, out _))
         {
             Fail.PermissionDenied(refusal);
@@ -137,6 +129,35 @@ public static class CallerExtensions
     public static bool HasRole(this UserContext caller, string role) =>
         caller.Roles.Contains(role, StringComparer.Ordinal);
 
+    /// <summary>
+    /// Why a call that needs <paramref name="scopes"/> may not go on, or null when it may: UNAUTHENTICATED without
+    /// credentials, PERMISSION_DENIED (ErrorInfo <c>required_scope</c>) for the first scope the credentials lack.
+    /// </summary>
+    public static PlatformException? ScopeRefusal(this CallContext context, IReadOnlyList<string> scopes)
+    {
+        ArgumentNullException.ThrowIfNull(scopes);
+        var caller = context.GetCaller();
+        if (!caller.IsAuthenticated)
+        {
+            return new PlatformException(PyAirtable.Contracts.Common.ErrorCode.Unauthenticated, CredentialsNeeded);
+        }
+
+        foreach (var scope in scopes)
+        {
+            if (!caller.HasScope(scope))
+            {
+                return MissingScope(scope);
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The refusal for credentials without <paramref name="scope"/>, the same from the gateway and in process.</summary>
+    public static PlatformException MissingScope(string scope) =>
+        new(PyAirtable.Contracts.Common.ErrorCode.PermissionDenied, $"The credentials lack the scope '{scope}' this call needs.",
+            new Dictionary<string, string> { ["required_scope"] = scope });
+
     /// <summary>True when the credentials are not limited by scope, or hold <paramref name="scope"/>.</summary>
     public static bool HasScope(this UserContext caller, string scope) =>
         caller.Scopes.Count == 0 || caller.Scopes.Contains(scope, StringComparer.Ordinal);
@@ -148,7 +169,10 @@ public static class CallerExtensions
 
 /// <summary>
 /// Requires the credentials of a call to hold a scope (API keys hold scopes; user access tokens are not
-/// limited). Put it on the method of a service implementation; the gateway answers PERMISSION_DENIED.
+/// limited). Put it on the method of a service implementation: it is the RPC's one declaration of the scope.
+/// The gateway's authorization reads it from the endpoint for calls from outside; the in-process binding of the
+/// contract (<c>ScopeCheckingProxy</c>) reads it for calls from other services in this process. Either answers
+/// PERMISSION_DENIED with ErrorInfo <c>required_scope</c> before the method runs.
 /// </summary>
 [AttributeUsage(AttributeTargets.Method | AttributeTargets.Class, AllowMultiple = true)]
 public sealed class RequiresScopeAttribute(string scope) : Attribute, IAuthorizeData

@@ -95,6 +95,7 @@ public sealed class TestHost : IAsyncDisposable
         // Test-only contracts, bound like any service: in process, or remote when Remote:<name> is set.
         builder.Services.AddContract<IDiagnosticsService, DiagnosticsService>(builder.Configuration);
         builder.Services.AddContract<IRelayService, RelayService>(builder.Configuration);
+        builder.Services.AddContract<IPermissionRelayService, PermissionRelayService>(builder.Configuration);
         builder.Services.AddServiceMigrations("testing", typeof(DiagnosticsService).Assembly);
         if (options.Consumer is { } consumer)
         {

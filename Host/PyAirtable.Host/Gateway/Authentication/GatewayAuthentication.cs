@@ -248,8 +248,7 @@ internal sealed class GrpcAuthorizationResultHandler : IAuthorizationMiddlewareR
             var missing = authorizeResult.AuthorizationFailure?.FailureReasons.Select(r => r.Message).FirstOrDefault();
             error = missing is null
                 ? new PlatformException(ErrorCode.PermissionDenied, "The credentials do not allow this call.")
-                : new PlatformException(ErrorCode.PermissionDenied, $"The credentials lack the scope '{missing}' this call needs.",
-                    new Dictionary<string, string> { ["required_scope"] = missing });
+                : CallerExtensions.MissingScope(missing);
         }
 
         return TrailersOnlyResponse.WriteAsync(context, error);

@@ -1,8 +1,8 @@
+using System.Globalization;
 using Dapper;
-using Npgsql;
 using PyAirtable.Contracts.Permissions;
 
-namespace PyAirtable.Services.Permissions;
+namespace PyAirtable.Services.Permissions.Stores;
 
 /// <summary>One question: a user's level on a resource.</summary>
 internal readonly record struct Query(Guid UserId, ResourceType Type, Guid ResourceId);
@@ -11,15 +11,15 @@ internal readonly record struct Query(Guid UserId, ResourceType Type, Guid Resou
 internal readonly record struct Decision(bool Exists, PermissionLevel Level, string Reason);
 
 /// <summary>
-/// Computes effective levels in PostgreSQL, many at once: one statement walks each resource's chain of
-/// ancestors (recursive CTE over permissions.resources). An owner of the resource or of any enclosing one
-/// is owner (a more specific grant cannot lock an owner out of what they own); otherwise the nearest grant
-/// of the user on the chain decides; otherwise the best level the user's roles in that workspace give the
-/// resource's type.
+/// Checks: effective levels computed in PostgreSQL, many at once, and the revisions that consistency tokens name.
+/// One statement walks each resource's chain of ancestors (recursive CTE over permissions.resources). An owner of
+/// the resource or of any enclosing one is owner (a more specific grant cannot lock an owner out of what they own);
+/// otherwise the nearest grant of the user on the chain decides; otherwise the best level the user's roles in that
+/// workspace give the resource's type.
 /// </summary>
-internal static class PermissionEvaluator
+internal sealed class CheckStore(PermissionSession session)
 {
-    private const string Sql = """
+    private const string EvaluateSql = """
         WITH RECURSIVE req AS (
             SELECT r.user_id, r.type, r.id, r.ord
               FROM unnest(@users::uuid[], @types::smallint[], @ids::uuid[]) WITH ORDINALITY AS r(user_id, type, id, ord)
@@ -36,7 +36,7 @@ internal static class PermissionEvaluator
         ), nearest AS (
             SELECT DISTINCT ON (ord) ord, level, type AS grant_type, id AS grant_id FROM matched ORDER BY ord, depth
         ), owns AS (
-            SELECT DISTINCT ord FROM matched WHERE level = 6
+            SELECT DISTINCT ord FROM matched WHERE level = @owner
         ), roots AS (
             SELECT ord FROM chain WHERE depth = 0
         ), by_role AS (
@@ -61,7 +61,8 @@ internal static class PermissionEvaluator
          ORDER BY r.ord
         """;
 
-    public static async Task<Decision[]> EvaluateAsync(NpgsqlConnection connection, IReadOnlyList<Query> queries, NpgsqlTransaction? transaction, CancellationToken cancellationToken)
+    /// <summary>The decisions for <paramref name="queries"/>, in their order.</summary>
+    public async Task<Decision[]> EvaluateAsync(IReadOnlyList<Query> queries, CancellationToken ct)
     {
         var decisions = new Decision[queries.Count];
         if (queries.Count == 0)
@@ -69,12 +70,13 @@ internal static class PermissionEvaluator
             return decisions;
         }
 
-        var rows = await connection.QueryAsync<Row>(new CommandDefinition(Sql, new
+        var rows = await session.Connection.QueryAsync<Row>(new CommandDefinition(EvaluateSql, new
         {
             users = queries.Select(q => q.UserId).ToArray(),
             types = queries.Select(q => (short)q.Type).ToArray(),
             ids = queries.Select(q => q.ResourceId).ToArray(),
-        }, transaction, cancellationToken: cancellationToken));
+            owner = (short)PermissionLevel.Owner,
+        }, session.Transaction, cancellationToken: ct));
         foreach (var row in rows)
         {
             decisions[row.Ord - 1] = !row.ResourceExists
@@ -82,7 +84,7 @@ internal static class PermissionEvaluator
                 : row.OwnsChain && row.GrantLevel != (short)PermissionLevel.Owner
                     ? new Decision(true, PermissionLevel.Owner, "owner of an enclosing resource")
                 : row.GrantLevel is { } level
-                    ? new Decision(true, (PermissionLevel)level, $"grant on {Name((ResourceType)row.GrantType!.Value)} {row.GrantId}")
+                    ? new Decision(true, (PermissionLevel)level, $"grant on {Names.Of((ResourceType)row.GrantType!.Value)} {row.GrantId}")
                     : row.RoleLevel is { } roleLevel
                         ? new Decision(true, (PermissionLevel)roleLevel, $"role {row.RoleName}")
                         : new Decision(true, PermissionLevel.None, "no grant");
@@ -91,15 +93,18 @@ internal static class PermissionEvaluator
         return decisions;
     }
 
-    public static string Name(ResourceType type) => type switch
-    {
-        ResourceType.Workspace => "workspace",
-        ResourceType.Base => "base",
-        ResourceType.Table => "table",
-        ResourceType.File => "file",
-        ResourceType.Webhook => "webhook",
-        _ => "resource",
-    };
+    /// <summary>Takes the next revision: every write does, and answers with it as its consistency token.</summary>
+    public async Task<string> NextTokenAsync(CancellationToken ct) =>
+        Token(await session.Connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT nextval('permissions.revision')", transaction: session.Transaction, cancellationToken: ct)));
+
+    /// <summary>The latest revision taken (r0 before any write): what a check has seen.</summary>
+    public async Task<string> CurrentTokenAsync(CancellationToken ct) =>
+        Token(await session.Connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM permissions.revision",
+            transaction: session.Transaction, cancellationToken: ct)));
+
+    private static string Token(long revision) => "r" + revision.ToString(CultureInfo.InvariantCulture);
 
     private sealed record Row
     {
