@@ -1,5 +1,3 @@
-using Dapper;
-using Npgsql;
 using PyAirtable.Contracts.Auth;
 using PyAirtable.Contracts.Common;
 using PyAirtable.Contracts.Permissions;
@@ -8,7 +6,6 @@ using PyAirtable.Contracts.Workspaces;
 using PyAirtable.Services.Infrastructure.Errors;
 using PyAirtable.Services.Infrastructure.Identity;
 using PyAirtable.Contracts.Events;
-using PyAirtable.Services.Infrastructure.Pagination;
 using PyAirtable.Services.Infrastructure.Requests;
 using CallContext = ProtoBuf.Grpc.CallContext;
 
@@ -58,7 +55,8 @@ public sealed partial class WorkspaceService
         await ExistsAsync(context, id);
         var invitation = await WithEventAsync(context, async () =>
         {
-            var created = await permissions.CreateInvitationAsync(new CreateInvitationRequest { WorkspaceId = id.ToString(), Email = request.Email, Level = request.Level }, context);
+            var created = await permissions.CreateInvitationAsync(
+                new CreateInvitationRequest { WorkspaceId = id.ToString(), Email = request.Email, Level = request.Level }, context);
             return (created.Invitation!, Invited(created.Invitation!));
         });
         return new InviteMemberResponse { Invitation = invitation };
@@ -75,7 +73,10 @@ public sealed partial class WorkspaceService
             return (a, new MemberAdded { WorkspaceId = a.Grant!.Resource!.Id, UserId = a.Grant.UserId, Level = a.Grant.Level });
         });
         var member = new Member { UserId = accepted.Grant!.UserId, Level = accepted.Grant.Level, AddedAt = accepted.Grant.GrantedAt };
-        return new AcceptInviteResponse { WorkspaceId = accepted.Grant.Resource!.Id, Member = member, ConsistencyToken = accepted.ConsistencyToken };
+        return new AcceptInviteResponse
+        {
+            WorkspaceId = accepted.Grant.Resource!.Id, Member = member, ConsistencyToken = accepted.ConsistencyToken,
+        };
     }
 
     [RequiresScope(Scopes.WorkspacesWrite)]
@@ -87,7 +88,8 @@ public sealed partial class WorkspaceService
         var revoked = await WithEventAsync(context, async () =>
         {
             // Everything the member held inside the workspace goes: grants on bases they created, roles.
-            var r = await permissions.RevokeAsync(new RevokeRequest { Resource = Ref(ResourceType.Workspace, id), UserId = user.ToString(), WholeWorkspace = true }, context);
+            var r = await permissions.RevokeAsync(
+                new RevokeRequest { Resource = Ref(ResourceType.Workspace, id), UserId = user.ToString(), WholeWorkspace = true }, context);
             // no event when nobody was removed
             return (r, r.Removed ? new MemberRemoved { WorkspaceId = id.ToString(), UserId = user.ToString() } : null);
         });
@@ -103,7 +105,8 @@ public sealed partial class WorkspaceService
         MemberLevel(request.Level);
         var granted = await WithEventAsync(context, async () =>
         {
-            var g = await permissions.GrantAsync(new GrantRequest { Resource = Ref(ResourceType.Workspace, id), UserId = user.ToString(), Level = request.Level }, context);
+            var g = await permissions.GrantAsync(
+                new GrantRequest { Resource = Ref(ResourceType.Workspace, id), UserId = user.ToString(), Level = request.Level }, context);
             return (g, new MemberRoleChanged { WorkspaceId = id.ToString(), UserId = user.ToString(), Level = request.Level });
         });
         var member = new Member { UserId = user.ToString(), Level = request.Level, AddedAt = granted.Grant!.GrantedAt };
@@ -115,7 +118,8 @@ public sealed partial class WorkspaceService
     {
         context.RequireUser(WorkspacesAreUsers);
         var id = Validation.Id("workspace_id", request.WorkspaceId);
-        var page = await permissions.ListPermissionsAsync(new ListPermissionsRequest { Resource = Ref(ResourceType.Workspace, id), Pagination = request.Pagination }, context);
+        var page = await permissions.ListPermissionsAsync(
+            new ListPermissionsRequest { Resource = Ref(ResourceType.Workspace, id), Pagination = request.Pagination }, context);
         return new ListMembersResponse
         {
             Members = page.Permissions.Select(g => new Member { UserId = g.UserId, Level = g.Level, AddedAt = g.GrantedAt }).ToList(),
@@ -134,8 +138,8 @@ public sealed partial class WorkspaceService
         if (serviceTokens is null)
         {
             // A deployment limit, not a bug or the caller's error: hosts without a local Auth service have no service identity yet.
-            throw new PlatformException(ErrorCode.Unimplemented,
-                "AddMember is not available on this host: it checks user ids with a service token of an Auth service running on the same host.");
+            throw new PlatformException(ErrorCode.Unimplemented, "AddMember is not available on this host: " +
+                "it checks user ids with a service token of an Auth service running on the same host.");
         }
 
         var authorization = await serviceTokens.AuthorizationAsync(ServiceName, ServiceScopes, context.CancellationToken);
