@@ -1,6 +1,6 @@
-using Dapper;
 using Npgsql;
 using PyAirtable.Contracts.Events;
+using PyAirtable.Services.Auth.Stores;
 using PyAirtable.Services.Infrastructure.Events;
 
 namespace PyAirtable.Services.Auth;
@@ -10,7 +10,7 @@ namespace PyAirtable.Services.Auth;
 /// ended, once (the event's id is recorded in the same transaction). Until it is handled, the revocation list written by
 /// DeactivateUser already refuses the user's credentials.
 /// </summary>
-internal sealed class AccountEvents(NpgsqlDataSource db) : IEventConsumer<UserDeactivated>
+internal sealed class AccountEvents(NpgsqlDataSource dataSource) : IEventConsumer<UserDeactivated>
 {
     public const string ConsumerName = "auth.accounts";
 
@@ -21,19 +21,13 @@ internal sealed class AccountEvents(NpgsqlDataSource db) : IEventConsumer<UserDe
             return;
         }
 
-        await using var connection = await db.OpenConnectionAsync(cancellationToken);
-        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
-        if (!await context.FirstDeliveryAsync(tx, cancellationToken))
+        await using var db = await AuthSession.BeginAsync(dataSource, cancellationToken);
+        if (!await context.FirstDeliveryAsync(db.WriteTransaction, cancellationToken))
         {
             return;
         }
 
-        await connection.ExecuteAsync(new CommandDefinition(
-            """
-            UPDATE auth.credentials SET disabled_at = coalesce(disabled_at, now()), updated_at = now() WHERE user_id = @userId;
-            UPDATE auth.sessions SET revoked_at = now(), revoked_reason = 'user_deactivated' WHERE user_id = @userId AND revoked_at IS NULL;
-            UPDATE auth.api_keys SET revoked_at = now() WHERE user_id = @userId AND revoked_at IS NULL;
-            """, new { userId }, tx, cancellationToken: cancellationToken));
-        await tx.CommitAsync(cancellationToken);
+        await db.Accounts.DisableAsync(userId, cancellationToken);
+        await db.CommitAsync(cancellationToken);
     }
 }

@@ -1,12 +1,12 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
-using Dapper;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using PyAirtable.Contracts.Common;
 using PyAirtable.Services.Auth.Mail;
+using PyAirtable.Services.Auth.Stores;
 using PyAirtable.Services.Infrastructure.Errors;
 using PyAirtable.Services.Infrastructure.SharedState;
 
@@ -35,16 +35,16 @@ public sealed class EmailVerificationOptions
 /// the shared state (Redis): losing them only lets a few more mails out, never accepts a wrong code.
 /// </summary>
 internal sealed partial class EmailVerification(
-    NpgsqlDataSource db, IMailSender mail, ISharedState state, IOptions<EmailVerificationOptions> options, ILogger<EmailVerification> logger)
+    NpgsqlDataSource dataSource, IMailSender mail, ISharedState state, IOptions<EmailVerificationOptions> options,
+    ILogger<EmailVerification> logger)
 {
     public const int CodeDigits = 8;
 
     /// <summary>Mails a new code to the account's address (replacing any pending one); null when already verified.</summary>
     public async Task<(string Email, DateTime? ExpiresAt)> SendAsync(Guid userId, CancellationToken ct)
     {
-        await using var connection = await db.OpenConnectionAsync(ct);
-        var account = await connection.QuerySingleOrDefaultAsync<(string Email, bool Verified)?>(new CommandDefinition(
-            "SELECT email, email_verified_at IS NOT NULL FROM auth.credentials WHERE user_id = @userId", new { userId }, cancellationToken: ct));
+        await using var db = await AuthSession.OpenAsync(dataSource, ct);
+        var account = await db.Verifications.AccountEmailAsync(userId, ct);
         if (account is null)
         {
             Fail.NotFound("account", userId.ToString());
@@ -58,13 +58,8 @@ internal sealed partial class EmailVerification(
         await ThrottleAsync(userId);
         var code = RandomNumberGenerator.GetInt32(0, 100_000_000).ToString("D8", CultureInfo.InvariantCulture);
         var o = options.Value;
-        var expires = await connection.QuerySingleAsync<DateTime>(new CommandDefinition(
-            """
-            INSERT INTO auth.email_verifications (user_id, email, code_hash, expires_at) VALUES (@userId, @email, @hash, now() + @lifetime)
-            ON CONFLICT (user_id) DO UPDATE SET email = excluded.email, code_hash = excluded.code_hash, created_at = now(),
-                   expires_at = excluded.expires_at, failed_attempts = 0, consumed_at = NULL
-            RETURNING expires_at
-            """, new { userId, email = account.Value.Email, hash = Hash(userId, account.Value.Email, code), lifetime = o.CodeLifetime }, cancellationToken: ct));
+        var expires = await db.Verifications.ReplaceCodeAsync(
+            userId, account.Value.Email, Hash(userId, account.Value.Email, code), o.CodeLifetime, ct);
         try
         {
             await mail.SendAsync(new OutgoingMail(account.Value.Email, $"Your PyAirtable verification code: {code}",
@@ -80,7 +75,10 @@ internal sealed partial class EmailVerification(
         {
             LogMailFailed(logger, userId, ex);
             await state.DeleteAsync(MinuteKey(userId)); // the caller may retry at once
-            throw new PlatformException(ErrorCode.Unavailable, "The verification mail could not be sent; try again shortly.") { RetryAfter = TimeSpan.FromSeconds(5) };
+            throw new PlatformException(ErrorCode.Unavailable, "The verification mail could not be sent; try again shortly.")
+            {
+                RetryAfter = TimeSpan.FromSeconds(5),
+            };
         }
 
         LogCodeSent(logger, userId);
@@ -91,19 +89,12 @@ internal sealed partial class EmailVerification(
     /// Checks a code; on success marks the address verified and returns when, whether this call verified it
     /// (false when it was verified before) and the account's roles as stored.
     /// </summary>
-    public async Task<(string Email, DateTime VerifiedAt, bool JustVerified, string[] Roles)> VerifyAsync(Guid userId, string code, CancellationToken ct)
+    public async Task<(string Email, DateTime VerifiedAt, bool JustVerified, string[] Roles)> VerifyAsync(
+        Guid userId, string code, CancellationToken ct)
     {
         var o = options.Value;
-        await using var connection = await db.OpenConnectionAsync(ct);
-        await using var tx = await connection.BeginTransactionAsync(ct);
-        var pending = await connection.QuerySingleOrDefaultAsync<PendingCode>(new CommandDefinition(
-            """
-            SELECT v.email AS Email, v.code_hash AS CodeHash, v.expires_at <= now() AS Expired, v.failed_attempts AS FailedAttempts,
-                   v.consumed_at IS NOT NULL AS Consumed, c.email AS AccountEmail, c.email_verified_at AS VerifiedAt, c.roles AS Roles
-              FROM auth.credentials c LEFT JOIN auth.email_verifications v ON v.user_id = c.user_id
-             WHERE c.user_id = @userId
-               FOR UPDATE OF c
-            """, new { userId }, tx, cancellationToken: ct));
+        await using var db = await AuthSession.BeginAsync(dataSource, ct);
+        var pending = await db.Verifications.LockAsync(userId, ct);
         if (pending is null)
         {
             Fail.NotFound("account", userId.ToString());
@@ -126,28 +117,22 @@ internal sealed partial class EmailVerification(
 
         if (pending.FailedAttempts >= o.MaxAttempts)
         {
-            Fail.FailedPrecondition($"The verification code was tried wrongly {o.MaxAttempts} times and no longer works: call SendVerificationEmail for a new one.",
-                Rule("code_exhausted"));
+            Fail.FailedPrecondition($"The verification code was tried wrongly {o.MaxAttempts} times and no longer works: " +
+                "call SendVerificationEmail for a new one.", Rule("code_exhausted"));
         }
 
         if (!CryptographicOperations.FixedTimeEquals(pending.CodeHash, Hash(userId, pending.Email, code)))
         {
-            var failed = await connection.ExecuteScalarAsync<int>(new CommandDefinition(
-                "UPDATE auth.email_verifications SET failed_attempts = failed_attempts + 1 WHERE user_id = @userId RETURNING failed_attempts",
-                new { userId }, tx, cancellationToken: ct));
-            await tx.CommitAsync(ct);
+            var failed = await db.Verifications.CountFailureAsync(userId, ct);
+            await db.CommitAsync(ct);
             var left = Math.Max(0, o.MaxAttempts - failed);
             throw new ValidationException("code", left > 0
                 ? $"is not the code that was mailed; {left} more tries before it stops working"
                 : "is not the code that was mailed; the code no longer works: call SendVerificationEmail for a new one");
         }
 
-        var verifiedAt = await connection.QuerySingleAsync<DateTime>(new CommandDefinition(
-            """
-            UPDATE auth.email_verifications SET consumed_at = now() WHERE user_id = @userId;
-            UPDATE auth.credentials SET email_verified_at = now(), updated_at = now() WHERE user_id = @userId RETURNING email_verified_at;
-            """, new { userId }, tx, cancellationToken: ct));
-        await tx.CommitAsync(ct);
+        var verifiedAt = await db.Verifications.MarkVerifiedAsync(userId, ct);
+        await db.CommitAsync(ct);
         return (pending.AccountEmail, DateTime.SpecifyKind(verifiedAt, DateTimeKind.Utc), true, pending.Roles);
     }
 
@@ -192,16 +177,4 @@ internal sealed partial class EmailVerification(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Verification mail for account {UserId} could not be sent")]
     private static partial void LogMailFailed(ILogger logger, Guid userId, Exception exception);
-
-    private sealed record PendingCode
-    {
-        public string Email { get; init; } = "";
-        public byte[]? CodeHash { get; init; }
-        public bool Expired { get; init; }
-        public int FailedAttempts { get; init; }
-        public bool Consumed { get; init; }
-        public string AccountEmail { get; init; } = "";
-        public DateTime? VerifiedAt { get; init; }
-        public string[] Roles { get; init; } = [];
-    }
 }
