@@ -311,4 +311,22 @@ public sealed class PermissionMatrixTests(IdentityFixture fixture) : IClassFixtu
         }, member.Bearer));
         AssertStatus(tooMany, StatusCode.InvalidArgument);
     }
+
+    [Fact]
+    public async Task Checks_DoNotTellMissingIdsFromForbiddenOnes()
+    {
+        var owner = await Host.RegisterAsync();
+        var outsider = await Host.RegisterAsync();
+        var workspace = (await Host.Workspaces().CreateWorkspaceAsync(new CreateWorkspaceRequest { Name = "Secret" }, owner.Bearer)).Workspace!;
+
+        var existing = await Host.Permissions().CheckPermissionAsync(new CheckPermissionRequest { Resource = Ref(ResourceType.Workspace, workspace.Id), Level = PermissionLevel.Read }, outsider.Bearer);
+        var missing = await Host.Permissions().CheckPermissionAsync(new CheckPermissionRequest { Resource = Ref(ResourceType.Workspace, Guid.NewGuid().ToString()), Level = PermissionLevel.Read }, outsider.Bearer);
+        Assert.Equal((existing.Allowed, existing.EffectiveLevel, existing.Reason), (missing.Allowed, missing.EffectiveLevel, missing.Reason));
+
+        // "At least none" would be true exactly for the ids that exist: not a question one may ask.
+        AssertStatus(await Assert.ThrowsAsync<RpcException>(async () => await Host.Permissions().CheckPermissionAsync(
+            new CheckPermissionRequest { Resource = Ref(ResourceType.Workspace, workspace.Id), Level = PermissionLevel.None }, outsider.Bearer)), StatusCode.InvalidArgument);
+        await using var stream = (IAsyncDisposable)Host.Permissions().LookupResourcesAsync(new LookupResourcesRequest { Type = ResourceType.Base, Level = PermissionLevel.None }, outsider.Bearer).GetAsyncEnumerator();
+        AssertStatus(await Assert.ThrowsAsync<RpcException>(async () => await ((IAsyncEnumerator<LookupResourcesResponse>)stream).MoveNextAsync()), StatusCode.InvalidArgument);
+    }
 }

@@ -71,6 +71,31 @@ public sealed class ScopeTests(IdentityFixture fixture) : IClassFixture<Identity
         Assert.Equal(PermissionLevel.Owner, granted.Grant!.Level);
     }
 
+    [Fact]
+    public async Task ApiKeyScopes_LimitWorkspaceCalls()
+    {
+        var user = await Host.RegisterAsync();
+        var workspace = (await Host.Workspaces().CreateWorkspaceAsync(new CreateWorkspaceRequest { Name = "Scoped" }, user.Bearer)).Workspace!;
+        var usersOnly = (await Host.Auth().CreateApiKeyAsync(new CreateApiKeyRequest { Name = "u", Scopes = [Scopes.UsersRead] }, user.Bearer)).Secret;
+        var readOnly = (await Host.Auth().CreateApiKeyAsync(new CreateApiKeyRequest { Name = "r", Scopes = [Scopes.WorkspacesRead] }, user.Bearer)).Secret;
+
+        var denied = await Assert.ThrowsAsync<RpcException>(async () =>
+            await Host.Workspaces().DeleteWorkspaceAsync(new DeleteWorkspaceRequest { WorkspaceId = workspace.Id }, Identities.WithApiKey(usersOnly)));
+        Assert.Equal(Scopes.WorkspacesWrite, AssertStatus(denied, StatusCode.PermissionDenied).Metadata["required_scope"]);
+        AssertStatus(await Assert.ThrowsAsync<RpcException>(async () => await Host.Permissions().GrantAsync(
+            new GrantRequest { Resource = Ref(ResourceType.Workspace, workspace.Id), UserId = Guid.NewGuid().ToString(), Level = PermissionLevel.Owner },
+            Identities.WithApiKey(readOnly))), StatusCode.PermissionDenied);
+
+        await using (var ids = (IAsyncDisposable)Host.Permissions().LookupResourcesAsync(
+            new LookupResourcesRequest { Type = ResourceType.Workspace, Level = PermissionLevel.Read }, Identities.WithApiKey(usersOnly)).GetAsyncEnumerator())
+        {
+            AssertStatus(await Assert.ThrowsAsync<RpcException>(async () => await ((IAsyncEnumerator<LookupResourcesResponse>)ids).MoveNextAsync()), StatusCode.PermissionDenied);
+        }
+
+        var read = await Host.Workspaces().GetWorkspaceAsync(new GetWorkspaceRequest { WorkspaceId = workspace.Id }, Identities.WithApiKey(readOnly));
+        Assert.Equal(workspace.Id, read.Workspace!.Id);
+    }
+
     /// <summary>A new user's workspace, and a Grant that would succeed for them: making themselves owner again.</summary>
     private async Task<(TestUser Owner, GrantRequest Grant)> OwnWorkspaceAsync()
     {

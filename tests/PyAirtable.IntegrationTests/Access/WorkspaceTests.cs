@@ -159,4 +159,71 @@ public sealed class WorkspaceTests(IdentityFixture fixture) : IClassFixture<Iden
         AssertStatus(await Assert.ThrowsAsync<RpcException>(async () =>
             await ws.AddMemberAsync(new AddMemberRequest { WorkspaceId = Guid.NewGuid().ToString(), UserId = owner.UserId, Level = PermissionLevel.Unspecified }, owner.Bearer)), StatusCode.InvalidArgument);
     }
+
+    [Fact]
+    public async Task PhantomWorkspaces_DoNotHideRealOnesFromTheList()
+    {
+        var attacker = await Host.RegisterAsync();
+        var victim = await Host.RegisterAsync();
+        var real = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            real.Add((await Host.Workspaces().CreateWorkspaceAsync(new CreateWorkspaceRequest { Name = "W" + i }, victim.Bearer)).Workspace!.Id);
+        }
+
+        // Tree entries with no workspace behind them, joined by the victim (membership needs their consent now:
+        // they accept invitations to them), sorting before everything.
+        victim = await Host.VerifyEmailAsync(victim);
+        for (var i = 0; i < 3; i++)
+        {
+            var phantom = $"00000000-0000-7000-8000-{Random.Shared.NextInt64(0, 0xFFFFFFFFFFFF):x12}";
+            await Host.Permissions().RegisterResourceAsync(new RegisterResourceRequest { Resource = Ref(ResourceType.Workspace, phantom) }, attacker.Bearer);
+            var invitation = await Host.Permissions().CreateInvitationAsync(
+                new CreateInvitationRequest { WorkspaceId = phantom, UserId = victim.UserId, Level = PermissionLevel.Read }, attacker.Bearer);
+            await Host.Permissions().AcceptInvitationAsync(new AcceptInvitationRequest { InvitationId = invitation.Invitation!.Id }, victim.Bearer);
+        }
+
+        var seen = new List<string>();
+        string? cursor = null;
+        do
+        {
+            var page = await Host.Workspaces().ListWorkspacesAsync(new ListWorkspacesRequest { Pagination = new() { PageSize = 2, Cursor = cursor } }, victim.Bearer);
+            seen.AddRange(page.Workspaces.Select(w => w.Id));
+            cursor = page.Pagination!.NextCursor;
+        }
+        while (cursor is not null);
+
+        Assert.Equal(real.Order(), seen.Order());
+    }
+
+    [Fact]
+    public async Task RemovingSomeoneWhoIsNotAMember_ChangesNothing_AndEmitsNoEvent()
+    {
+        var owner = await Host.RegisterAsync();
+        var workspace = (await Host.Workspaces().CreateWorkspaceAsync(new CreateWorkspaceRequest { Name = "Quiet" }, owner.Bearer)).Workspace!;
+        var nobody = Guid.NewGuid().ToString();
+
+        await Host.Workspaces().RemoveMemberAsync(new RemoveMemberRequest { WorkspaceId = workspace.Id, UserId = nobody }, owner.Bearer);
+
+        await using var connection = new Npgsql.NpgsqlConnection(fixture.Database.ConnectionString);
+        var events = (await Dapper.SqlMapper.QueryAsync<string>(connection,
+            "SELECT event_type FROM platform.outbox WHERE aggregate_id = @id ORDER BY id", new { id = workspace.Id })).ToList();
+        Assert.Equal([EventTypes.NameOf<WorkspaceCreated>()], events);
+    }
+
+    [Fact]
+    public async Task RemovedMembers_LoseWhatTheyCreatedInTheWorkspace()
+    {
+        var owner = await Host.RegisterAsync();
+        var creator = await Host.RegisterAsync();
+        var workspace = (await Host.Workspaces().CreateWorkspaceAsync(new CreateWorkspaceRequest { Name = "Team" }, owner.Bearer)).Workspace!;
+        creator = await Host.JoinAsync(owner, creator, workspace.Id, PermissionLevel.Create);
+        var baseId = (await Host.Workspaces().CreateBaseAsync(new CreateBaseRequest { WorkspaceId = workspace.Id, Name = "Mine?" }, creator.Bearer)).Base!.Id;
+
+        await Host.Workspaces().RemoveMemberAsync(new RemoveMemberRequest { WorkspaceId = workspace.Id, UserId = creator.UserId }, owner.Bearer);
+
+        AssertStatus(await Assert.ThrowsAsync<RpcException>(async () =>
+            await Host.Workspaces().GetBaseAsync(new GetBaseRequest { BaseId = baseId }, creator.Bearer)), StatusCode.NotFound);
+        await Host.Workspaces().GetBaseAsync(new GetBaseRequest { BaseId = baseId }, owner.Bearer); // still the workspace's
+    }
 }

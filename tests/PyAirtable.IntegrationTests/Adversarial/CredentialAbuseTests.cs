@@ -1,3 +1,4 @@
+using Google.Rpc;
 using Grpc.Core;
 using PyAirtable.Contracts.Auth;
 using PyAirtable.Contracts.Permissions;
@@ -121,5 +122,30 @@ public sealed class CredentialAbuseTests(IdentityFixture fixture) : IClassFixtur
 
         Assert.Single(answers.Distinct());
         Assert.Equal(StatusCode.AlreadyExists, answers[0].Code);
+    }
+
+    [Fact]
+    public async Task ApiKeys_CannotRotateSigningKeys_OrMintKeysThatOutliveThem()
+    {
+        var admin = await Host.RegisterAdminAsync(fixture.Database.ConnectionString);
+        var key = await Host.Auth().CreateApiKeyAsync(new CreateApiKeyRequest
+        {
+            Name = "short", Scopes = [Scopes.ApiKeysManage, Scopes.UsersRead], ExpiresAt = DateTime.UtcNow.AddHours(1),
+        }, admin.Bearer);
+        var withKey = Identities.WithApiKey(key.Secret);
+
+        var rotate = await Assert.ThrowsAsync<RpcException>(async () => await Host.Auth().RotateSigningKeyAsync(new RotateSigningKeyRequest(), withKey));
+        AssertStatus(rotate, StatusCode.PermissionDenied);
+
+        var forever = await Assert.ThrowsAsync<RpcException>(async () =>
+            await Host.Auth().CreateApiKeyAsync(new CreateApiKeyRequest { Name = "forever", Scopes = [Scopes.UsersRead] }, withKey));
+        AssertStatus(forever, StatusCode.InvalidArgument);
+        Assert.Contains(forever.GetRpcStatus()!.GetDetail<BadRequest>().FieldViolations, v => v.Field == "expires_at");
+        var longer = await Assert.ThrowsAsync<RpcException>(async () => await Host.Auth().CreateApiKeyAsync(
+            new CreateApiKeyRequest { Name = "longer", Scopes = [Scopes.UsersRead], ExpiresAt = DateTime.UtcNow.AddDays(2) }, withKey));
+        AssertStatus(longer, StatusCode.InvalidArgument);
+
+        // Within its own lifetime it may.
+        await Host.Auth().CreateApiKeyAsync(new CreateApiKeyRequest { Name = "ok", Scopes = [Scopes.UsersRead], ExpiresAt = DateTime.UtcNow.AddMinutes(30) }, withKey);
     }
 }

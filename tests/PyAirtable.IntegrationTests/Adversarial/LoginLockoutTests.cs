@@ -11,7 +11,8 @@ namespace PyAirtable.IntegrationTests.Adversarial;
 
 /// <summary>
 /// Brute-force protection with the limits as shipped (no overrides), attacked from other client addresses
-/// (127.0.0.0/8): an attacker cannot lock the owner out, while guessing is still stopped.
+/// (127.0.0.0/8): an attacker cannot lock the owner out, while guessing is still stopped. Guesses sent in parallel
+/// cannot outrun the limit either (that test lowers it, on a host of its own).
 /// </summary>
 public sealed class LoginLockoutTests : DatabasePerTest
 {
@@ -110,6 +111,34 @@ public sealed class LoginLockoutTests : DatabasePerTest
         // Other clients are not refused for it.
         var bystander = await Host.RegisterAsync();
         Assert.Equal(bystander.UserId, (await Host.Auth().LoginAsync(new LoginRequest { Email = bystander.Email, Password = bystander.Password })).UserId);
+    }
+
+    [Fact]
+    public async Task ParallelWrongPasswords_CannotOutrunTheLockout()
+    {
+        await using var host = await TestHost.StartAsync(Database.ConnectionString, o =>
+        {
+            o.Settings["Auth:Lockout:MaxFailuresPerPair"] = "3";
+            o.Settings["Auth:Lockout:MaxFailuresPerClient"] = "100000";
+        });
+        var user = await host.RegisterAsync();
+
+        var attempts = await Task.WhenAll(Enumerable.Range(0, 24).Select(async i =>
+        {
+            try
+            {
+                await host.Auth().LoginAsync(new LoginRequest { Email = user.Email, Password = "guess-number-" + i });
+                return StatusCode.OK;
+            }
+            catch (RpcException ex)
+            {
+                return ex.StatusCode;
+            }
+        }));
+
+        // Only as many guesses as the limit may reach the password check; the rest are refused unseen.
+        Assert.True(attempts.Count(s => s == StatusCode.Unauthenticated) <= 3, string.Join(",", attempts));
+        Assert.Equal(24 - attempts.Count(s => s == StatusCode.Unauthenticated), attempts.Count(s => s == StatusCode.ResourceExhausted));
     }
 
     private static async Task<StatusCode> TryLoginAsync(GrpcChannel channel, string email, string password)

@@ -1,10 +1,12 @@
 using System.Security.Cryptography;
 using System.Text;
+using Dapper;
 using Google.Rpc;
 using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
+using Npgsql;
 using PyAirtable.Contracts.Auth;
 using PyAirtable.Contracts.Users;
 using PyAirtable.IntegrationTests.Infrastructure;
@@ -299,6 +301,22 @@ public sealed class AuthenticationTests(IdentityFixture fixture) : IClassFixture
         await Task.Delay(retry.RetryDelay.ToTimeSpan() + TimeSpan.FromMilliseconds(200));
         var login = await Host.Auth().LoginAsync(new LoginRequest { Email = user.Email, Password = user.Password });
         Assert.Equal(user.UserId, login.UserId);
+    }
+
+    [Fact]
+    public async Task OrphanProfile_DoesNotBlockTheEmailForever()
+    {
+        var email = Identities.NewEmail();
+        // What a lost CreateUser reply leaves behind: a profile whose account was rolled back.
+        await using (var connection = new NpgsqlConnection(fixture.Database.ConnectionString))
+        {
+            await connection.ExecuteAsync("INSERT INTO users.users (id, email, display_name) VALUES (gen_random_uuid(), @email, 'Orphan')", new { email });
+        }
+
+        var registered = await Host.Auth().RegisterAsync(new RegisterRequest { Email = email, Password = "a-long-password", DisplayName = "Owner" });
+        var login = await Host.Auth().LoginAsync(new LoginRequest { Email = email, Password = "a-long-password" });
+        var me = await Host.Users().GetUserAsync(new GetUserRequest { UserId = registered.UserId }, Identities.WithBearer(login.Tokens!.AccessToken));
+        Assert.Equal("Owner", me.User!.DisplayName);
     }
 
     private static string ReadKid(string token) => new JsonWebToken(token).Kid;

@@ -122,4 +122,25 @@ public sealed class SplitHostIdentityTests : DatabasePerTest
             "SELECT disabled_at IS NOT NULL FROM auth.credentials WHERE user_id = @id", new { id = Guid.Parse(user.UserId) }),
             "the account is disabled in PostgreSQL (not only in Redis, whose entry expires)");
     }
+
+    [Fact]
+    public async Task BadApiKey_WithAuthOnAnotherHost_IsUnauthenticated_NotAnInternalError()
+    {
+        await using var authHost = await TestHost.StartAsync(Database.ConnectionString, o => o.Name = "auth-host");
+        await using var edge = await TestHost.StartAsync(Database.ConnectionString, o =>
+        {
+            o.Name = "edge";
+            o.Settings["Remote:pyairtable.auth.v1.AuthService"] = authHost.GrpcAddress;
+        });
+        var user = await authHost.RegisterAsync();
+
+        var ex = await Assert.ThrowsAsync<RpcException>(async () =>
+            await edge.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, Identities.WithApiKey("pat_" + new string('A', 43))));
+        AssertStatus(ex, StatusCode.Unauthenticated, "invalid_api_key");
+
+        // A good key is validated by the remote Auth service and works on the edge.
+        var key = await authHost.Auth().CreateApiKeyAsync(new CreateApiKeyRequest { Name = "k", Scopes = [Scopes.UsersRead] }, user.Bearer);
+        var me = await edge.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, Identities.WithApiKey(key.Secret));
+        Assert.Equal(user.Email, me.User!.Email);
+    }
 }
