@@ -36,23 +36,10 @@ public sealed class PermissionDatabase(NpgsqlDataSource dataSource) : IDisposabl
     }
 
     /// <summary>A session without a transaction, for RPCs that only read.</summary>
-    internal async Task<PermissionSession> OpenAsync(CancellationToken ct) =>
-        new(await DataSource.OpenConnectionAsync(ct), null);
+    internal Task<PermissionSession> OpenAsync(CancellationToken ct) => PermissionSession.OpenAsync(DataSource, ct);
 
     /// <summary>A session in a transaction, for RPCs that write: what they check and lock, and what they write, commit together.</summary>
-    internal async Task<PermissionSession> BeginAsync(CancellationToken ct)
-    {
-        var connection = await DataSource.OpenConnectionAsync(ct);
-        try
-        {
-            return new(connection, await connection.BeginTransactionAsync(ct));
-        }
-        catch
-        {
-            await connection.DisposeAsync();
-            throw;
-        }
-    }
+    internal Task<PermissionSession> BeginAsync(CancellationToken ct) => PermissionSession.BeginAsync(DataSource, ct);
 
     public void Dispose() => DataSource.Dispose();
 }

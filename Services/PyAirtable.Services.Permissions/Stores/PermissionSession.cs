@@ -1,4 +1,5 @@
 using Npgsql;
+using PyAirtable.Services.Infrastructure.Database;
 
 namespace PyAirtable.Services.Permissions.Stores;
 
@@ -7,7 +8,8 @@ namespace PyAirtable.Services.Permissions.Stores;
 /// the authorization checks, row locks and writes of one RPC run in one transaction: a lock an owner check takes
 /// (FOR SHARE, FOR UPDATE) holds until the write it guards commits.
 /// </summary>
-internal sealed class PermissionSession(NpgsqlConnection connection, NpgsqlTransaction? transaction) : IAsyncDisposable
+internal sealed class PermissionSession(NpgsqlConnection connection, NpgsqlTransaction? transaction)
+    : DatabaseSession(connection, transaction)
 {
     private CheckStore? _checks;
     private ResourceStore? _resources;
@@ -15,11 +17,6 @@ internal sealed class PermissionSession(NpgsqlConnection connection, NpgsqlTrans
     private MembershipStore? _membership;
     private RoleStore? _roles;
     private InvitationStore? _invitations;
-
-    public NpgsqlConnection Connection { get; } = connection;
-
-    /// <summary>Null for a read-only session: each statement then sees its own snapshot, as before the split.</summary>
-    public NpgsqlTransaction? Transaction { get; } = transaction;
 
     public CheckStore Checks => _checks ??= new(this);
 
@@ -33,16 +30,10 @@ internal sealed class PermissionSession(NpgsqlConnection connection, NpgsqlTrans
 
     public InvitationStore Invitations => _invitations ??= new(this);
 
-    public Task CommitAsync(CancellationToken ct) =>
-        (Transaction ?? throw new InvalidOperationException("This session was opened without a transaction.")).CommitAsync(ct);
+    /// <summary>A session without a transaction: each statement sees its own snapshot, as before the split.</summary>
+    public static Task<PermissionSession> OpenAsync(NpgsqlDataSource dataSource, CancellationToken ct) =>
+        OpenAsync(dataSource, write: false, (c, t) => new PermissionSession(c, t), ct);
 
-    public async ValueTask DisposeAsync()
-    {
-        if (Transaction is not null)
-        {
-            await Transaction.DisposeAsync();
-        }
-
-        await Connection.DisposeAsync();
-    }
+    public static Task<PermissionSession> BeginAsync(NpgsqlDataSource dataSource, CancellationToken ct) =>
+        OpenAsync(dataSource, write: true, (c, t) => new PermissionSession(c, t), ct);
 }
