@@ -75,7 +75,12 @@ internal sealed partial class ConsumerRunner
     private async Task PrepareAsync(RedisEventStore redis, PartitionState state, CancellationToken ct)
     {
         var key = redis.StreamKey(state.Part);
-        state.Checkpoint = await log.LoadCheckpointAsync(Name, state.Part, ct);
+        if (!state.Loaded)
+        {
+            state.Checkpoint = await log.LoadCheckpointAsync(Name, state.Part, ct);
+            state.Loaded = true;
+        }
+
         try
         {
             await redis.Database.StreamCreateConsumerGroupAsync(key, Name, $"{state.Checkpoint.Seq}-0", createStream: true);

@@ -27,7 +27,10 @@ internal sealed partial class ConsumerRunner(
     private static readonly TimeSpan IdleCheckInterval = TimeSpan.FromSeconds(2);
     private readonly Dictionary<short, PartitionState> _held = [];
     private readonly SemaphoreSlim _wake = new(0, 1);
+    private static readonly TimeSpan RedisRetryInterval = TimeSpan.FromSeconds(5);
     private bool _paused;
+    private DateTime _redisDownUntil = DateTime.MinValue;
+    private bool _onPostgres;
     private int _session;
 
     private string Name => registration.Name;
@@ -70,9 +73,36 @@ internal sealed partial class ConsumerRunner(
                         await locks.EnsureHeldAsync(stoppingToken); // a lost session must not go on handling
                     }
 
-                    if (stream is not null)
+                    if (stream is not null && DateTime.UtcNow >= _redisDownUntil)
                     {
-                        worked = await PollRedisAsync(stream, stoppingToken);
+                        try
+                        {
+                            worked = await PollRedisAsync(stream, stoppingToken);
+                            if (_onPostgres)
+                            {
+                                _onPostgres = false;
+                                LogRedisBack(logger, Name);
+                            }
+                        }
+                        catch (Exception ex) when (ex is RedisException or SharedStateUnavailableException or TimeoutException
+                                                       && !stoppingToken.IsCancellationRequested)
+                        {
+                            // Redis is down or hung: the partitions are still this host's (PostgreSQL locks), and every
+                            // sequenced event is in PostgreSQL, so go on from there and try Redis again in a while.
+                            if (!_onPostgres)
+                            {
+                                _onPostgres = true;
+                                LogRedisDown(logger, Name, ex.GetType().Name, ex.Message);
+                            }
+
+                            _redisDownUntil = DateTime.UtcNow + RedisRetryInterval;
+                            foreach (var state in _held.Values)
+                            {
+                                state.Ready = false; // back on Redis: make sure of the group, take over what is pending
+                            }
+
+                            worked = 1;
+                        }
                     }
                     else
                     {
@@ -92,10 +122,9 @@ internal sealed partial class ConsumerRunner(
                 {
                     return;
                 }
-                catch (Exception ex) when (ex is NpgsqlException or TimeoutException or System.Net.Sockets.SocketException
-                                               or RedisException or SharedStateUnavailableException)
+                catch (Exception ex) when (ex is NpgsqlException or TimeoutException or System.Net.Sockets.SocketException)
                 {
-                    // PostgreSQL or Redis is down: nothing is lost (the record is in PostgreSQL); start over from it when back.
+                    // PostgreSQL is down: nothing is lost (the record is there); start over from it when it is back.
                     if (!_paused)
                     {
                         _paused = true;
@@ -113,7 +142,7 @@ internal sealed partial class ConsumerRunner(
                 if (worked == 0)
                 {
                     var untilRebalance = nextRebalance - DateTime.UtcNow;
-                    var wait = stream is null ? TimeSpan.FromMilliseconds(100) : options.ConsumerPollInterval;
+                    var wait = stream is null || DateTime.UtcNow < _redisDownUntil ? TimeSpan.FromMilliseconds(100) : options.ConsumerPollInterval;
                     await _wake.WaitAsync(untilRebalance < wait && untilRebalance > TimeSpan.Zero ? untilRebalance : wait, stoppingToken);
                 }
             }
@@ -161,10 +190,10 @@ internal sealed partial class ConsumerRunner(
 
     private async Task<int> PollPostgresAsync(PartitionState state, CancellationToken ct)
     {
-        if (!state.Ready)
+        if (!state.Loaded)
         {
             state.Checkpoint = await log.LoadCheckpointAsync(Name, state.Part, ct);
-            state.Ready = true;
+            state.Loaded = true;
         }
 
         var handled = await FillFromPostgresAsync(state, maxPseq: null, maxSeq: null, ct);
@@ -187,6 +216,7 @@ internal sealed partial class ConsumerRunner(
         }
 
         state.Ready = false;
+        state.Loaded = false;
         return true;
     }
 
@@ -227,7 +257,9 @@ internal sealed partial class ConsumerRunner(
     {
         if (!await log.SaveCheckpointAsync(Name, state.Checkpoint, ct))
         {
-            state.Ready = false; // replayed meanwhile: start over from the checkpoint the replay set
+            // replayed meanwhile: start over from the checkpoint the replay set
+            state.Ready = false;
+            state.Loaded = false;
         }
     }
 
@@ -267,6 +299,10 @@ internal sealed partial class ConsumerRunner(
 
         public Checkpoint Checkpoint { get; set; } = new(part, 0, 0, 0);
 
+        /// <summary>The checkpoint was read from PostgreSQL (and is kept current since).</summary>
+        public bool Loaded { get; set; }
+
+        /// <summary>The Redis side is prepared: the group exists and what a previous owner left pending is handled.</summary>
         public bool Ready { get; set; }
 
         public DateTime NextIdleCheck { get; set; }
@@ -274,6 +310,12 @@ internal sealed partial class ConsumerRunner(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Consumer {Consumer} paused: {Kind}: {Reason}")]
     private static partial void LogPaused(ILogger logger, string consumer, string kind, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Consumer {Consumer} reads PostgreSQL while Redis is unavailable: {Kind}: {Reason}")]
+    private static partial void LogRedisDown(ILogger logger, string consumer, string kind, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Consumer {Consumer} reads Redis again")]
+    private static partial void LogRedisBack(ILogger logger, string consumer);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Consumer {Consumer} resumed")]
     private static partial void LogResumed(ILogger logger, string consumer);
