@@ -209,8 +209,7 @@ internal sealed partial class ConsumerRunner(
     /// <summary>True (and the partition starts over) when a replay moved the checkpoint since it was loaded.</summary>
     private async Task<bool> ReplayedAsync(PartitionState state, CancellationToken ct)
     {
-        var stored = await log.LoadCheckpointAsync(Name, state.Part, ct);
-        if (stored.Generation == state.Checkpoint.Generation)
+        if (await log.GenerationAsync(Name, state.Part, ct) == state.Checkpoint.Generation)
         {
             return false;
         }
