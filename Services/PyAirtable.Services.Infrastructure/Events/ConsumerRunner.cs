@@ -27,7 +27,10 @@ internal sealed partial class ConsumerRunner(
     private static readonly TimeSpan IdleCheckInterval = TimeSpan.FromSeconds(2);
     private readonly Dictionary<short, PartitionState> _held = [];
     private readonly SemaphoreSlim _wake = new(0, 1);
+    private static readonly TimeSpan RedisRetryInterval = TimeSpan.FromSeconds(5);
     private bool _paused;
+    private DateTime _redisDownUntil = DateTime.MinValue;
+    private bool _onPostgres;
     private int _session;
 
     private string Name => registration.Name;
@@ -70,9 +73,36 @@ internal sealed partial class ConsumerRunner(
                         await locks.EnsureHeldAsync(stoppingToken); // a lost session must not go on handling
                     }
 
-                    if (stream is not null)
+                    if (stream is not null && DateTime.UtcNow >= _redisDownUntil)
                     {
-                        worked = await PollRedisAsync(stream, stoppingToken);
+                        try
+                        {
+                            worked = await PollRedisAsync(stream, stoppingToken);
+                            if (_onPostgres)
+                            {
+                                _onPostgres = false;
+                                LogRedisBack(logger, Name);
+                            }
+                        }
+                        catch (Exception ex) when (ex is RedisException or SharedStateUnavailableException or TimeoutException
+                                                       && !stoppingToken.IsCancellationRequested)
+                        {
+                            // Redis is down or hung: the partitions are still this host's (PostgreSQL locks), and every
+                            // sequenced event is in PostgreSQL, so go on from there and try Redis again in a while.
+                            if (!_onPostgres)
+                            {
+                                _onPostgres = true;
+                                LogRedisDown(logger, Name, ex.GetType().Name, ex.Message);
+                            }
+
+                            _redisDownUntil = DateTime.UtcNow + RedisRetryInterval;
+                            foreach (var state in _held.Values)
+                            {
+                                state.Ready = false; // back on Redis: make sure of the group, take over what is pending
+                            }
+
+                            worked = 1;
+                        }
                     }
                     else
                     {
@@ -92,10 +122,9 @@ internal sealed partial class ConsumerRunner(
                 {
                     return;
                 }
-                catch (Exception ex) when (ex is NpgsqlException or TimeoutException or System.Net.Sockets.SocketException
-                                               or RedisException or SharedStateUnavailableException)
+                catch (Exception ex) when (ex is NpgsqlException or TimeoutException or System.Net.Sockets.SocketException)
                 {
-                    // PostgreSQL or Redis is down: nothing is lost (the record is in PostgreSQL); start over from it when back.
+                    // PostgreSQL is down: nothing is lost (the record is there); start over from it when it is back.
                     if (!_paused)
                     {
                         _paused = true;
@@ -113,7 +142,7 @@ internal sealed partial class ConsumerRunner(
                 if (worked == 0)
                 {
                     var untilRebalance = nextRebalance - DateTime.UtcNow;
-                    var wait = stream is null ? TimeSpan.FromMilliseconds(100) : options.ConsumerPollInterval;
+                    var wait = stream is null || DateTime.UtcNow < _redisDownUntil ? TimeSpan.FromMilliseconds(100) : options.ConsumerPollInterval;
                     await _wake.WaitAsync(untilRebalance < wait && untilRebalance > TimeSpan.Zero ? untilRebalance : wait, stoppingToken);
                 }
             }
@@ -159,138 +188,12 @@ internal sealed partial class ConsumerRunner(
         }
     }
 
-    /// <summary>
-    /// One read of every held partition's stream (a single XREADGROUP), then the partitions' events handled side by side —
-    /// each partition still one event at a time, in order.
-    /// </summary>
-    private async Task<int> PollRedisAsync(RedisEventStore redis, CancellationToken ct)
-    {
-        var states = _held.Values.ToList();
-        foreach (var state in states.Where(s => !s.Ready))
-        {
-            await PrepareAsync(redis, state, ct);
-        }
-
-        if (states.Count == 0)
-        {
-            return 0;
-        }
-
-        RedisStream[] read;
-        try
-        {
-            var positions = states.Select(s => new StreamPosition(redis.StreamKey(s.Part), StreamPosition.NewMessages)).ToArray();
-            read = await redis.Database.StreamReadGroupAsync(positions, Name, owner, options.ConsumerBatchSize);
-        }
-        catch (RedisServerException ex) when (ex.Message.StartsWith("NOGROUP", StringComparison.Ordinal))
-        {
-            // Redis lost a group (restarted empty, flushed): rebuild them from the checkpoints.
-            states.ForEach(s => s.Ready = false);
-            return 1;
-        }
-
-        var entries = read.ToDictionary(r => r.Key.ToString(), r => r.Entries, StringComparer.Ordinal);
-        var handled = await Task.WhenAll(states.Select(async state =>
-        {
-            var key = redis.StreamKey(state.Part);
-            if (entries.GetValueOrDefault(key.ToString()) is { Length: > 0 } batch)
-            {
-                await HandleEntriesAsync(redis, key, state, batch, ct);
-                return batch.Length;
-            }
-
-            return await IdleCheckAsync(state, ct);
-        }));
-        return handled.Sum();
-    }
-
-    /// <summary>
-    /// Nothing new in Redis for the partition: now and then, look for a replay, and for events published past the
-    /// checkpoint that Redis no longer has (they come from PostgreSQL).
-    /// </summary>
-    private async Task<int> IdleCheckAsync(PartitionState state, CancellationToken ct)
-    {
-        if (DateTime.UtcNow < state.NextIdleCheck)
-        {
-            return 0;
-        }
-
-        state.NextIdleCheck = DateTime.UtcNow + IdleCheckInterval;
-        if (await ReplayedAsync(state, ct))
-        {
-            return 1;
-        }
-
-        return await FillFromPostgresAsync(state, maxPseq: null, maxSeq: await log.PublishedSequenceAsync(ct), ct);
-    }
-
-    /// <summary>Loads the checkpoint, makes sure the group exists, and first finishes what a previous holder left pending.</summary>
-    private async Task PrepareAsync(RedisEventStore redis, PartitionState state, CancellationToken ct)
-    {
-        var key = redis.StreamKey(state.Part);
-        state.Checkpoint = await log.LoadCheckpointAsync(Name, state.Part, ct);
-        try
-        {
-            await redis.Database.StreamCreateConsumerGroupAsync(key, Name, $"{state.Checkpoint.Seq}-0", createStream: true);
-        }
-        catch (RedisServerException ex) when (ex.Message.StartsWith("BUSYGROUP", StringComparison.Ordinal))
-        {
-            // exists: it remembers what was delivered and what is pending
-        }
-
-        var next = (RedisValue)"0-0";
-        do
-        {
-            var claimed = await redis.Database.StreamAutoClaimAsync(key, Name, owner, 0, next, options.ConsumerBatchSize);
-            await HandleEntriesAsync(redis, key, state, claimed.ClaimedEntries, ct);
-            next = claimed.NextStartId;
-        }
-        while (next != "0-0");
-
-        state.Ready = true;
-        state.NextIdleCheck = DateTime.MinValue;
-    }
-
-    private async Task HandleEntriesAsync(RedisEventStore redis, RedisKey key, PartitionState state, StreamEntry[] entries, CancellationToken ct)
-    {
-        if (entries.Length == 0)
-        {
-            return;
-        }
-
-        foreach (var entry in entries)
-        {
-            var pseq = (long)entry[RedisEventStore.PositionField];
-            if (pseq <= state.Checkpoint.Pseq)
-            {
-                continue; // handled already (read from PostgreSQL, or before a takeover)
-            }
-
-            if (pseq > state.Checkpoint.Pseq + 1)
-            {
-                // Redis does not have what came before (trimmed, or lost in a restart): PostgreSQL does.
-                await FillFromPostgresAsync(state, maxPseq: pseq - 1, maxSeq: null, ct);
-                if (state.Checkpoint.Pseq < pseq - 1)
-                {
-                    LogLost(logger, Name, state.Part, state.Checkpoint.Pseq + 1, pseq - 1);
-                }
-            }
-
-            var envelope = ProtoBuf.Serializer.Deserialize<EventEnvelope>((ReadOnlyMemory<byte>)(byte[])entry[RedisEventStore.EnvelopeField]!);
-            await HandleAsync(state, envelope, ct);
-            state.Checkpoint = state.Checkpoint with { Pseq = pseq, Seq = envelope.Sequence };
-        }
-
-        await SaveAsync(state, ct);
-        await redis.Database.StreamAcknowledgeAsync(key, Name, [.. entries.Select(e => e.Id)]);
-    }
-
     private async Task<int> PollPostgresAsync(PartitionState state, CancellationToken ct)
     {
-        if (!state.Ready)
+        if (!state.Loaded)
         {
             state.Checkpoint = await log.LoadCheckpointAsync(Name, state.Part, ct);
-            state.Ready = true;
+            state.Loaded = true;
         }
 
         var handled = await FillFromPostgresAsync(state, maxPseq: null, maxSeq: null, ct);
@@ -306,13 +209,13 @@ internal sealed partial class ConsumerRunner(
     /// <summary>True (and the partition starts over) when a replay moved the checkpoint since it was loaded.</summary>
     private async Task<bool> ReplayedAsync(PartitionState state, CancellationToken ct)
     {
-        var stored = await log.LoadCheckpointAsync(Name, state.Part, ct);
-        if (stored.Generation == state.Checkpoint.Generation)
+        if (await log.GenerationAsync(Name, state.Part, ct) == state.Checkpoint.Generation)
         {
             return false;
         }
 
         state.Ready = false;
+        state.Loaded = false;
         return true;
     }
 
@@ -353,7 +256,9 @@ internal sealed partial class ConsumerRunner(
     {
         if (!await log.SaveCheckpointAsync(Name, state.Checkpoint, ct))
         {
-            state.Ready = false; // replayed meanwhile: start over from the checkpoint the replay set
+            // replayed meanwhile: start over from the checkpoint the replay set
+            state.Ready = false;
+            state.Loaded = false;
         }
     }
 
@@ -393,6 +298,10 @@ internal sealed partial class ConsumerRunner(
 
         public Checkpoint Checkpoint { get; set; } = new(part, 0, 0, 0);
 
+        /// <summary>The checkpoint was read from PostgreSQL (and is kept current since).</summary>
+        public bool Loaded { get; set; }
+
+        /// <summary>The Redis side is prepared: the group exists and what a previous owner left pending is handled.</summary>
         public bool Ready { get; set; }
 
         public DateTime NextIdleCheck { get; set; }
@@ -400,6 +309,12 @@ internal sealed partial class ConsumerRunner(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Consumer {Consumer} paused: {Kind}: {Reason}")]
     private static partial void LogPaused(ILogger logger, string consumer, string kind, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Consumer {Consumer} reads PostgreSQL while Redis is unavailable: {Kind}: {Reason}")]
+    private static partial void LogRedisDown(ILogger logger, string consumer, string kind, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Consumer {Consumer} reads Redis again")]
+    private static partial void LogRedisBack(ILogger logger, string consumer);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Consumer {Consumer} resumed")]
     private static partial void LogResumed(ILogger logger, string consumer);

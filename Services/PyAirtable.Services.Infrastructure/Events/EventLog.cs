@@ -121,6 +121,15 @@ public sealed class EventLog(NpgsqlDataSource db)
             """, new { consumer, part }, cancellationToken: cancellationToken));
     }
 
+    /// <summary>The replay generation of a consumer's partition (read only: checked while a runner idles).</summary>
+    internal async Task<int> GenerationAsync(string consumer, short part, CancellationToken cancellationToken)
+    {
+        await using var connection = await db.OpenConnectionAsync(cancellationToken);
+        return await connection.ExecuteScalarAsync<int>(new CommandDefinition(
+            "SELECT coalesce((SELECT generation FROM platform.event_checkpoints WHERE consumer = @consumer AND part = @part), 0)",
+            new { consumer, part }, cancellationToken: cancellationToken));
+    }
+
     /// <returns>False when a replay moved the checkpoint meanwhile (another generation): the runner must start over.</returns>
     internal async Task<bool> SaveCheckpointAsync(string consumer, Checkpoint checkpoint, CancellationToken cancellationToken)
     {

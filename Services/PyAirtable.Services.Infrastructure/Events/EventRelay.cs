@@ -29,8 +29,10 @@ public sealed partial class EventRelay(
     ILogger<EventRelay> logger) : BackgroundService
 {
     private static readonly TimeSpan SweepInterval = TimeSpan.FromMinutes(1);
+    private static readonly TimeSpan FailureBackoff = TimeSpan.FromMilliseconds(500);
     private readonly RedisEventStore? _stream = services.GetService<RedisEventStore>();
     private int _partitions;
+    private bool _paused;
 
     /// <summary>Test hook: runs after a batch is published and before its position is recorded (a crash there).</summary>
     internal Func<long, Task>? AfterPublish { get; set; }
@@ -51,6 +53,12 @@ public sealed partial class EventRelay(
             try
             {
                 relayed = await RelayOnceAsync(stoppingToken);
+                if (_paused)
+                {
+                    _paused = false;
+                    LogResumed(logger);
+                }
+
                 if (time.GetUtcNow() >= nextSweep)
                 {
                     await SweepAsync(stoppingToken);
@@ -65,15 +73,21 @@ public sealed partial class EventRelay(
                                            or StackExchange.Redis.RedisException or SharedStateUnavailableException)
             {
                 // PostgreSQL or Redis is down: every event stays in the outbox, and the next round starts where this one stopped.
-                LogPaused(logger, ex.GetType().Name, ex.Message);
-                relayed = 0;
+                // (Sequencing goes on while only Redis is down, so consumers can read the positions from PostgreSQL.)
+                if (!_paused)
+                {
+                    _paused = true;
+                    LogPaused(logger, ex.GetType().Name, ex.Message);
+                }
+
+                relayed = -1;
             }
 
-            if (relayed == 0)
+            if (relayed <= 0)
             {
                 try
                 {
-                    await Task.Delay(relayed == 0 ? settings.RelayInterval : TimeSpan.Zero, time, stoppingToken);
+                    await Task.Delay(relayed == 0 ? settings.RelayInterval : FailureBackoff, time, stoppingToken);
                 }
                 catch (OperationCanceledException)
                 {
@@ -185,6 +199,9 @@ public sealed partial class EventRelay(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Event relay paused: {Kind}: {Reason}")]
     private static partial void LogPaused(ILogger logger, string kind, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Event relay resumed")]
+    private static partial void LogResumed(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Deleted {Count} rows of events older than the retention ({Retention})")]
     private static partial void LogSwept(ILogger logger, int count, TimeSpan retention);

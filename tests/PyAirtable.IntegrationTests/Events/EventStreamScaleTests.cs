@@ -79,4 +79,38 @@ public sealed class EventStreamScaleTests(ITestOutputHelper output) : DatabasePe
             o.Settings["Redis:InstanceName"] = prefix;
         }
     }
+
+    [Fact]
+    public async Task RedisKilledThenRestartedEmpty_ConsumersGoOnFromPostgres_NothingLostNothingTwice()
+    {
+        await using var redis = await PrivateRedis.StartAsync();
+        var consumer = new RecordingConsumer();
+        await using var host = await TestHost.StartAsync(Database.ConnectionString, o =>
+        {
+            o.Consumer = consumer;
+            o.Settings["ConnectionStrings:Redis"] = redis.ConnectionString;
+        });
+        var writer = new EventWriter(Database.ConnectionString);
+        await writer.WriteAsync(count: 100, aggregates: 10, writers: 2);
+        await writer.WaitForReceivedAsync(100);
+
+        await redis.KillAsync();
+        await writer.WriteAsync(count: 100, aggregates: 10, writers: 2);
+        await writer.WaitForReceivedAsync(200, seconds: 30); // Redis is gone: handled from PostgreSQL
+        Assert.Contains(host.Logs.Entries, e => e.Message.Contains("reads PostgreSQL while Redis is unavailable", StringComparison.Ordinal));
+
+        await redis.RestartAsync();
+        await writer.WriteAsync(count: 100, aggregates: 10, writers: 2);
+        await writer.WaitForReceivedAsync(300, seconds: 30);
+        await Eventually.TrueAsync(() => Task.FromResult(host.Logs.Entries.Any(e => e.Message.Contains("reads Redis again", StringComparison.Ordinal))),
+            "the consumer is back on Redis", TimeSpan.FromSeconds(30));
+        await writer.WriteAsync(count: 100, aggregates: 10, writers: 2);
+        await writer.WaitForReceivedAsync(400, seconds: 30);
+
+        var received = await writer.ReceivedAsync();
+        Assert.Equal(400, received.Count);
+        Assert.Equal(400, received.Select(r => r.EventId).Distinct().Count());
+        EventStreamTests.AssertInOrderPerAggregate(received);
+        output.WriteLine($"redis outage: redeliveries absorbed {consumer.Duplicates}");
+    }
 }

@@ -48,6 +48,18 @@ public sealed class TestHost : IAsyncDisposable
 
     public WebApplication App { get; }
 
+    private InFlightRequests? _inFlight;
+
+    /// <summary>Waits (bounded) until no request is running on the server: what the last calls log has been logged.</summary>
+    public void WaitForQuiet(TimeSpan? timeout = null)
+    {
+        var until = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(5));
+        while (_inFlight is { Count: > 0 } && DateTime.UtcNow < until)
+        {
+            Thread.Sleep(10);
+        }
+    }
+
     public LogSink Logs { get; }
 
     public string GrpcAddress { get; }
@@ -105,10 +117,14 @@ public sealed class TestHost : IAsyncDisposable
             builder.Services.AddEventConsumer<RecordingConsumer>(RecordingConsumer.Name);
         }
 
+        // Counts requests in flight, so a test can wait for the server side of its calls to end (a call the client
+        // cancelled may still be running, and logging, on the server) before it judges the host's logs.
+        var inFlight = new InFlightRequests();
+        builder.Services.AddSingleton<Microsoft.AspNetCore.Hosting.IStartupFilter>(inFlight);
         options.ConfigureServices?.Invoke(builder.Services);
         var app = PlatformHost.Build(builder);
         await PlatformHost.StartAsync(app);
-        return new TestHost(app, logs, $"http://127.0.0.1:{grpcPort}", $"http://127.0.0.1:{probePort}");
+        return new TestHost(app, logs, $"http://127.0.0.1:{grpcPort}", $"http://127.0.0.1:{probePort}") { _inFlight = inFlight };
     }
 
     public async ValueTask DisposeAsync()
@@ -120,4 +136,29 @@ public sealed class TestHost : IAsyncDisposable
         var unexpected = Logs.UnexpectedErrors;
         Assert.True(unexpected.Count == 0, "Unexpected error logs:\n" + string.Join("\n", unexpected));
     }
+}
+
+/// <summary>A middleware first in the pipeline that counts the requests being served.</summary>
+internal sealed class InFlightRequests : Microsoft.AspNetCore.Hosting.IStartupFilter
+{
+    private int _count;
+
+    public int Count => Volatile.Read(ref _count);
+
+    public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+    {
+        app.Use(async (context, nextMiddleware) =>
+        {
+            Interlocked.Increment(ref _count);
+            try
+            {
+                await nextMiddleware(context);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _count);
+            }
+        });
+        next(app);
+    };
 }
