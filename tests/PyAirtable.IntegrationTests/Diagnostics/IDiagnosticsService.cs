@@ -31,6 +31,8 @@ public interface IDiagnosticsService
 public sealed record EchoRequest
 {
     [ProtoMember(1)] public string Text { get; init; } = "";
+    /// <summary>Names a base, so the gateway's per-base rate limit applies (RateLimitTests).</summary>
+    [ProtoMember(2)] public string BaseId { get; init; } = "";
 }
 
 [ProtoContract]
