@@ -29,14 +29,17 @@ internal sealed partial class GatewayRateLimiter : IAsyncDisposable
     private readonly RedisOptions _redisOptions;
     private readonly TimeProvider _time;
     private readonly ILogger<GatewayRateLimiter> _logger;
+    private readonly RedisSharedState? _shared; // its breaker is shared, so a hung Redis costs a call one timeout, not two
     private long _redisOpenUntil; // TimeProvider timestamp; 0 = Redis is used
     private int _failingOpen; // 1 while the last Redis check failed (logged once per outage)
 
-    public GatewayRateLimiter(IServiceProvider services, IOptions<RedisOptions> redisOptions, TimeProvider time, ILogger<GatewayRateLimiter> logger)
+    public GatewayRateLimiter(
+        IServiceProvider services, IOptions<RedisOptions> redisOptions, TimeProvider time, ILogger<GatewayRateLimiter> logger)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(redisOptions);
         _redisOptions = redisOptions.Value;
+        _shared = services.GetService<ISharedState>() as RedisSharedState;
         _time = time;
         _logger = logger;
         _memory = PartitionedRateLimiter.Create<LimitKey, string>(key => RateLimitPartition.GetTokenBucketLimiter(key.Partition, _ =>
@@ -86,6 +89,11 @@ internal sealed partial class GatewayRateLimiter : IAsyncDisposable
     {
         if (_redis is null || !RedisAllowed())
         {
+            if (_redis is not null && Interlocked.Exchange(ref _failingOpen, 1) == 0)
+            {
+                LogFailingOpen(_logger, "SharedStateUnavailable", "the shared Redis breaker is open");
+            }
+
             return await _memory.AcquireAsync(key, 1, cancellationToken);
         }
 
@@ -104,6 +112,7 @@ internal sealed partial class GatewayRateLimiter : IAsyncDisposable
         catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
         {
             Interlocked.Exchange(ref _redisOpenUntil, _time.GetTimestamp() + BreakTicks);
+            _shared?.ReportUnavailable();
             if (Interlocked.Exchange(ref _failingOpen, 1) == 0)
             {
                 LogFailingOpen(_logger, ex.GetType().Name, ex.Message);
@@ -116,6 +125,11 @@ internal sealed partial class GatewayRateLimiter : IAsyncDisposable
     /// <summary>Closed, or the break is over and this caller won the probe (the others stay in memory meanwhile).</summary>
     private bool RedisAllowed()
     {
+        if (_shared?.IsFailingFast == true)
+        {
+            return false;
+        }
+
         var openUntil = Volatile.Read(ref _redisOpenUntil);
         if (openUntil == 0)
         {
@@ -154,7 +168,8 @@ internal sealed partial class GatewayRateLimiter : IAsyncDisposable
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Rate limits cannot reach Redis ({Kind}: {Error}); limiting per host in memory until it answers")]
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Rate limits cannot reach Redis ({Kind}: {Error}); limiting per host in memory until it answers")]
     private static partial void LogFailingOpen(ILogger logger, string kind, string error);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Rate limits reach Redis again; limits are shared by all hosts")]

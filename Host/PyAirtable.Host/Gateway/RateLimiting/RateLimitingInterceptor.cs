@@ -38,7 +38,8 @@ internal sealed class RateLimitingInterceptor(GatewayRateLimiter limiter, IOptio
     }
 
     public override async Task ServerStreamingServerHandler<TRequest, TResponse>(
-        TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
+        TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context,
+        ServerStreamingServerMethod<TRequest, TResponse> continuation)
     {
         await CheckAsync(request, context);
         await continuation(request, responseStream, context);
@@ -80,6 +81,13 @@ internal sealed class RateLimitingInterceptor(GatewayRateLimiter limiter, IOptio
     {
         var keys = new List<LimitKey>(2);
         var user = http.User;
+        if (user.HasClaim(PlatformClaims.Role, PlatformRoles.Service))
+        {
+            // The platform's own services calling each other across hosts: the call that caused it was limited at
+            // its edge, and all of them share one service identity, whose bucket would throttle the whole platform.
+            return keys;
+        }
+
         if (user.Identity?.IsAuthenticated == true)
         {
             // An API key is its own credential; a user's access tokens (one per session) share the user's bucket.
@@ -106,7 +114,9 @@ internal sealed class RateLimitingInterceptor(GatewayRateLimiter limiter, IOptio
     }
 
     private static PropertyInfo? FindBaseId(Type type) =>
-        type.GetProperty(BaseIdProperty, BindingFlags.Public | BindingFlags.Instance) is { PropertyType: var t } p && t == typeof(string) ? p : null;
+        type.GetProperty(BaseIdProperty, BindingFlags.Public | BindingFlags.Instance) is { } p && p.PropertyType == typeof(string)
+            ? p
+            : null;
 
     private static PlatformException Refused(RateLimitRefusal refusal, string rpcClass)
     {
