@@ -119,7 +119,8 @@ public sealed partial class ServiceCircuitBreaker
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Circuit of {Service} opened after {Failures} failed calls; calls fail at once for {BreakDuration}")]
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Circuit of {Service} opened after {Failures} failed calls; calls fail at once for {BreakDuration}")]
     private static partial void LogOpened(ILogger logger, string service, int failures, TimeSpan breakDuration);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Circuit of {Service} closed: calls go through again")]

@@ -95,7 +95,8 @@ public static class ContractBindingExtensions
         // judges the call; grpc-dotnet's retries (RemoteChannels) run below both, so the breaker sees their outcome.
         services.TryAddSingleton<TContract>(sp => sp.GetRequiredService<RemoteChannels>()
             .Get(address)
-            .Intercept(new CircuitBreakerInterceptor(sp.GetRequiredService<RemoteCircuitBreakers>().For(name), sp.GetRequiredService<IHttpContextAccessor>()))
+            .Intercept(new CircuitBreakerInterceptor(
+                sp.GetRequiredService<RemoteCircuitBreakers>().For(name), sp.GetRequiredService<IHttpContextAccessor>()))
             .Intercept(sp.GetRequiredService<CallPropagationInterceptor>())
             .CreateGrpcService<TContract>());
         services.AddSingleton(new ContractBinding(name, typeof(TContract), address, null));

@@ -95,8 +95,10 @@ public sealed class CircuitBreakerTests : DatabasePerTest
         var user = await host.RegisterAsync();
         var health = host.Channel.CreateGrpcService<IHealthService>();
 
-        var anonymous = await Assert.ThrowsAsync<RpcException>(async () => await health.ListCircuitBreakersAsync(new ListCircuitBreakersRequest()));
-        var plain = await Assert.ThrowsAsync<RpcException>(async () => await health.ListCircuitBreakersAsync(new ListCircuitBreakersRequest(), user.Bearer));
+        var anonymous = await Assert.ThrowsAsync<RpcException>(async () =>
+            await health.ListCircuitBreakersAsync(new ListCircuitBreakersRequest()));
+        var plain = await Assert.ThrowsAsync<RpcException>(async () =>
+            await health.ListCircuitBreakersAsync(new ListCircuitBreakersRequest(), user.Bearer));
 
         Assert.Equal(StatusCode.Unauthenticated, anonymous.StatusCode);
         Assert.Equal(StatusCode.PermissionDenied, plain.StatusCode);

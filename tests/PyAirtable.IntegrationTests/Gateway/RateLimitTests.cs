@@ -119,7 +119,8 @@ public sealed class RateLimitTests : DatabasePerTest
         }, "the limiter uses Redis again", TimeSpan.FromSeconds(20));
     }
 
-    private static async Task<(int Ok, List<RpcException> Refused, TimeSpan Elapsed)> BurstAsync(int count, Func<int, ValueTask<EchoResponse>> call)
+    private static async Task<(int Ok, List<RpcException> Refused, TimeSpan Elapsed)> BurstAsync(
+        int count, Func<int, ValueTask<EchoResponse>> call)
     {
         var stopwatch = Stopwatch.StartNew();
         var results = await Task.WhenAll(Enumerable.Range(0, count).Select(async i =>

@@ -36,7 +36,8 @@ public sealed class RemoteResilienceTests : DatabasePerTest
         var remote = edge.App.Services.GetRequiredService<IDiagnosticsService>();
         var key = Guid.NewGuid().ToString("N");
 
-        var ex = await Assert.ThrowsAsync<RpcException>(async () => await remote.RecordFlakyAsync(new FlakyRequest { Key = key, Failures = 1 }));
+        var ex = await Assert.ThrowsAsync<RpcException>(async () =>
+            await remote.RecordFlakyAsync(new FlakyRequest { Key = key, Failures = 1 }));
         var next = await remote.RecordFlakyAsync(new FlakyRequest { Key = key, Failures = 1 });
 
         Assert.Equal(StatusCode.Unavailable, ex.StatusCode);
