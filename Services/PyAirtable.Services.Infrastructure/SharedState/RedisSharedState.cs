@@ -196,9 +196,6 @@ public sealed partial class RedisSharedState : ISharedState
         }
     }
 
-    /// <summary>Another user of the multiplexer found Redis not answering: fail fast here too for the break.</summary>
-    public void ReportUnavailable() => Open();
-
     private void Open() => Interlocked.Exchange(ref _openUntil, _time.GetTimestamp() + BreakTicks);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Redis is unavailable ({Kind}: {Error}); failing fast for the break duration")]

@@ -29,7 +29,7 @@ internal sealed partial class GatewayRateLimiter : IAsyncDisposable
     private readonly RedisOptions _redisOptions;
     private readonly TimeProvider _time;
     private readonly ILogger<GatewayRateLimiter> _logger;
-    private readonly RedisSharedState? _shared; // its breaker is shared, so a hung Redis costs a call one timeout, not two
+    private readonly RedisSharedState? _shared; // read its breaker, so a hung Redis costs a call one timeout, not two
     private long _redisOpenUntil; // TimeProvider timestamp; 0 = Redis is used
     private int _failingOpen; // 1 while the last Redis check failed (logged once per outage)
 
@@ -111,8 +111,9 @@ internal sealed partial class GatewayRateLimiter : IAsyncDisposable
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
         {
+            // Its own break only: a limiter call that was slow on a loaded host must not fail the operations of the
+            // shared state that have no fallback (they answer UNAVAILABLE); those open their breaker themselves.
             Interlocked.Exchange(ref _redisOpenUntil, _time.GetTimestamp() + BreakTicks);
-            _shared?.ReportUnavailable();
             if (Interlocked.Exchange(ref _failingOpen, 1) == 0)
             {
                 LogFailingOpen(_logger, ex.GetType().Name, ex.Message);
