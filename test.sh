@@ -81,10 +81,12 @@ rm -rf "$state/maildir"
 /usr/bin/python3 -m aiosmtpd -n -l "127.0.0.1:$smtp_port" -c aiosmtpd.handlers.Mailbox "$state/maildir" >"$state/smtp.log" 2>&1 &
 smtp_sink=$!
 # The tests make databases of their own; the host takes the cluster's pyairtable database.
+# The suites call from one address as fast as they can: rate limits out of reach, as in the integration tests.
 ConnectionStrings__Postgres="$PYAIRTABLE_TEST_POSTGRES" \
 ConnectionStrings__Redis="$PYAIRTABLE_TEST_REDIS" Redis__InstanceName="interop:" \
 Kestrel__Endpoints__Grpc__Url="http://127.0.0.1:$grpc_port" Kestrel__Endpoints__Probes__Url="http://127.0.0.1:$probe_port" \
 Mail__Host=127.0.0.1 Mail__Port="$smtp_port" \
+RateLimits__Classes__default__PerClientIp=100000 RateLimits__Classes__default__PerCredential=100000 \
   dotnet Host/PyAirtable.Host/bin/Release/net10.0/PyAirtable.Host.dll >"$state/interop-host.log" 2>&1 &
 interop_host=$!
 stop_interop_host() {

@@ -5,6 +5,7 @@ using Npgsql;
 using ProtoBuf.Grpc.Server;
 using PyAirtable.Host.Gateway;
 using PyAirtable.Host.Gateway.Authentication;
+using PyAirtable.Host.Gateway.RateLimiting;
 using PyAirtable.Services.Auth;
 using PyAirtable.Services.Health;
 using PyAirtable.Services.Permissions;
@@ -65,10 +66,14 @@ public static partial class PlatformHost
         services.AddCodeFirstGrpc(o =>
         {
             o.Interceptors.Add<ErrorMappingInterceptor>();
+            // Inside error mapping (a refusal is a PlatformException like any other), outside every service.
+            o.Interceptors.Add<RateLimitingInterceptor>();
             o.EnableDetailedErrors = false; // never send exception text; ErrorMappingInterceptor decides what callers see
         });
 
         services.AddPlatformInfrastructure(builder.Configuration);
+        services.AddOptions<RateLimitOptions>().Bind(builder.Configuration.GetSection(RateLimitOptions.Section));
+        services.AddSingleton<GatewayRateLimiter>();
 
         // grpc.health.v1: "" is the whole host; each service adds its own name (AddGrpcServiceHealth).
         services.AddGrpcHealthChecks(o =>

@@ -6,7 +6,9 @@ using Microsoft.Extensions.Options;
 using ProtoBuf.Grpc;
 using PyAirtable.Contracts.Common;
 using PyAirtable.Contracts.Health;
+using PyAirtable.Services.Infrastructure.Contracts;
 using PyAirtable.Services.Infrastructure.Errors;
+using PyAirtable.Services.Infrastructure.Identity;
 using HealthStatus = PyAirtable.Contracts.Common.HealthStatus;
 
 namespace PyAirtable.Services.Health;
@@ -18,6 +20,7 @@ namespace PyAirtable.Services.Health;
 [Microsoft.AspNetCore.Authorization.AllowAnonymous] // health is public, like grpc.health.v1
 public sealed partial class HealthService(
     HealthReportCache cache,
+    RemoteCircuitBreakers breakers,
     IOptions<GrpcHealthChecksOptions> grpcHealth,
     IHostApplicationLifetime lifetime) : IHealthService
 {
@@ -61,6 +64,17 @@ public sealed partial class HealthService(
         }
     }
 
+    public ValueTask<ListCircuitBreakersResponse> ListCircuitBreakersAsync(ListCircuitBreakersRequest request, CallContext context = default)
+    {
+        // Which contracts run on other hosts is topology: operators and the platform's services only.
+        if (!context.RequireCaller().IsPrivileged())
+        {
+            Fail.PermissionDenied("Circuit breakers are visible to administrators only.");
+        }
+
+        return ValueTask.FromResult(new ListCircuitBreakersResponse { Breakers = [.. breakers.Snapshot()] });
+    }
+
     private ServiceMapping Resolve(string service)
     {
         var validator = new RequestValidator().MaxLength("service", service, 200);
@@ -95,6 +109,7 @@ public sealed partial class HealthService(
                 Status = e.Value.Status == Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Unhealthy ? HealthStatus.NotServing : HealthStatus.Serving,
                 Description = e.Value.Status == Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy ? "" : e.Value.Description ?? "",
                 Duration = e.Value.Duration,
+                Degraded = e.Value.Status == Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Degraded,
             })
             .ToList();
         return new CheckResponse
@@ -104,11 +119,12 @@ public sealed partial class HealthService(
                 : dependencies.All(d => d.Status == HealthStatus.Serving) ? HealthStatus.Serving : HealthStatus.NotServing,
             Dependencies = dependencies,
             CheckedAt = last.At,
+            Degraded = dependencies.Any(d => d.Degraded),
         };
     }
 
     private static bool SameDependencies(CheckResponse a, CheckResponse b) =>
-        a.Dependencies.Select(d => (d.Name, d.Status)).SequenceEqual(b.Dependencies.Select(d => (d.Name, d.Status)));
+        a.Dependencies.Select(d => (d.Name, d.Status, d.Degraded)).SequenceEqual(b.Dependencies.Select(d => (d.Name, d.Status, d.Degraded)));
 
     [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$")]
     private static partial Regex ServiceNamePattern();

@@ -84,6 +84,8 @@ public static class ServiceCollectionExtensions
         services.TryAddSingleton<CursorCodec>();
 
         services.TryAddSingleton<ShutdownState>();
+        // Empty unless a contract is bound to another host (AddContract); the Health service lists it either way.
+        services.TryAddSingleton<Contracts.RemoteCircuitBreakers>();
         var health = services.AddHealthChecks()
             .AddCheck<PostgresHealthCheck>("postgres", HealthStatus.Unhealthy, [HealthTags.Ready], TimeSpan.FromSeconds(3))
             .AddCheck<ShutdownHealthCheck>("shutdown", HealthStatus.Unhealthy, [HealthTags.Ready]);

@@ -1,15 +1,16 @@
-using System.Collections.Concurrent;
 using System.Reflection;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 using PyAirtable.Services.Infrastructure.Identity;
-using Grpc.Net.Client;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+using PyAirtable.Services.Infrastructure.Health;
 using ProtoBuf.Grpc.Client;
 using ProtoBuf.Grpc.Configuration;
 using PyAirtable.Services.Infrastructure.Requests;
@@ -86,13 +87,25 @@ public static class ContractBindingExtensions
         }
 
         services.AddHttpContextAccessor();
+        services.AddOptions<RemoteCallOptions>().Bind(configuration.GetSection(RemoteCallOptions.Section));
         services.TryAddSingleton<RemoteChannels>();
+        services.TryAddSingleton<RemoteCircuitBreakers>();
         services.TryAddSingleton<CallPropagationInterceptor>();
+        // Interceptors run last-added first: propagation settles the deadline and credentials, then the breaker
+        // judges the call; grpc-dotnet's retries (RemoteChannels) run below both, so the breaker sees their outcome.
         services.TryAddSingleton<TContract>(sp => sp.GetRequiredService<RemoteChannels>()
             .Get(address)
+            .Intercept(new CircuitBreakerInterceptor(
+                sp.GetRequiredService<RemoteCircuitBreakers>().For(name), sp.GetRequiredService<IHttpContextAccessor>()))
             .Intercept(sp.GetRequiredService<CallPropagationInterceptor>())
             .CreateGrpcService<TContract>());
         services.AddSingleton(new ContractBinding(name, typeof(TContract), address, null));
+        if (!services.Any(d => d.ServiceType == typeof(RemoteContractsHealthCheck)))
+        {
+            services.AddSingleton<RemoteContractsHealthCheck>();
+            services.AddHealthChecks().AddCheck<RemoteContractsHealthCheck>("remote-contracts", HealthStatus.Degraded, [HealthTags.Ready]);
+        }
+
         return services;
     }
 
@@ -109,40 +122,25 @@ public static class ContractBindingExtensions
     }
 }
 
-/// <summary>One pooled HTTP/2 channel per remote host, shared by every contract it serves.</summary>
-public sealed class RemoteChannels : IDisposable
-{
-    private readonly ConcurrentDictionary<Uri, GrpcChannel> _channels = new();
-
-    public GrpcChannel Get(Uri address) => _channels.GetOrAdd(address, a => GrpcChannel.ForAddress(a, new GrpcChannelOptions
-    {
-        HttpHandler = new SocketsHttpHandler
-        {
-            EnableMultipleHttp2Connections = true,
-            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
-            KeepAlivePingDelay = TimeSpan.FromSeconds(60),
-            KeepAlivePingTimeout = TimeSpan.FromSeconds(30),
-        },
-    }));
-
-    public void Dispose()
-    {
-        foreach (var channel in _channels.Values)
-        {
-            channel.Dispose();
-        }
-    }
-}
-
 /// <summary>
 /// Carries the context of the call being served into the calls it makes to other hosts: the request
 /// id, and the caller's deadline and cancellation when the outgoing call sets none of its own.
 /// </summary>
-public sealed class CallPropagationInterceptor(IHttpContextAccessor accessor) : Interceptor
+public sealed class CallPropagationInterceptor(IHttpContextAccessor accessor, IOptions<RemoteCallOptions> options, TimeProvider time) : Interceptor
 {
     public override AsyncUnaryCall<TResponse> AsyncUnaryCall<TRequest, TResponse>(
-        TRequest request, ClientInterceptorContext<TRequest, TResponse> context, AsyncUnaryCallContinuation<TRequest, TResponse> continuation) =>
-        continuation(request, Propagate(context));
+        TRequest request, ClientInterceptorContext<TRequest, TResponse> context, AsyncUnaryCallContinuation<TRequest, TResponse> continuation)
+    {
+        var propagated = Propagate(context);
+        if (propagated.Options.Deadline is null)
+        {
+            // Neither the caller nor the served call set one: a hung remote host must not hold this call forever.
+            propagated = new ClientInterceptorContext<TRequest, TResponse>(propagated.Method, propagated.Host,
+                propagated.Options.WithDeadline(time.GetUtcNow().UtcDateTime + options.Value.DefaultDeadline));
+        }
+
+        return continuation(request, propagated);
+    }
 
     public override AsyncServerStreamingCall<TResponse> AsyncServerStreamingCall<TRequest, TResponse>(
         TRequest request, ClientInterceptorContext<TRequest, TResponse> context, AsyncServerStreamingCallContinuation<TRequest, TResponse> continuation) =>

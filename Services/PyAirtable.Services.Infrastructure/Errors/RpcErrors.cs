@@ -140,12 +140,23 @@ public static class RpcErrors
         _ => new PlatformException(ErrorCode.Unavailable, "A service this call depends on is unavailable; retry with backoff.") { RetryAfter = TimeSpan.FromSeconds(1) },
     };
 
+    private const string RequestCompleteOnRead = "Can't read messages after the request is complete.";
+    private const string RequestCompleteOnWrite = "Can't write the message because the request is complete.";
+
     private static bool IsCancellation(Exception exception, ServerCallContext context)
     {
         // The client reset the stream: Kestrel fails the pending read or write with an IOException,
         // sometimes before the call's token is signalled. That is the peer leaving, not a bug.
         if (exception is IOException and not Microsoft.AspNetCore.Http.BadHttpRequestException
             && exception.StackTrace?.Contains("Microsoft.AspNetCore.Server.Kestrel", StringComparison.Ordinal) == true)
+        {
+            return true;
+        }
+
+        // A stream read or written after the client reset the call: grpc-dotnet fails it with these (its own tests
+        // file them under cancellation), built with Task.FromException, so no Kestrel frame shows in the trace.
+        if (exception is InvalidOperationException { Message: RequestCompleteOnRead or RequestCompleteOnWrite }
+            && context.GetHttpContext().RequestAborted.IsCancellationRequested)
         {
             return true;
         }

@@ -183,6 +183,19 @@ public sealed partial class RedisSharedState : ISharedState
 
     private long BreakTicks => (long)(_options.BreakDuration.TotalSeconds * _time.TimestampFrequency);
 
+    /// <summary>
+    /// True while the breaker is open and its break not over: other users of the same multiplexer (the gateway's rate
+    /// limits) skip Redis too, so one call never waits out the timeout twice on a hung Redis.
+    /// </summary>
+    public bool IsFailingFast
+    {
+        get
+        {
+            var openUntil = Volatile.Read(ref _openUntil);
+            return openUntil != 0 && _time.GetTimestamp() < openUntil;
+        }
+    }
+
     private void Open() => Interlocked.Exchange(ref _openUntil, _time.GetTimestamp() + BreakTicks);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Redis is unavailable ({Kind}: {Error}); failing fast for the break duration")]

@@ -17,6 +17,23 @@ public sealed class DiagnosticsService(NpgsqlDataSource dataSource, CursorCodec 
     public ValueTask<EchoResponse> EchoAsync(EchoRequest request, CallContext context = default) =>
         ValueTask.FromResult(new EchoResponse { Text = request.Text, Metadata = context.GetRequestMetadata() });
 
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> FlakyAttempts = new(StringComparer.Ordinal);
+
+    public ValueTask<FlakyResponse> GetFlakyAsync(FlakyRequest request, CallContext context = default) => Flaky(request);
+
+    public ValueTask<FlakyResponse> RecordFlakyAsync(FlakyRequest request, CallContext context = default) => Flaky(request);
+
+    private static ValueTask<FlakyResponse> Flaky(FlakyRequest request)
+    {
+        var attempts = FlakyAttempts.AddOrUpdate(request.Key, 1, (_, n) => n + 1);
+        if (attempts <= request.Failures)
+        {
+            throw new PlatformException(ErrorCode.Unavailable, $"flaky: attempt {attempts} of {request.Key} fails");
+        }
+
+        return ValueTask.FromResult(new FlakyResponse { Attempts = attempts });
+    }
+
     public async ValueTask<FailResponse> FailAsync(FailRequest request, CallContext context = default)
     {
         switch (request.Kind)

@@ -25,12 +25,34 @@ public interface IDiagnosticsService
     ValueTask<RecordEventResponse> RecordEventAsync(RecordEventRequest request, CallContext context = default);
 
     ValueTask<ListItemsResponse> ListItemsAsync(ListItemsRequest request, CallContext context = default);
+
+    /// <summary>A read by its name (retried by remote bindings): UNAVAILABLE for the first <c>failures</c> calls of a key.</summary>
+    ValueTask<FlakyResponse> GetFlakyAsync(FlakyRequest request, CallContext context = default);
+
+    /// <summary>The same, named as a write: remote bindings must not retry it.</summary>
+    ValueTask<FlakyResponse> RecordFlakyAsync(FlakyRequest request, CallContext context = default);
+}
+
+[ProtoContract]
+public sealed record FlakyRequest
+{
+    [ProtoMember(1)] public string Key { get; init; } = "";
+    [ProtoMember(2)] public int Failures { get; init; }
+}
+
+[ProtoContract]
+public sealed record FlakyResponse
+{
+    /// <summary>How many calls of the key the service saw, this one included.</summary>
+    [ProtoMember(1)] public int Attempts { get; init; }
 }
 
 [ProtoContract]
 public sealed record EchoRequest
 {
     [ProtoMember(1)] public string Text { get; init; } = "";
+    /// <summary>Names a base, so the gateway's per-base rate limit applies (RateLimitTests).</summary>
+    [ProtoMember(2)] public string BaseId { get; init; } = "";
 }
 
 [ProtoContract]

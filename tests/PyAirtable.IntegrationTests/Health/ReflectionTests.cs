@@ -31,7 +31,7 @@ public sealed class ReflectionTests(HostFixture hostFixture) : HostTests(hostFix
         var health = Assert.Single(files, f => f.Name == "pyairtable/health/v1/health.proto");
         Assert.Equal("pyairtable.health.v1", health.Package);
         var service = Assert.Single(health.Service);
-        Assert.Equal(["Check", "Watch"], service.Method.Select(m => m.Name));
+        Assert.Equal(["Check", "ListCircuitBreakers", "Watch"], service.Method.Select(m => m.Name));
         Assert.True(service.Method.Single(m => m.Name == "Watch").ServerStreaming);
         Assert.Contains(files, f => f.Name == "pyairtable/common/v1/common.proto");
     }

@@ -91,6 +91,11 @@ public sealed class TestHost : IAsyncDisposable
             ["Health:PublishPeriod"] = "00:00:01",
             ["Events:RetryDelay"] = "00:00:00.050",
             ["Events:RebalanceInterval"] = "00:00:00.500",
+            // Tests call far faster than any client may: the limits stay on (the path is exercised) but out of reach,
+            // unless a test sets its own (RateLimitTests).
+            ["RateLimits:Classes:default:PerCredential"] = "1000000",
+            ["RateLimits:Classes:default:PerBase"] = "1000000",
+            ["RateLimits:Classes:default:PerClientIp"] = "1000000",
         };
         foreach (var (key, value) in options.Settings)
         {

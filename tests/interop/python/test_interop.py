@@ -138,8 +138,8 @@ class InteropTest(unittest.TestCase):
         self.assertIsNotNone(health, f"no pyairtable.health.v1 file among {[f.name for f in files]}")
         service = next((s for s in health.service if s.name == "HealthService"), None)
         self.assertIsNotNone(service, "HealthService is not described")
-        self.assertEqual([m.name for m in service.method], ["Check", "Watch"])
-        self.assertTrue(service.method[1].server_streaming)
+        self.assertEqual([m.name for m in service.method], ["Check", "ListCircuitBreakers", "Watch"])
+        self.assertTrue(next(m for m in service.method if m.name == "Watch").server_streaming)
 
     def test_reflection_v1alpha_lists_services(self):
         listed = self.reflect(refl_v1alpha, refl_v1alpha_grpc, refl_v1alpha.ServerReflectionRequest(list_services=""))

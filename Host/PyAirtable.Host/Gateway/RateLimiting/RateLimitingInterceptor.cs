@@ -1,0 +1,143 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Reflection;
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+using Microsoft.Extensions.Options;
+using PyAirtable.Contracts.Common;
+using PyAirtable.Services.Infrastructure.Errors;
+using PyAirtable.Services.Infrastructure.Identity;
+
+namespace PyAirtable.Host.Gateway.RateLimiting;
+
+/// <summary>
+/// Refuses calls over their class's rate with RESOURCE_EXHAUSTED, RetryInfo (when a permit is back) and ErrorInfo
+/// metadata naming the limit and partition. It runs inside the gRPC pipeline, after authentication (it needs the
+/// credential) and with the decoded request (it needs the base): an ASP.NET Core rate limiter would answer HTTP
+/// 429, which gRPC clients see as UNAVAILABLE. A request names a base by a string property <c>BaseId</c>.
+/// </summary>
+internal sealed class RateLimitingInterceptor(GatewayRateLimiter limiter, IOptionsMonitor<RateLimitOptions> options) : Interceptor
+{
+    /// <summary>The request-field convention that names a base.</summary>
+    public const string BaseIdProperty = "BaseId";
+
+    private static readonly ConcurrentDictionary<Type, PropertyInfo?> BaseIdOf = new();
+
+    public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
+        TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
+    {
+        await CheckAsync(request, context);
+        return await continuation(request, context);
+    }
+
+    public override async Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(
+        IAsyncStreamReader<TRequest> requestStream, ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        await CheckAsync<object>(null, context);
+        return await continuation(requestStream, context);
+    }
+
+    public override async Task ServerStreamingServerHandler<TRequest, TResponse>(
+        TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context,
+        ServerStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        await CheckAsync(request, context);
+        await continuation(request, responseStream, context);
+    }
+
+    public override async Task DuplexStreamingServerHandler<TRequest, TResponse>(
+        IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream, ServerCallContext context,
+        DuplexStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        await CheckAsync<object>(null, context);
+        await continuation(requestStream, responseStream, context);
+    }
+
+    private async ValueTask CheckAsync<TRequest>(TRequest? request, ServerCallContext context)
+        where TRequest : class
+    {
+        var settings = options.CurrentValue;
+        if (!settings.Enabled)
+        {
+            return;
+        }
+
+        var rpcClass = settings.ClassOf(context.Method);
+        var limits = settings.LimitsOf(rpcClass);
+        var keys = KeysOf(request, context.GetHttpContext(), rpcClass, limits);
+        if (keys.Count == 0)
+        {
+            return;
+        }
+
+        if (await limiter.CheckAsync(keys, context.CancellationToken) is { } refusal)
+        {
+            throw Refused(refusal, rpcClass);
+        }
+    }
+
+    private static List<LimitKey> KeysOf<TRequest>(TRequest? request, HttpContext http, string rpcClass, ResolvedLimits limits)
+        where TRequest : class
+    {
+        var keys = new List<LimitKey>(2);
+        var user = http.User;
+        if (user.HasClaim(PlatformClaims.Role, PlatformRoles.Service))
+        {
+            // The platform's own services calling each other across hosts: the call that caused it was limited at
+            // its edge, and all of them share one service identity, whose bucket would throttle the whole platform.
+            return keys;
+        }
+
+        if (user.Identity?.IsAuthenticated == true)
+        {
+            // An API key is its own credential; a user's access tokens (one per session) share the user's bucket.
+            var apiKey = user.FindFirst(PlatformClaims.ApiKeyId)?.Value;
+            var credential = apiKey is not null ? "key:" + apiKey : "user:" + user.FindFirst(PlatformClaims.Subject)?.Value;
+            if (limits.PerCredential > 0)
+            {
+                keys.Add(new LimitKey("per_credential", $"{rpcClass}:credential:{credential}", limits.PerCredential));
+            }
+        }
+        else if (limits.PerClientIp > 0)
+        {
+            var ip = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+            keys.Add(new LimitKey("per_client_ip", $"{rpcClass}:ip:{ip}", limits.PerClientIp));
+        }
+
+        if (limits.PerBase > 0 && request is not null && BaseIdOf.GetOrAdd(request.GetType(), FindBaseId) is { } property
+            && property.GetValue(request) is string { Length: > 0 } baseId)
+        {
+            keys.Add(new LimitKey("per_base", $"{rpcClass}:base:{baseId}", limits.PerBase));
+        }
+
+        return keys;
+    }
+
+    private static PropertyInfo? FindBaseId(Type type) =>
+        type.GetProperty(BaseIdProperty, BindingFlags.Public | BindingFlags.Instance) is { } p && p.PropertyType == typeof(string)
+            ? p
+            : null;
+
+    private static PlatformException Refused(RateLimitRefusal refusal, string rpcClass)
+    {
+        var seconds = Math.Max(1, (int)Math.Ceiling(refusal.RetryAfter.TotalSeconds));
+        var what = refusal.Key.Limit switch
+        {
+            "per_base" => "this base",
+            "per_client_ip" => "this client address",
+            _ => "these credentials",
+        };
+        return new PlatformException(ErrorCode.ResourceExhausted,
+            $"Too many requests for {what} ({refusal.Key.PerSecond} per second); retry after {seconds} s.",
+            new Dictionary<string, string>
+            {
+                ["limit"] = refusal.Key.Limit,
+                ["partition"] = refusal.Key.Partition,
+                ["rpc_class"] = rpcClass,
+                ["permits_per_second"] = refusal.Key.PerSecond.ToString(CultureInfo.InvariantCulture),
+            })
+        {
+            RetryAfter = refusal.RetryAfter,
+        };
+    }
+}
