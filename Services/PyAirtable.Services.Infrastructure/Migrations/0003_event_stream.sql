@@ -10,6 +10,15 @@ ALTER TABLE platform.outbox
     ADD COLUMN workspace_id text NOT NULL DEFAULT '',
     ADD COLUMN actor_id     text NOT NULL DEFAULT '';
 
+-- Rows of the in-process dispatcher this replaces: what it delivered or gave up on had its only consumers already.
+-- Of what it had not delivered, the one event a consumer acts on becomes its typed successor (a UserDeactivated whose
+-- field 1 is the user id); the rest had no consumer and would be undecodable on the stream (string type names).
+DELETE FROM platform.outbox WHERE dispatched_at IS NOT NULL OR failed_at IS NOT NULL;
+UPDATE platform.outbox
+   SET event_type = 'pyairtable.events.v1.UserDeactivated', payload = '\x0a24'::bytea || convert_to(aggregate_id, 'UTF8')
+ WHERE event_type = 'user.deactivated' AND length(aggregate_id) = 36;
+DELETE FROM platform.outbox WHERE event_type NOT LIKE 'pyairtable.events.v1.%';
+
 -- The dispatcher that delivered one event per transaction in process is gone with its bookkeeping.
 DROP INDEX IF EXISTS platform.outbox_pending_idx;
 ALTER TABLE platform.outbox
@@ -19,8 +28,6 @@ ALTER TABLE platform.outbox
     DROP COLUMN dispatched_at,
     DROP COLUMN failed_at;
 
--- Events the old dispatcher delivered keep no place on the stream; events it had not delivered are
--- sequenced by the relay like new ones.
 CREATE INDEX outbox_unsequenced_idx ON platform.outbox (id) WHERE seq IS NULL;
 CREATE UNIQUE INDEX outbox_partition_idx ON platform.outbox (part, pseq) WHERE pseq IS NOT NULL;
 CREATE INDEX outbox_time_idx ON platform.outbox (occurred_at);

@@ -273,7 +273,11 @@ class InteropTest(unittest.TestCase):
                 for entry_id, fields in client.xrange(f"{REDIS_PREFIX}events:{part}"):
                     envelope = events_pb2.EventEnvelope.FromString(fields[b"e"])
                     # Decode by the CloudEvents type alone, as a generic consumer would: it names the message.
-                    message_class = symbol_database.Default().GetSymbol(envelope.type)
+                    # A type these stubs do not know (a newer writer) is skipped, not an error.
+                    try:
+                        message_class = symbol_database.Default().GetSymbol(envelope.type)
+                    except KeyError:
+                        continue
                     data = message_class.FromString(envelope.data)
                     if envelope.type == "pyairtable.events.v1.UserRegistered" and data.user_id == login.user_id:
                         found = (entry_id, fields, envelope, data)
