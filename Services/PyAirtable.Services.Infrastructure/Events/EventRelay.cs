@@ -108,35 +108,30 @@ public sealed partial class EventRelay(
                 "SELECT count(*) FROM platform.event_partitions", cancellationToken: cancellationToken));
         }
 
-        int sequenced;
-        await using (var tx = await connection.BeginTransactionAsync(cancellationToken))
-        {
-            var last = await connection.QuerySingleOrDefaultAsync<long?>(new CommandDefinition(
-                "SELECT last_seq FROM platform.event_relay WHERE id = 1 FOR UPDATE SKIP LOCKED", transaction: tx, cancellationToken: cancellationToken));
-            if (last is null)
-            {
-                return 0; // another host is relaying
-            }
-
-            sequenced = await connection.ExecuteAsync(new CommandDefinition(
-                """
-                WITH batch AS (
-                    SELECT id, ((hashtext(aggregate_type || '/' || aggregate_id) & 2147483647) % @partitions)::smallint AS part
-                      FROM platform.outbox WHERE seq IS NULL ORDER BY id LIMIT @limit FOR UPDATE
-                ), numbered AS (
-                    SELECT b.id, b.part, @last + row_number() OVER (ORDER BY b.id) AS seq,
-                           p.last_pseq + row_number() OVER (PARTITION BY b.part ORDER BY b.id) AS pseq
-                      FROM batch b JOIN platform.event_partitions p ON p.part = b.part
-                ), parts AS (
-                    UPDATE platform.event_partitions p SET last_pseq = m.pseq
-                      FROM (SELECT part, max(pseq) AS pseq FROM numbered GROUP BY part) m WHERE p.part = m.part
-                ), relay AS (
-                    UPDATE platform.event_relay SET last_seq = @last + (SELECT count(*) FROM numbered) WHERE id = 1
-                )
-                UPDATE platform.outbox o SET seq = n.seq, part = n.part, pseq = n.pseq FROM numbered n WHERE o.id = n.id
-                """, new { partitions = _partitions, limit = settings.RelayBatchSize, last = last.Value }, tx, cancellationToken: cancellationToken));
-            await tx.CommitAsync(cancellationToken);
-        }
+        // One statement, so one round trip: lock the relay row (another host holding it means that host relays: skip),
+        // number the next committed rows, and move the counters.
+        var sequenced = await connection.ExecuteAsync(new CommandDefinition(
+            """
+            WITH relay AS (
+                SELECT last_seq FROM platform.event_relay WHERE id = 1 FOR UPDATE SKIP LOCKED
+            ), batch AS (
+                SELECT o.id, ((hashtext(o.aggregate_type || '/' || o.aggregate_id) & 2147483647) % @partitions)::smallint AS part
+                  FROM platform.outbox o
+                 WHERE o.seq IS NULL AND EXISTS (SELECT 1 FROM relay)
+                 ORDER BY o.id LIMIT @limit FOR UPDATE
+            ), numbered AS (
+                SELECT b.id, b.part, r.last_seq + row_number() OVER (ORDER BY b.id) AS seq,
+                       p.last_pseq + row_number() OVER (PARTITION BY b.part ORDER BY b.id) AS pseq
+                  FROM batch b JOIN platform.event_partitions p ON p.part = b.part CROSS JOIN relay r
+            ), parts AS (
+                UPDATE platform.event_partitions p SET last_pseq = m.pseq
+                  FROM (SELECT part, max(pseq) AS pseq FROM numbered GROUP BY part) m WHERE p.part = m.part
+            ), bump AS (
+                UPDATE platform.event_relay e SET last_seq = e.last_seq + (SELECT count(*) FROM numbered)
+                 WHERE e.id = 1 AND EXISTS (SELECT 1 FROM numbered)
+            )
+            UPDATE platform.outbox o SET seq = n.seq, part = n.part, pseq = n.pseq FROM numbered n WHERE o.id = n.id
+            """, new { partitions = _partitions, limit = settings.RelayBatchSize }, cancellationToken: cancellationToken));
 
         if (_stream is null)
         {
@@ -145,16 +140,14 @@ public sealed partial class EventRelay(
 
         await using (var tx = await connection.BeginTransactionAsync(cancellationToken))
         {
-            var published = await connection.QuerySingleOrDefaultAsync<long?>(new CommandDefinition(
-                "SELECT published_seq FROM platform.event_relay WHERE id = 1 FOR UPDATE SKIP LOCKED", transaction: tx, cancellationToken: cancellationToken));
-            if (published is null)
-            {
-                return sequenced;
-            }
-
+            // The relay row's lock (skipped when another host holds it) and what Redis lacks, in one round trip. A scalar
+            // subquery, so PostgreSQL plans it as a constant and walks the seq index (a join would scan the whole outbox).
             var batch = (await connection.QueryAsync<StoredEvent>(new CommandDefinition(
-                $"SELECT {StoredEvent.Columns} FROM platform.outbox WHERE seq > @published ORDER BY seq LIMIT @limit",
-                new { published, limit = settings.RelayBatchSize }, tx, cancellationToken: cancellationToken))).AsList();
+                $"""
+                WITH relay AS (SELECT published_seq FROM platform.event_relay WHERE id = 1 FOR UPDATE SKIP LOCKED)
+                SELECT {StoredEvent.Columns} FROM platform.outbox
+                 WHERE seq > (SELECT published_seq FROM relay) ORDER BY seq LIMIT @limit
+                """, new { limit = settings.RelayBatchSize }, tx, cancellationToken: cancellationToken))).AsList();
             if (batch.Count == 0)
             {
                 return sequenced;

@@ -9,7 +9,7 @@ public sealed class EventStreamOptions
     public bool RelayEnabled { get; set; } = true;
 
     /// <summary>How long the relay sleeps when it found nothing to relay.</summary>
-    public TimeSpan RelayInterval { get; set; } = TimeSpan.FromMilliseconds(20);
+    public TimeSpan RelayInterval { get; set; } = TimeSpan.FromMilliseconds(10);
 
     /// <summary>Events the relay sequences and publishes per round.</summary>
     public int RelayBatchSize { get; set; } = 1000;
