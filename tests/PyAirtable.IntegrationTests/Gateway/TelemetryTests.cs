@@ -126,6 +126,53 @@ public sealed class TelemetryTests : DatabasePerTest
             && PathOf(s).EndsWith("DiagnosticsService/Fail", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task MetricsEndpoint_CountsRateLimitRefusals_AndShowsBreakerStates()
+    {
+        await using var backend = await TestHost.StartAsync(Database.ConnectionString, o => o.Name = "backend");
+        await using var edge = await TestHost.StartAsync(Database.ConnectionString, o =>
+        {
+            o.Name = "edge";
+            o.Settings[$"Remote:{TestHost.DiagnosticsServiceName}"] = backend.GrpcAddress;
+            o.Settings["Redis:InstanceName"] = $"otel-{Guid.NewGuid():N}:";
+            o.Settings["RateLimits:Classes:default:PerBase"] = "1";
+        });
+        var relay = edge.Channel.CreateGrpcService<IRelayService>();
+
+        // A bucket of one per second: of five calls at once at least one is refused.
+        var calls = Enumerable.Range(0, 5).Select(async _ =>
+        {
+            try
+            {
+                await relay.EchoAsync(new EchoRequest { BaseId = "appMetrics" });
+            }
+            catch (RpcException ex) when (ex.StatusCode == Grpc.Core.StatusCode.ResourceExhausted)
+            {
+            }
+        });
+        await Task.WhenAll(calls);
+
+        using var http = new HttpClient();
+        var text = await http.GetStringAsync(new Uri(edge.ProbeAddress + "/metrics"));
+
+        Assert.Contains(text.Split('\n'), l => l.StartsWith("pyairtable_rate_limit_refusals_total{", StringComparison.Ordinal)
+            && l.Contains("limit=\"per_base\"", StringComparison.Ordinal));
+        Assert.Contains(text.Split('\n'), l => l.StartsWith("pyairtable_circuit_breaker_state{", StringComparison.Ordinal)
+            && l.Contains($"service=\"{TestHost.DiagnosticsServiceName}\"", StringComparison.Ordinal) && l.EndsWith(" 0", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task OtlpEndpointConfigured_HostServesWhileTheCollectorIsAway()
+    {
+        // Export failures are the exporter's to retry and drop; they must never reach a call.
+        await using var host = await TestHost.StartAsync(Database.ConnectionString, o =>
+            o.Settings["OpenTelemetry:OtlpEndpoint"] = $"http://127.0.0.1:{TestEnvironment.FreeTcpPort()}");
+
+        var response = await host.Diagnostics.EchoAsync(new EchoRequest { Text = "exported" });
+
+        Assert.Equal("exported", response.Text);
+    }
+
     private static string PathOf(Activity span) =>
         span.GetTagItem("url.path") as string ?? span.GetTagItem("http.route") as string ?? span.DisplayName;
 
