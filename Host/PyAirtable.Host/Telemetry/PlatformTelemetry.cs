@@ -65,7 +65,9 @@ internal static class PlatformTelemetry
     /// <summary>The Prometheus scrape endpoint, answered only on the probe endpoint's port so callers of the API never see it.</summary>
     public static void UsePlatformTelemetry(this WebApplication app)
     {
-        var probes = app.Configuration["Kestrel:Endpoints:Probes:Url"];
+        // Kestrel also takes "*" and "+" for any address, which Uri does not parse: only the port matters here.
+        var probes = app.Configuration["Kestrel:Endpoints:Probes:Url"]?.Replace("://*", "://any", StringComparison.Ordinal)
+            .Replace("://+", "://any", StringComparison.Ordinal);
         var probePort = Uri.TryCreate(probes, UriKind.Absolute, out var uri) ? uri.Port : -1;
         app.UseOpenTelemetryPrometheusScrapingEndpoint(
             http => http.Connection.LocalPort == probePort && http.Request.Path == "/metrics");
