@@ -6,6 +6,7 @@ using ProtoBuf.Grpc.Server;
 using PyAirtable.Host.Gateway;
 using PyAirtable.Host.Gateway.Authentication;
 using PyAirtable.Host.Gateway.RateLimiting;
+using PyAirtable.Host.Telemetry;
 using PyAirtable.Services.Auth;
 using PyAirtable.Services.Health;
 using PyAirtable.Services.Permissions;
@@ -72,6 +73,7 @@ public static partial class PlatformHost
         });
 
         services.AddPlatformInfrastructure(builder.Configuration);
+        builder.AddPlatformTelemetry();
         services.AddOptions<RateLimitOptions>().Bind(builder.Configuration.GetSection(RateLimitOptions.Section));
         services.AddSingleton<GatewayRateLimiter>();
 
@@ -108,6 +110,8 @@ public static partial class PlatformHost
         ArgumentNullException.ThrowIfNull(builder);
         var app = builder.Build();
 
+        // First: the scrape endpoint is not an RPC, and the RPC metrics see every call, refused ones too.
+        app.UsePlatformTelemetry();
         app.UseMiddleware<RequestContextMiddleware>();
         app.UseMiddleware<ClientResetMiddleware>();
         app.UseAuthentication();

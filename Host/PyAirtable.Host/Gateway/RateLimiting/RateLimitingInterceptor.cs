@@ -7,6 +7,7 @@ using Microsoft.Extensions.Options;
 using PyAirtable.Contracts.Common;
 using PyAirtable.Services.Infrastructure.Errors;
 using PyAirtable.Services.Infrastructure.Identity;
+using PyAirtable.Services.Infrastructure.Telemetry;
 
 namespace PyAirtable.Host.Gateway.RateLimiting;
 
@@ -16,7 +17,8 @@ namespace PyAirtable.Host.Gateway.RateLimiting;
 /// credential) and with the decoded request (it needs the base): an ASP.NET Core rate limiter would answer HTTP
 /// 429, which gRPC clients see as UNAVAILABLE. A request names a base by a string property <c>BaseId</c>.
 /// </summary>
-internal sealed class RateLimitingInterceptor(GatewayRateLimiter limiter, IOptionsMonitor<RateLimitOptions> options) : Interceptor
+internal sealed class RateLimitingInterceptor(GatewayRateLimiter limiter, IOptionsMonitor<RateLimitOptions> options, PlatformMetrics metrics)
+    : Interceptor
 {
     /// <summary>The request-field convention that names a base.</summary>
     public const string BaseIdProperty = "BaseId";
@@ -72,6 +74,7 @@ internal sealed class RateLimitingInterceptor(GatewayRateLimiter limiter, IOptio
 
         if (await limiter.CheckAsync(keys, context.CancellationToken) is { } refusal)
         {
+            metrics.RecordRateLimitRefusal(refusal.Key.Limit, rpcClass);
             throw Refused(refusal, rpcClass);
         }
     }

@@ -1,0 +1,84 @@
+using Npgsql;
+using OpenTelemetry.Exporter;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+using PyAirtable.Services.Infrastructure.Telemetry;
+
+namespace PyAirtable.Host.Telemetry;
+
+/// <summary>
+/// Traces and metrics (section <c>OpenTelemetry</c>). Tracing is always on, so trace context
+/// crosses hosts and every log line carries a trace id; spans leave the process only when
+/// <c>OpenTelemetry:OtlpEndpoint</c> is set. Metrics are scraped from <c>/metrics</c> on the probe endpoint.
+/// </summary>
+internal static class PlatformTelemetry
+{
+    public const string Section = "OpenTelemetry";
+
+    public static void AddPlatformTelemetry(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        var configuration = builder.Configuration;
+        var serviceName = configuration[$"{Section}:ServiceName"] ?? "pyairtable";
+        var otlp = configuration[$"{Section}:OtlpEndpoint"];
+        var otlpEndpoint = string.IsNullOrWhiteSpace(otlp) ? null : new Uri(otlp);
+        // gRPC (port 4317) unless told otherwise; with http/protobuf (4318) the signal's path is appended here, as the exporter
+        // does only for an endpoint from its environment variables.
+        var otlpProtocol = string.Equals(configuration[$"{Section}:OtlpProtocol"], "http/protobuf", StringComparison.OrdinalIgnoreCase)
+            ? OtlpExportProtocol.HttpProtobuf
+            : OtlpExportProtocol.Grpc;
+
+        // Next to the request id scope: one trace id joins the log lines of every host a call went through.
+        builder.Logging.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
+        services.AddSingleton<PlatformMetrics>();
+
+        var telemetry = services.AddOpenTelemetry().ConfigureResource(r => r.AddService(serviceName));
+        telemetry.WithTracing(t =>
+        {
+            t.AddAspNetCoreInstrumentation(o =>
+            {
+                // Probes and scrapes come every few seconds and say nothing about the platform's work.
+                o.Filter = http => http.Request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) == true;
+            });
+            // Remote contracts: one client span per call; the HTTP span below it would repeat it.
+            t.AddGrpcClientInstrumentation(o => o.SuppressDownstreamInstrumentation = true);
+            t.AddNpgsql();
+            t.AddRedisInstrumentation();
+            if (otlpEndpoint is not null)
+            {
+                t.AddOtlpExporter(o => Configure(o, otlpEndpoint, otlpProtocol, "v1/traces"));
+            }
+        });
+        telemetry.WithMetrics(m =>
+        {
+            m.AddMeter(PlatformMetrics.MeterName);
+            m.AddRuntimeInstrumentation();
+            m.AddPrometheusExporter();
+            if (otlpEndpoint is not null)
+            {
+                m.AddOtlpExporter(o => Configure(o, otlpEndpoint, otlpProtocol, "v1/metrics"));
+            }
+        });
+    }
+
+    /// <summary>The Prometheus scrape endpoint, answered only on the probe endpoint's port so callers of the API never see it.</summary>
+    public static void UsePlatformTelemetry(this WebApplication app)
+    {
+        // Kestrel also takes "*" and "+" for any address, which Uri does not parse: only the port matters here.
+        var probes = app.Configuration["Kestrel:Endpoints:Probes:Url"]?.Replace("://*", "://any", StringComparison.Ordinal)
+            .Replace("://+", "://any", StringComparison.Ordinal);
+        var probePort = Uri.TryCreate(probes, UriKind.Absolute, out var uri) ? uri.Port : -1;
+        app.UseOpenTelemetryPrometheusScrapingEndpoint(
+            http => http.Connection.LocalPort == probePort && http.Request.Path == "/metrics");
+        app.UseMiddleware<RpcMetricsMiddleware>();
+    }
+
+    private static void Configure(OtlpExporterOptions options, Uri endpoint, OtlpExportProtocol protocol, string signalPath)
+    {
+        options.Protocol = protocol;
+        options.Endpoint = protocol == OtlpExportProtocol.HttpProtobuf
+            ? new Uri(endpoint.AbsoluteUri.TrimEnd('/') + "/" + signalPath)
+            : endpoint;
+    }
+}

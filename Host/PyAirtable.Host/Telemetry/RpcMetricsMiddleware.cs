@@ -1,0 +1,44 @@
+using System.Diagnostics;
+using Grpc.AspNetCore.Server;
+using Microsoft.AspNetCore.Http.Features;
+using PyAirtable.Services.Infrastructure.Telemetry;
+
+namespace PyAirtable.Host.Telemetry;
+
+/// <summary>
+/// Times every gRPC call and records it with its method and gRPC status. A middleware, not an
+/// interceptor, so calls the gateway refuses before any service code (draining, oversized metadata,
+/// unauthenticated) are counted with the status their caller saw.
+/// </summary>
+internal sealed class RpcMetricsMiddleware(RequestDelegate next, PlatformMetrics metrics)
+{
+    public async Task InvokeAsync(HttpContext context)
+    {
+        var start = Stopwatch.GetTimestamp();
+        try
+        {
+            await next(context);
+        }
+        finally
+        {
+            // Routing ran before this middleware: the endpoint names the method from a fixed set, never the raw
+            // path a caller sent (which would let callers grow the series without bound).
+            if (context.GetEndpoint()?.Metadata.GetMetadata<GrpcMethodMetadata>() is { } grpc)
+            {
+                metrics.RecordRpc(grpc.Method.ServiceName, grpc.Method.Name, GrpcStatus(context), Stopwatch.GetElapsedTime(start).TotalSeconds);
+            }
+        }
+    }
+
+    /// <summary>The status in the trailers, or in the headers of a trailers-only response; 2 (UNKNOWN) when neither has one.</summary>
+    private static int GrpcStatus(HttpContext context)
+    {
+        var value = context.Features.Get<IHttpResponseTrailersFeature>()?.Trailers["grpc-status"] ?? default;
+        if (value.Count == 0)
+        {
+            value = context.Response.Headers["grpc-status"];
+        }
+
+        return value.Count == 1 && int.TryParse(value[0], out var status) ? status : 2;
+    }
+}

@@ -1,0 +1,79 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using PyAirtable.Contracts.Health;
+using PyAirtable.Services.Infrastructure.Contracts;
+
+namespace PyAirtable.Services.Infrastructure.Telemetry;
+
+/// <summary>
+/// The platform's own instruments (meter <see cref="MeterName"/>). Created once per host through
+/// <see cref="IMeterFactory"/>, so hosts in one process (tests) keep separate instruments.
+/// </summary>
+public sealed class PlatformMetrics
+{
+    /// <summary>The meter the host's telemetry exports.</summary>
+    public const string MeterName = "PyAirtable";
+
+    // Seconds, as OpenTelemetry's rpc semantic conventions ask; buckets from 1 ms to 10 s, where RPCs live.
+    private static readonly double[] DurationBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+    // gRPC's status codes, 0 (OK) to 16 (UNAUTHENTICATED).
+    private static readonly object[] BoxedStatusCodes = [.. Enumerable.Range(0, 17).Select(c => (object)c)];
+
+    private readonly Histogram<double> _rpcDuration;
+    private readonly Counter<long> _rateLimitRefusals;
+
+    public PlatformMetrics(IMeterFactory meters, IServiceProvider services)
+    {
+        ArgumentNullException.ThrowIfNull(meters);
+        var meter = meters.Create(MeterName);
+        _rpcDuration = meter.CreateHistogram("rpc.server.call.duration", "s",
+            "Duration of RPCs served, by service, method and gRPC status code (its count is the call rate).",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
+        _rateLimitRefusals = meter.CreateCounter<long>("pyairtable.rate_limit.refusals", "{call}",
+            "Calls the gateway refused as over a rate limit, by limit and RPC class.");
+        // Observed at collection only: the breakers exist only when a contract is remote, so look them up then.
+        meter.CreateObservableGauge("pyairtable.circuit_breaker.state", () => ObserveBreakers(services), "{state}",
+            "State of each remote service's circuit breaker: 0 closed, 1 half-open, 2 open, 3 isolated.");
+    }
+
+    /// <summary>Records one served RPC.</summary>
+    public void RecordRpc(string service, string method, int grpcStatus, double seconds)
+    {
+        if (!_rpcDuration.Enabled)
+        {
+            return;
+        }
+
+        // A TagList holds up to eight tags inline and the status codes are boxed once: recording allocates nothing.
+        var tags = new TagList
+        {
+            { "rpc.system", "grpc" },
+            { "rpc.service", service },
+            { "rpc.method", method },
+            { "rpc.grpc.status_code", (uint)grpcStatus < (uint)BoxedStatusCodes.Length ? BoxedStatusCodes[grpcStatus] : grpcStatus },
+        };
+        _rpcDuration.Record(seconds, in tags);
+    }
+
+    /// <summary>Counts one rate-limit refusal.</summary>
+    public void RecordRateLimitRefusal(string limit, string rpcClass) =>
+        _rateLimitRefusals.Add(1, new KeyValuePair<string, object?>("limit", limit),
+            new KeyValuePair<string, object?>("rpc_class", rpcClass));
+
+    private static IEnumerable<Measurement<int>> ObserveBreakers(IServiceProvider services)
+    {
+        if (services.GetService(typeof(RemoteCircuitBreakers)) is not RemoteCircuitBreakers breakers)
+        {
+            return [];
+        }
+
+        return breakers.Snapshot().Select(b => new Measurement<int>(b.State switch
+        {
+            CircuitBreakerState.Closed => 0,
+            CircuitBreakerState.HalfOpen => 1,
+            CircuitBreakerState.Open => 2,
+            _ => 3,
+        }, new KeyValuePair<string, object?>("service", b.Service)));
+    }
+}
