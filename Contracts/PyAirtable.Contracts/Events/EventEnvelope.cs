@@ -1,4 +1,3 @@
-using System.Collections.Frozen;
 using System.Reflection;
 using ProtoBuf;
 
@@ -76,13 +75,6 @@ public static class EventTypes
 {
     private const string Package = "pyairtable.events.v1.";
 
-    private static readonly FrozenDictionary<string, Type> ByName = typeof(EventTypes).Assembly.GetExportedTypes()
-        .Where(t => t is { IsClass: true, IsAbstract: false } && typeof(IDomainEvent).IsAssignableFrom(t))
-        .ToFrozenDictionary(Describe, StringComparer.Ordinal);
-
-    /// <summary>Every event type the contracts define, by wire name.</summary>
-    public static IReadOnlyDictionary<string, Type> All => ByName;
-
     /// <summary>The wire name of <typeparamref name="TEvent"/>, e.g. <c>pyairtable.events.v1.WorkspaceCreated</c>.</summary>
     public static string NameOf<TEvent>() where TEvent : IDomainEvent => Cache<TEvent>.Name;
 
@@ -102,9 +94,6 @@ public static class EventTypes
 
         return eventType.Namespace == typeof(EventTypes).Namespace ? Package + (contract.Name ?? eventType.Name) : eventType.FullName!;
     }
-
-    /// <summary>The event type a wire name stands for, or null for a type this build does not know (a newer writer).</summary>
-    public static Type? Find(string name) => ByName.GetValueOrDefault(name);
 
     private static class Cache<TEvent> where TEvent : IDomainEvent
     {

@@ -37,6 +37,8 @@ internal sealed partial class ConsumerRunner
         }
 
         var entries = read.ToDictionary(r => r.Key.ToString(), r => r.Entries, StringComparer.Ordinal);
+        // Idle partitions of this round share one read of the relay's published position.
+        var published = new Lazy<Task<long>>(() => log.PublishedSequenceAsync(ct));
         var handled = await Task.WhenAll(states.Select(async state =>
         {
             var key = redis.StreamKey(state.Part);
@@ -46,7 +48,7 @@ internal sealed partial class ConsumerRunner
                 return batch.Length;
             }
 
-            return await IdleCheckAsync(state, ct);
+            return await IdleCheckAsync(state, published, ct);
         }));
         return handled.Sum();
     }
@@ -55,7 +57,7 @@ internal sealed partial class ConsumerRunner
     /// Nothing new in Redis for the partition: now and then, look for a replay, and for events published past the
     /// checkpoint that Redis no longer has (they come from PostgreSQL).
     /// </summary>
-    private async Task<int> IdleCheckAsync(PartitionState state, CancellationToken ct)
+    private async Task<int> IdleCheckAsync(PartitionState state, Lazy<Task<long>> published, CancellationToken ct)
     {
         if (DateTime.UtcNow < state.NextIdleCheck)
         {
@@ -68,7 +70,7 @@ internal sealed partial class ConsumerRunner
             return 1;
         }
 
-        return await FillFromPostgresAsync(state, maxPseq: null, maxSeq: await log.PublishedSequenceAsync(ct), ct);
+        return await FillFromPostgresAsync(state, maxPseq: null, maxSeq: await published.Value, ct);
     }
 
     /// <summary>Loads the checkpoint, makes sure the group exists, and first finishes what a previous holder left pending.</summary>

@@ -68,9 +68,6 @@ public sealed class EventConsumerRegistration
 
     public Type ConsumerType { get; }
 
-    /// <summary>The wire names of the event types it handles.</summary>
-    public IReadOnlyCollection<string> HandledTypes => _handlers.Keys;
-
     /// <summary>Delivers an envelope to the consumer; false when it does not handle that type (nothing to do).</summary>
     internal async Task<bool> DispatchAsync(object consumer, EventEnvelope envelope, EventContext context, CancellationToken cancellationToken)
     {

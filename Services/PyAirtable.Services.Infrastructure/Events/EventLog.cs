@@ -56,14 +56,6 @@ public sealed class EventLog(NpgsqlDataSource db)
         }
     }
 
-    /// <summary>The stream position of an event, or null when it is unknown, not yet sequenced, or past retention.</summary>
-    public async Task<long?> SequenceOfAsync(Guid eventId, CancellationToken cancellationToken = default)
-    {
-        await using var connection = await db.OpenConnectionAsync(cancellationToken);
-        return await connection.ExecuteScalarAsync<long?>(new CommandDefinition(
-            "SELECT seq FROM platform.outbox WHERE event_id = @eventId", new { eventId }, cancellationToken: cancellationToken));
-    }
-
     /// <summary>
     /// Makes <paramref name="consumer"/> handle again every event from <paramref name="eventId"/> on (that event included):
     /// its checkpoints move back, its record of handled events from there is forgotten, and its runners start over on

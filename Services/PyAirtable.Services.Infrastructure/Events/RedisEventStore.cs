@@ -58,12 +58,4 @@ public sealed class RedisEventStore(IConnectionMultiplexer redis, IOptions<Redis
         var result = await Database.ScriptEvaluateAsync(PublishScript, keys, [.. args]);
         return (int)result;
     }
-
-    /// <summary>The stream position of an entry id <c>{seq}-0</c>.</summary>
-    public static long SequenceOf(RedisValue id)
-    {
-        var text = (string)id!;
-        var dash = text.IndexOf('-', StringComparison.Ordinal);
-        return long.Parse(dash < 0 ? text : text[..dash], System.Globalization.CultureInfo.InvariantCulture);
-    }
 }
