@@ -78,6 +78,8 @@ public static class ServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<EventRelay>());
         services.TryAddSingleton<EventConsumerHost>();
         services.AddHostedService(sp => sp.GetRequiredService<EventConsumerHost>());
+        services.TryAddSingleton<EventStreamLag>();
+        services.AddHostedService(sp => sp.GetRequiredService<EventStreamLag>());
 
         services.TryAddSingleton<CursorKeyProvider>();
         services.TryAddSingleton<ICursorKeyProvider>(sp => sp.GetRequiredService<CursorKeyProvider>());

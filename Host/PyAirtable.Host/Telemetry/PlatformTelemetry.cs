@@ -8,9 +8,10 @@ using PyAirtable.Services.Infrastructure.Telemetry;
 namespace PyAirtable.Host.Telemetry;
 
 /// <summary>
-/// Traces and metrics (section <c>OpenTelemetry</c>). Tracing is always on, so trace context
-/// crosses hosts and every log line carries a trace id; spans leave the process only when
-/// <c>OpenTelemetry:OtlpEndpoint</c> is set. Metrics are scraped from <c>/metrics</c> on the probe endpoint.
+/// Traces and metrics (section <c>OpenTelemetry</c>). Both are on unless switched off (<c>Traces</c>,
+/// <c>Metrics</c>: the switches exist to measure what they cost): with traces on, trace context crosses hosts
+/// and every log line carries a trace id. Spans and metrics leave the process only when
+/// <c>OpenTelemetry:OtlpEndpoint</c> is set; metrics are also scraped from <c>/metrics</c> on the probe endpoint.
 /// </summary>
 internal static class PlatformTelemetry
 {
@@ -33,7 +34,25 @@ internal static class PlatformTelemetry
         builder.Logging.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
         services.AddSingleton<PlatformMetrics>();
 
+        var tracesOn = configuration.GetValue($"{Section}:Traces", true);
+        var metricsOn = configuration.GetValue($"{Section}:Metrics", true);
+        // OpenTelemetry's default is a push a minute; a collector behind it usually wants more often.
+        var exportInterval = configuration.GetValue($"{Section}:MetricExportInterval", TimeSpan.FromSeconds(60));
+        services.AddSingleton(new TelemetrySwitches(tracesOn, metricsOn));
+
         var telemetry = services.AddOpenTelemetry().ConfigureResource(r => r.AddService(serviceName));
+        if (tracesOn)
+        {
+            AddTracing(telemetry, otlpEndpoint, otlpProtocol);
+        }
+
+        if (metricsOn)
+        {
+            AddMetrics(telemetry, otlpEndpoint, otlpProtocol, exportInterval);
+        }
+    }
+
+    private static void AddTracing(OpenTelemetry.OpenTelemetryBuilder telemetry, Uri? otlpEndpoint, OtlpExportProtocol otlpProtocol) =>
         telemetry.WithTracing(t =>
         {
             t.AddAspNetCoreInstrumentation(o =>
@@ -50,17 +69,25 @@ internal static class PlatformTelemetry
                 t.AddOtlpExporter(o => Configure(o, otlpEndpoint, otlpProtocol, "v1/traces"));
             }
         });
+
+    private static void AddMetrics(OpenTelemetry.OpenTelemetryBuilder telemetry, Uri? otlpEndpoint, OtlpExportProtocol otlpProtocol,
+        TimeSpan exportInterval) =>
         telemetry.WithMetrics(m =>
         {
             m.AddMeter(PlatformMetrics.MeterName);
             m.AddRuntimeInstrumentation();
+            // Connection pools: db.client.connection.count by state, .max, pending requests and timeouts per pool.
+            m.AddNpgsqlInstrumentation();
             m.AddPrometheusExporter();
             if (otlpEndpoint is not null)
             {
-                m.AddOtlpExporter(o => Configure(o, otlpEndpoint, otlpProtocol, "v1/metrics"));
+                m.AddOtlpExporter((o, reader) =>
+                {
+                    Configure(o, otlpEndpoint, otlpProtocol, "v1/metrics");
+                    reader.PeriodicExportingMetricReaderOptions.ExportIntervalMilliseconds = (int)Math.Max(100, exportInterval.TotalMilliseconds);
+                });
             }
         });
-    }
 
     /// <summary>The Prometheus scrape endpoint, answered only on the probe endpoint's port so callers of the API never see it.</summary>
     public static void UsePlatformTelemetry(this WebApplication app)
@@ -69,6 +96,11 @@ internal static class PlatformTelemetry
         var probes = app.Configuration["Kestrel:Endpoints:Probes:Url"]?.Replace("://*", "://any", StringComparison.Ordinal)
             .Replace("://+", "://any", StringComparison.Ordinal);
         var probePort = Uri.TryCreate(probes, UriKind.Absolute, out var uri) ? uri.Port : -1;
+        if (!app.Services.GetRequiredService<TelemetrySwitches>().Metrics)
+        {
+            return;
+        }
+
         app.UseOpenTelemetryPrometheusScrapingEndpoint(
             http => http.Connection.LocalPort == probePort && http.Request.Path == "/metrics");
         app.UseMiddleware<RpcMetricsMiddleware>();
@@ -82,3 +114,6 @@ internal static class PlatformTelemetry
             : endpoint;
     }
 }
+
+/// <summary>Which signals this host produces (<c>OpenTelemetry:Traces</c>, <c>OpenTelemetry:Metrics</c>).</summary>
+internal sealed record TelemetrySwitches(bool Traces, bool Metrics);

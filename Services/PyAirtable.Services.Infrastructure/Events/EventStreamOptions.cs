@@ -42,4 +42,7 @@ public sealed class EventStreamOptions
     public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(200);
 
     public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How often a host reads the stream's lag from PostgreSQL for its metrics; zero turns the sampling off.</summary>
+    public TimeSpan LagSampleInterval { get; set; } = TimeSpan.FromSeconds(10);
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using PyAirtable.Contracts.Health;
 using PyAirtable.Services.Infrastructure.Contracts;
+using PyAirtable.Services.Infrastructure.Events;
 
 namespace PyAirtable.Services.Infrastructure.Telemetry;
 
@@ -35,6 +36,20 @@ public sealed class PlatformMetrics
         // Observed at collection only: the breakers exist only when a contract is remote, so look them up then.
         meter.CreateObservableGauge("pyairtable.circuit_breaker.state", () => ObserveBreakers(services), "{state}",
             "State of each remote service's circuit breaker: 0 closed, 1 half-open, 2 open, 3 isolated.");
+
+        // The event stream's lag, as last sampled from PostgreSQL (EventStreamLag); nothing is reported before a sample.
+        meter.CreateObservableGauge("pyairtable.events.outbox.unsequenced", () => Lag<long>(services, l => [new Measurement<long>(l.Unsequenced)]),
+            "{event}", "Committed events the relay has not yet given a stream position.");
+        meter.CreateObservableGauge("pyairtable.events.outbox.oldest_unsequenced", () => Lag<double>(services,
+            l => [new Measurement<double>(l.OldestUnsequencedSeconds)]), "s", "Age of the oldest event still waiting for the relay.");
+        meter.CreateObservableGauge("pyairtable.events.stream.unpublished", () => Lag<long>(services,
+            l => l.Unpublished is { } n ? [new Measurement<long>(n)] : []), "{event}", "Events with a position not yet published to Redis.");
+        meter.CreateObservableGauge("pyairtable.events.consumer.lag", () => Lag<long>(services,
+            l => l.Consumers.Select(c => new Measurement<long>(c.Events, new KeyValuePair<string, object?>("consumer", c.Consumer)))),
+            "{event}", "Events in the stream after a consumer's checkpoints.");
+        meter.CreateObservableGauge("pyairtable.events.consumer.oldest_unhandled", () => Lag<double>(services,
+            l => l.Consumers.Select(c => new Measurement<double>(c.OldestSeconds, new KeyValuePair<string, object?>("consumer", c.Consumer)))),
+            "s", "Age of the oldest event a consumer has not handled (0 when caught up).");
     }
 
     /// <summary>Records one served RPC.</summary>
@@ -60,6 +75,10 @@ public sealed class PlatformMetrics
     public void RecordRateLimitRefusal(string limit, string rpcClass) =>
         _rateLimitRefusals.Add(1, new KeyValuePair<string, object?>("limit", limit),
             new KeyValuePair<string, object?>("rpc_class", rpcClass));
+
+    private static IEnumerable<Measurement<T>> Lag<T>(IServiceProvider services, Func<EventLagSample, IEnumerable<Measurement<T>>> read)
+        where T : struct =>
+        services.GetService(typeof(EventStreamLag)) is EventStreamLag { Current: { } sample } ? read(sample) : [];
 
     private static IEnumerable<Measurement<int>> ObserveBreakers(IServiceProvider services)
     {
