@@ -94,6 +94,8 @@ public sealed class TelemetryTests : DatabasePerTest
         Assert.Contains(text.Split('\n'), l => l.StartsWith("rpc_server_call_duration_seconds_count{", StringComparison.Ordinal)
             && l.Contains("rpc_method=\"Fail\"", StringComparison.Ordinal) && l.Contains("rpc_grpc_status_code=\"5\"", StringComparison.Ordinal));
         Assert.Contains("# TYPE dotnet_gc_collections", text, StringComparison.Ordinal); // runtime metrics
+        Assert.Contains(text.Split('\n'), l => l.StartsWith("db_client_connection_count{", StringComparison.Ordinal)
+            && l.Contains("db_client_connection_state=\"idle\"", StringComparison.Ordinal)); // connection pools
 
         // Not an API: the gRPC port does not serve it.
         using var onGrpcPort = await http.GetAsync(new Uri(host.GrpcAddress + "/metrics"));
