@@ -89,7 +89,17 @@ Mail__Host=127.0.0.1 Mail__Port="$smtp_port" \
 RateLimits__Classes__default__PerClientIp=100000 RateLimits__Classes__default__PerCredential=100000 \
   dotnet Host/PyAirtable.Host/bin/Release/net10.0/PyAirtable.Host.dll >"$state/interop-host.log" 2>&1 &
 interop_host=$!
+# Debian's Prometheus scrapes the host's /metrics every second while the interop suites call it; afterwards its query
+# API must return their RPC counters (tests/interop/prometheus/check.py).
+prometheus_port=$(free_port $((smtp_port + 1)))
+rm -rf "$state/prometheus"; mkdir -p "$state/prometheus"
+printf '%s\n' 'global: { scrape_interval: 1s, evaluation_interval: 1s }' 'scrape_configs:' '  - job_name: pyairtable' \
+  "    static_configs: [ { targets: [\"127.0.0.1:$probe_port\"] } ]" >"$state/prometheus/prometheus.yml"
+prometheus --config.file="$state/prometheus/prometheus.yml" --storage.tsdb.path="$state/prometheus/data" \
+  --web.listen-address="127.0.0.1:$prometheus_port" >"$state/prometheus/prometheus.log" 2>&1 &
+prometheus_pid=$!
 stop_interop_host() {
+  kill -TERM "$prometheus_pid" 2>/dev/null || true; wait "$prometheus_pid" 2>/dev/null || true
   kill -TERM "$interop_host" 2>/dev/null || true; wait "$interop_host" 2>/dev/null || true
   kill -TERM "$smtp_sink" 2>/dev/null || true; wait "$smtp_sink" 2>/dev/null || true
 }
@@ -99,7 +109,10 @@ if dotnet Tools/PyAirtable.Tools/bin/Release/net10.0/pyairtable.dll health --add
   PYAIRTABLE_GRPC_ADDRESS="127.0.0.1:$grpc_port" PYAIRTABLE_MAILDIR="$state/maildir" \
     PYAIRTABLE_REDIS="$PYAIRTABLE_TEST_REDIS" PYAIRTABLE_REDIS_PREFIX="interop:" bash tests/interop/run.sh 2>&1 | tee "$state/interop.log"
   interop_status=${PIPESTATUS[0]}
+  /usr/bin/python3 tests/interop/prometheus/check.py "http://127.0.0.1:$prometheus_port" 2>&1 | tee -a "$state/interop.log"
+  prometheus_status=${PIPESTATUS[0]}
   set -e
+  [ "$prometheus_status" -eq 0 ] || { tail -n 20 "$state/prometheus/prometheus.log" >&2; interop_status=1; }
 else
   cat "$state/interop-host.log" >&2
   interop_status=1
@@ -109,12 +122,14 @@ py_passed=$(sed -nE 's/^python interop: ([0-9]+) passed, ([0-9]+) failed.*/\1/p'
 py_failed=$(sed -nE 's/^python interop: ([0-9]+) passed, ([0-9]+) failed.*/\2/p' "$state/interop.log" 2>/dev/null | tail -n 1)
 node_passed=$(sed -nE 's/^# pass ([0-9]+)$/\1/p' "$state/interop.log" 2>/dev/null | tail -n 1)
 node_failed=$(sed -nE 's/^# fail ([0-9]+)$/\1/p' "$state/interop.log" 2>/dev/null | tail -n 1)
-if [ -z "$py_passed" ] || [ -z "$node_passed" ] || [ "$interop_status" -ne 0 ]; then
+prom_passed=$(sed -nE 's/^prometheus: ([0-9]+) passed, ([0-9]+) failed.*/\1/p' "$state/interop.log" 2>/dev/null | tail -n 1)
+prom_failed=$(sed -nE 's/^prometheus: ([0-9]+) passed, ([0-9]+) failed.*/\2/p' "$state/interop.log" 2>/dev/null | tail -n 1)
+if [ -z "$py_passed" ] || [ -z "$node_passed" ] || [ -z "$prom_passed" ] || [ "$interop_status" -ne 0 ]; then
   echo "error: the interop suites failed or did not report" >&2
   status=1
 fi
-passed=$((passed + ${py_passed:-0} + ${node_passed:-0}))
-failed=$((failed + ${py_failed:-0} + ${node_failed:-0}))
+passed=$((passed + ${py_passed:-0} + ${node_passed:-0} + ${prom_passed:-0}))
+failed=$((failed + ${py_failed:-0} + ${node_failed:-0} + ${prom_failed:-0}))
 
 if [ "$skipped" -ne 0 ]; then
   echo "error: $skipped tests were skipped; nothing may be skipped" >&2

@@ -25,6 +25,8 @@ command -v unzip >/dev/null 2>&1 || missing+=(unzip)
 /usr/bin/python3 -c "import aiosmtpd" 2>/dev/null || missing+=(python3-aiosmtpd)
 # …and redis-py, with which it reads the event stream straight from Redis.
 /usr/bin/python3 -c "import redis" 2>/dev/null || missing+=(python3-redis)
+# test.sh's Prometheus server scrapes the interop host's /metrics (the package's own service is never started: see below).
+command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
