@@ -47,17 +47,8 @@ public static class BenchEventsCommand
 
     private static async Task<int> RunAsync(string postgres, string redis, TimeSpan round, int rounds, int rate, TimeSpan latencyPhase, CancellationToken ct)
     {
-        var id = Guid.NewGuid().ToString("N")[..10];
-        var database = "pyairtable_bench_" + id;
-        var server = new NpgsqlConnectionStringBuilder(postgres) { Pooling = false };
-        await using (var admin = new NpgsqlConnection(server.ConnectionString))
-        {
-            await admin.OpenAsync(ct);
-            await admin.ExecuteAsync($"CREATE DATABASE \"{database}\"");
-        }
-
-        var target = new NpgsqlConnectionStringBuilder(postgres) { Database = database, MaxPoolSize = 100 }.ConnectionString;
-        var prefix = $"bench-{id}:";
+        await using var scratch = await ScratchEnvironment.CreateAsync(postgres, redis, "bench", ct);
+        var (database, target, prefix) = (scratch.Database, scratch.ConnectionString(100), scratch.Prefix);
         try
         {
             var consumer = new LatencyConsumer();
@@ -130,31 +121,7 @@ public static class BenchEventsCommand
         }
         finally
         {
-            NpgsqlConnection.ClearAllPools();
-            await using (var admin = new NpgsqlConnection(server.ConnectionString))
-            {
-                await admin.OpenAsync(CancellationToken.None);
-                for (var attempt = 1; ; attempt++)
-                {
-                    try
-                    {
-                        await admin.ExecuteAsync($"DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)");
-                        break;
-                    }
-                    catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.InsufficientPrivilege && attempt < 40)
-                    {
-                        // An autovacuum worker (another role) is at work on the tables just written; it ends soon.
-                        await Task.Delay(250, CancellationToken.None);
-                    }
-                }
-            }
-
-            await using var connection = await ConnectionMultiplexer.ConnectAsync(redis);
-            var server0 = connection.GetServers()[0];
-            foreach (var key in server0.Keys(pattern: prefix + "*"))
-            {
-                await connection.GetDatabase().KeyDeleteAsync(key);
-            }
+            NpgsqlConnection.ClearAllPools(); // before the scratch database is dropped
         }
     }
 

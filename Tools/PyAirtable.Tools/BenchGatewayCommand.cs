@@ -1,0 +1,404 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.RegularExpressions;
+using Grpc.Core;
+using Grpc.Health.V1;
+using ProtoBuf;
+using ProtoBuf.Grpc.Client;
+using PyAirtable.Contracts.Auth;
+using PyAirtable.Contracts.Users;
+
+namespace PyAirtable.Tools;
+
+/// <summary>
+/// <c>pyairtable bench-gateway</c>: what the gateway's protections and observability cost. Starts one real host process per
+/// setting (everything off; each of rate limiting, tracing, metrics and analytics recording alone; everything on) on a
+/// scratch database, and drives the same authenticated GetUser (bearer token, profile warm in the cache) at each with
+/// h2load, in interleaved rounds, so every setting sees the same machine noise. Rate limits are on but out of reach: the
+/// buckets are consulted on every call and never refuse.
+/// </summary>
+public static partial class BenchGatewayCommand
+{
+    private static readonly (string Name, string[] On)[] Settings =
+    [
+        ("all off", []),
+        ("rate limiting", ["ratelimits"]),
+        ("tracing", ["traces"]),
+        ("metrics", ["metrics"]),
+        ("analytics recording", ["analytics"]),
+        ("all on", ["ratelimits", "traces", "metrics", "analytics"]),
+    ];
+
+    public static Command Create()
+    {
+        var postgres = new Option<string>("--postgres") { Description = "A PostgreSQL connection string whose user may create databases.", Required = true };
+        var redis = new Option<string>("--redis") { Description = "Redis (host:port).", Required = true };
+        var requests = new Option<int>("--requests", "-n") { DefaultValueFactory = _ => 100_000, Description = "Calls per h2load run." };
+        var rounds = new Option<int>("--rounds") { DefaultValueFactory = _ => 3, Description = "Interleaved rounds (each runs every setting once)." };
+        var clients = new Option<int>("--clients", "-c") { DefaultValueFactory = _ => 16, Description = "h2load connections." };
+        var streams = new Option<int>("--streams", "-m") { DefaultValueFactory = _ => 32, Description = "h2load concurrent streams per connection." };
+        var hostDll = new Option<string?>("--host-dll") { Description = "PyAirtable.Host.dll to start (default: the Release build beside this tool's repository)." };
+        var command = new Command("bench-gateway", "Measure the cost of rate limiting, tracing, metrics and analytics recording on an authenticated call.")
+        {
+            postgres, redis, requests, rounds, clients, streams, hostDll,
+        };
+        command.SetAction((parse, ct) => RunAsync(parse.GetValue(postgres)!, parse.GetValue(redis)!, parse.GetValue(requests), parse.GetValue(rounds),
+            parse.GetValue(clients), parse.GetValue(streams), parse.GetValue(hostDll), ct));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(string postgres, string redis, int requests, int rounds, int clients, int streams, string? hostDll,
+        CancellationToken ct)
+    {
+        hostDll ??= FindHostDll();
+        if (hostDll is null || !File.Exists(hostDll))
+        {
+            await Console.Error.WriteLineAsync("bench-gateway: PyAirtable.Host.dll not found; build the solution (Release) or pass --host-dll");
+            return 2;
+        }
+
+        if (!CanRun("h2load"))
+        {
+            await Console.Error.WriteLineAsync("bench-gateway: h2load not found; install it with: apt-get install nghttp2-client");
+            return 2;
+        }
+
+        if (requests < 1 || rounds < 1 || clients < 1 || streams < 1)
+        {
+            await Console.Error.WriteLineAsync("bench-gateway: --requests, --rounds, --clients and --streams must be positive");
+            return 2;
+        }
+
+        await using var scratch = await ScratchEnvironment.CreateAsync(postgres, redis, "benchgw", ct);
+        var hosts = new List<BenchHost>();
+        try
+        {
+            // The first host migrates the scratch database alone; the others start against a migrated one.
+            foreach (var (name, on) in Settings)
+            {
+                var host = BenchHost.Start(hostDll, name, on, scratch.ConnectionString(40), redis, scratch.Prefix);
+                hosts.Add(host);
+                if (hosts.Count == 1)
+                {
+                    await host.WaitServingAsync(ct);
+                }
+            }
+
+            foreach (var host in hosts)
+            {
+                await host.WaitServingAsync(ct);
+            }
+
+            // One account, one token (every host shares the database, so its signing keys), a profile warm in the cache.
+            using var first = HostConnection.Open(hosts[0].Address);
+            var auth = first.CreateGrpcService<IAuthService>();
+            var email = $"bench-{Guid.NewGuid():N}@example.dev";
+            var registered = await auth.RegisterAsync(new RegisterRequest { Email = email, Password = "bench-password-123", DisplayName = "Bench" });
+            var token = (await auth.LoginAsync(new LoginRequest { Email = email, Password = "bench-password-123" })).Tokens!.AccessToken;
+            var request = new GetUserRequest { UserId = registered.UserId };
+            var headers = new Metadata { { "authorization", "Bearer " + token } };
+            // The response's cache timestamps vary in encoded length by a byte or two: take the shortest seen, less a margin.
+            var responseFrame = long.MaxValue;
+            foreach (var host in hosts)
+            {
+                using var channel = HostConnection.Open(host.Address);
+                var users = channel.CreateGrpcService<IUserService>();
+                for (var i = 0; i < 10; i++)
+                {
+                    var response = await users.GetUserAsync(request, new ProtoBuf.Grpc.CallContext(new CallOptions(headers)));
+                    responseFrame = Math.Min(responseFrame, 5 + Measure(response) - 2);
+                }
+            }
+
+            var body = Path.Combine(Path.GetTempPath(), $"bench-gateway-{Guid.NewGuid():N}.bin");
+            await File.WriteAllBytesAsync(body, Frame(request), ct);
+            try
+            {
+                Console.WriteLine($"# pyairtable bench-gateway — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC — {Environment.ProcessorCount} cores shared by h2load and " +
+                                  $"{hosts.Count} hosts; UserService/GetUser (bearer token, cached profile), h2load -n {requests} -c {clients} -m {streams}, " +
+                                  $"{rounds} interleaved rounds");
+                var results = hosts.ToDictionary(h => h.Name, _ => new List<H2LoadResult>());
+                // A short warm-up per host (JIT, connection pools, caches), not counted.
+                foreach (var host in hosts)
+                {
+                    await H2LoadAsync(host, body, token, Math.Min(requests, 5000), clients, streams, responseFrame, ct);
+                }
+
+                for (var round = 0; round < rounds; round++)
+                {
+                    // Rotate the order each round so no setting always runs first or last.
+                    foreach (var host in hosts.Skip(round % hosts.Count).Concat(hosts.Take(round % hosts.Count)))
+                    {
+                        results[host.Name].Add(await H2LoadAsync(host, body, token, requests, clients, streams, responseFrame, ct));
+                    }
+                }
+
+                Print(hosts, results);
+                // And each host still answers the call itself (the token, the cache and the limits held throughout).
+                foreach (var host in hosts)
+                {
+                    using var channel = HostConnection.Open(host.Address);
+                    await channel.CreateGrpcService<IUserService>().GetUserAsync(request, new ProtoBuf.Grpc.CallContext(new CallOptions(headers)));
+                }
+
+                return results.Values.SelectMany(r => r).All(r => r.Failed == 0) ? 0 : 1;
+            }
+            finally
+            {
+                File.Delete(body);
+            }
+        }
+        finally
+        {
+            foreach (var host in hosts)
+            {
+                await host.DisposeAsync();
+            }
+        }
+    }
+
+    private static void Print(List<BenchHost> hosts, Dictionary<string, List<H2LoadResult>> results)
+    {
+        var baseline = Median(results["all off"].Select(r => r.Rps));
+        Console.WriteLine($"{"setting",-22} {"req/s (median)",15} {"vs all off",11} {"rounds req/s",-32} {"mean ms",8} {"failed",7}");
+        foreach (var host in hosts)
+        {
+            var runs = results[host.Name];
+            var rps = Median(runs.Select(r => r.Rps));
+            var each = string.Join(" ", runs.Select(r => r.Rps.ToString("N0", CultureInfo.InvariantCulture)));
+            Console.WriteLine($"{host.Name,-22} {rps,15:N0} {rps / baseline,10:P1} {each,-32} {Median(runs.Select(r => r.MeanMs)),8:F2} " +
+                              $"{runs.Sum(r => r.Failed),7}");
+        }
+
+        var all = Median(results["all on"].Select(r => r.Rps));
+        Console.WriteLine($"cost of everything on: {1 - (all / baseline):P1} of the throughput with everything off (aim: at most 10 %)");
+        Console.WriteLine("failed = at least that many calls got no GetUser response (from the bytes received: h2load sees no gRPC status)");
+    }
+
+    private static async Task<H2LoadResult> H2LoadAsync(BenchHost host, string body, string token, int requests, int clients, int streams,
+        long responseFrame, CancellationToken ct)
+    {
+        var start = new ProcessStartInfo("h2load")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in new[]
+        {
+            "-n", requests.ToString(CultureInfo.InvariantCulture), "-c", clients.ToString(CultureInfo.InvariantCulture),
+            "-m", streams.ToString(CultureInfo.InvariantCulture), "-d", body,
+            "-H", "content-type: application/grpc", "-H", "te: trailers", "-H", "authorization: Bearer " + token,
+            host.Address + "/pyairtable.users.v1.UserService/GetUser",
+        })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync(ct);
+        var stderr = process.StandardError.ReadToEndAsync(ct);
+        await process.WaitForExitAsync(ct);
+        var text = await stdout;
+        var rps = Number(RpsPattern(), text);
+        var mean = MeanPattern().Match(text);
+        var data = Number(DataPattern(), text);
+        if (rps is null || !mean.Success || data is null)
+        {
+            throw new InvalidOperationException($"h2load printed no result against {host.Name}: {text}{await stderr}");
+        }
+
+        // h2load sees no gRPC status. Every successful GetUser carries a message of at least responseFrame bytes, an error
+        // (a trailers-only response) none: the data received bounds the failures from below.
+        var failedAtLeast = (int)Math.Max(0, Math.Ceiling(requests - (data.Value / responseFrame)));
+        var meanMs = double.Parse(mean.Groups[1].Value, CultureInfo.InvariantCulture) * (mean.Groups[2].Value == "us" ? 0.001 : mean.Groups[2].Value == "s" ? 1000 : 1);
+        return new H2LoadResult(rps.Value, meanMs, failedAtLeast);
+    }
+
+    private static double? Number(Regex pattern, string text)
+    {
+        var match = pattern.Match(text);
+        return match.Success ? double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) : null;
+    }
+
+    private static long Measure<T>(T message)
+    {
+        using var buffer = new MemoryStream();
+        Serializer.Serialize(buffer, message);
+        return buffer.Length;
+    }
+
+    /// <summary>One gRPC length-prefixed message: no compression, 4-byte big-endian length, the protobuf bytes.</summary>
+    private static byte[] Frame<T>(T message)
+    {
+        using var buffer = new MemoryStream();
+        Serializer.Serialize(buffer, message);
+        var payload = buffer.ToArray();
+        var frame = new byte[5 + payload.Length];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(1), payload.Length);
+        payload.CopyTo(frame, 5);
+        return frame;
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    private static bool CanRun(string command) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(dir => File.Exists(Path.Combine(dir, command)));
+
+    /// <summary>The repository's Release build of the host, found by walking up from this tool's own folder.</summary>
+    private static string? FindHostDll()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, "Host", "PyAirtable.Host", "bin", "Release", "net10.0", "PyAirtable.Host.dll");
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        return null;
+    }
+
+    [GeneratedRegex(@"finished in [^,]+, ([0-9.]+) req/s")]
+    private static partial Regex RpsPattern();
+
+    [GeneratedRegex(@"time for request:\s+\S+\s+\S+\s+([0-9.]+)(us|ms|s)\s")]
+    private static partial Regex MeanPattern();
+
+    [GeneratedRegex(@"traffic: .*\(([0-9]+)\) data")]
+    private static partial Regex DataPattern();
+
+    private readonly record struct H2LoadResult(double Rps, double MeanMs, int Failed);
+
+    /// <summary>A host process with some of the gateway's features on; its output is kept in memory and shown if it dies.</summary>
+    private sealed class BenchHost : IAsyncDisposable
+    {
+        private readonly Process _process;
+        private readonly System.Text.StringBuilder _output = new();
+
+        private BenchHost(Process process, string name, string address)
+        {
+            _process = process;
+            Name = name;
+            Address = address;
+        }
+
+        public string Name { get; }
+
+        public string Address { get; }
+
+        public static BenchHost Start(string dll, string name, string[] on, string postgres, string redis, string prefix)
+        {
+            var (grpc, probes) = (FreePort(), FreePort());
+            var start = new ProcessStartInfo("dotnet")
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            };
+            start.ArgumentList.Add(dll);
+            var env = start.Environment;
+            env["ConnectionStrings__Postgres"] = postgres;
+            env["ConnectionStrings__Redis"] = redis;
+            env["Redis__InstanceName"] = prefix;
+            env["Kestrel__Endpoints__Grpc__Url"] = $"http://127.0.0.1:{grpc}";
+            env["Kestrel__Endpoints__Probes__Url"] = $"http://127.0.0.1:{probes}";
+            env["Logging__LogLevel__Default"] = "Warning";
+            env["RateLimits__Enabled"] = on.Contains("ratelimits") ? "true" : "false";
+            // Consulted on every call, never reached: the cost measured is the check, not refusals.
+            foreach (var limit in new[] { "PerCredential", "PerBase", "PerClientIp" })
+            {
+                env[$"RateLimits__Classes__default__{limit}"] = "1000000000";
+            }
+
+            env["OpenTelemetry__Traces"] = on.Contains("traces") ? "true" : "false";
+            env["OpenTelemetry__Metrics"] = on.Contains("metrics") ? "true" : "false";
+            env["Analytics__RecordCalls"] = on.Contains("analytics") ? "true" : "false";
+            var process = Process.Start(start)!;
+            var host = new BenchHost(process, name, $"http://127.0.0.1:{grpc}");
+            process.OutputDataReceived += (_, e) => host.Keep(e.Data);
+            process.ErrorDataReceived += (_, e) => host.Keep(e.Data);
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            return host;
+        }
+
+        public async Task WaitServingAsync(CancellationToken ct)
+        {
+            using var channel = HostConnection.Open(Address);
+            var health = new Health.HealthClient(channel);
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (true)
+            {
+                if (_process.HasExited)
+                {
+                    throw new InvalidOperationException($"the '{Name}' host exited with {_process.ExitCode}: {Output()}");
+                }
+
+                try
+                {
+                    var reply = await health.CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(2), cancellationToken: ct);
+                    if (reply.Status == HealthCheckResponse.Types.ServingStatus.Serving)
+                    {
+                        return;
+                    }
+                }
+                catch (RpcException) when (DateTime.UtcNow < deadline)
+                {
+                }
+
+                if (DateTime.UtcNow > deadline)
+                {
+                    throw new TimeoutException($"the '{Name}' host did not serve within 60 s: {Output()}");
+                }
+
+                await Task.Delay(200, ct);
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+                await _process.WaitForExitAsync();
+            }
+
+            _process.Dispose();
+        }
+
+        private void Keep(string? line)
+        {
+            lock (_output)
+            {
+                if (line is not null && _output.Length < 64 * 1024)
+                {
+                    _output.AppendLine(line);
+                }
+            }
+        }
+
+        private string Output()
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+
+        private static int FreePort()
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            return ((IPEndPoint)listener.LocalEndpoint).Port;
+        }
+    }
+}
