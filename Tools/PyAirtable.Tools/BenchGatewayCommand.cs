@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using System.Text.RegularExpressions;
 using Grpc.Core;
 using Grpc.Health.V1;
 using ProtoBuf;
@@ -20,7 +19,7 @@ namespace PyAirtable.Tools;
 /// h2load, in interleaved rounds, so every setting sees the same machine noise. Rate limits are on but out of reach: the
 /// buckets are consulted on every call and never refuse.
 /// </summary>
-public static partial class BenchGatewayCommand
+public static class BenchGatewayCommand
 {
     private static readonly (string Name, string[] On)[] Settings =
     [
@@ -60,7 +59,7 @@ public static partial class BenchGatewayCommand
             return 2;
         }
 
-        if (!CanRun("h2load"))
+        if (!H2Load.Installed)
         {
             await Console.Error.WriteLineAsync("bench-gateway: h2load not found; install it with: apt-get install nghttp2-client");
             return 2;
@@ -114,13 +113,13 @@ public static partial class BenchGatewayCommand
             }
 
             var body = Path.Combine(Path.GetTempPath(), $"bench-gateway-{Guid.NewGuid():N}.bin");
-            await File.WriteAllBytesAsync(body, Frame(request), ct);
+            await File.WriteAllBytesAsync(body, H2Load.Frame(request), ct);
             try
             {
                 Console.WriteLine($"# pyairtable bench-gateway — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC — {Environment.ProcessorCount} cores shared by h2load and " +
                                   $"{hosts.Count} hosts; UserService/GetUser (bearer token, cached profile), h2load -n {requests} -c {clients} -m {streams}, " +
                                   $"{rounds} interleaved rounds");
-                var results = hosts.ToDictionary(h => h.Name, _ => new List<H2LoadResult>());
+                var results = hosts.ToDictionary(h => h.Name, _ => new List<Run>());
                 // A short warm-up per host (JIT, connection pools, caches), not counted.
                 foreach (var host in hosts)
                 {
@@ -160,16 +159,16 @@ public static partial class BenchGatewayCommand
         }
     }
 
-    private static void Print(List<BenchHost> hosts, Dictionary<string, List<H2LoadResult>> results)
+    private static void Print(List<BenchHost> hosts, Dictionary<string, List<Run>> results)
     {
         var baseline = Median(results["all off"].Select(r => r.Rps));
-        Console.WriteLine($"{"setting",-22} {"req/s (median)",15} {"vs all off",11} {"rounds req/s",-32} {"mean ms",8} {"failed",7}");
+        Console.WriteLine($"{"setting",-22} {"req/s (median)",15} {"vs all off",11} {"rounds req/s",-32} {"p50 ms",7} {"p99 ms",7} {"failed",7}");
         foreach (var host in hosts)
         {
             var runs = results[host.Name];
             var rps = Median(runs.Select(r => r.Rps));
             var each = string.Join(" ", runs.Select(r => r.Rps.ToString("N0", CultureInfo.InvariantCulture)));
-            Console.WriteLine($"{host.Name,-22} {rps,15:N0} {rps / baseline,10:P1} {each,-32} {Median(runs.Select(r => r.MeanMs)),8:F2} " +
+            Console.WriteLine($"{host.Name,-22} {rps,15:N0} {rps / baseline,10:P1} {each,-32} {Median(runs.Select(r => r.P50)),7:F2} {Median(runs.Select(r => r.P99)),7:F2} " +
                               $"{runs.Sum(r => r.Failed),7}");
         }
 
@@ -178,50 +177,15 @@ public static partial class BenchGatewayCommand
         Console.WriteLine("failed = at least that many calls got no GetUser response (from the bytes received: h2load sees no gRPC status)");
     }
 
-    private static async Task<H2LoadResult> H2LoadAsync(BenchHost host, string body, string token, int requests, int clients, int streams,
+    private static async Task<Run> H2LoadAsync(BenchHost host, string body, string token, int requests, int clients, int streams,
         long responseFrame, CancellationToken ct)
     {
-        var start = new ProcessStartInfo("h2load")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in new[]
-        {
-            "-n", requests.ToString(CultureInfo.InvariantCulture), "-c", clients.ToString(CultureInfo.InvariantCulture),
-            "-m", streams.ToString(CultureInfo.InvariantCulture), "-d", body,
-            "-H", "content-type: application/grpc", "-H", "te: trailers", "-H", "authorization: Bearer " + token,
-            host.Address + "/pyairtable.users.v1.UserService/GetUser",
-        })
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync(ct);
-        var stderr = process.StandardError.ReadToEndAsync(ct);
-        await process.WaitForExitAsync(ct);
-        var text = await stdout;
-        var rps = Number(RpsPattern(), text);
-        var mean = MeanPattern().Match(text);
-        var data = Number(DataPattern(), text);
-        if (rps is null || !mean.Success || data is null)
-        {
-            throw new InvalidOperationException($"h2load printed no result against {host.Name}: {text}{await stderr}");
-        }
-
+        var result = await H2Load.RunAsync(host.Address + "/pyairtable.users.v1.UserService/GetUser", body, ["authorization: Bearer " + token],
+            requests, clients, streams, ct);
         // h2load sees no gRPC status. Every successful GetUser carries a message of at least responseFrame bytes, an error
         // (a trailers-only response) none: the data received bounds the failures from below.
-        var failedAtLeast = (int)Math.Max(0, Math.Ceiling(requests - (data.Value / responseFrame)));
-        var meanMs = double.Parse(mean.Groups[1].Value, CultureInfo.InvariantCulture) * (mean.Groups[2].Value == "us" ? 0.001 : mean.Groups[2].Value == "s" ? 1000 : 1);
-        return new H2LoadResult(rps.Value, meanMs, failedAtLeast);
-    }
-
-    private static double? Number(Regex pattern, string text)
-    {
-        var match = pattern.Match(text);
-        return match.Success ? double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) : null;
+        var failedAtLeast = (int)Math.Max(result.StreamsFailed, Math.Ceiling(requests - ((double)result.DataBytes / responseFrame)));
+        return new Run(result.Rps, result.P50, result.P99, failedAtLeast);
     }
 
     private static long Measure<T>(T message)
@@ -231,26 +195,11 @@ public static partial class BenchGatewayCommand
         return buffer.Length;
     }
 
-    /// <summary>One gRPC length-prefixed message: no compression, 4-byte big-endian length, the protobuf bytes.</summary>
-    private static byte[] Frame<T>(T message)
-    {
-        using var buffer = new MemoryStream();
-        Serializer.Serialize(buffer, message);
-        var payload = buffer.ToArray();
-        var frame = new byte[5 + payload.Length];
-        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(1), payload.Length);
-        payload.CopyTo(frame, 5);
-        return frame;
-    }
-
     private static double Median(IEnumerable<double> values)
     {
         var sorted = values.Order().ToArray();
         return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
     }
-
-    private static bool CanRun(string command) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(dir => File.Exists(Path.Combine(dir, command)));
 
     /// <summary>The repository's Release build of the host, found by walking up from this tool's own folder.</summary>
     private static string? FindHostDll()
@@ -267,16 +216,7 @@ public static partial class BenchGatewayCommand
         return null;
     }
 
-    [GeneratedRegex(@"finished in [^,]+, ([0-9.]+) req/s")]
-    private static partial Regex RpsPattern();
-
-    [GeneratedRegex(@"time for request:\s+\S+\s+\S+\s+([0-9.]+)(us|ms|s)\s")]
-    private static partial Regex MeanPattern();
-
-    [GeneratedRegex(@"traffic: .*\(([0-9]+)\) data")]
-    private static partial Regex DataPattern();
-
-    private readonly record struct H2LoadResult(double Rps, double MeanMs, int Failed);
+    private readonly record struct Run(double Rps, double P50, double P99, int Failed);
 
     /// <summary>A host process with some of the gateway's features on; its output is kept in memory and shown if it dies.</summary>
     private sealed class BenchHost : IAsyncDisposable
