@@ -58,6 +58,8 @@ internal static class AnalyticsRequests
     public static DateTime Utc(DateTime value) =>
         value.Kind == DateTimeKind.Utc ? value : DateTime.SpecifyKind(value.Kind == DateTimeKind.Local ? value.ToUniversalTime() : value, DateTimeKind.Utc);
 
+    public static DateTime ToMicroseconds(DateTime value) => new(value.Ticks - value.Ticks % TimeSpan.TicksPerMicrosecond, value.Kind);
+
     /// <summary>True when the status code is one <paramref name="protocol"/> has.</summary>
     public static bool IsValidStatus(CallProtocol protocol, int status) => protocol switch
     {

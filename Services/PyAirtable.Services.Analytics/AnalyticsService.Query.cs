@@ -22,8 +22,9 @@ public sealed partial class AnalyticsService
         var validator = new RequestValidator();
         var workspace = WorkspaceOf(validator, "workspace_id", request.WorkspaceId);
         var endpoint = EndpointOf(validator, "endpoint", request.Endpoint, required: false);
-        var start = request.StartTime is { } s ? Utc(s) : default;
-        var end = request.EndTime is { } e ? Utc(e) : default;
+        // PostgreSQL keeps microseconds: bucket starts it returns must match the ones computed here.
+        var start = request.StartTime is { } s ? ToMicroseconds(Utc(s)) : default;
+        var end = request.EndTime is { } e ? ToMicroseconds(Utc(e)) : default;
         if (request.StartTime is null)
         {
             validator.Add("start_time", "is required");

@@ -37,6 +37,18 @@ public sealed partial class TailHub : IAsyncDisposable
         _logger = logger;
     }
 
+    /// <summary>Tails open on this host.</summary>
+    internal int SubscriberCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _subscribers.Count;
+            }
+        }
+    }
+
     /// <summary>Sends calls just written to the tails of every host.</summary>
     internal async Task PublishAsync(IReadOnlyList<ApiMetrics> metrics)
     {
@@ -63,37 +75,32 @@ public sealed partial class TailHub : IAsyncDisposable
         }
     }
 
-    /// <summary>A tail of this host: the calls that pass <paramref name="filter"/> until it is disposed.</summary>
+    /// <summary>
+    /// A tail of this host: the calls that pass <paramref name="filter"/> until it is disposed. It counts as started
+    /// once this host listens on Redis: calls written after this returns reach it.
+    /// </summary>
     internal async Task<Subscriber> SubscribeAsync(Func<ApiMetrics, bool> filter)
     {
-        var subscriber = new Subscriber(this, filter);
-        Task? subscribed = null;
-        lock (_gate)
+        if (_redis is not null)
         {
-            _subscribers.Add(subscriber);
-            if (_redis is not null)
+            Task subscribed;
+            lock (_gate)
             {
-                if (_subscribed is { IsFaulted: true })
+                if (_subscribed is { IsFaulted: true } or { IsCanceled: true })
                 {
                     _subscribed = null; // Redis was down when the last tail started: try again
                 }
 
                 subscribed = _subscribed ??= _redis.GetSubscriber().SubscribeAsync(_channel, (_, message) => OnMessage(message));
             }
+
+            await subscribed;
         }
 
-        if (subscribed is not null)
+        var subscriber = new Subscriber(this, filter);
+        lock (_gate)
         {
-            // The tail starts once this host listens: calls written after this returns reach it.
-            try
-            {
-                await subscribed;
-            }
-            catch
-            {
-                subscriber.Dispose();
-                throw;
-            }
+            _subscribers.Add(subscriber);
         }
 
         return subscriber;
