@@ -76,7 +76,7 @@ internal sealed partial class CallWriter(
         }
     }
 
-    /// <summary>Writes one batch (IngestMetrics writes through here too) and hands it to the tails.</summary>
+    /// <summary>Writes one batch and hands it to the tails.</summary>
     internal async Task WriteAsync(IReadOnlyList<CallRow> batch, CancellationToken ct)
     {
         for (var attempt = 1; ; attempt++)

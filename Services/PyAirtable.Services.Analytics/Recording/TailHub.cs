@@ -67,7 +67,8 @@ public sealed partial class TailHub : IAsyncDisposable
         Serializer.Serialize(buffer, new TailMetricsResponse { Metrics = [.. metrics] });
         try
         {
-            await _redis.GetSubscriber().PublishAsync(_channel, buffer.ToArray());
+            // Fire and forget: a hung Redis must not hold up the writer (and so fill the buffer).
+            await _redis.GetSubscriber().PublishAsync(_channel, buffer.ToArray(), CommandFlags.FireAndForget);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
