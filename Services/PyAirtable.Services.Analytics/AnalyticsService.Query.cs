@@ -54,7 +54,7 @@ public sealed partial class AnalyticsService
                     ? "must be a whole number of hours for a range that reads hourly roll-ups (older than the minute roll-ups' retention)"
                     : "must be a whole number of minutes");
             }
-            else if ((end - start).Ticks / width.Ticks >= MaxBuckets)
+            else if (((end - start).Ticks + width.Ticks - 1) / width.Ticks > MaxBuckets)
             {
                 validator.Add("bucket_width", $"makes more than {MaxBuckets} buckets of the range");
             }

@@ -68,6 +68,45 @@ public sealed class LiveTailTests : DatabasePerTest
     }
 
     [Fact]
+    public async Task Tail_WithoutRedis_SeesItsOwnHostsCalls_AndErrorsOnlyFilters()
+    {
+        await using var host = await TestHost.StartAsync(Database.ConnectionString, o =>
+        {
+            Configure(o);
+            o.WithRedis = false;
+        });
+        var admin = await host.RegisterAdminAsync(Database.ConnectionString);
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var tail = host.Analytics().TailMetricsAsync(new TailMetricsRequest { ErrorsOnly = true },
+            new CallContext(new CallOptions(admin.Bearer.RequestHeaders, cancellationToken: cancel.Token))).GetAsyncEnumerator(cancel.Token);
+        var first = tail.MoveNextAsync().AsTask();
+        var until = DateTime.UtcNow.AddSeconds(10);
+        while (TailSubscribers(host) == 0 && DateTime.UtcNow < until)
+        {
+            await Task.Delay(20);
+        }
+
+        await host.Diagnostics.EchoAsync(new EchoRequest { Text = "ok" });
+        for (var i = 0; i < 2; i++)
+        {
+            await Assert.ThrowsAsync<RpcException>(async () => await host.Diagnostics.FailAsync(new FailRequest { Kind = FailureKind.NotFound }));
+        }
+
+        var received = new List<ApiMetrics>();
+        Assert.True(await first);
+        received.AddRange(tail.Current.Metrics);
+        while (received.Count < 2 && await tail.MoveNextAsync())
+        {
+            received.AddRange(tail.Current.Metrics);
+        }
+
+        await cancel.CancelAsync();
+        await tail.DisposeAsync();
+        Assert.Equal(["/" + TestHost.DiagnosticsServiceName + "/Fail", "/" + TestHost.DiagnosticsServiceName + "/Fail"], received.Select(m => m.Endpoint));
+        Assert.All(received, m => Assert.Equal((int)StatusCode.NotFound, m.StatusCode));
+    }
+
+    [Fact]
     public async Task Tail_EndsAtItsDeadline_AndOnCancellation_AndLetsGoOfItsSubscription()
     {
         await using var host = await TestHost.StartAsync(Database.ConnectionString, Configure);
