@@ -10,6 +10,7 @@ internal static class AnalyticsRequests
     public const int MaxMetricsPerMessage = 1_000;
     public const int MaxMetricsPerCall = 10_000;
     public const int MaxRejectionsListed = 100;
+    public const int MaxWorkspacesPerCall = 100;
     public const int MaxBuckets = 1_000;
     public static readonly TimeSpan MaxRange = TimeSpan.FromDays(400);
     public static readonly TimeSpan MaxIngestAge = TimeSpan.FromHours(1);

@@ -144,13 +144,15 @@ public sealed partial class AnalyticsService
         {
             if (!workspaces.TryGetValue(ws, out var allowed))
             {
-                allowed = workspaces.Count < MaxRejectionsListed && await MayWriteAsync(context, caller, ws);
+                // Each new workspace is one permission check: a call may name a bounded number of them.
+                allowed = workspaces.Count < MaxWorkspacesPerCall && await MayWriteAsync(context, caller, ws);
                 workspaces[ws] = allowed;
             }
 
             if (!allowed)
             {
-                return (null, "workspace_id", "you may not record metrics for this workspace (it needs edit on it)");
+                return (null, "workspace_id",
+                    $"you may not record metrics for this workspace (it needs edit on it; a call may name at most {MaxWorkspacesPerCall} workspaces)");
             }
         }
 

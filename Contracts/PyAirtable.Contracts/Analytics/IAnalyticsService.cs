@@ -108,7 +108,7 @@ public sealed record ApiMetrics
     /// <summary>The user who made the call; empty when it was anonymous. On ingest, empty or the caller's own id.</summary>
     [ProtoMember(5)] public string UserId { get; init; } = "";
 
-    /// <summary>The workspace the call was about, when known; empty otherwise.</summary>
+    /// <summary>The workspace the call was about, when known; empty otherwise. On ingest, one the caller may edit (at most 100 distinct per call).</summary>
     [ProtoMember(6)] public string WorkspaceId { get; init; } = "";
 
     /// <summary>When the call ended (UTC). On ingest: within the last hour, and at most a minute ahead of the server's clock.</summary>

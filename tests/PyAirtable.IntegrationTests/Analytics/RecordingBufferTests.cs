@@ -53,6 +53,22 @@ public sealed class RecordingBufferTests : DatabasePerTest
     }
 
     [Fact]
+    public async Task Shutdown_WritesCallsThatWereStillRunningWhenItBegan()
+    {
+        var host = await TestHost.StartAsync(Database.ConnectionString, o => o.Settings["Analytics:FlushInterval"] = "00:10:00");
+        var running = host.Diagnostics.SleepAsync(new SleepRequest { Seconds = 1, InProcess = true }).AsTask();
+        await Task.Delay(300);
+
+        // The server drains the call before the writer's last flush: the call is answered and recorded.
+        var stopping = host.App.StopAsync();
+        Assert.True((await running).Completed);
+        await stopping;
+        await host.DisposeAsync();
+
+        Assert.Equal(1, await CountCallsAsync(Database.ConnectionString, "endpoint = @sleep", new { sleep = "/" + TestHost.DiagnosticsServiceName + "/Sleep" }));
+    }
+
+    [Fact]
     public async Task RecordCallsOff_RecordsNothing()
     {
         await using (var host = await TestHost.StartAsync(Database.ConnectionString, o =>
