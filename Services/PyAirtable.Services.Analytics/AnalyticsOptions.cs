@@ -20,8 +20,14 @@ public sealed class AnalyticsOptions
     /// <summary>How often roll-ups and retention run (on one host at a time).</summary>
     public TimeSpan RollupInterval { get; set; } = TimeSpan.FromMinutes(1);
 
-    /// <summary>How long recorded calls are kept; queries starting within it read them.</summary>
+    /// <summary>How long recorded calls are kept; queries starting within it read them, unless they are longer than <see cref="RawQueryMaxRange"/>.</summary>
     public TimeSpan RawRetention { get; set; } = TimeSpan.FromHours(48);
+
+    /// <summary>
+    /// The longest range read from the recorded calls themselves: a query scans every call in its range, so longer
+    /// ranges read the minute roll-ups (which hold at most one row per minute, endpoint, workspace, status and latency bucket).
+    /// </summary>
+    public TimeSpan RawQueryMaxRange { get; set; } = TimeSpan.FromHours(6);
 
     /// <summary>How long per-minute roll-ups are kept.</summary>
     public TimeSpan MinuteRetention { get; set; } = TimeSpan.FromDays(7);

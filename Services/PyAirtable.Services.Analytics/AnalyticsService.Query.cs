@@ -11,8 +11,9 @@ namespace PyAirtable.Services.Analytics;
 public sealed partial class AnalyticsService
 {
     /// <summary>
-    /// Summaries from latency histograms: of the recorded calls when the range starts within the raw retention, else
-    /// of the minute roll-ups within their retention, else of the hour roll-ups.
+    /// Summaries from latency histograms: of the recorded calls when the range starts within the raw retention and is
+    /// at most <c>Analytics:RawQueryMaxRange</c> long, else of the minute roll-ups within their retention, else of the
+    /// hour roll-ups.
     /// </summary>
     [RequiresScope(Scopes.AnalyticsRead)]
     public async ValueTask<QueryMetricsResponse> QueryMetricsAsync(QueryMetricsRequest request, CallContext context = default)
@@ -41,7 +42,7 @@ public sealed partial class AnalyticsService
 
         var settings = options.Value;
         var now = time.GetUtcNow().UtcDateTime;
-        var resolution = start >= now - settings.RawRetention ? MetricsResolution.Raw
+        var resolution = start >= now - settings.RawRetention && end - start <= settings.RawQueryMaxRange ? MetricsResolution.Raw
             : start >= now - settings.MinuteRetention ? MetricsResolution.Minute
             : MetricsResolution.Hour;
         var width = request.BucketWidth ?? TimeSpan.Zero;
@@ -66,7 +67,8 @@ public sealed partial class AnalyticsService
         var ct = context.CancellationToken;
         var filter = new MetricsFilter(workspace, endpoint);
         var bucketed = width > TimeSpan.Zero;
-        await using var db = await AnalyticsSession.OpenAsync(dataSource, ct);
+        // One snapshot: the totals, buckets and endpoints of a response add up even while calls are written.
+        await using var db = await AnalyticsSession.SnapshotAsync(dataSource, ct);
         var rows = await db.Queries.ReadAsync(resolution, filter, start, end, bucketed ? width : end - start, byEndpoint: false, ct);
         var endpointRows = request.ByEndpoint
             ? await db.Queries.ReadAsync(resolution, filter, start, end, end - start, byEndpoint: true, ct)

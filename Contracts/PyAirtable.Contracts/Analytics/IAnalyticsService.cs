@@ -192,9 +192,9 @@ public enum MetricsResolution
 {
     /// <summary>Not set.</summary>
     [ProtoEnum(Name = "METRICS_RESOLUTION_UNSPECIFIED")] Unspecified = 0,
-    /// <summary>The recorded calls themselves (ranges starting within <c>Analytics:RawRetention</c>, 48 h by default).</summary>
+    /// <summary>The recorded calls themselves (ranges starting within <c>Analytics:RawRetention</c>, 48 h by default, and at most <c>Analytics:RawQueryMaxRange</c> long, 6 h).</summary>
     [ProtoEnum(Name = "METRICS_RESOLUTION_RAW")] Raw = 1,
-    /// <summary>Per-minute roll-ups (ranges starting within <c>Analytics:MinuteRetention</c>, 7 days by default).</summary>
+    /// <summary>Per-minute roll-ups (other ranges starting within <c>Analytics:MinuteRetention</c>, 7 days by default); they include calls up to the last roll-up run.</summary>
     [ProtoEnum(Name = "METRICS_RESOLUTION_MINUTE")] Minute = 2,
     /// <summary>Per-hour roll-ups (older ranges, kept <c>Analytics:HourRetention</c>, 400 days by default).</summary>
     [ProtoEnum(Name = "METRICS_RESOLUTION_HOUR")] Hour = 3,

@@ -21,6 +21,22 @@ internal sealed class AnalyticsSession(NpgsqlConnection connection, NpgsqlTransa
     public static Task<AnalyticsSession> OpenAsync(NpgsqlDataSource dataSource, CancellationToken ct) =>
         OpenAsync(dataSource, write: false, (c, t) => new AnalyticsSession(c, t), ct);
 
+    /// <summary>A read-only snapshot: the several reads of one query see the same calls, however many are written meanwhile.</summary>
+    public static async Task<AnalyticsSession> SnapshotAsync(NpgsqlDataSource dataSource, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(dataSource);
+        var connection = await dataSource.OpenConnectionAsync(ct);
+        try
+        {
+            return new AnalyticsSession(connection, await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, ct));
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
     /// <summary>A session in a transaction.</summary>
     public static Task<AnalyticsSession> BeginAsync(NpgsqlDataSource dataSource, CancellationToken ct) =>
         OpenAsync(dataSource, write: true, (c, t) => new AnalyticsSession(c, t), ct);

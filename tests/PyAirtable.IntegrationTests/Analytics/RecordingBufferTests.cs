@@ -56,8 +56,18 @@ public sealed class RecordingBufferTests : DatabasePerTest
     public async Task Shutdown_WritesCallsThatWereStillRunningWhenItBegan()
     {
         var host = await TestHost.StartAsync(Database.ConnectionString, o => o.Settings["Analytics:FlushInterval"] = "00:10:00");
-        var running = host.Diagnostics.SleepAsync(new SleepRequest { Seconds = 1, InProcess = true }).AsTask();
-        await Task.Delay(300);
+        // pg_sleep, so the test can see the call is running (in its own database) before shutdown begins.
+        var running = host.Diagnostics.SleepAsync(new SleepRequest { Seconds = 1.5 }).AsTask();
+        await using (var connection = new Npgsql.NpgsqlConnection(Database.ConnectionString))
+        {
+            var until = DateTime.UtcNow.AddSeconds(10);
+            while (await Dapper.SqlMapper.ExecuteScalarAsync<long>(connection,
+                       "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%pg_sleep%' AND query NOT LIKE '%pg_stat_activity%' AND datname = current_database()") == 0
+                   && DateTime.UtcNow < until)
+            {
+                await Task.Delay(20);
+            }
+        }
 
         // The server drains the call before the writer's last flush: the call is answered and recorded.
         var stopping = host.App.StopAsync();

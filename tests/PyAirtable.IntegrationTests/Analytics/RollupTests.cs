@@ -81,13 +81,22 @@ public sealed class RollupTests : DatabasePerTest
         Assert.Equal([0, 1, 1], minute.Buckets.Take(3).Select(b => b.Summary!.Count));
         Assert.InRange(minute.Total.P99!.Value.TotalMilliseconds, 45, 55);
 
+        // A recent range longer than Analytics:RawQueryMaxRange (6 h) reads the minute roll-ups too.
+        await InsertAsync(Hour3.AddMinutes(5), 1_000, 0);
+        await host.App.Services.GetRequiredService<RollupRunner>().RunOnceAsync(CancellationToken.None);
+        var longRecent = await host.Analytics().QueryMetricsAsync(new QueryMetricsRequest
+        {
+            Endpoint = "/old/call", StartTime = Now.AddHours(-7), EndTime = Now,
+        }, admin.Bearer);
+        Assert.Equal((MetricsResolution.Minute, 1L), (longRecent.Resolution, longRecent.Total!.Count));
+
         var hour = await host.Analytics().QueryMetricsAsync(new QueryMetricsRequest
         {
             Endpoint = "/old/call", StartTime = Day10, EndTime = Now, BucketWidth = TimeSpan.FromDays(1),
         }, admin.Bearer);
         Assert.Equal(MetricsResolution.Hour, hour.Resolution);
-        Assert.Equal(3, hour.Total!.Count);
-        Assert.Equal(3, hour.Buckets.Sum(b => b.Summary!.Count));
+        Assert.Equal(4, hour.Total!.Count);
+        Assert.Equal(4, hour.Buckets.Sum(b => b.Summary!.Count));
     }
 
     private async Task InsertAsync(DateTime at, long micros, int status)
