@@ -8,7 +8,8 @@
 #     --since REF  only mutants in code changed since REF (git), for a quick check of a change
 #     --mutate GLOB      only these files (e.g. "**/Gateway/Authentication/*.cs")
 #     --filter EXPR      only these tests (dotnet test --filter syntax), to bound a --full run
-#   PROJECT: Infrastructure Auth Gateway, and with --full also Permissions Users Workspaces (default: all of them)
+#   PROJECT: Infrastructure Auth Gateway, and with --full also Permissions Users Workspaces Analytics (default: all of them;
+#            Analytics also runs alone on unit tests, which cover its histogram math only)
 # Prints, per project, the mutation score and the surviving mutants (file:line mutator → replacement);
 # reports in .local/mutation/<project>/reports (html and json). Not part of ./test.sh or CI (too slow).
 set -euo pipefail
@@ -31,7 +32,7 @@ while [ $# -gt 0 ]; do
 done
 if [ ${#projects[@]} -eq 0 ]; then
   projects=(Infrastructure Auth Gateway)
-  [ $full = 1 ] && projects+=(Permissions Users Workspaces)
+  [ $full = 1 ] && projects+=(Permissions Users Workspaces Analytics)
 fi
 
 dotnet tool restore >/dev/null
@@ -49,12 +50,12 @@ summary=()
 for name in "${projects[@]}"; do
   mutate=()
   case "$name" in
-    Infrastructure|Auth) project="PyAirtable.Services.$name.csproj" ;;
+    Infrastructure|Auth|Analytics) project="PyAirtable.Services.$name.csproj" ;;
     Permissions|Users|Workspaces)
       [ $full = 1 ] || { echo "$name has integration tests only: use --full" >&2; exit 2; }
       project="PyAirtable.Services.$name.csproj" ;;
     Gateway) project="PyAirtable.Host.csproj"; mutate=(--mutate "**/Gateway/**/*.cs") ;;
-    *) echo "unknown project $name (Infrastructure Auth Permissions Users Workspaces Gateway)" >&2; exit 2 ;;
+    *) echo "unknown project $name (Infrastructure Auth Permissions Users Workspaces Analytics Gateway)" >&2; exit 2 ;;
   esac
   [ -n "$glob" ] && mutate=(--mutate "$glob")
   [ -n "$filter" ] && mutate+=(--test-case-filter "$filter")

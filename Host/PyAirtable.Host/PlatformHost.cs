@@ -7,6 +7,7 @@ using PyAirtable.Host.Gateway;
 using PyAirtable.Host.Gateway.Authentication;
 using PyAirtable.Host.Gateway.RateLimiting;
 using PyAirtable.Host.Telemetry;
+using PyAirtable.Services.Analytics;
 using PyAirtable.Services.Auth;
 using PyAirtable.Services.Health;
 using PyAirtable.Services.Permissions;
@@ -67,6 +68,8 @@ public static partial class PlatformHost
         services.AddCodeFirstGrpc(o =>
         {
             o.Interceptors.Add<ErrorMappingInterceptor>();
+            // Notes the request's workspace for the call's analytics record, before a refusal can end the call.
+            o.Interceptors.Add<CallWorkspaceInterceptor>();
             // Inside error mapping (a refusal is a PlatformException like any other), outside every service.
             o.Interceptors.Add<RateLimitingInterceptor>();
             o.EnableDetailedErrors = false; // never send exception text; ErrorMappingInterceptor decides what callers see
@@ -101,6 +104,7 @@ public static partial class PlatformHost
         services.AddUserService(builder.Configuration);
         services.AddPermissionService(builder.Configuration);
         services.AddWorkspaceService(builder.Configuration);
+        services.AddAnalyticsService(builder.Configuration);
         return builder;
     }
 

@@ -366,11 +366,17 @@ public static class Scopes
     /// <summary>Creating, changing and deleting workspaces, bases, members, grants, roles and invitations.</summary>
     public const string WorkspacesWrite = "workspaces:write";
 
+    /// <summary>QueryMetrics and TailMetrics of the Analytics service.</summary>
+    public const string AnalyticsRead = "analytics:read";
+
+    /// <summary>IngestMetrics of the Analytics service.</summary>
+    public const string AnalyticsWrite = "analytics:write";
+
     /// <summary>Creating user profiles: held only by the platform's own service tokens.</summary>
     public const string UsersProvision = "users:provision";
 
     /// <summary>Scopes a user may put on an API key.</summary>
-    public static IReadOnlyList<string> Grantable { get; } = [UsersRead, UsersWrite, ApiKeysManage, WorkspacesRead, WorkspacesWrite];
+    public static IReadOnlyList<string> Grantable { get; } = [UsersRead, UsersWrite, ApiKeysManage, WorkspacesRead, WorkspacesWrite, AnalyticsRead, AnalyticsWrite];
 }
 
 /// <summary>Mail a code to the caller's own address.</summary>

@@ -96,14 +96,18 @@ internal static class PlatformTelemetry
         var probes = app.Configuration["Kestrel:Endpoints:Probes:Url"]?.Replace("://*", "://any", StringComparison.Ordinal)
             .Replace("://+", "://any", StringComparison.Ordinal);
         var probePort = Uri.TryCreate(probes, UriKind.Absolute, out var uri) ? uri.Port : -1;
-        if (!app.Services.GetRequiredService<TelemetrySwitches>().Metrics)
+        var metrics = app.Services.GetRequiredService<TelemetrySwitches>().Metrics;
+        if (metrics)
         {
-            return;
+            app.UseOpenTelemetryPrometheusScrapingEndpoint(
+                http => http.Connection.LocalPort == probePort && http.Request.Path == "/metrics");
         }
 
-        app.UseOpenTelemetryPrometheusScrapingEndpoint(
-            http => http.Connection.LocalPort == probePort && http.Request.Path == "/metrics");
-        app.UseMiddleware<RpcMetricsMiddleware>();
+        // The same timing feeds the RPC metrics and the Analytics service's records: either one needs it.
+        if (metrics || app.Services.GetService<ICallRecorder>() is { Enabled: true })
+        {
+            app.UseMiddleware<RpcMetricsMiddleware>();
+        }
     }
 
     private static void Configure(OtlpExporterOptions options, Uri endpoint, OtlpExportProtocol protocol, string signalPath)

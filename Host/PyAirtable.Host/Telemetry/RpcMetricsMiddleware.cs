@@ -1,17 +1,21 @@
 using System.Diagnostics;
 using Grpc.AspNetCore.Server;
 using Microsoft.AspNetCore.Http.Features;
+using PyAirtable.Services.Infrastructure.Identity;
 using PyAirtable.Services.Infrastructure.Telemetry;
 
 namespace PyAirtable.Host.Telemetry;
 
 /// <summary>
-/// Times every gRPC call and records it with its method and gRPC status. A middleware, not an
-/// interceptor, so calls the gateway refuses before any service code (draining, oversized metadata,
-/// unauthenticated) are counted with the status their caller saw.
+/// Times every gRPC call and records it with its method and gRPC status, as a metric and, when the Analytics service
+/// runs in this host, as an analytics record (<see cref="ICallRecorder"/>: a non-blocking hand-off to its buffer). A
+/// middleware, not an interceptor, so calls the gateway refuses before any service code (draining, oversized
+/// metadata, unauthenticated) are counted with the status their caller saw.
 /// </summary>
-internal sealed class RpcMetricsMiddleware(RequestDelegate next, PlatformMetrics metrics)
+internal sealed class RpcMetricsMiddleware(RequestDelegate next, PlatformMetrics metrics, IServiceProvider services)
 {
+    private readonly ICallRecorder? _recorder = services.GetService<ICallRecorder>() is { Enabled: true } recorder ? recorder : null;
+
     public async Task InvokeAsync(HttpContext context)
     {
         var start = Stopwatch.GetTimestamp();
@@ -25,7 +29,13 @@ internal sealed class RpcMetricsMiddleware(RequestDelegate next, PlatformMetrics
             // path a caller sent (which would let callers grow the series without bound).
             if (context.GetEndpoint()?.Metadata.GetMetadata<GrpcMethodMetadata>() is { } grpc)
             {
-                metrics.RecordRpc(grpc.Method.ServiceName, grpc.Method.Name, GrpcStatus(context), Stopwatch.GetElapsedTime(start).TotalSeconds);
+                var elapsed = Stopwatch.GetElapsedTime(start);
+                var status = GrpcStatus(context);
+                metrics.RecordRpc(grpc.Method.ServiceName, grpc.Method.Name, status, elapsed.TotalSeconds);
+                // The caller as authenticated (the principal outlives the pipeline that set it); the workspace when the
+                // request named one (CallWorkspaceInterceptor), never looked up.
+                _recorder?.Record(new ServedCall(DateTime.UtcNow, grpc.Method.FullName, status, elapsed,
+                    context.User.FindFirst(PlatformClaims.Subject)?.Value, context.Features.Get<CallWorkspaceFeature>()?.WorkspaceId));
             }
         }
     }

@@ -79,7 +79,7 @@ public sealed class ProtosReleaseTests : IDisposable
 
         Assert.True(code == 0, _output.ToString());
         Assert.Equal(export, ProtoWorkspace.Read(Baseline));
-        Assert.Contains("newly guarded: pyairtable.auth.v1, pyairtable.common.v1", _output.ToString(), StringComparison.Ordinal);
+        Assert.Contains("newly guarded: pyairtable.analytics.v1, pyairtable.auth.v1, pyairtable.common.v1", _output.ToString(), StringComparison.Ordinal);
     }
 
     [Fact]

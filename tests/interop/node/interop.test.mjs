@@ -30,6 +30,7 @@ const definition = protoLoader.loadSync(
     'pyairtable/users/v1/users.proto',
     'pyairtable/workspaces/v1/workspaces.proto',
     'pyairtable/permissions/v1/permissions.proto',
+    'pyairtable/analytics/v1/analytics.proto',
     'grpc_std/health/v1/health.proto',
     'grpc_std/reflection/v1/reflection.proto',
     'grpc_std/reflection/v1alpha/reflection.proto',
@@ -46,6 +47,7 @@ const authService = new loaded.pyairtable.auth.v1.AuthService(address, credentia
 const userService = new loaded.pyairtable.users.v1.UserService(address, credentials);
 const workspaceService = new loaded.pyairtable.workspaces.v1.WorkspaceService(address, credentials);
 const permissionService = new loaded.pyairtable.permissions.v1.PermissionService(address, credentials);
+const analyticsService = new loaded.pyairtable.analytics.v1.AnalyticsService(address, credentials);
 
 const rpcTypes = new protobuf.Root().loadSync([
   path.join(extraProtos, 'google/rpc/status.proto'),
@@ -54,7 +56,7 @@ const rpcTypes = new protobuf.Root().loadSync([
 const Status = rpcTypes.lookupType('google.rpc.Status');
 
 after(() => [healthService, standardHealth, reflectionV1, reflectionV1Alpha, authService, userService, workspaceService,
-  permissionService].forEach((c) => c.close()));
+  permissionService, analyticsService].forEach((c) => c.close()));
 
 const unary = (client, method, request, metadata = new grpc.Metadata()) =>
   new Promise((resolve, reject) => {
@@ -172,8 +174,37 @@ test('reflection v1alpha: list services', async () => {
   for (const name of expectedServices) assert.ok(names.includes(name), `${name} is not listed`);
 });
 
-// No platform RPC streams from the client yet: a client-streaming test lands with the first such
-// RPC (the File service's BatchUpload).
+test('client stream: IngestMetrics, then QueryMetrics of the own workspace', async () => {
+  const { login } = await registerAndLogin();
+  const metadata = bearer(login.tokens.access_token);
+  const { response: created } = await unary(workspaceService, 'CreateWorkspace', { name: 'Node metrics' }, metadata);
+  const workspaceId = created.workspace.id;
+  const endpoint = `/node/${randomUUID()}`;
+  const now = () => ({ seconds: Math.floor(Date.now() / 1000), nanos: 0 });
+  const metric = (ms, status) => ({
+    endpoint, method: 'HTTP_METHOD_POST', protocol: 'CALL_PROTOCOL_GRPC', status_code: status,
+    response_time: { seconds: 0, nanos: ms * 1_000_000 }, timestamp: now(), workspace_id: workspaceId,
+  });
+
+  const ingested = await new Promise((resolve, reject) => {
+    const call = analyticsService.IngestMetrics(metadata, { deadline: deadline() }, (error, response) =>
+      error ? reject(error) : resolve(response));
+    call.write({ metrics: [metric(3, 0), metric(4, 0)] });
+    call.write({ metrics: [metric(5, 14), { ...metric(6, 0), endpoint: '' }] });
+    call.end();
+  });
+  assert.equal(ingested.accepted, 3);
+  assert.equal(ingested.rejected, 1);
+  assert.deepEqual(ingested.rejections.map((r) => [r.index, r.field]), [[3, 'endpoint']]);
+
+  const seconds = Math.floor(Date.now() / 1000);
+  const { response: result } = await unary(analyticsService, 'QueryMetrics', {
+    workspace_id: workspaceId, endpoint, start_time: { seconds: seconds - 600, nanos: 0 }, end_time: { seconds: seconds + 60, nanos: 0 },
+  }, metadata);
+  assert.equal(result.total.count, 3);
+  assert.equal(result.total.error_count, 1);
+  assert.equal(result.resolution, 'METRICS_RESOLUTION_RAW');
+});
 
 /** A fresh account: its e-mail, display name and LoginResponse. */
 async function registerAndLogin() {

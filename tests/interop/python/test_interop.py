@@ -17,6 +17,7 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_std.health.v1 import health_pb2 as std_health_pb2, health_pb2_grpc as std_health_grpc
 from grpc_std.reflection.v1 import reflection_pb2 as refl_v1, reflection_pb2_grpc as refl_v1_grpc
 from grpc_std.reflection.v1alpha import reflection_pb2 as refl_v1alpha, reflection_pb2_grpc as refl_v1alpha_grpc
+from pyairtable.analytics.v1 import analytics_pb2, analytics_pb2_grpc
 from pyairtable.auth.v1 import auth_pb2, auth_pb2_grpc
 from pyairtable.common.v1 import common_pb2
 from pyairtable.events.v1 import events_pb2
@@ -65,6 +66,7 @@ class InteropTest(unittest.TestCase):
         cls.users = users_pb2_grpc.UserServiceStub(cls.channel)
         cls.workspaces = workspaces_pb2_grpc.WorkspaceServiceStub(cls.channel)
         cls.permissions = permissions_pb2_grpc.PermissionServiceStub(cls.channel)
+        cls.analytics = analytics_pb2_grpc.AnalyticsServiceStub(cls.channel)
 
     @classmethod
     def tearDownClass(cls):
@@ -145,8 +147,35 @@ class InteropTest(unittest.TestCase):
         listed = self.reflect(refl_v1alpha, refl_v1alpha_grpc, refl_v1alpha.ServerReflectionRequest(list_services=""))
         self.assertLessEqual(EXPECTED_SERVICES, {s.name for s in listed.list_services_response.service})
 
-    # No platform RPC streams from the client yet: a client-streaming test lands with the first
-    # such RPC (the File service's BatchUpload).
+    def test_client_stream_ingest_metrics_then_query_own_workspace(self):
+        _, _, _, owner = self.register_and_login()
+        as_owner = (("authorization", f"Bearer {owner.tokens.access_token}"),)
+        workspace = self.workspaces.CreateWorkspace(workspaces_pb2.CreateWorkspaceRequest(name="Python metrics"),
+                                                    metadata=as_owner, timeout=TIMEOUT).workspace
+        endpoint = "/python/" + uuid.uuid4().hex
+
+        def metric(ms, status):
+            m = analytics_pb2.ApiMetrics(endpoint=endpoint, method=analytics_pb2.HTTP_METHOD_GET,
+                                         protocol=analytics_pb2.CALL_PROTOCOL_HTTP, status_code=status,
+                                         response_time_ms=ms, workspace_id=workspace.id)
+            m.timestamp.GetCurrentTime()
+            return m
+
+        def messages():
+            yield analytics_pb2.IngestMetricsRequest(metrics=[metric(ms, 200) for ms in range(1, 10)])
+            yield analytics_pb2.IngestMetricsRequest(metrics=[metric(10, 500), metric(5, 999)])
+
+        ingested = self.analytics.IngestMetrics(messages(), metadata=as_owner, timeout=TIMEOUT)
+        self.assertEqual((ingested.accepted, ingested.rejected), (10, 1))
+        self.assertEqual((ingested.rejections[0].index, ingested.rejections[0].field), (10, "status_code"))
+
+        query = analytics_pb2.QueryMetricsRequest(workspace_id=workspace.id, endpoint=endpoint)
+        query.start_time.FromSeconds(int(time.time()) - 600)
+        query.end_time.FromSeconds(int(time.time()) + 60)
+        total = self.analytics.QueryMetrics(query, metadata=as_owner, timeout=TIMEOUT).total
+        self.assertEqual((total.count, total.error_count), (10, 1))
+        self.assertAlmostEqual(total.error_rate, 0.1)
+        self.assertTrue(4.5 <= total.p50.ToMilliseconds() <= 5.5)
 
     def register_and_login(self):
         """A fresh account: its e-mail, display name, password and LoginResponse."""
