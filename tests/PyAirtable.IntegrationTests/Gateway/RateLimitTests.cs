@@ -92,6 +92,55 @@ public sealed class RateLimitTests : DatabasePerTest
     }
 
     [Fact]
+    public async Task BusyCredential_SpendsPermitsLeasedFromRedis_WithoutARoundTripPerCall()
+    {
+        await using var redis = await PrivateRedis.StartAsync();
+        await using var host = await StartAsync("host", o =>
+        {
+            o.Settings["ConnectionStrings:Redis"] = redis.ConnectionString;
+            o.Settings["RateLimits:Classes:default:PerCredential"] = "1000"; // leases of 100
+        });
+        var user = await host.RegisterAsync();
+        var diagnostics = host.Diagnostics;
+        await using var admin = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.ConnectionString + ",allowAdmin=true");
+        var before = await ScriptCallsAsync(admin);
+
+        var (ok, refused, _) = await BurstAsync(300, _ => diagnostics.EchoAsync(new EchoRequest(), user.Bearer));
+
+        Assert.Equal((300, 0), (ok, refused.Count));
+        // One Lua round trip per call before leases; now one per lease of 100 (a few more when calls race for a new one).
+        var scripts = await ScriptCallsAsync(admin) - before;
+        Assert.InRange(scripts, 1, 60);
+    }
+
+    [Fact]
+    public async Task LeasedPermits_NeverLetMoreThanTheSharedLimitThrough_OnTwoHosts()
+    {
+        await using var first = await StartAsync("first", o => o.Settings["RateLimits:Classes:default:PerCredential"] = "50");
+        await using var second = await StartAsync("second", o => o.Settings["RateLimits:Classes:default:PerCredential"] = "50");
+        var user = await first.RegisterAsync();
+        var hosts = new[] { first.Diagnostics, second.Diagnostics };
+
+        var (ok, refused, elapsed) = await BurstAsync(300, i => hosts[i % 2].EchoAsync(new EchoRequest(), user.Bearer));
+
+        // Leases of 5 are taken from the one shared bucket: what each host holds was granted by Redis, so two hosts
+        // together still pass at most 50 per second, never 50 each; permits a host still holds when the burst ends
+        // (at most 4 each) are the only ones not spent.
+        var most = 50 + (50 * (int)Math.Ceiling(elapsed.TotalSeconds));
+        Assert.True(ok >= 50 - (2 * 4) && ok <= most, $"{ok} calls passed in {elapsed.TotalMilliseconds:F0} ms; expected {50 - 8}..{most}");
+        Assert.Equal(300 - ok, refused.Count);
+        Assert.All(refused, ex => AssertRefusal(ex, "per_credential", "user:" + user.UserId));
+    }
+
+    private static async Task<long> ScriptCallsAsync(StackExchange.Redis.ConnectionMultiplexer redis)
+    {
+        var stats = await redis.GetServers()[0].InfoAsync("commandstats");
+        // "cmdstat_evalsha" → "calls=12,usec=…"
+        return stats.SelectMany(g => g).Where(kv => kv.Key is "cmdstat_evalsha" or "cmdstat_eval")
+            .Sum(kv => long.Parse(kv.Value.Split(',')[0]["calls=".Length..], System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
     public async Task RedisDown_LimitsFailOpenToTheHostsMemory_AndAreSharedAgainWhenItReturns()
     {
         await using var redis = await PrivateRedis.StartAsync();

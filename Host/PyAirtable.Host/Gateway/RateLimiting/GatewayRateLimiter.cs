@@ -30,14 +30,16 @@ internal sealed partial class GatewayRateLimiter : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger<GatewayRateLimiter> _logger;
     private readonly RedisSharedState? _shared; // read its breaker, so a hung Redis costs a call one timeout, not two
+    private readonly LocalPermitLeases? _leases; // null without Redis, or when leasing is off
     private long _redisOpenUntil; // TimeProvider timestamp; 0 = Redis is used
     private int _failingOpen; // 1 while the last Redis check failed (logged once per outage)
 
-    public GatewayRateLimiter(
-        IServiceProvider services, IOptions<RedisOptions> redisOptions, TimeProvider time, ILogger<GatewayRateLimiter> logger)
+    public GatewayRateLimiter(IServiceProvider services, IOptions<RedisOptions> redisOptions, IOptions<RateLimitOptions> limitOptions,
+        TimeProvider time, ILogger<GatewayRateLimiter> logger)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(redisOptions);
+        ArgumentNullException.ThrowIfNull(limitOptions);
         _redisOptions = redisOptions.Value;
         _shared = services.GetService<ISharedState>() as RedisSharedState;
         _time = time;
@@ -64,42 +66,113 @@ internal sealed partial class GatewayRateLimiter : IAsyncDisposable
                     ReplenishmentPeriod = TimeSpan.FromSeconds(1),
                     ConnectionMultiplexerFactory = () => redis,
                 }));
+            var limits = limitOptions.Value;
+            if (limits.LeaseFraction > 0 && limits.MaxLease > 1 && limits.LeaseLifetime > TimeSpan.Zero)
+            {
+                _leases = new LocalPermitLeases(limits.LeaseFraction, limits.MaxLease, limits.LeaseLifetime, time);
+            }
         }
     }
+
+    /// <summary>Permits taken from Redis ahead of need (null without Redis or with leasing off).</summary>
+    internal LocalPermitLeases? Leases => _leases;
 
     /// <summary>True while checks use this host's memory because Redis did not answer.</summary>
     public bool FailingOpen => Volatile.Read(ref _failingOpen) == 1;
 
-    /// <summary>Takes one permit from each bucket in order; the first that has none refuses the call.</summary>
+    /// <summary>
+    /// Takes one permit from each bucket in order; the first that has none refuses the call. With Redis the permit comes
+    /// from a lease this host holds when it has one (<see cref="LocalPermitLeases"/>), else from a new lease.
+    /// </summary>
     public async ValueTask<RateLimitRefusal?> CheckAsync(IReadOnlyList<LimitKey> keys, CancellationToken cancellationToken)
     {
         foreach (var key in keys)
         {
-            using var lease = await AcquireAsync(key, cancellationToken);
-            if (!lease.IsAcquired)
+            // A bucket too small to lease from (Airtable's 5/s per base) costs a round trip per call, as it always did,
+            // without queueing its callers behind one another at the refill gate.
+            var refusal = _leases is null || _leases.SizeFor(key.PerSecond) == 1
+                ? await TakeOneAsync(key, cancellationToken)
+                : await TakeLeasedAsync(_leases, key, cancellationToken);
+            if (refusal is not null)
             {
-                return new RateLimitRefusal(key, RetryAfterOf(lease));
+                return refusal;
             }
         }
 
         return null;
     }
 
-    private async ValueTask<RateLimitLease> AcquireAsync(LimitKey key, CancellationToken cancellationToken)
+    private async ValueTask<RateLimitRefusal?> TakeOneAsync(LimitKey key, CancellationToken cancellationToken)
+    {
+        using var acquired = await AcquireAsync(key, 1, cancellationToken);
+        return acquired.Lease.IsAcquired ? null : new RateLimitRefusal(key, RetryAfterOf(acquired.Lease));
+    }
+
+    private async ValueTask<RateLimitRefusal?> TakeLeasedAsync(LocalPermitLeases leases, LimitKey key, CancellationToken cancellationToken)
+    {
+        // Most calls of a busy partition spend a permit this host already holds: no round trip.
+        if (leases.TryTake(key.Partition))
+        {
+            return null;
+        }
+
+        var gate = leases.GateOf(key.Partition);
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            if (leases.TryTake(key.Partition))
+            {
+                return null; // another caller refilled while this one waited
+            }
+
+            var size = leases.SizeFor(key.PerSecond);
+            using var acquired = await AcquireAsync(key, size, cancellationToken);
+            if (acquired.Lease.IsAcquired)
+            {
+                if (acquired.Shared)
+                {
+                    leases.Add(key.Partition, size - 1);
+                }
+
+                return null;
+            }
+
+            if (!acquired.Shared || size == 1)
+            {
+                return new RateLimitRefusal(key, RetryAfterOf(acquired.Lease));
+            }
+
+            // Fewer than a lease left in the shared bucket: the last permits go one call at a time.
+            return await TakeOneAsync(key, cancellationToken);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>A lease and whether it came from the shared (Redis) bucket rather than this host's memory.</summary>
+    private readonly record struct Acquired(RateLimitLease Lease, bool Shared) : IDisposable
+    {
+        public void Dispose() => Lease.Dispose();
+    }
+
+    private async ValueTask<Acquired> AcquireAsync(LimitKey key, int permits, CancellationToken cancellationToken)
     {
         if (_redis is null || !RedisAllowed())
         {
             if (_redis is not null && Interlocked.Exchange(ref _failingOpen, 1) == 0)
             {
                 LogFailingOpen(_logger, "SharedStateUnavailable", "the shared Redis breaker is open");
+                _leases?.Clear();
             }
 
-            return await _memory.AcquireAsync(key, 1, cancellationToken);
+            return new Acquired(await _memory.AcquireAsync(key, 1, cancellationToken), Shared: false);
         }
 
         try
         {
-            var lease = await _redis.AcquireAsync(key, 1, cancellationToken).AsTask()
+            var lease = await _redis.AcquireAsync(key, permits, cancellationToken).AsTask()
                 .WaitAsync(_redisOptions.OperationTimeout, _time, cancellationToken);
             if (Interlocked.Exchange(ref _failingOpen, 0) == 1)
             {
@@ -107,7 +180,7 @@ internal sealed partial class GatewayRateLimiter : IAsyncDisposable
             }
 
             Interlocked.Exchange(ref _redisOpenUntil, 0);
-            return lease;
+            return new Acquired(lease, Shared: true);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
         {
@@ -117,9 +190,10 @@ internal sealed partial class GatewayRateLimiter : IAsyncDisposable
             if (Interlocked.Exchange(ref _failingOpen, 1) == 0)
             {
                 LogFailingOpen(_logger, ex.GetType().Name, ex.Message);
+                _leases?.Clear();
             }
 
-            return await _memory.AcquireAsync(key, 1, cancellationToken);
+            return new Acquired(await _memory.AcquireAsync(key, 1, cancellationToken), Shared: false);
         }
     }
 

@@ -18,6 +18,16 @@ public sealed class RateLimitOptions
     /// <summary>False turns every limit off (benchmarks, a deployment that limits at its own edge).</summary>
     public bool Enabled { get; set; } = true;
 
+    /// <summary>
+    /// With Redis, a host takes this fraction of a bucket's rate at once (at least 1, at most <see cref="MaxLease"/>) and
+    /// spends it from memory for up to <see cref="LeaseLifetime"/> (<see cref="LocalPermitLeases"/>); 0 takes one permit per call.
+    /// </summary>
+    public double LeaseFraction { get; set; } = 0.1;
+
+    public int MaxLease { get; set; } = 1000;
+
+    public TimeSpan LeaseLifetime { get; set; } = TimeSpan.FromMilliseconds(250);
+
     /// <summary>Limits per class name; unset fields take the built-in defaults of <see cref="DefaultClass"/>.</summary>
     public Dictionary<string, RpcClassLimits> Classes { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 

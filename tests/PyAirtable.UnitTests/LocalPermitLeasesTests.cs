@@ -1,0 +1,73 @@
+using Microsoft.Extensions.Time.Testing;
+using PyAirtable.Host.Gateway.RateLimiting;
+
+namespace PyAirtable.UnitTests;
+
+public sealed class LocalPermitLeasesTests
+{
+    private readonly FakeTimeProvider _time = new();
+
+    private LocalPermitLeases Leases() => new(fraction: 0.1, maxLease: 1000, lifetime: TimeSpan.FromMilliseconds(250), _time);
+
+    [Theory]
+    [InlineData(5, 1)]        // Airtable's 5/s per base: one at a time, as without leases
+    [InlineData(50, 5)]
+    [InlineData(1_000, 100)]
+    [InlineData(1_000_000, 1000)] // capped
+    [InlineData(1, 1)]
+    public void LeaseSize_IsAFractionOfTheRate_AtLeastOne_AtMostTheCap(int perSecond, int expected) =>
+        Assert.Equal(expected, Leases().SizeFor(perSecond));
+
+    [Fact]
+    public void PermitsAdded_AreSpentOneAtATime_ThenNoneAreLeft()
+    {
+        var leases = Leases();
+        Assert.False(leases.TryTake("p"));
+
+        leases.Add("p", 3);
+
+        Assert.Equal([true, true, true, false], Enumerable.Range(0, 4).Select(_ => leases.TryTake("p")));
+        Assert.False(leases.TryTake("other"));
+    }
+
+    [Fact]
+    public void PermitsHeldPastTheirLifetime_AreThrownAway_NotSpentLater()
+    {
+        var leases = Leases();
+        leases.Add("p", 10);
+        Assert.True(leases.TryTake("p"));
+
+        _time.Advance(TimeSpan.FromMilliseconds(250));
+
+        Assert.False(leases.TryTake("p"));
+        // A new lease starts from its own permits, not the expired ones.
+        leases.Add("p", 2);
+        Assert.Equal([true, true, false], Enumerable.Range(0, 3).Select(_ => leases.TryTake("p")));
+    }
+
+    [Fact]
+    public void QuietPartitions_AreSweptAfterTheirLifetime()
+    {
+        var leases = Leases();
+        for (var i = 0; i < 100; i++)
+        {
+            leases.Add("p" + i, 5);
+        }
+
+        _time.Advance(TimeSpan.FromMilliseconds(300));
+        leases.TryTake("any");
+
+        Assert.Equal(0, leases.Count);
+    }
+
+    [Fact]
+    public void Clear_DropsEveryPermitHeld()
+    {
+        var leases = Leases();
+        leases.Add("p", 5);
+
+        leases.Clear();
+
+        Assert.False(leases.TryTake("p"));
+    }
+}
