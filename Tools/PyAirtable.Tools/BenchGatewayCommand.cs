@@ -52,7 +52,7 @@ public static class BenchGatewayCommand
     private static async Task<int> RunAsync(string postgres, string redis, int requests, int rounds, int clients, int streams, string? hostDll,
         CancellationToken ct)
     {
-        hostDll ??= FindHostDll();
+        hostDll ??= BenchHost.FindHostDll();
         if (hostDll is null || !File.Exists(hostDll))
         {
             await Console.Error.WriteLineAsync("bench-gateway: PyAirtable.Host.dll not found; build the solution (Release) or pass --host-dll");
@@ -78,7 +78,7 @@ public static class BenchGatewayCommand
             // The first host migrates the scratch database alone; the others start against a migrated one.
             foreach (var (name, on) in Settings)
             {
-                var host = BenchHost.Start(hostDll, name, on, scratch.ConnectionString(40), redis, scratch.Prefix);
+                var host = BenchHost.Start(hostDll, name, SettingsFor(on), scratch.ConnectionString(40), redis, scratch.Prefix);
                 hosts.Add(host);
                 if (hosts.Count == 1)
                 {
@@ -201,144 +201,23 @@ public static class BenchGatewayCommand
         return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
-    /// <summary>The repository's Release build of the host, found by walking up from this tool's own folder.</summary>
-    private static string? FindHostDll()
+    private static Dictionary<string, string> SettingsFor(string[] on)
     {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        var settings = new Dictionary<string, string>
         {
-            var candidate = Path.Combine(dir.FullName, "Host", "PyAirtable.Host", "bin", "Release", "net10.0", "PyAirtable.Host.dll");
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
+            ["RateLimits__Enabled"] = on.Contains("ratelimits") ? "true" : "false",
+            ["OpenTelemetry__Traces"] = on.Contains("traces") ? "true" : "false",
+            ["OpenTelemetry__Metrics"] = on.Contains("metrics") ? "true" : "false",
+            ["Analytics__RecordCalls"] = on.Contains("analytics") ? "true" : "false",
+        };
+        // Consulted on every call, never reached: the cost measured is the check, not refusals.
+        foreach (var limit in new[] { "PerCredential", "PerBase", "PerClientIp" })
+        {
+            settings[$"RateLimits__Classes__default__{limit}"] = "1000000000";
         }
 
-        return null;
+        return settings;
     }
 
     private readonly record struct Run(double Rps, double P50, double P99, int Failed);
-
-    /// <summary>A host process with some of the gateway's features on; its output is kept in memory and shown if it dies.</summary>
-    private sealed class BenchHost : IAsyncDisposable
-    {
-        private readonly Process _process;
-        private readonly System.Text.StringBuilder _output = new();
-
-        private BenchHost(Process process, string name, string address)
-        {
-            _process = process;
-            Name = name;
-            Address = address;
-        }
-
-        public string Name { get; }
-
-        public string Address { get; }
-
-        public static BenchHost Start(string dll, string name, string[] on, string postgres, string redis, string prefix)
-        {
-            var (grpc, probes) = (FreePort(), FreePort());
-            var start = new ProcessStartInfo("dotnet")
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            start.ArgumentList.Add(dll);
-            var env = start.Environment;
-            env["ConnectionStrings__Postgres"] = postgres;
-            env["ConnectionStrings__Redis"] = redis;
-            env["Redis__InstanceName"] = prefix;
-            env["Kestrel__Endpoints__Grpc__Url"] = $"http://127.0.0.1:{grpc}";
-            env["Kestrel__Endpoints__Probes__Url"] = $"http://127.0.0.1:{probes}";
-            env["Logging__LogLevel__Default"] = "Warning";
-            env["RateLimits__Enabled"] = on.Contains("ratelimits") ? "true" : "false";
-            // Consulted on every call, never reached: the cost measured is the check, not refusals.
-            foreach (var limit in new[] { "PerCredential", "PerBase", "PerClientIp" })
-            {
-                env[$"RateLimits__Classes__default__{limit}"] = "1000000000";
-            }
-
-            env["OpenTelemetry__Traces"] = on.Contains("traces") ? "true" : "false";
-            env["OpenTelemetry__Metrics"] = on.Contains("metrics") ? "true" : "false";
-            env["Analytics__RecordCalls"] = on.Contains("analytics") ? "true" : "false";
-            var process = Process.Start(start)!;
-            var host = new BenchHost(process, name, $"http://127.0.0.1:{grpc}");
-            process.OutputDataReceived += (_, e) => host.Keep(e.Data);
-            process.ErrorDataReceived += (_, e) => host.Keep(e.Data);
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-            return host;
-        }
-
-        public async Task WaitServingAsync(CancellationToken ct)
-        {
-            using var channel = HostConnection.Open(Address);
-            var health = new Health.HealthClient(channel);
-            var deadline = DateTime.UtcNow.AddSeconds(60);
-            while (true)
-            {
-                if (_process.HasExited)
-                {
-                    throw new InvalidOperationException($"the '{Name}' host exited with {_process.ExitCode}: {Output()}");
-                }
-
-                try
-                {
-                    var reply = await health.CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(2), cancellationToken: ct);
-                    if (reply.Status == HealthCheckResponse.Types.ServingStatus.Serving)
-                    {
-                        return;
-                    }
-                }
-                catch (RpcException) when (DateTime.UtcNow < deadline)
-                {
-                }
-
-                if (DateTime.UtcNow > deadline)
-                {
-                    throw new TimeoutException($"the '{Name}' host did not serve within 60 s: {Output()}");
-                }
-
-                await Task.Delay(200, ct);
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill(entireProcessTree: true);
-                await _process.WaitForExitAsync();
-            }
-
-            _process.Dispose();
-        }
-
-        private void Keep(string? line)
-        {
-            lock (_output)
-            {
-                if (line is not null && _output.Length < 64 * 1024)
-                {
-                    _output.AppendLine(line);
-                }
-            }
-        }
-
-        private string Output()
-        {
-            lock (_output)
-            {
-                return _output.ToString();
-            }
-        }
-
-        private static int FreePort()
-        {
-            using var listener = new TcpListener(IPAddress.Loopback, 0);
-            listener.Start();
-            return ((IPEndPoint)listener.LocalEndpoint).Port;
-        }
-    }
 }
