@@ -1,10 +1,6 @@
 using System.CommandLine;
-using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using Grpc.Core;
-using Grpc.Health.V1;
 using ProtoBuf;
 using ProtoBuf.Grpc.Client;
 using PyAirtable.Contracts.Auth;
