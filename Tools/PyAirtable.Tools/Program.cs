@@ -11,5 +11,6 @@ var root = new RootCommand("PyAirtable developer tools.")
     BenchPermissionsCommand.Create(),
     BenchEventsCommand.Create(),
     BenchGatewayCommand.Create(),
+    BenchHotPathCommand.Create(),
 };
 return await root.Parse(args).InvokeAsync();
