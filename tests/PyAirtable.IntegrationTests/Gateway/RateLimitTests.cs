@@ -132,6 +132,28 @@ public sealed class RateLimitTests : DatabasePerTest
         Assert.All(refused, ex => AssertRefusal(ex, "per_credential", "user:" + user.UserId));
     }
 
+    [Fact]
+    public async Task RedisDown_WhileAHostHoldsLeases_LimitsStillHoldFromItsMemory()
+    {
+        await using var redis = await PrivateRedis.StartAsync();
+        await using var host = await StartAsync("host", o =>
+        {
+            o.Settings["ConnectionStrings:Redis"] = redis.ConnectionString;
+            o.Settings["RateLimits:Classes:default:PerCredential"] = "50"; // leases of 5
+        });
+        var user = await host.RegisterAsync();
+        var diagnostics = host.Diagnostics;
+        await diagnostics.EchoAsync(new EchoRequest(), user.Bearer); // this host now holds four leased permits
+
+        await redis.KillAsync();
+        var (ok, refused, elapsed) = await BurstAsync(200, _ => diagnostics.EchoAsync(new EchoRequest(), user.Bearer));
+
+        // The permits held are spent, the in-memory bucket of 50 takes over: limited, never UNAVAILABLE.
+        var most = 4 + 50 + (50 * (int)Math.Ceiling(elapsed.TotalSeconds));
+        Assert.True(ok >= 50 && ok <= most, $"{ok} calls passed in {elapsed.TotalMilliseconds:F0} ms; expected 50..{most}");
+        Assert.All(refused, ex => AssertRefusal(ex, "per_credential", "user:" + user.UserId));
+    }
+
     private static async Task<long> ScriptCallsAsync(StackExchange.Redis.ConnectionMultiplexer redis)
     {
         var stats = await redis.GetServers()[0].InfoAsync("commandstats");
