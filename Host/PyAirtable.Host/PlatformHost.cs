@@ -8,6 +8,7 @@ using PyAirtable.Host.Gateway.Authentication;
 using PyAirtable.Host.Gateway.RateLimiting;
 using PyAirtable.Host.Telemetry;
 using PyAirtable.Services.Auth;
+using PyAirtable.Services.Files;
 using PyAirtable.Services.Health;
 using PyAirtable.Services.Permissions;
 using PyAirtable.Services.Users;
@@ -101,6 +102,7 @@ public static partial class PlatformHost
         services.AddUserService(builder.Configuration);
         services.AddPermissionService(builder.Configuration);
         services.AddWorkspaceService(builder.Configuration);
+        services.AddFileService(builder.Configuration);
         return builder;
     }
 
