@@ -152,8 +152,14 @@ public sealed partial class FileService
         ArgumentNullException.ThrowIfNull(request);
         var caller = context.RequireUser(FilesAreUsers);
         var id = Validation.Id("upload_id", request.UploadId);
-        var upload = await FindUploadAsync(id, Guid.Parse(caller.UserId), context.CancellationToken);
-        return new GetUploadResponse { Upload = upload.ToContract() };
+        var ct = context.CancellationToken;
+        // An append that is still running (say, one whose connection just died) records its last bytes first: wait
+        // for it a little, so the answer is where the next append can start. Past the wait, answer what is recorded.
+        using (await Locks.TryEnterAsync(id, LockWait, ct))
+        {
+            var upload = await FindUploadAsync(id, Guid.Parse(caller.UserId), ct);
+            return new GetUploadResponse { Upload = upload.ToContract() };
+        }
     }
 
     [RequiresScope(Scopes.WorkspacesWrite)]
