@@ -11,8 +11,8 @@ public sealed class FileServiceOptions
     /// <summary>The most bytes one frame may carry (upload) and one download message carries at most.</summary>
     public int MaxChunkBytes { get; set; } = 1024 * 1024;
 
-    /// <summary>Bytes per download message.</summary>
-    public int DownloadChunkBytes { get; set; } = 256 * 1024;
+    /// <summary>Bytes per download message: below .NET's large-object threshold (85,000), so neither side's garbage waits for a full GC.</summary>
+    public int DownloadChunkBytes { get; set; } = 64 * 1024;
 
     /// <summary>The sum of the sizes of a base's files (each file counted, even when its contents are shared).</summary>
     public long BaseQuotaBytes { get; set; } = 100L * 1024 * 1024 * 1024;
