@@ -10,5 +10,6 @@ var root = new RootCommand("PyAirtable developer tools.")
     BenchCommand.Create(),
     BenchPermissionsCommand.Create(),
     BenchEventsCommand.Create(),
+    BenchFilesCommand.Create(),
 };
 return await root.Parse(args).InvokeAsync();
