@@ -6,6 +6,7 @@ using PyAirtable.Contracts.Files;
 using PyAirtable.Services.Files.Storage;
 using PyAirtable.Services.Infrastructure;
 using PyAirtable.Services.Infrastructure.Contracts;
+using PyAirtable.Services.Infrastructure.Events;
 
 namespace PyAirtable.Services.Files;
 
@@ -36,6 +37,7 @@ public static class ServiceCollectionExtensions
                 var o = sp.GetRequiredService<IOptions<FileServiceOptions>>().Value;
                 return new StagingArea(o.StagingPath.Length > 0 ? o.StagingPath : Path.Combine(BlobRoot(o), ".staging"));
             });
+            services.AddEventConsumer<FileCleanup>(FileCleanup.ConsumerName);
             services.TryAddSingleton<FileMaintenance>();
             services.AddHostedService(sp => sp.GetRequiredService<FileMaintenance>());
         }

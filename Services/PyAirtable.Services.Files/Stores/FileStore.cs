@@ -38,6 +38,24 @@ internal sealed class FileStore(FileSession session)
             $"DELETE FROM files.files WHERE id = @id RETURNING {Columns}", new { id }, session.Transaction, cancellationToken: ct));
 
     /// <summary>
+    /// Deletes every file and resumable upload of a base or workspace and releases the files' blob references; the
+    /// staged bytes of the uploads are left to expire with nothing pointing at them (they are only this host's disk).
+    /// </summary>
+    public async Task DeleteAllAsync(Owner owner, Guid id, CancellationToken ct)
+    {
+        // The column is chosen from the enum here, never from input.
+        var column = owner == Owner.Base ? "base_id" : "workspace_id";
+        await session.Connection.ExecuteAsync(new CommandDefinition(
+            $"WITH gone AS (DELETE FROM files.files WHERE {column} = @id RETURNING sha256), " +
+            "counts AS (SELECT sha256, count(*)::int AS n FROM gone GROUP BY sha256) " +
+            "UPDATE files.blobs b SET refs = b.refs - c.n, unreferenced_at = CASE WHEN b.refs = c.n THEN now() ELSE b.unreferenced_at END " +
+            "FROM counts c WHERE b.sha256 = c.sha256",
+            new { id }, session.Transaction, cancellationToken: ct));
+        await session.Connection.ExecuteAsync(new CommandDefinition(
+            $"DELETE FROM files.uploads WHERE {column} = @id", new { id }, session.Transaction, cancellationToken: ct));
+    }
+
+    /// <summary>
     /// Serializes quota decisions of one workspace until the transaction ends, so parallel uploads cannot together pass
     /// a quota each of them alone respects.
     /// </summary>

@@ -354,6 +354,20 @@ public abstract class FileTests<TFixture>(TFixture fixture) : IClassFixture<TFix
             await Host.Files().CompleteUploadAsync(new CompleteUploadRequest { UploadId = expiring }, owner.Bearer)), StatusCode.NotFound);
     }
 
+    [Fact]
+    public async Task DeletingTheBase_DeletesItsFilesAndReleasesTheirBlobs()
+    {
+        var (owner, _, baseId) = await Host.NewBaseAsync();
+        var data = RandomBytes(50_000, 13);
+        var file = (await Host.Files().UploadOneAsync(new FileHeader { Name = "gone-with-the-base", BaseId = baseId }, data, owner.Bearer)).File!;
+
+        await Host.Workspaces().DeleteBaseAsync(new PyAirtable.Contracts.Workspaces.DeleteBaseRequest { BaseId = baseId }, owner.Bearer);
+
+        await Eventually.TrueAsync(async () => await RefsAsync(file.Sha256) == 0, "the base's file is deleted and its blob released");
+        await Fixture.Maintenance.RunOnceAsync(CancellationToken.None);
+        Assert.False(await Fixture.Blobs.ExistsAsync(file.Sha256, CancellationToken.None));
+    }
+
     private async Task<long> BlobCountAsync()
     {
         await using var connection = new NpgsqlConnection(Fixture.Database.ConnectionString);
