@@ -64,7 +64,8 @@ internal sealed class StagedWriter : IAsyncDisposable
     public StagedWriter(string path)
     {
         Path = path;
-        _stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 0, FileOptions.Asynchronous);
+        // A 1 MiB buffer: small frames (64 KiB is a good size for the wire) reach the disk in few system calls.
+        _stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1024 * 1024, FileOptions.Asynchronous);
     }
 
     public string Path { get; }
