@@ -43,6 +43,8 @@ public sealed partial class FileMaintenance(
             }
         }
 
+        // Staged bytes left by a host that died mid-call, or by uploads another host expired.
+        staging.Sweep(options.Value.UploadLifetime);
         var collected = 0;
         while (true)
         {

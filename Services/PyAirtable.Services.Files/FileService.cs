@@ -99,6 +99,9 @@ public sealed partial class FileService(
             await blobs.PutAsync(sha256, stagedPath, size, ct);
         }
 
+        // The bytes are in the store (and a staged file may have been moved there): finish whatever the caller does now,
+        // or a resumable upload would be left without its bytes.
+        ct = CancellationToken.None;
         var row = await db.Files.InsertAsync(new FileRow
         {
             Id = Guid.CreateVersion7(), WorkspaceId = target.WorkspaceId, BaseId = target.BaseId, TableId = target.TableId,

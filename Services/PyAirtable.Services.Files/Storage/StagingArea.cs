@@ -22,6 +22,29 @@ public sealed class StagingArea
 
     public string UploadPath(Guid uploadId) => Path.Combine(Root, "uploads", uploadId.ToString("N"));
 
+    /// <summary>
+    /// Deletes staged files nothing will use: batch files not written to for an hour (their call died with the host)
+    /// and upload files older than <paramref name="uploadLifetime"/> (their upload has expired). The number deleted.
+    /// </summary>
+    public int Sweep(TimeSpan uploadLifetime)
+    {
+        var now = DateTime.UtcNow;
+        var deleted = 0;
+        foreach (var (folder, age) in new[] { ("incoming", TimeSpan.FromHours(1)), ("uploads", uploadLifetime) })
+        {
+            foreach (var file in new DirectoryInfo(Path.Combine(Root, folder)).EnumerateFiles())
+            {
+                if (now - file.LastWriteTimeUtc > age)
+                {
+                    DeleteQuietly(file.FullName);
+                    deleted++;
+                }
+            }
+        }
+
+        return deleted;
+    }
+
     public static void DeleteQuietly(string path)
     {
         try

@@ -11,6 +11,7 @@ namespace PyAirtable.IntegrationTests.Files;
 /// A large file through one stream with the process's memory watched (client and host share this process, so the
 /// figure bounds both). The suite uploads 256 MiB; `pyairtable bench-files` measures 1 GiB against a separate host.
 /// </summary>
+[Collection(MeasuresProcessMemory.Name)]
 public sealed class LargeUploadTests(ITestOutputHelper output)
 {
     private const int Size = 256 * 1024 * 1024;
@@ -88,4 +89,14 @@ public sealed class LargeUploadTests(ITestOutputHelper output)
             await Task.CompletedTask;
         }
     }
+}
+
+/// <summary>
+/// Tests that measure the test process's memory run alone (after the parallel ones): every host of every running test
+/// shares this process, and their uploads would count as this test's growth.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class MeasuresProcessMemory
+{
+    public const string Name = "measures process memory";
 }
