@@ -60,9 +60,13 @@ set -e
 
 # One closing line for the whole run: "N passed, M failed" (per-test result lines, cross-checked
 # against the runners' own totals).
-passed=$(grep -cE '^\s+Passed [^:]' "$log" || true)
-failed=$(grep -cE '^\s+Failed [^:]' "$log" || true)
-skipped=$(grep -cE '^\s+Skipped [^:]' "$log" || true)
+# The two test projects run side by side and share the console, so their lines can interleave ("  Passed   Passed X",
+# then a line that is only a test name): count each result word (one not followed by a colon, as the totals are),
+# not lines that start with one.
+result_count() { { grep -oP "(?<!\\S)$1(?=\\s+[^\\s:])" "$log" || true; } | wc -l; }
+passed=$(result_count Passed)
+failed=$(result_count Failed)
+skipped=$(result_count Skipped)
 runs=$(grep -cE '^Total tests: ' "$log" || true)
 total=$(grep -E '^Total tests: ' "$log" | awk '{ s += $3 } END { print s + 0 }')
 
