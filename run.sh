@@ -27,7 +27,7 @@ redis=$(scripts/redis.sh start "$state/redis" 56379 | tail -n 1)
 echo "PostgreSQL ${postgres%%;Username*} · Redis $redis" >&2
 
 dotnet build Host/PyAirtable.Host -c Release -nologo -v quiet
-ConnectionStrings__Postgres="$postgres" ConnectionStrings__Redis="$redis" \
+ConnectionStrings__Postgres="$postgres" ConnectionStrings__Redis="$redis" Files__FileSystem__Path="${Files__FileSystem__Path:-$state/files}" \
   dotnet Host/PyAirtable.Host/bin/Release/net10.0/PyAirtable.Host.dll "$@" &
 host_pid=$!
 wait "$host_pid"

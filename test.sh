@@ -14,6 +14,7 @@ stop_all() {
     [ -d "$dir" ] && scripts/pg.sh stop "$dir" >/dev/null 2>&1 || true
   done
   scripts/redis.sh stop "$state/redis" >/dev/null 2>&1 || true
+  scripts/s3rver.sh stop "$state/s3" >/dev/null 2>&1 || true
   scripts/pg.sh stop "$state/pg" >/dev/null 2>&1 || true
   # MSBuild nodes and the compiler server outlive the build: leave nothing running.
   dotnet build-server shutdown >/dev/null 2>&1 || true
@@ -22,13 +23,16 @@ trap stop_all EXIT
 stop_all
 
 bash scripts/ensure-deps.sh
-echo "== installing node tools (buf, gRPC for the interop suite) with npm ci"
+echo "== installing node tools (buf, gRPC for the interop suite, s3rver) with npm ci"
 npm ci --no-audit --no-fund --loglevel=error
 
 echo "== starting PostgreSQL and Redis (loopback, $state)"
 PYAIRTABLE_TEST_POSTGRES=$(scripts/pg.sh start "$state/pg" 55433 --fast | tail -n 1)
 PYAIRTABLE_TEST_REDIS=$(scripts/redis.sh start "$state/redis" 56380 | tail -n 1)
-export PYAIRTABLE_TEST_POSTGRES PYAIRTABLE_TEST_REDIS
+echo "== starting s3rver (S3-compatible, for the Files service's S3 backend)"
+rm -rf "$state/s3"
+PYAIRTABLE_TEST_S3=$(scripts/s3rver.sh start "$state/s3" 56390 | tail -n 1)
+export PYAIRTABLE_TEST_POSTGRES PYAIRTABLE_TEST_REDIS PYAIRTABLE_TEST_S3
 
 echo "== building (warnings are errors)"
 dotnet build PyAirtable.sln -c Release -nologo -v quiet
@@ -56,9 +60,13 @@ set -e
 
 # One closing line for the whole run: "N passed, M failed" (per-test result lines, cross-checked
 # against the runners' own totals).
-passed=$(grep -cE '^\s+Passed [^:]' "$log" || true)
-failed=$(grep -cE '^\s+Failed [^:]' "$log" || true)
-skipped=$(grep -cE '^\s+Skipped [^:]' "$log" || true)
+# The two test projects run side by side and share the console, so their lines can interleave ("  Passed   Passed X",
+# then a line that is only a test name): count each result word (one not followed by a colon, as the totals are),
+# not lines that start with one.
+result_count() { { grep -oP "(?<!\\S)$1(?=\\s+[^\\s:])" "$log" || true; } | wc -l; }
+passed=$(result_count Passed)
+failed=$(result_count Failed)
+skipped=$(result_count Skipped)
 runs=$(grep -cE '^Total tests: ' "$log" || true)
 total=$(grep -E '^Total tests: ' "$log" | awk '{ s += $3 } END { print s + 0 }')
 
@@ -85,7 +93,7 @@ smtp_sink=$!
 ConnectionStrings__Postgres="$PYAIRTABLE_TEST_POSTGRES" \
 ConnectionStrings__Redis="$PYAIRTABLE_TEST_REDIS" Redis__InstanceName="interop:" \
 Kestrel__Endpoints__Grpc__Url="http://127.0.0.1:$grpc_port" Kestrel__Endpoints__Probes__Url="http://127.0.0.1:$probe_port" \
-Mail__Host=127.0.0.1 Mail__Port="$smtp_port" \
+Mail__Host=127.0.0.1 Mail__Port="$smtp_port" Files__FileSystem__Path="$state/interop-files" \
 RateLimits__Classes__default__PerClientIp=100000 RateLimits__Classes__default__PerCredential=100000 \
   dotnet Host/PyAirtable.Host/bin/Release/net10.0/PyAirtable.Host.dll >"$state/interop-host.log" 2>&1 &
 interop_host=$!

@@ -9,6 +9,7 @@ using PyAirtable.Host.Gateway.RateLimiting;
 using PyAirtable.Host.Telemetry;
 using PyAirtable.Services.Analytics;
 using PyAirtable.Services.Auth;
+using PyAirtable.Services.Files;
 using PyAirtable.Services.Health;
 using PyAirtable.Services.Permissions;
 using PyAirtable.Services.Users;
@@ -105,6 +106,7 @@ public static partial class PlatformHost
         services.AddPermissionService(builder.Configuration);
         services.AddWorkspaceService(builder.Configuration);
         services.AddAnalyticsService(builder.Configuration);
+        services.AddFileService(builder.Configuration);
         return builder;
     }
 

@@ -12,5 +12,6 @@ var root = new RootCommand("PyAirtable developer tools.")
     BenchEventsCommand.Create(),
     BenchGatewayCommand.Create(),
     BenchHotPathCommand.Create(),
+    BenchFilesCommand.Create(),
 };
 return await root.Parse(args).InvokeAsync();

@@ -14,6 +14,9 @@ public static class TestEnvironment
 
     public static string Redis => Required("PYAIRTABLE_TEST_REDIS");
 
+    /// <summary>The S3-compatible server (s3rver) that ./test.sh starts, e.g. <c>http://127.0.0.1:56390</c>.</summary>
+    public static string S3 => Required("PYAIRTABLE_TEST_S3");
+
     /// <summary>The repository root (for scripts/ and the built host).</summary>
     public static string RepositoryRoot
     {

@@ -31,6 +31,7 @@ const definition = protoLoader.loadSync(
     'pyairtable/workspaces/v1/workspaces.proto',
     'pyairtable/permissions/v1/permissions.proto',
     'pyairtable/analytics/v1/analytics.proto',
+    'pyairtable/files/v1/files.proto',
     'grpc_std/health/v1/health.proto',
     'grpc_std/reflection/v1/reflection.proto',
     'grpc_std/reflection/v1alpha/reflection.proto',
@@ -48,6 +49,7 @@ const userService = new loaded.pyairtable.users.v1.UserService(address, credenti
 const workspaceService = new loaded.pyairtable.workspaces.v1.WorkspaceService(address, credentials);
 const permissionService = new loaded.pyairtable.permissions.v1.PermissionService(address, credentials);
 const analyticsService = new loaded.pyairtable.analytics.v1.AnalyticsService(address, credentials);
+const fileService = new loaded.pyairtable.files.v1.FileService(address, credentials);
 
 const rpcTypes = new protobuf.Root().loadSync([
   path.join(extraProtos, 'google/rpc/status.proto'),
@@ -56,7 +58,7 @@ const rpcTypes = new protobuf.Root().loadSync([
 const Status = rpcTypes.lookupType('google.rpc.Status');
 
 after(() => [healthService, standardHealth, reflectionV1, reflectionV1Alpha, authService, userService, workspaceService,
-  permissionService, analyticsService].forEach((c) => c.close()));
+  permissionService, analyticsService, fileService].forEach((c) => c.close()));
 
 const unary = (client, method, request, metadata = new grpc.Metadata()) =>
   new Promise((resolve, reject) => {
@@ -426,4 +428,33 @@ test('permissions: CheckPermission, Revoke with a consistency token, LookupResou
     asOwner, { deadline: deadline() }));
   assert.deepEqual(found.map((f) => [f.resource.type, f.resource.id]), [['RESOURCE_TYPE_BASE', base.id]]);
   assert.equal(found[0].level, 'PERMISSION_LEVEL_OWNER');
+});
+
+test('files: BatchUpload as a client stream (one good file, one bad), then a ranged Download', async () => {
+  const { owner, base } = await sharedWorkspace();
+  const asOwner = bearer(owner.tokens.access_token);
+  const { randomBytes, createHash } = await import('node:crypto');
+  const data = randomBytes(200_000);
+  const sha = createHash('sha256').update(data).digest('hex');
+
+  const response = await new Promise((resolve, reject) => {
+    const call = fileService.BatchUpload(asOwner, { deadline: deadline() }, (error, r) => (error ? reject(error) : resolve(r)));
+    call.write({ header: { name: 'from-node.bin', base_id: base.id, size_bytes: data.length, sha256: sha } });
+    for (let at = 0; at < data.length; at += 64 * 1024) call.write({ data: data.subarray(at, at + 64 * 1024) });
+    call.write({ header: { name: 'short.bin', base_id: base.id, size_bytes: 10 } });
+    call.write({ data: Buffer.from('only 9 b!') });
+    call.end();
+  });
+
+  assert.deepEqual(response.results.map((r) => r.index), [0, 1]);
+  const stored = response.results[0].file;
+  assert.equal(stored.name, 'from-node.bin');
+  assert.equal(stored.sha256, sha);
+  assert.equal(Number(stored.size_bytes), data.length);
+  assert.equal(response.results[1].error.code, 'ERROR_CODE_INVALID_ARGUMENT');
+  assert.equal(response.results[1].error.metadata.field, 'header.size_bytes');
+
+  const chunks = await allOf(fileService.Download({ file_id: stored.id, offset: 5, length: 150_000 }, asOwner, { deadline: deadline() }));
+  assert.equal(chunks[0].file.id, stored.id);
+  assert.ok(Buffer.concat(chunks.map((c) => c.data)).equals(data.subarray(5, 150_005)));
 });

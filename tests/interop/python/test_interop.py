@@ -1,5 +1,6 @@
 """Calls the running PyAirtable host with nothing but stubs generated from protos/."""
 import base64
+import hashlib
 import json
 import mailbox
 import os
@@ -21,6 +22,7 @@ from pyairtable.analytics.v1 import analytics_pb2, analytics_pb2_grpc
 from pyairtable.auth.v1 import auth_pb2, auth_pb2_grpc
 from pyairtable.common.v1 import common_pb2
 from pyairtable.events.v1 import events_pb2
+from pyairtable.files.v1 import files_pb2, files_pb2_grpc
 from pyairtable.health.v1 import health_pb2, health_pb2_grpc
 from pyairtable.permissions.v1 import permissions_pb2, permissions_pb2_grpc
 from pyairtable.users.v1 import users_pb2, users_pb2_grpc
@@ -67,6 +69,7 @@ class InteropTest(unittest.TestCase):
         cls.workspaces = workspaces_pb2_grpc.WorkspaceServiceStub(cls.channel)
         cls.permissions = permissions_pb2_grpc.PermissionServiceStub(cls.channel)
         cls.analytics = analytics_pb2_grpc.AnalyticsServiceStub(cls.channel)
+        cls.files = files_pb2_grpc.FileServiceStub(cls.channel)
 
     @classmethod
     def tearDownClass(cls):
@@ -455,6 +458,55 @@ class InteropTest(unittest.TestCase):
             consistency_token=revoked.consistency_token), metadata=as_owner, timeout=TIMEOUT))
         self.assertEqual([(f.resource.type, f.resource.id) for f in found], [(permissions_pb2.RESOURCE_TYPE_BASE, base.id)])
         self.assertEqual(found[0].level, permissions_pb2.PERMISSION_LEVEL_OWNER)
+
+    def test_files_batch_upload_client_stream_then_ranged_download(self):
+        """The first client-streaming RPC: two files in one stream (one with a wrong sha256), then a range read back."""
+        owner, _, _, base = self.shared_workspace()
+        as_owner = (("authorization", f"Bearer {owner.tokens.access_token}"),)
+        data = os.urandom(300_000)
+        sha = hashlib.sha256(data).hexdigest()
+
+        def frames():
+            yield files_pb2.BatchUploadRequest(header=files_pb2.FileHeader(
+                name="../from-python.bin", base_id=base.id, size_bytes=len(data), sha256=sha))
+            for at in range(0, len(data), 64 * 1024):
+                yield files_pb2.BatchUploadRequest(data=data[at:at + 64 * 1024])
+            yield files_pb2.BatchUploadRequest(header=files_pb2.FileHeader(name="bad.bin", base_id=base.id, sha256="0" * 64))
+            yield files_pb2.BatchUploadRequest(data=b"not that")
+
+        response = self.files.BatchUpload(frames(), metadata=as_owner, timeout=TIMEOUT)
+        self.assertEqual([r.index for r in response.results], [0, 1])
+        stored = response.results[0].file
+        self.assertEqual((stored.name, stored.size_bytes, stored.sha256), ("from-python.bin", len(data), sha))
+        self.assertEqual(response.results[1].error.code, "ERROR_CODE_INVALID_ARGUMENT")
+        self.assertEqual(response.results[1].error.metadata["field"], "header.sha256")
+
+        chunks = list(self.files.Download(files_pb2.DownloadRequest(file_id=stored.id, offset=1000, length=200_000),
+                                          metadata=as_owner, timeout=TIMEOUT))
+        self.assertEqual(chunks[0].file.id, stored.id)
+        self.assertEqual(b"".join(c.data for c in chunks), data[1000:201_000])
+
+    def test_files_resumable_upload_refuses_a_wrong_offset_with_the_committed_one(self):
+        owner, _, _, base = self.shared_workspace()
+        as_owner = (("authorization", f"Bearer {owner.tokens.access_token}"),)
+        data = os.urandom(100_000)
+        upload = self.files.CreateUpload(files_pb2.CreateUploadRequest(header=files_pb2.FileHeader(
+            name="resumable.bin", base_id=base.id, size_bytes=len(data))), metadata=as_owner, timeout=TIMEOUT).upload
+        first = self.files.AppendUpload(iter([files_pb2.AppendUploadRequest(upload_id=upload.id, offset=0, data=data[:60_000])]),
+                                        metadata=as_owner, timeout=TIMEOUT)
+        self.assertEqual(first.committed_offset, 60_000)
+        with self.assertRaises(grpc.RpcError) as refused:
+            self.files.AppendUpload(iter([files_pb2.AppendUploadRequest(upload_id=upload.id, offset=0, data=data[:10])]),
+                                    metadata=as_owner, timeout=TIMEOUT)
+        self.assertEqual(refused.exception.code(), grpc.StatusCode.FAILED_PRECONDITION)
+        info = detail(status_details(refused.exception), error_details_pb2.ErrorInfo)
+        self.assertEqual(info.metadata["committed_offset"], "60000")
+        self.files.AppendUpload(iter([files_pb2.AppendUploadRequest(upload_id=upload.id, offset=60_000, data=data[60_000:])]),
+                                metadata=as_owner, timeout=TIMEOUT)
+        done = self.files.CompleteUpload(files_pb2.CompleteUploadRequest(upload_id=upload.id, sha256=hashlib.sha256(data).hexdigest()),
+                                         metadata=as_owner, timeout=TIMEOUT).file
+        got = b"".join(c.data for c in self.files.Download(files_pb2.DownloadRequest(file_id=done.id), metadata=as_owner, timeout=TIMEOUT))
+        self.assertEqual(got, data)
 
 if __name__ == "__main__":
     result = unittest.TextTestRunner(verbosity=2).run(unittest.defaultTestLoader.loadTestsFromTestCase(InteropTest))
