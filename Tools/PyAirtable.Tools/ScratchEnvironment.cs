@@ -32,6 +32,12 @@ internal sealed class ScratchEnvironment : IAsyncDisposable
 
     public static async Task<ScratchEnvironment> CreateAsync(string postgres, string redis, string name, CancellationToken ct)
     {
+        // An empty --redis (say, from a shell variable that was never set) would quietly measure single-instance mode.
+        if (string.IsNullOrWhiteSpace(postgres) || string.IsNullOrWhiteSpace(redis))
+        {
+            throw new ArgumentException("--postgres and --redis must not be empty");
+        }
+
         var id = Guid.NewGuid().ToString("N")[..10];
         var server = new NpgsqlConnectionStringBuilder(postgres) { Pooling = false };
         var database = $"pyairtable_{name}_{id}";
