@@ -12,6 +12,7 @@ using PyAirtable.Services.Health;
 using PyAirtable.Services.Permissions;
 using PyAirtable.Services.Users;
 using PyAirtable.Services.Workspaces;
+using PyAirtable.Services.Webhooks;
 using PyAirtable.Services.Infrastructure;
 using PyAirtable.Services.Infrastructure.Contracts;
 using PyAirtable.Services.Infrastructure.Database;
@@ -101,6 +102,7 @@ public static partial class PlatformHost
         services.AddUserService(builder.Configuration);
         services.AddPermissionService(builder.Configuration);
         services.AddWorkspaceService(builder.Configuration);
+        services.AddWebhookService(builder.Configuration);
         return builder;
     }
 
