@@ -13,6 +13,7 @@ using PyAirtable.Services.Permissions;
 using PyAirtable.Services.Users;
 using PyAirtable.Services.Workspaces;
 using PyAirtable.Services.Webhooks;
+using PyAirtable.Services.Notifications;
 using PyAirtable.Services.Infrastructure;
 using PyAirtable.Services.Infrastructure.Contracts;
 using PyAirtable.Services.Infrastructure.Database;
@@ -103,6 +104,7 @@ public static partial class PlatformHost
         services.AddPermissionService(builder.Configuration);
         services.AddWorkspaceService(builder.Configuration);
         services.AddWebhookService(builder.Configuration);
+        services.AddNotificationService(builder.Configuration);
         return builder;
     }
 
