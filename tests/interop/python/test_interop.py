@@ -26,6 +26,7 @@ from pyairtable.auth.v1 import auth_pb2, auth_pb2_grpc
 from pyairtable.common.v1 import common_pb2
 from pyairtable.events.v1 import events_pb2
 from pyairtable.health.v1 import health_pb2, health_pb2_grpc
+from pyairtable.notifications.v1 import notifications_pb2, notifications_pb2_grpc
 from pyairtable.permissions.v1 import permissions_pb2, permissions_pb2_grpc
 from pyairtable.users.v1 import users_pb2, users_pb2_grpc
 from pyairtable.webhooks.v1 import webhooks_pb2, webhooks_pb2_grpc
@@ -72,6 +73,7 @@ class InteropTest(unittest.TestCase):
         cls.workspaces = workspaces_pb2_grpc.WorkspaceServiceStub(cls.channel)
         cls.permissions = permissions_pb2_grpc.PermissionServiceStub(cls.channel)
         cls.webhooks = webhooks_pb2_grpc.WebhookServiceStub(cls.channel)
+        cls.notifications = notifications_pb2_grpc.NotificationServiceStub(cls.channel)
 
     @classmethod
     def tearDownClass(cls):
@@ -409,6 +411,35 @@ class InteropTest(unittest.TestCase):
             self.assertEqual(event["workspaceid"], workspace.id)
         finally:
             server.shutdown()
+
+    def test_stream_notifications_then_resume_from_the_last_offset(self):
+        owner, reader, workspace, _ = self.shared_workspace()
+        as_owner = (("authorization", f"Bearer {owner.tokens.access_token}"),)
+        as_reader = (("authorization", f"Bearer {reader.tokens.access_token}"),)
+        live = self.notifications.StreamNotifications(notifications_pb2.StreamNotificationsRequest(), metadata=as_reader, timeout=TIMEOUT)
+        start = next(live)
+        self.assertTrue(start.epoch)
+        self.assertFalse(start.not_recovered)
+        live.cancel()
+
+        for i in range(3):
+            self.workspaces.UpdateWorkspace(workspaces_pb2.UpdateWorkspaceRequest(workspace_id=workspace.id, description=f"py {i}"),
+                                            metadata=as_owner, timeout=TIMEOUT)
+
+        resumed = self.notifications.StreamNotifications(
+            notifications_pb2.StreamNotificationsRequest(epoch=start.epoch, after_offset=start.offset), metadata=as_reader, timeout=TIMEOUT)
+        got = []
+        for message in resumed:
+            self.assertEqual(message.epoch, start.epoch)
+            self.assertFalse(message.not_recovered)
+            if message.HasField("notification"):
+                got.append(message.notification)
+            if len(got) == 3:
+                break
+        resumed.cancel()
+        self.assertEqual([n.offset for n in got], [start.offset + 1, start.offset + 2, start.offset + 3])
+        self.assertTrue(all(n.event_type == "pyairtable.events.v1.WorkspaceUpdated" for n in got))
+        self.assertEqual([events_pb2.WorkspaceUpdated.FromString(n.data).description for n in got], ["py 0", "py 1", "py 2"])
 
     def verify_email(self, email, login):
         """SendVerificationEmail, the code from the mail the SMTP server stored, VerifyEmail; swaps in the verified token."""
