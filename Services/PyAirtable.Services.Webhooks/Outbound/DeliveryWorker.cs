@@ -96,13 +96,15 @@ public sealed partial class DeliveryWorker(
                     await db.Deliveries.PurgeAsync(DateTime.UtcNow - settings.DeliveryRetention, stoppingToken);
                 }
             }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested && ex is NpgsqlException or TimeoutException or InvalidOperationException)
-            {
-                LogQueueUnavailable(logger, ex.Message);
-            }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
                 break;
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                // PostgreSQL away, a pool exhausted…: keep the worker (and the host) alive and look again after the poll.
+                LogQueueUnavailable(logger, $"{ex.GetType().Name}: {ex.Message}");
+                claimed = 0;
             }
 
             if (claimed == 0 || Volatile.Read(ref _inFlight) >= settings.MaxConcurrency)
@@ -137,10 +139,10 @@ public sealed partial class DeliveryWorker(
 
             await RecordAsync(delivery, token, attempt, CancellationToken.None);
         }
-        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException)
+        catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
         {
-            // The lease expires and the delivery is tried again (at least once).
-            LogRecordFailed(logger, delivery.MessageId, ex.Message);
+            // Not recorded (PostgreSQL away, a secret that does not decrypt…): the lease expires and the delivery is tried again.
+            LogRecordFailed(logger, delivery.MessageId, $"{ex.GetType().Name}: {ex.Message}");
         }
         finally
         {
