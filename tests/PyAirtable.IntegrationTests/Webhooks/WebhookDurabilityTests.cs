@@ -112,10 +112,16 @@ public sealed class WebhookDurabilityTests : DatabasePerTest
         await using var receiver = await WebhookReceiver.StartAsync();
         receiver.Respond = async (_, _) =>
         {
-            await Task.Delay(20); // a receiver that takes a moment, so both hosts find work
+            await Task.Delay(50); // a receiver that takes a moment, so both hosts find work
             return 200;
         };
-        await using var a = await TestHost.StartAsync(Database.ConnectionString, o => { WebhookFixture.Apply(o.Settings); o.Name = "a"; });
+        // A (where the events are written, so its worker is woken first) sends two at a time: it cannot keep up alone.
+        await using var a = await TestHost.StartAsync(Database.ConnectionString, o =>
+        {
+            WebhookFixture.Apply(o.Settings);
+            o.Name = "a";
+            o.Settings["Webhooks:MaxConcurrency"] = "2";
+        });
         await using var b = await TestHost.StartAsync(Database.ConnectionString, o =>
         {
             WebhookFixture.Apply(o.Settings);
