@@ -38,7 +38,7 @@ internal sealed class NotificationFanout(NpgsqlDataSource dataSource, FeedSignal
                 await db.Feeds.AppendAsync(recipients, new InboxRow
                 {
                     EventId = eventId, EventType = envelope.Type, WorkspaceId = workspace,
-                    BaseId = envelope.AggregateType == "base" && Guid.TryParse(envelope.Subject, out var baseId) ? baseId : null,
+                    BaseId = BaseOf(envelope),
                     Subject = envelope.Subject, ActorId = envelope.ActorId,
                     HappenedAt = envelope.Time is { } time ? DateTime.SpecifyKind(time, DateTimeKind.Utc) : DateTime.UtcNow, Data = envelope.Data,
                 }, options.Value.MaxPerUser, cancellationToken);
@@ -49,6 +49,30 @@ internal sealed class NotificationFanout(NpgsqlDataSource dataSource, FeedSignal
         }
 
         await signals.PublishAsync(recipients);
+    }
+
+    // Event types of the contracts by wire name, for the base an event is about when it is not itself a base's event (a
+    // file's): its BaseId field. Scanned once; types added to the contracts later are found without a change here.
+    private static readonly Dictionary<string, System.Reflection.PropertyInfo> BaseIdFields = typeof(IDomainEvent).Assembly.GetTypes()
+        .Where(t => t is { IsClass: true, IsAbstract: false } && typeof(IDomainEvent).IsAssignableFrom(t) && t.Namespace == typeof(IDomainEvent).Namespace
+            && Attribute.IsDefined(t, typeof(ProtoBuf.ProtoContractAttribute)) && t.GetProperty("BaseId")?.PropertyType == typeof(string))
+        .ToDictionary(EventTypes.NameOf, t => t.GetProperty("BaseId")!, StringComparer.Ordinal);
+
+    /// <summary>The base the event is about: its subject when it is a base's event, else its data's BaseId, else none.</summary>
+    private static Guid? BaseOf(EventEnvelope envelope)
+    {
+        if (envelope.AggregateType == "base")
+        {
+            return Guid.TryParse(envelope.Subject, out var subject) ? subject : null;
+        }
+
+        if (!BaseIdFields.TryGetValue(envelope.Type, out var field))
+        {
+            return null;
+        }
+
+        var data = ProtoBuf.Meta.RuntimeTypeModel.Default.Deserialize(field.DeclaringType!, new ReadOnlyMemory<byte>(envelope.Data));
+        return Guid.TryParse(field.GetValue(data) as string, out var id) ? id : null;
     }
 
     private static async Task ProjectAsync(NotificationSession db, EventEnvelope envelope, Guid workspace, CancellationToken ct)

@@ -81,6 +81,30 @@ public sealed class NotificationTests(NotificationFixture fixture) : IClassFixtu
     }
 
     [Fact]
+    public async Task BaseHiddenFromAMember_ItsNotificationsAreNotDelivered_TheOtherBasesAre()
+    {
+        var (owner, member, workspace) = await SharedAsync();
+        var ws = Host.Workspaces();
+        var hidden = (await ws.CreateBaseAsync(new CreateBaseRequest { WorkspaceId = workspace.Id, Name = "Salaries" }, owner.Bearer)).Base!;
+        var open = (await ws.CreateBaseAsync(new CreateBaseRequest { WorkspaceId = workspace.Id, Name = "Roadmap" }, owner.Bearer)).Base!;
+        await Host.Permissions().GrantAsync(new GrantRequest { Resource = Access.Access.Ref(ResourceType.Base, hidden.Id), UserId = member.UserId, Level = PermissionLevel.None }, owner.Bearer);
+        await using var stream = await NotificationListener.OpenAsync(Host, member);
+
+        await ws.RenameBaseAsync(new RenameBaseRequest { BaseId = hidden.Id, Name = "Salaries 2027" }, owner.Bearer);
+        await ws.RenameBaseAsync(new RenameBaseRequest { BaseId = open.Id, Name = "Roadmap 2027" }, owner.Bearer);
+
+        await Eventually.TrueAsync(() => Task.FromResult(stream.Notifications.Any(n => n.EventType == EventTypes.NameOf<BaseRenamed>())), "a rename arrived");
+        await Task.Delay(500);
+        var delivered = stream.Notifications.Where(n => n.EventType == EventTypes.NameOf<BaseRenamed>()).Single();
+        Assert.Equal(open.Id, delivered.BaseId);
+        Assert.DoesNotContain(stream.Notifications, n => n.BaseId == hidden.Id);
+        // The inbox does not show the hidden base's notifications either.
+        var listed = await Host.Channel.CreateGrpcService<INotificationService>().ListNotificationsAsync(new ListNotificationsRequest(), member.Bearer);
+        Assert.DoesNotContain(listed.Notifications, n => n.BaseId == hidden.Id);
+        Assert.Contains(listed.Notifications, n => n.BaseId == open.Id);
+    }
+
+    [Fact]
     public async Task IdleStream_Heartbeats_WithTheCurrentOffset()
     {
         var (_, member, _) = await SharedAsync();
