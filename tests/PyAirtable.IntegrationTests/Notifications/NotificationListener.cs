@@ -34,8 +34,10 @@ public sealed class NotificationListener : IAsyncDisposable
                     stream.Messages.Enqueue(message);
                 }
             }
-            catch (RpcException ex) when (ex.StatusCode == StatusCode.Cancelled)
+            catch (RpcException ex) when (ex.StatusCode == StatusCode.Cancelled || stream._hangUp.IsCancellationRequested)
             {
+                // We hung up. With many streams on one connection the client may report its own abort as UNAVAILABLE
+                // ("the request was aborted") rather than CANCELLED: after a hang-up that is no failure either.
             }
             catch (OperationCanceledException)
             {
