@@ -95,6 +95,7 @@ ConnectionStrings__Redis="$PYAIRTABLE_TEST_REDIS" Redis__InstanceName="interop:"
 Kestrel__Endpoints__Grpc__Url="http://127.0.0.1:$grpc_port" Kestrel__Endpoints__Probes__Url="http://127.0.0.1:$probe_port" \
 Mail__Host=127.0.0.1 Mail__Port="$smtp_port" Files__FileSystem__Path="$state/interop-files" \
 RateLimits__Classes__default__PerClientIp=100000 RateLimits__Classes__default__PerCredential=100000 \
+Webhooks__AllowedNetworks=127.0.0.1/32 \
   dotnet Host/PyAirtable.Host/bin/Release/net10.0/PyAirtable.Host.dll >"$state/interop-host.log" 2>&1 &
 interop_host=$!
 # Debian's Prometheus scrapes the host's /metrics every second while the interop suites call it; afterwards its query

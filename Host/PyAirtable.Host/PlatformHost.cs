@@ -14,6 +14,8 @@ using PyAirtable.Services.Health;
 using PyAirtable.Services.Permissions;
 using PyAirtable.Services.Users;
 using PyAirtable.Services.Workspaces;
+using PyAirtable.Services.Webhooks;
+using PyAirtable.Services.Notifications;
 using PyAirtable.Services.Infrastructure;
 using PyAirtable.Services.Infrastructure.Contracts;
 using PyAirtable.Services.Infrastructure.Database;
@@ -107,6 +109,8 @@ public static partial class PlatformHost
         services.AddWorkspaceService(builder.Configuration);
         services.AddAnalyticsService(builder.Configuration);
         services.AddFileService(builder.Configuration);
+        services.AddWebhookService(builder.Configuration);
+        services.AddNotificationService(builder.Configuration);
         return builder;
     }
 

@@ -127,8 +127,13 @@ public static partial class Validation
             && !host.EndsWith(".internal", StringComparison.OrdinalIgnoreCase);
     }
 
-    private static bool IsPublicAddress(System.Net.IPAddress address)
+    /// <summary>
+    /// False for loopback, private, link-local (cloud metadata), CGNAT, unspecified, multicast, reserved and documentation
+    /// addresses, in IPv4 and IPv6 (mapped, IPv4-compatible, NAT64 and 6to4 forms are judged by the IPv4 they carry).
+    /// </summary>
+    public static bool IsPublicAddress(System.Net.IPAddress address)
     {
+        ArgumentNullException.ThrowIfNull(address);
         if (address.IsIPv4MappedToIPv6)
         {
             address = address.MapToIPv4();

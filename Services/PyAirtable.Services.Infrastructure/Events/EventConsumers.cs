@@ -19,6 +19,16 @@ public interface IEventConsumer<in TEvent> where TEvent : IDomainEvent
     Task HandleAsync(TEvent domainEvent, EventContext context, CancellationToken cancellationToken);
 }
 
+/// <summary>
+/// Receives every event on the stream, whatever its type (also types added after the consumer was written), as its
+/// envelope: for consumers that forward events rather than act on their contents (webhooks). Same delivery rules as
+/// <see cref="IEventConsumer{TEvent}"/>; a class implementing this gets no typed calls.
+/// </summary>
+public interface IEventStreamConsumer
+{
+    Task HandleAsync(EventEnvelope envelope, EventContext context, CancellationToken cancellationToken);
+}
+
 /// <summary>What a handler knows about the event beyond its data.</summary>
 public sealed class EventContext(EventEnvelope envelope, string consumer, int attempt)
 {
@@ -48,19 +58,21 @@ public sealed class EventContext(EventEnvelope envelope, string consumer, int at
 /// <summary>A registered consumer: its name (consumer group), where a new one starts, and the event types it handles.</summary>
 public sealed class EventConsumerRegistration
 {
+    private readonly bool _everything;
     private readonly Dictionary<string, (Type EventType, Func<object, object, EventContext, CancellationToken, Task> Invoke)> _handlers;
 
     internal EventConsumerRegistration(string name, Type consumerType)
     {
         Name = name;
         ConsumerType = consumerType;
+        _everything = typeof(IEventStreamConsumer).IsAssignableFrom(consumerType);
         _handlers = consumerType.GetInterfaces()
             .Where(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IEventConsumer<>))
             .Select(i => i.GetGenericArguments()[0])
             .ToDictionary(PyAirtable.Contracts.Events.EventTypes.NameOf, t => (t, Bind(t)), StringComparer.Ordinal);
-        if (_handlers.Count == 0)
+        if (_handlers.Count == 0 && !_everything)
         {
-            throw new ArgumentException($"{consumerType} implements no IEventConsumer<TEvent>.", nameof(consumerType));
+            throw new ArgumentException($"{consumerType} implements no IEventConsumer<TEvent> (nor IEventStreamConsumer).", nameof(consumerType));
         }
     }
 
@@ -71,6 +83,12 @@ public sealed class EventConsumerRegistration
     /// <summary>Delivers an envelope to the consumer; false when it does not handle that type (nothing to do).</summary>
     internal async Task<bool> DispatchAsync(object consumer, EventEnvelope envelope, EventContext context, CancellationToken cancellationToken)
     {
+        if (_everything)
+        {
+            await ((IEventStreamConsumer)consumer).HandleAsync(envelope, context, cancellationToken);
+            return true;
+        }
+
         if (!_handlers.TryGetValue(envelope.Type, out var handler))
         {
             return false;

@@ -10,6 +10,10 @@ import time
 import unittest
 import uuid
 
+import hmac
+import http.server
+import threading
+
 import grpc
 import jwt
 from google.protobuf import descriptor_pb2
@@ -24,8 +28,10 @@ from pyairtable.common.v1 import common_pb2
 from pyairtable.events.v1 import events_pb2
 from pyairtable.files.v1 import files_pb2, files_pb2_grpc
 from pyairtable.health.v1 import health_pb2, health_pb2_grpc
+from pyairtable.notifications.v1 import notifications_pb2, notifications_pb2_grpc
 from pyairtable.permissions.v1 import permissions_pb2, permissions_pb2_grpc
 from pyairtable.users.v1 import users_pb2, users_pb2_grpc
+from pyairtable.webhooks.v1 import webhooks_pb2, webhooks_pb2_grpc
 from pyairtable.workspaces.v1 import workspaces_pb2, workspaces_pb2_grpc
 
 ADDRESS = os.environ.get("PYAIRTABLE_GRPC_ADDRESS", "127.0.0.1:50051")
@@ -70,6 +76,8 @@ class InteropTest(unittest.TestCase):
         cls.permissions = permissions_pb2_grpc.PermissionServiceStub(cls.channel)
         cls.analytics = analytics_pb2_grpc.AnalyticsServiceStub(cls.channel)
         cls.files = files_pb2_grpc.FileServiceStub(cls.channel)
+        cls.webhooks = webhooks_pb2_grpc.WebhookServiceStub(cls.channel)
+        cls.notifications = notifications_pb2_grpc.NotificationServiceStub(cls.channel)
 
     @classmethod
     def tearDownClass(cls):
@@ -377,6 +385,92 @@ class InteropTest(unittest.TestCase):
         self.assertEqual(accepted.member.level, permissions_pb2.PERMISSION_LEVEL_READ)
         self.assertTrue(accepted.consistency_token)
         return owner, reader, workspace, base
+
+    def test_webhook_created_then_delivery_verified_with_python_hmac(self):
+        """A webhook to a receiver in this process (the interop host allows 127.0.0.1): its signature checked with hmac."""
+        received = []
+
+        class Receiver(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                received.append((dict(self.headers), body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            _, _, _, owner = self.register_and_login()
+            as_owner = (("authorization", f"Bearer {owner.tokens.access_token}"),)
+            workspace = self.workspaces.CreateWorkspace(workspaces_pb2.CreateWorkspaceRequest(name="Hooked"),
+                                                        metadata=as_owner, timeout=TIMEOUT).workspace
+            with self.assertRaises(grpc.RpcError) as caught:
+                self.webhooks.CreateWebhook(webhooks_pb2.CreateWebhookRequest(workspace_id=workspace.id, url="http://10.0.0.1/"),
+                                            metadata=as_owner, timeout=TIMEOUT)
+            self.assertEqual(caught.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+            violations = detail(status_details(caught.exception), error_details_pb2.BadRequest).field_violations
+            self.assertEqual([v.field for v in violations], ["url"])
+
+            created = self.webhooks.CreateWebhook(webhooks_pb2.CreateWebhookRequest(
+                workspace_id=workspace.id, url=f"http://127.0.0.1:{server.server_address[1]}/hook",
+                event_types=["pyairtable.events.v1.WorkspaceUpdated"]), metadata=as_owner, timeout=TIMEOUT)
+            self.assertTrue(created.secret.startswith("whsec_"))
+            listed = self.webhooks.ListWebhooks(webhooks_pb2.ListWebhooksRequest(workspace_id=workspace.id),
+                                                metadata=as_owner, timeout=TIMEOUT)
+            self.assertEqual([w.id for w in listed.webhooks], [created.webhook.id])
+            self.workspaces.UpdateWorkspace(workspaces_pb2.UpdateWorkspaceRequest(workspace_id=workspace.id, description="hook me"),
+                                            metadata=as_owner, timeout=TIMEOUT)
+            for _ in range(400):
+                if received:
+                    break
+                time.sleep(0.05)
+            self.assertTrue(received, "no delivery reached the receiver")
+            headers, body = received[0]
+            headers = {k.lower(): v for k, v in headers.items()}
+            key = base64.b64decode(created.secret[len("whsec_"):])
+            signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
+            expected = "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+            self.assertIn(expected, headers["webhook-signature"].split(" "))
+            self.assertLess(abs(time.time() - int(headers["webhook-timestamp"])), 300)
+            event = json.loads(body)
+            self.assertEqual(event["specversion"], "1.0")
+            self.assertEqual(event["type"], "pyairtable.events.v1.WorkspaceUpdated")
+            self.assertEqual(event["data"]["description"], "hook me")
+            self.assertEqual(event["workspaceid"], workspace.id)
+        finally:
+            server.shutdown()
+
+    def test_stream_notifications_then_resume_from_the_last_offset(self):
+        owner, reader, workspace, _ = self.shared_workspace()
+        as_owner = (("authorization", f"Bearer {owner.tokens.access_token}"),)
+        as_reader = (("authorization", f"Bearer {reader.tokens.access_token}"),)
+        live = self.notifications.StreamNotifications(notifications_pb2.StreamNotificationsRequest(), metadata=as_reader, timeout=TIMEOUT)
+        start = next(live)
+        self.assertTrue(start.epoch)
+        self.assertFalse(start.not_recovered)
+        live.cancel()
+
+        for i in range(3):
+            self.workspaces.UpdateWorkspace(workspaces_pb2.UpdateWorkspaceRequest(workspace_id=workspace.id, description=f"py {i}"),
+                                            metadata=as_owner, timeout=TIMEOUT)
+
+        resumed = self.notifications.StreamNotifications(
+            notifications_pb2.StreamNotificationsRequest(epoch=start.epoch, after_offset=start.offset), metadata=as_reader, timeout=TIMEOUT)
+        got = []
+        for message in resumed:
+            self.assertEqual(message.epoch, start.epoch)
+            self.assertFalse(message.not_recovered)
+            if message.HasField("notification"):
+                got.append(message.notification)
+            if len(got) == 3:
+                break
+        resumed.cancel()
+        self.assertEqual([n.offset for n in got], [start.offset + 1, start.offset + 2, start.offset + 3])
+        self.assertTrue(all(n.event_type == "pyairtable.events.v1.WorkspaceUpdated" for n in got))
+        self.assertEqual([events_pb2.WorkspaceUpdated.FromString(n.data).description for n in got], ["py 0", "py 1", "py 2"])
 
     def verify_email(self, email, login):
         """SendVerificationEmail, the code from the mail the SMTP server stored, VerifyEmail; swaps in the verified token."""

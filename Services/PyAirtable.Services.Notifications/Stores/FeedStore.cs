@@ -1,0 +1,132 @@
+using Dapper;
+using PyAirtable.Contracts.Notifications;
+
+namespace PyAirtable.Services.Notifications.Stores;
+
+/// <summary>The membership projection, the per-user feeds (epoch, offsets) and their notifications.</summary>
+internal sealed class FeedStore(NotificationSession session)
+{
+    private const string Columns =
+        """
+        user_id AS UserId, "offset" AS Offset, event_id AS EventId, event_type AS EventType, workspace_id AS WorkspaceId,
+        base_id AS BaseId, subject AS Subject, actor_id AS ActorId, happened_at AS HappenedAt, data AS Data, read_at AS ReadAt
+        """;
+
+    public Task AddMemberAsync(Guid workspace, Guid user, CancellationToken ct) =>
+        session.Connection.ExecuteAsync(new CommandDefinition(
+            "INSERT INTO notifications.members (workspace_id, user_id) VALUES (@workspace, @user) ON CONFLICT DO NOTHING",
+            new { workspace, user }, session.Transaction, cancellationToken: ct));
+
+    public Task RemoveMemberAsync(Guid workspace, Guid user, CancellationToken ct) =>
+        session.Connection.ExecuteAsync(new CommandDefinition(
+            "DELETE FROM notifications.members WHERE workspace_id = @workspace AND user_id = @user",
+            new { workspace, user }, session.Transaction, cancellationToken: ct));
+
+    public Task RemoveWorkspaceAsync(Guid workspace, CancellationToken ct) =>
+        session.Connection.ExecuteAsync(new CommandDefinition(
+            "DELETE FROM notifications.members WHERE workspace_id = @workspace", new { workspace }, session.Transaction, cancellationToken: ct));
+
+    /// <summary>The workspace's members but <paramref name="actor"/>, by id (the order every writer locks feeds in).</summary>
+    public async Task<Guid[]> RecipientsAsync(Guid workspace, Guid? actor, CancellationToken ct) =>
+        (await session.Connection.QueryAsync<Guid>(new CommandDefinition(
+            """
+            SELECT user_id FROM notifications.members
+             WHERE workspace_id = @workspace AND (@actor::uuid IS NULL OR user_id <> @actor) ORDER BY user_id
+            """, new { workspace, actor }, session.Transaction, cancellationToken: ct))).ToArray();
+
+    /// <summary>
+    /// Appends the event to each user's feed at its next offset (the feed row is locked until commit, so offsets have no
+    /// gaps and commit in order per user) and drops what is past <paramref name="keep"/> per user.
+    /// </summary>
+    public async Task AppendAsync(Guid[] users, InboxRow row, int keep, CancellationToken ct)
+    {
+        await session.Connection.ExecuteAsync(new CommandDefinition(
+            """
+            WITH f AS (
+                INSERT INTO notifications.feeds (user_id, epoch, last_offset)
+                SELECT u, gen_random_uuid(), 1 FROM unnest(@users) AS u
+                ON CONFLICT (user_id) DO UPDATE SET last_offset = notifications.feeds.last_offset + 1
+                RETURNING user_id, last_offset)
+            INSERT INTO notifications.inbox (user_id, "offset", event_id, event_type, workspace_id, base_id, subject, actor_id, happened_at, data)
+            SELECT f.user_id, f.last_offset, @EventId, @EventType, @WorkspaceId, @BaseId, @Subject, @ActorId, @HappenedAt, @Data FROM f
+            """,
+            new { users, row.EventId, row.EventType, row.WorkspaceId, row.BaseId, row.Subject, row.ActorId, row.HappenedAt, row.Data },
+            session.Transaction, cancellationToken: ct));
+        await session.Connection.ExecuteAsync(new CommandDefinition(
+            """
+            WITH t AS (
+                UPDATE notifications.feeds SET trimmed_through = last_offset - @keep
+                 WHERE user_id = ANY(@users) AND last_offset - @keep > trimmed_through
+                RETURNING user_id, trimmed_through)
+            DELETE FROM notifications.inbox i USING t WHERE i.user_id = t.user_id AND i."offset" <= t.trimmed_through
+            """, new { users, keep = (long)keep }, session.Transaction, cancellationToken: ct));
+    }
+
+    /// <summary>The user's feed, made (empty, with a new epoch) when they have none yet.</summary>
+    public async Task<FeedRow> FeedAsync(Guid user, CancellationToken ct)
+    {
+        await session.Connection.ExecuteAsync(new CommandDefinition(
+            "INSERT INTO notifications.feeds (user_id, epoch) VALUES (@user, gen_random_uuid()) ON CONFLICT DO NOTHING",
+            new { user }, session.Transaction, cancellationToken: ct));
+        return await session.Connection.QuerySingleAsync<FeedRow>(new CommandDefinition(
+            "SELECT epoch AS Epoch, last_offset AS LastOffset, trimmed_through AS TrimmedThrough FROM notifications.feeds WHERE user_id = @user",
+            new { user }, session.Transaction, cancellationToken: ct));
+    }
+
+    /// <summary>The user's notifications after <paramref name="after"/>, in offset order.</summary>
+    public async Task<List<InboxRow>> ReadAfterAsync(Guid user, long after, int limit, CancellationToken ct) =>
+        (await session.Connection.QueryAsync<InboxRow>(new CommandDefinition(
+            $"""SELECT {Columns} FROM notifications.inbox WHERE user_id = @user AND "offset" > @after ORDER BY "offset" LIMIT @limit""",
+            new { user, after, limit }, session.Transaction, cancellationToken: ct))).ToList();
+
+    /// <summary>A page of the user's notifications, newest first, before <paramref name="before"/>.</summary>
+    public async Task<List<InboxRow>> PageAsync(Guid user, long? before, bool unreadOnly, int limit, CancellationToken ct) =>
+        (await session.Connection.QueryAsync<InboxRow>(new CommandDefinition(
+            $"""
+            SELECT {Columns} FROM notifications.inbox
+             WHERE user_id = @user AND (@before::bigint IS NULL OR "offset" < @before) AND (NOT @unreadOnly OR read_at IS NULL)
+             ORDER BY "offset" DESC LIMIT @limit
+            """, new { user, before, unreadOnly, limit }, session.Transaction, cancellationToken: ct))).ToList();
+
+    public Task<long> CountAsync(Guid user, bool unreadOnly, CancellationToken ct) =>
+        session.Connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT count(*) FROM notifications.inbox WHERE user_id = @user AND (NOT @unreadOnly OR read_at IS NULL)",
+            new { user, unreadOnly }, session.Transaction, cancellationToken: ct));
+
+    public Task<int> MarkReadAsync(Guid user, long[] offsets, long upTo, CancellationToken ct) =>
+        session.Connection.ExecuteAsync(new CommandDefinition(
+            """
+            UPDATE notifications.inbox SET read_at = now()
+             WHERE user_id = @user AND read_at IS NULL AND ("offset" = ANY(@offsets) OR "offset" <= @upTo)
+            """, new { user, offsets, upTo }, session.Transaction, cancellationToken: ct));
+}
+
+/// <summary>A user's feed: its epoch, the last offset given out and the last one dropped.</summary>
+internal sealed record FeedRow
+{
+    public Guid Epoch { get; init; }
+    public long LastOffset { get; init; }
+    public long TrimmedThrough { get; init; }
+}
+
+/// <summary>A row of notifications.inbox.</summary>
+internal sealed record InboxRow
+{
+    public Guid UserId { get; init; }
+    public long Offset { get; init; }
+    public Guid EventId { get; init; }
+    public string EventType { get; init; } = "";
+    public Guid WorkspaceId { get; init; }
+    public Guid? BaseId { get; init; }
+    public string Subject { get; init; } = "";
+    public string ActorId { get; init; } = "";
+    public DateTime HappenedAt { get; init; }
+    public byte[] Data { get; init; } = [];
+    public DateTime? ReadAt { get; init; }
+
+    public Notification ToContract() => new()
+    {
+        Offset = Offset, EventId = EventId.ToString(), EventType = EventType, WorkspaceId = WorkspaceId.ToString(),
+        BaseId = BaseId?.ToString() ?? "", Subject = Subject, ActorId = ActorId, Time = HappenedAt, Data = Data, ReadAt = ReadAt,
+    };
+}

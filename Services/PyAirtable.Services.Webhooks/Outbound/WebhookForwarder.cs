@@ -1,0 +1,38 @@
+using Npgsql;
+using PyAirtable.Contracts.Events;
+using PyAirtable.Services.Infrastructure.Events;
+using PyAirtable.Services.Webhooks.Stores;
+
+namespace PyAirtable.Services.Webhooks.Outbound;
+
+/// <summary>
+/// The event-stream consumer (<c>webhooks.forward</c>) that turns each event of a workspace into one delivery per
+/// matching webhook, in the same transaction as its handled mark (<see cref="EventContext.FirstDeliveryAsync"/>): a
+/// redelivered event queues nothing twice. It takes every event type (<see cref="IEventStreamConsumer"/>), so event types
+/// added to the contracts later reach webhooks without a change here.
+/// </summary>
+internal sealed class WebhookForwarder(NpgsqlDataSource dataSource, DeliveryWorker worker) : IEventStreamConsumer
+{
+    public const string ConsumerName = "webhooks.forward";
+
+    public async Task HandleAsync(EventEnvelope envelope, EventContext context, CancellationToken cancellationToken)
+    {
+        if (!Guid.TryParse(envelope.WorkspaceId, out var workspace) || !Guid.TryParse(envelope.Id, out var eventId))
+        {
+            return; // not a workspace's event (accounts, API keys): no webhook can want it
+        }
+
+        var data = EventCatalog.Decode(envelope);
+        var happened = envelope.Time is { } time ? DateTime.SpecifyKind(time, DateTimeKind.Utc) : DateTime.UtcNow;
+        await using var db = await WebhookSession.BeginAsync(dataSource, cancellationToken);
+        var targets = await db.Endpoints.MatchingAsync(workspace, EventCatalog.BasesOf(envelope, data), envelope.Type, happened, cancellationToken);
+        if (targets.Length == 0 || !await context.FirstDeliveryAsync(db.WriteTransaction, cancellationToken))
+        {
+            return;
+        }
+
+        await db.Deliveries.EnqueueAsync(targets, eventId, envelope.Type, envelope.Sequence, EventCatalog.Render(envelope, data), cancellationToken);
+        await db.CommitAsync(cancellationToken);
+        worker.Wake();
+    }
+}
