@@ -43,7 +43,10 @@ internal static class PlatformTelemetry
         var telemetry = services.AddOpenTelemetry().ConfigureResource(r => r.AddService(serviceName));
         if (tracesOn)
         {
-            AddTracing(telemetry, otlpEndpoint, otlpProtocol);
+            // Head sampling of new traces; a call that arrives with a sampled parent is always recorded, so one trace is
+            // whole on every host it crosses. Trace ids reach logs and downstream metadata whether sampled or not.
+            var ratio = Math.Clamp(configuration.GetValue($"{Section}:TraceSampleRatio", 1.0), 0, 1);
+            AddTracing(telemetry, otlpEndpoint, otlpProtocol, ratio);
         }
 
         if (metricsOn)
@@ -52,9 +55,10 @@ internal static class PlatformTelemetry
         }
     }
 
-    private static void AddTracing(OpenTelemetry.OpenTelemetryBuilder telemetry, Uri? otlpEndpoint, OtlpExportProtocol otlpProtocol) =>
+    private static void AddTracing(OpenTelemetry.OpenTelemetryBuilder telemetry, Uri? otlpEndpoint, OtlpExportProtocol otlpProtocol, double ratio) =>
         telemetry.WithTracing(t =>
         {
+            t.SetSampler(new ParentBasedSampler(new TraceIdRatioBasedSampler(ratio)));
             t.AddAspNetCoreInstrumentation(o =>
             {
                 // Probes and scrapes come every few seconds and say nothing about the platform's work.

@@ -164,6 +164,34 @@ public sealed class TelemetryTests : DatabasePerTest
     }
 
     [Fact]
+    public async Task SampleRatioZero_RecordsNoNewTrace_ButAlwaysACallerSampledTrace()
+    {
+        var spans = new SpanList();
+        await using var host = await TestHost.StartAsync(Database.ConnectionString, o =>
+        {
+            o.Settings["OpenTelemetry:TraceSampleRatio"] = "0";
+            o.ConfigureServices = services => services.ConfigureOpenTelemetryTracerProvider(t => t.AddInMemoryExporter(spans));
+        });
+        // A caller that decided not to sample, and one that did: the parent's decision wins over the ratio. The caller's
+        // context is the current activity, which the gRPC client carries as traceparent.
+        async Task<string> CallAsync(ActivityTraceFlags flags)
+        {
+            using var caller = new Activity("test caller")
+                .SetParentId(ActivityTraceId.CreateRandom(), ActivitySpanId.CreateRandom(), flags).Start();
+            await host.Diagnostics.EchoAsync(new EchoRequest { Text = "t" });
+            return caller.TraceId.ToHexString();
+        }
+
+        var unsampled = await CallAsync(ActivityTraceFlags.None);
+        var sampled = await CallAsync(ActivityTraceFlags.Recorded);
+
+        await Eventually.TrueAsync(() => Task.FromResult(spans.Snapshot().Any(s => s.Kind == ActivityKind.Server && s.TraceId.ToHexString() == sampled)),
+            "the caller-sampled call is recorded");
+        // The in-memory exporter hands spans over as they end: the sampled call's span ended after the unsampled one's.
+        Assert.DoesNotContain(spans.Snapshot(), s => s.TraceId.ToHexString() == unsampled && s.Kind == ActivityKind.Server);
+    }
+
+    [Fact]
     public async Task OtlpEndpointConfigured_HostServesWhileTheCollectorIsAway()
     {
         // Export failures are the exporter's to retry and drop; they must never reach a call.
