@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using PyAirtable.Contracts.Files;
 using PyAirtable.Services.Infrastructure.Errors;
 
 namespace PyAirtable.Services.Files;
@@ -12,6 +13,25 @@ internal static class FileNames
 {
     public const int MaxNameBytes = 255;
     public const string DefaultContentType = "application/octet-stream";
+
+    /// <summary>
+    /// A file header's own fields, checked and cleaned (the target resource is checked by the caller): INVALID_ARGUMENT
+    /// with every violation under <c>header.*</c>. Shared by BatchUpload and CreateUpload, which take the same header.
+    /// </summary>
+    public static (string Name, string ContentType, string Sha256) CheckHeader(FileHeader header)
+    {
+        var validator = new RequestValidator();
+        var name = Clean(validator, "header.name", header.Name);
+        var contentType = ContentType(validator, "header.content_type", header.ContentType);
+        var sha256 = Sha256(validator, "header.sha256", header.Sha256);
+        if (header.SizeBytes is < 0)
+        {
+            validator.Add("header.size_bytes", "must not be negative");
+        }
+
+        validator.ThrowIfInvalid();
+        return (name, contentType, sha256);
+    }
 
     /// <summary>
     /// The name to store: the last segment of a path (either separator), trimmed. NUL, control and invisible

@@ -75,16 +75,7 @@ public sealed partial class FileService
         var incoming = new Incoming(index, header.Name);
         try
         {
-            var validator = new RequestValidator();
-            var name = FileNames.Clean(validator, "header.name", header.Name);
-            var contentType = FileNames.ContentType(validator, "header.content_type", header.ContentType);
-            var sha256 = FileNames.Sha256(validator, "header.sha256", header.Sha256);
-            if (header.SizeBytes is < 0)
-            {
-                validator.Add("header.size_bytes", "must not be negative");
-            }
-
-            validator.ThrowIfInvalid();
+            var (name, contentType, sha256) = FileNames.CheckHeader(header);
             var key = header.BaseId + "/" + header.TableId;
             if (!targets.TryGetValue(key, out var target))
             {

@@ -29,16 +29,7 @@ public sealed partial class FileService
         ArgumentNullException.ThrowIfNull(request);
         var caller = context.RequireUser(FilesAreUsers);
         var header = request.Header ?? new FileHeader();
-        var validator = new RequestValidator();
-        var name = FileNames.Clean(validator, "header.name", header.Name);
-        var contentType = FileNames.ContentType(validator, "header.content_type", header.ContentType);
-        var sha256 = FileNames.Sha256(validator, "header.sha256", header.Sha256);
-        if (header.SizeBytes is < 0)
-        {
-            validator.Add("header.size_bytes", "must not be negative");
-        }
-
-        validator.ThrowIfInvalid();
+        var (name, contentType, sha256) = FileNames.CheckHeader(header);
         var target = await AuthorizeTargetAsync(context, "header.", header.BaseId, header.TableId, PermissionLevel.Edit);
         var ct = context.CancellationToken;
         if (header.SizeBytes is { } declared)
