@@ -42,6 +42,9 @@ public sealed class OtlpReceiver : IAsyncDisposable
     {
         var port = TestEnvironment.FreeTcpPort();
         var builder = WebApplication.CreateSlimBuilder();
+        // The test folder holds the host's appsettings.json, whose Kestrel endpoints (50051/50052) this server would bind
+        // as well: it listens on its own port only.
+        builder.Configuration.Sources.Clear();
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port, l => l.Protocols = HttpProtocols.Http2));
         var sink = new Sink();

@@ -32,6 +32,7 @@ const definition = protoLoader.loadSync(
     'pyairtable/permissions/v1/permissions.proto',
     'pyairtable/analytics/v1/analytics.proto',
     'pyairtable/files/v1/files.proto',
+    'pyairtable/notifications/v1/notifications.proto',
     'grpc_std/health/v1/health.proto',
     'grpc_std/reflection/v1/reflection.proto',
     'grpc_std/reflection/v1alpha/reflection.proto',
@@ -50,6 +51,7 @@ const workspaceService = new loaded.pyairtable.workspaces.v1.WorkspaceService(ad
 const permissionService = new loaded.pyairtable.permissions.v1.PermissionService(address, credentials);
 const analyticsService = new loaded.pyairtable.analytics.v1.AnalyticsService(address, credentials);
 const fileService = new loaded.pyairtable.files.v1.FileService(address, credentials);
+const notificationService = new loaded.pyairtable.notifications.v1.NotificationService(address, credentials);
 
 const rpcTypes = new protobuf.Root().loadSync([
   path.join(extraProtos, 'google/rpc/status.proto'),
@@ -58,7 +60,7 @@ const rpcTypes = new protobuf.Root().loadSync([
 const Status = rpcTypes.lookupType('google.rpc.Status');
 
 after(() => [healthService, standardHealth, reflectionV1, reflectionV1Alpha, authService, userService, workspaceService,
-  permissionService, analyticsService, fileService].forEach((c) => c.close()));
+  permissionService, analyticsService, fileService, notificationService].forEach((c) => c.close()));
 
 const unary = (client, method, request, metadata = new grpc.Metadata()) =>
   new Promise((resolve, reject) => {
@@ -457,4 +459,43 @@ test('files: BatchUpload as a client stream (one good file, one bad), then a ran
   const chunks = await allOf(fileService.Download({ file_id: stored.id, offset: 5, length: 150_000 }, asOwner, { deadline: deadline() }));
   assert.equal(chunks[0].file.id, stored.id);
   assert.ok(Buffer.concat(chunks.map((c) => c.data)).equals(data.subarray(5, 150_005)));
+});
+
+/** Reads a server stream until `done(messages)` holds, then cancels it; rejects on any error before that. */
+function readStream(call, done) {
+  const messages = [];
+  return new Promise((resolve, reject) => {
+    let finished = false;
+    call.on('data', (m) => {
+      messages.push(m);
+      if (!finished && done(messages)) {
+        finished = true;
+        call.cancel();
+        resolve(messages);
+      }
+    });
+    call.on('error', (e) => { if (!finished) { finished = true; reject(e); } });
+    call.on('end', () => { if (!finished) { finished = true; reject(new Error('stream ended early')); } });
+  });
+}
+
+test('notifications: StreamNotifications live, then resumed from the last offset and epoch with exactly the missed ones', async () => {
+  const { owner, reader, workspace } = await sharedWorkspace();
+  const asOwner = bearer(owner.tokens.access_token);
+  const asReader = bearer(reader.tokens.access_token);
+  const [start] = await readStream(notificationService.StreamNotifications({}, asReader, { deadline: deadline() }), (m) => m.length >= 1);
+  assert.ok(start.epoch);
+  assert.equal(start.not_recovered, false);
+
+  for (let i = 0; i < 3; i += 1) {
+    await unary(workspaceService, 'UpdateWorkspace', { workspace_id: workspace.id, description: `node ${i}` }, asOwner);
+  }
+
+  const resumed = await readStream(
+    notificationService.StreamNotifications({ epoch: start.epoch, after_offset: start.offset }, asReader, { deadline: deadline() }),
+    (m) => m.filter((x) => x.notification).length >= 3);
+  const got = resumed.filter((x) => x.notification).map((x) => x.notification);
+  assert.ok(resumed.every((x) => x.epoch === start.epoch && x.not_recovered === false));
+  assert.deepEqual(got.map((n) => Number(n.offset)), [1, 2, 3].map((k) => Number(start.offset) + k));
+  assert.ok(got.every((n) => n.event_type === 'pyairtable.events.v1.WorkspaceUpdated'));
 });
