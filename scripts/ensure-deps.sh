@@ -27,6 +27,8 @@ command -v unzip >/dev/null 2>&1 || missing+=(unzip)
 /usr/bin/python3 -c "import redis" 2>/dev/null || missing+=(python3-redis)
 # test.sh's Prometheus server scrapes the interop host's /metrics (the package's own service is never started: see below).
 command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+# h2load, with which bench-gateway and bench-hotpath drive the host (the .NET client would be the bottleneck).
+command -v h2load >/dev/null 2>&1 || missing+=(nghttp2-client)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -159,20 +159,20 @@ public static class BenchGatewayCommand
 
     private static void Print(List<BenchHost> hosts, Dictionary<string, List<Run>> results)
     {
-        var baseline = Median(results["all off"].Select(r => r.Rps));
+        var baseline = H2LoadResult.Median(results["all off"].Select(r => r.Rps));
         Console.WriteLine($"{"setting",-22} {"req/s (median)",15} {"vs all off",11} {"rounds req/s",-32} {"p50 ms",7} {"p99 ms",7} {"failed",7}");
         foreach (var host in hosts)
         {
             var runs = results[host.Name];
-            var rps = Median(runs.Select(r => r.Rps));
+            var rps = H2LoadResult.Median(runs.Select(r => r.Rps));
             var each = string.Join(" ", runs.Select(r => r.Rps.ToString("N0", CultureInfo.InvariantCulture)));
-            Console.WriteLine($"{host.Name,-22} {rps,15:N0} {rps / baseline,10:P1} {each,-32} {Median(runs.Select(r => r.P50)),7:F2} {Median(runs.Select(r => r.P99)),7:F2} " +
+            Console.WriteLine($"{host.Name,-22} {rps,15:N0} {rps / baseline,10:P1} {each,-32} {H2LoadResult.Median(runs.Select(r => r.P50)),7:F2} {H2LoadResult.Median(runs.Select(r => r.P99)),7:F2} " +
                               $"{runs.Sum(r => r.Failed),7}");
         }
 
         foreach (var name in new[] { "all on", "all on, 10 % sampled" })
         {
-            var all = Median(results[name].Select(r => r.Rps));
+            var all = H2LoadResult.Median(results[name].Select(r => r.Rps));
             Console.WriteLine($"cost of {name}: {1 - (all / baseline):P1} of the throughput with everything off (aim: at most 10 %)");
         }
         Console.WriteLine("failed = at least that many calls got no GetUser response (from the bytes received: h2load sees no gRPC status)");
@@ -183,10 +183,7 @@ public static class BenchGatewayCommand
     {
         var result = await H2Load.RunAsync(host.Address + "/pyairtable.users.v1.UserService/GetUser", body, ["authorization: Bearer " + token],
             requests, clients, streams, ct);
-        // h2load sees no gRPC status. Every successful GetUser carries a message of at least responseFrame bytes, an error
-        // (a trailers-only response) none: the data received bounds the failures from below.
-        var failedAtLeast = (int)Math.Max(result.StreamsFailed, Math.Ceiling(requests - ((double)result.DataBytes / responseFrame)));
-        return new Run(result.Rps, result.P50, result.P99, failedAtLeast);
+        return new Run(result.Rps, result.P50, result.P99, result.FailedAtLeast(requests, responseFrame));
     }
 
     private static long Measure<T>(T message)
@@ -194,12 +191,6 @@ public static class BenchGatewayCommand
         using var buffer = new MemoryStream();
         Serializer.Serialize(buffer, message);
         return buffer.Length;
-    }
-
-    private static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
     private static Dictionary<string, string> SettingsFor(string[] on)

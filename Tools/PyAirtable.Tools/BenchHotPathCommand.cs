@@ -83,7 +83,7 @@ public static class BenchHotPathCommand
                     foreach (var scenario in scenarios.Skip(round % scenarios.Count).Concat(scenarios.Take(round % scenarios.Count)))
                     {
                         var result = await H2Load.RunAsync(scenario.Url, files[scenario.Name], scenario.Headers, shape.Requests, shape.Clients, shape.Streams, ct);
-                        var failedAtLeast = Math.Max(result.StreamsFailed, (int)Math.Ceiling(shape.Requests - ((double)result.DataBytes / scenario.MinResponseFrame)));
+                        var failedAtLeast = result.FailedAtLeast(shape.Requests, scenario.MinResponseFrame);
                         if (failedAtLeast > 0)
                         {
                             await Console.Error.WriteLineAsync($"bench-hotpath: {scenario.Name} ({shape.Name}): at least {failedAtLeast} calls failed");
@@ -103,12 +103,12 @@ public static class BenchHotPathCommand
                 Console.WriteLine();
                 Console.WriteLine($"h2load -c{shape.Clients} -m{shape.Streams} -n {shape.Requests}");
                 Console.WriteLine($"{"scenario",-34} {"req/s",9} {"vs bare",8} {"p50 ms",8} {"p99 ms",8}");
-                var bare = Median(results[(scenarios[0].Name, shape.Name)].Select(r => r.Rps));
+                var bare = H2LoadResult.Median(results[(scenarios[0].Name, shape.Name)].Select(r => r.Rps));
                 foreach (var scenario in scenarios)
                 {
                     var runs = results[(scenario.Name, shape.Name)];
-                    var rps = Median(runs.Select(r => r.Rps));
-                    Console.WriteLine($"{scenario.Name,-34} {rps,9:N0} {rps / bare,8:F2} {Median(runs.Select(r => r.P50)),8:F3} {Median(runs.Select(r => r.P99)),8:F3}");
+                    var rps = H2LoadResult.Median(runs.Select(r => r.Rps));
+                    Console.WriteLine($"{scenario.Name,-34} {rps,9:N0} {rps / bare,8:F2} {H2LoadResult.Median(runs.Select(r => r.P50)),8:F3} {H2LoadResult.Median(runs.Select(r => r.P99)),8:F3}");
                 }
             }
 
@@ -121,12 +121,6 @@ public static class BenchHotPathCommand
                 File.Delete(file);
             }
         }
-    }
-
-    private static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
     private sealed record Scenario(string Name, string Url, byte[] Body, string[] Headers, long MinResponseFrame);

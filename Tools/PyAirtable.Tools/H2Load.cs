@@ -8,7 +8,21 @@ namespace PyAirtable.Tools;
 /// <summary>What one h2load run measured. Latencies come from its per-request log, in milliseconds.</summary>
 /// <param name="DataBytes">Response body bytes received in all (h2load sees no gRPC status: callers judge success by it).</param>
 /// <param name="StreamsFailed">Streams that h2load itself saw fail (reset, timeout), not gRPC errors.</param>
-internal readonly record struct H2LoadResult(double Rps, double P50, double P99, double Max, long DataBytes, int StreamsFailed);
+internal readonly record struct H2LoadResult(double Rps, double P50, double P99, double Max, long DataBytes, int StreamsFailed)
+{
+    /// <summary>
+    /// A lower bound on the calls that failed: h2load sees no gRPC status, but every success carries a reply of at least
+    /// <paramref name="minResponseFrame"/> bytes and an error (a trailers-only response) none.
+    /// </summary>
+    public int FailedAtLeast(int requests, long minResponseFrame) =>
+        Math.Max(StreamsFailed, (int)Math.Ceiling(requests - ((double)DataBytes / minResponseFrame)));
+
+    public static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+}
 
 /// <summary>
 /// Drives one unary gRPC method with h2load (Debian's nghttp2-client): the same framed request on every stream, h2c
