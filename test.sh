@@ -80,7 +80,8 @@ if [ "$total" -ne $((passed + failed + skipped)) ]; then
 fi
 echo "== interop: Python and Node clients against the running host, from protos/ alone"
 . scripts/common.sh
-grpc_port=$(free_port 56051)
+# Below the ephemeral range (32768+), where outgoing connections could take a port between the check and the bind.
+grpc_port=$(free_port 28051)
 probe_port=$(free_port $((grpc_port + 1)))
 smtp_port=$(free_port $((probe_port + 1)))
 # The host mails verification codes to a real SMTP server (Debian's python3-aiosmtpd) that keeps them in a
@@ -100,13 +101,21 @@ Webhooks__AllowedNetworks=127.0.0.1/32 \
 interop_host=$!
 # Debian's Prometheus scrapes the host's /metrics every second while the interop suites call it; afterwards its query
 # API must return their RPC counters (tests/interop/prometheus/check.py).
-prometheus_port=$(free_port $((smtp_port + 1)))
+# Its port is below the kernel's ephemeral range (32768+), where the host's own outgoing connections can take a port
+# between the check and the bind (seen once in CI); should it still lose the race, it starts again on the next one.
 rm -rf "$state/prometheus"; mkdir -p "$state/prometheus"
 printf '%s\n' 'global: { scrape_interval: 1s, evaluation_interval: 1s }' 'scrape_configs:' '  - job_name: pyairtable' \
   "    static_configs: [ { targets: [\"127.0.0.1:$probe_port\"] } ]" >"$state/prometheus/prometheus.yml"
-prometheus --config.file="$state/prometheus/prometheus.yml" --storage.tsdb.path="$state/prometheus/data" \
-  --web.listen-address="127.0.0.1:$prometheus_port" >"$state/prometheus/prometheus.log" 2>&1 &
-prometheus_pid=$!
+prometheus_port=29090
+for attempt in 1 2 3; do
+  prometheus_port=$(free_port "$prometheus_port")
+  prometheus --config.file="$state/prometheus/prometheus.yml" --storage.tsdb.path="$state/prometheus/data" \
+    --web.listen-address="127.0.0.1:$prometheus_port" >"$state/prometheus/prometheus.log" 2>&1 &
+  prometheus_pid=$!
+  sleep 1
+  kill -0 "$prometheus_pid" 2>/dev/null && break
+  prometheus_port=$((prometheus_port + 1))
+done
 stop_interop_host() {
   kill -TERM "$prometheus_pid" 2>/dev/null || true; wait "$prometheus_pid" 2>/dev/null || true
   kill -TERM "$interop_host" 2>/dev/null || true; wait "$interop_host" 2>/dev/null || true
