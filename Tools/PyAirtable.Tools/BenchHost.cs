@@ -23,6 +23,9 @@ internal sealed class BenchHost : IAsyncDisposable
 
     public string Address { get; }
 
+    /// <summary>The host's process id (for dotnet-trace).</summary>
+    public int ProcessId => _process.Id;
+
     /// <param name="settings">Configuration as environment variables (<c>Section__Key</c>), on top of the connection settings.</param>
     public static BenchHost Start(string dll, string name, IReadOnlyDictionary<string, string> settings, string postgres, string redis, string prefix)
     {

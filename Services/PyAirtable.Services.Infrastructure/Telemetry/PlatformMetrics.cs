@@ -50,6 +50,13 @@ public sealed class PlatformMetrics
         meter.CreateObservableGauge("pyairtable.events.consumer.oldest_unhandled", () => Lag<double>(services,
             l => l.Consumers.Select(c => new Measurement<double>(c.OldestSeconds, new KeyValuePair<string, object?>("consumer", c.Consumer)))),
             "s", "Age of the oldest event a consumer has not handled (0 when caught up).");
+
+        // Past ChangeFeed:Bound the in-process mirrors stop answering and every check goes to Redis or PostgreSQL again.
+        meter.CreateObservableGauge("pyairtable.change_feed.age", () =>
+            services.GetService(typeof(SharedState.ChangeFeed)) is SharedState.ChangeFeed { Age: { } age }
+                ? [new Measurement<double>(age.TotalSeconds)]
+                : Array.Empty<Measurement<double>>(),
+            "s", "Time since this host was last proven current with the change feed that keeps its in-process mirrors.");
     }
 
     /// <summary>Records one served RPC.</summary>
