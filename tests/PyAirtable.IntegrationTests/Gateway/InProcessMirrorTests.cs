@@ -82,6 +82,29 @@ public sealed class InProcessMirrorTests : DatabasePerTest
     }
 
     [Fact]
+    public async Task BaseRenamedOnOneHost_TheOtherServesTheNewNameWithinTheBound_AndADeletionAtOnceOnItsOwnHost()
+    {
+        await using var a = await StartAsync("a");
+        await using var b = await StartAsync("b");
+        var owner = await a.RegisterAsync();
+        var workspace = (await a.Workspaces().CreateWorkspaceAsync(new CreateWorkspaceRequest { Name = "Mirrors" }, owner.Bearer)).Workspace!;
+        var baseId = (await a.Workspaces().CreateBaseAsync(new CreateBaseRequest { WorkspaceId = workspace.Id, Name = "Before" }, owner.Bearer)).Base!.Id;
+        var get = new GetBaseRequest { BaseId = baseId };
+        await Task.Delay(Bound);
+        await b.Workspaces().GetBaseAsync(get, owner.Bearer);
+        Assert.Equal("Before", (await b.Workspaces().GetBaseAsync(get, owner.Bearer)).Base!.Name); // from b's memory
+        await a.Workspaces().GetBaseAsync(get, owner.Bearer);
+
+        await a.Workspaces().RenameBaseAsync(new RenameBaseRequest { BaseId = baseId, Name = "After" }, owner.Bearer);
+        Assert.Equal("After", (await a.Workspaces().GetBaseAsync(get, owner.Bearer)).Base!.Name);
+        await Task.Delay(Bound);
+        Assert.Equal("After", (await b.Workspaces().GetBaseAsync(get, owner.Bearer)).Base!.Name);
+
+        await b.Workspaces().DeleteBaseAsync(new DeleteBaseRequest { BaseId = baseId }, owner.Bearer);
+        AssertStatus(await Assert.ThrowsAsync<RpcException>(async () => await b.Workspaces().GetBaseAsync(get, owner.Bearer)), StatusCode.NotFound);
+    }
+
+    [Fact]
     public async Task HostCutOffFromTheFeed_StopsAnsweringFromMemory_AndRefusesARevokedKey()
     {
         var faults = new CacheFaults();
