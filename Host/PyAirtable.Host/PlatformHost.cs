@@ -68,6 +68,11 @@ public static partial class PlatformHost
         services.AddHttpContextAccessor();
         services.AddSingleton<StrictMarshallerFactory>();
         services.AddSingleton(sp => ProtoBuf.Grpc.Configuration.BinderConfiguration.Create([sp.GetRequiredService<StrictMarshallerFactory>()]));
+        // The interceptors keep no per-call state: grpc-dotnet takes them from DI when registered there, and otherwise builds
+        // each of them anew (with ActivatorUtilities) for every call.
+        services.AddSingleton<ErrorMappingInterceptor>();
+        services.AddSingleton<CallWorkspaceInterceptor>();
+        services.AddSingleton<RateLimitingInterceptor>();
         services.AddCodeFirstGrpc(o =>
         {
             o.Interceptors.Add<ErrorMappingInterceptor>();
