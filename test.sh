@@ -83,7 +83,8 @@ echo "== interop: Python and Node clients against the running host, from protos/
 # Below the ephemeral range (32768+), where outgoing connections could take a port between the check and the bind.
 grpc_port=$(free_port 28051)
 probe_port=$(free_port $((grpc_port + 1)))
-smtp_port=$(free_port $((probe_port + 1)))
+http_port=$(free_port $((probe_port + 1)))
+smtp_port=$(free_port $((http_port + 1)))
 # The host mails verification codes to a real SMTP server (Debian's python3-aiosmtpd) that keeps them in a
 # Maildir, where the interop suites read them.
 rm -rf "$state/maildir"
@@ -94,6 +95,7 @@ smtp_sink=$!
 ConnectionStrings__Postgres="$PYAIRTABLE_TEST_POSTGRES" \
 ConnectionStrings__Redis="$PYAIRTABLE_TEST_REDIS" Redis__InstanceName="interop:" \
 Kestrel__Endpoints__Grpc__Url="http://127.0.0.1:$grpc_port" Kestrel__Endpoints__Probes__Url="http://127.0.0.1:$probe_port" \
+Kestrel__Endpoints__Http__Url="http://127.0.0.1:$http_port" \
 Mail__Host=127.0.0.1 Mail__Port="$smtp_port" Files__FileSystem__Path="$state/interop-files" \
 RateLimits__Classes__default__PerClientIp=100000 RateLimits__Classes__default__PerCredential=100000 \
 Webhooks__AllowedNetworks=127.0.0.1/32 \

@@ -99,6 +99,7 @@ public static partial class PlatformHost
         });
 
         services.AddContractReflection();
+        services.AddSingleton<Gateway.Rest.RestRouteTable>();
         services.AddGatewayAuthentication(builder.Configuration);
 
         // Services, one line each; each is served here unless Remote:<service name> points elsewhere.
@@ -120,6 +121,9 @@ public static partial class PlatformHost
         ArgumentNullException.ThrowIfNull(builder);
         var app = builder.Build();
 
+        // Before routing: a JSON/HTTP request becomes the gRPC call of its route, so everything below serves it as one.
+        app.UseMiddleware<Gateway.Rest.RestTranscodingMiddleware>();
+        app.UseRouting();
         // First: the scrape endpoint is not an RPC, and the RPC metrics see every call, refused ones too.
         app.UsePlatformTelemetry();
         app.UseMiddleware<RequestContextMiddleware>();
