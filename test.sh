@@ -39,6 +39,9 @@ dotnet build PyAirtable.sln -c Release -nologo -v quiet
 
 echo "== contract gate: export drift, buf lint, compatibility with the released baseline"
 dotnet Tools/PyAirtable.Tools/bin/Release/net10.0/pyairtable.dll protos check --dir protos
+echo "== OpenAPI gate: export drift, compatibility with the released baseline, an independent validator"
+dotnet Tools/PyAirtable.Tools/bin/Release/net10.0/pyairtable.dll openapi check --dir openapi --protos protos
+node tests/interop/openapi/validate.mjs openapi/pyairtable.openapi.json
 echo "== protoc compiles the exported protos"
 (cd protos && protoc -I. -I/usr/include --descriptor_set_out=/dev/null $(find pyairtable -name '*.proto' | sort))
 echo "== the Contracts package carries the protos"

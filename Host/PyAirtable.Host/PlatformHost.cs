@@ -142,6 +142,9 @@ public static partial class PlatformHost
 
         // Every contract bound to run in this process (AddContract), including ones tests add.
         app.MapContracts();
+        // The JSON/HTTP API's OpenAPI 3.1 document (what `pyairtable openapi export` writes), for the contracts served here.
+        app.MapGet("/openapi.json", (Gateway.Rest.RestRouteTable routes) => Results.Text(routes.OpenApiText, "application/json"))
+            .AllowAnonymous();
         return app;
     }
 

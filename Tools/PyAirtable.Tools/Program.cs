@@ -6,6 +6,7 @@ var root = new RootCommand("PyAirtable developer tools.")
 {
     HealthCommand.Create(),
     ProtosCommand.Create(),
+    OpenApiCommand.Create(),
     SeedCommand.Create(),
     BenchCommand.Create(),
     BenchPermissionsCommand.Create(),

@@ -61,15 +61,22 @@ internal static class ContractReflection
     private static List<FileDescriptor> LoadExportedFiles()
     {
         var assembly = typeof(ContractReflection).Assembly;
-        var set = new PbFileDescriptorSet();
         var resources = assembly.GetManifestResourceNames()
             .Where(n => n.StartsWith(ResourcePrefix, StringComparison.Ordinal) && n.EndsWith(".proto", StringComparison.Ordinal))
             .Order(StringComparer.Ordinal)
             .ToList();
-        foreach (var resource in resources)
+        return LoadFiles(resources.Select(r => (r[ResourcePrefix.Length..],
+            (Func<TextReader>)(() => new StreamReader(assembly.GetManifestResourceStream(r)!)))));
+    }
+
+    /// <summary>Descriptors of proto files (name relative to the protos folder, and a way to read it), with source comments.</summary>
+    internal static List<FileDescriptor> LoadFiles(IEnumerable<(string Name, Func<TextReader> Open)> protos)
+    {
+        var set = new PbFileDescriptorSet();
+        foreach (var (name, open) in protos)
         {
-            using var reader = new StreamReader(assembly.GetManifestResourceStream(resource)!);
-            set.Add(resource[ResourcePrefix.Length..], includeInOutput: true, reader);
+            using var reader = open();
+            set.Add(name, includeInOutput: true, reader);
         }
 
         set.Process();

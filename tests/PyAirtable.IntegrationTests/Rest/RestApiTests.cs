@@ -100,6 +100,15 @@ public sealed class RestApiTests(HostFixture fixture) : HostTests(fixture)
     }
 
     [Fact]
+    public async Task OpenApiDocument_ServedAnonymously_IsTheCommittedOne()
+    {
+        using var http = Host.RestClient();
+        var served = await http.GetStringAsync("/openapi.json");
+        var committed = await File.ReadAllTextAsync(Path.Combine(TestEnvironment.RepositoryRoot, "openapi", "pyairtable.openapi.json"));
+        Assert.Equal(committed, served);
+    }
+
+    [Fact]
     public async Task UnknownRouteAndWrongVerb_Are404And405()
     {
         using var http = Host.RestClient();

@@ -119,6 +119,8 @@ internal sealed class RestRouteTable
         }
 
         // A custom verb or a literal beats a variable: GET /v1/files/f1:download is Download, not GetFile of "f1:download".
+        _openApi = new Lazy<string>(() => OpenApiDocument.ToText(OpenApiDocument.Generate(
+            bindings.Where(b => b.IsLocal).Select(b => b.Contract), descriptors.Files)));
         Routes = routes.OrderByDescending(r => r.CustomVerb is not null)
             .ThenByDescending(r => r.Segments.Count(s => !s.StartsWith('{'))).ToList();
         var duplicate = routes.GroupBy(r => r.Verb + " " + r.Template).FirstOrDefault(g => g.Count() > 1);
@@ -129,6 +131,11 @@ internal sealed class RestRouteTable
     }
 
     public IReadOnlyList<RestRoute> Routes { get; }
+
+    private readonly Lazy<string> _openApi;
+
+    /// <summary>The OpenAPI document of these routes (generated once, on first request).</summary>
+    public string OpenApiText => _openApi.Value;
 
     /// <summary>Whether a path looks like a JSON/HTTP route (<c>/v1/…</c>): cheap enough for the tracing filter.</summary>
     public static bool IsVersionedPath(PathString path) =>

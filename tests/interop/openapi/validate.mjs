@@ -1,0 +1,16 @@
+// Validates an OpenAPI document with an independent validator (@apidevtools/swagger-parser: schema + $ref resolution).
+// Usage: node tests/interop/openapi/validate.mjs <file or http URL>...
+import SwaggerParser from "@apidevtools/swagger-parser";
+
+let failed = 0;
+for (const source of process.argv.slice(2)) {
+  try {
+    const api = await SwaggerParser.validate(source);
+    const operations = Object.values(api.paths).reduce((n, item) => n + Object.keys(item).length, 0);
+    console.log(`openapi: ${source}: valid OpenAPI ${api.openapi}, ${operations} operations`);
+  } catch (error) {
+    failed++;
+    console.log(`openapi: ${source}: INVALID: ${error.message}`);
+  }
+}
+process.exit(failed === 0 ? 0 : 1);
