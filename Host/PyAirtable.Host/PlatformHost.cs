@@ -124,6 +124,8 @@ public static partial class PlatformHost
         // Before routing: a JSON/HTTP request becomes the gRPC call of its route, so everything below serves it as one.
         app.UseMiddleware<Gateway.Rest.RestTranscodingMiddleware>();
         app.UseRouting();
+        // gRPC-Web (browsers; HTTP/1.1 or 2): unwrapped into the same gRPC call, before anything that looks at calls.
+        app.UseGrpcWeb(new Microsoft.AspNetCore.Builder.GrpcWebOptions { DefaultEnabled = true });
         // First: the scrape endpoint is not an RPC, and the RPC metrics see every call, refused ones too.
         app.UsePlatformTelemetry();
         app.UseMiddleware<RequestContextMiddleware>();
