@@ -12,6 +12,7 @@ var root = new RootCommand("PyAirtable developer tools.")
     BenchPermissionsCommand.Create(),
     BenchEventsCommand.Create(),
     BenchGatewayCommand.Create(),
+    BenchRestCommand.Create(),
     BenchHotPathCommand.Create(),
     BenchFilesCommand.Create(),
 };
