@@ -100,6 +100,7 @@ public static partial class PlatformHost
 
         services.AddContractReflection();
         services.AddSingleton<Gateway.Rest.RestRouteTable>();
+        services.AddOptions<Gateway.Rest.RestApiOptions>().Bind(builder.Configuration.GetSection(Gateway.Rest.RestApiOptions.Section));
         services.AddGatewayAuthentication(builder.Configuration);
 
         // Services, one line each; each is served here unless Remote:<service name> points elsewhere.

@@ -153,6 +153,53 @@ public sealed class RestApiTests(HostFixture fixture) : HostTests(fixture)
             .ToList();
 }
 
+/// <summary>Deprecation headers and the retirement switch of JSON/HTTP routes; gRPC callers of the same methods are unaffected.</summary>
+public sealed class RestRetirementFixture : HostFixture
+{
+    protected override void Configure(TestHostOptions options)
+    {
+        options.Settings["RestApi:Deprecated:pyairtable.users.v1.UserService/GetUser"] = "2027-06-30";
+        options.Settings["RestApi:Retired:pyairtable.users.v1.UserService/ListUsers"] = "2026-11-01";
+    }
+}
+
+public sealed class RestRetirementTests(RestRetirementFixture fixture) : IClassFixture<RestRetirementFixture>, IDisposable
+{
+    [Fact]
+    public async Task DeprecatedRoute_StillServed_WithDeprecationAndSunset()
+    {
+        var user = await fixture.Host.RegisterAsync();
+        using var http = fixture.Host.RestClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/v1/users/{user.UserId}");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", user.Tokens.AccessToken);
+        using var response = await http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("true", response.Headers.GetValues("Deprecation").Single());
+        Assert.Equal("Wed, 30 Jun 2027 00:00:00 GMT", response.Headers.GetValues("Sunset").Single());
+    }
+
+    [Fact]
+    public async Task RetiredRoute_Is410WithWhatToCallInstead_WhileGrpcStillServesIt()
+    {
+        var user = await fixture.Host.RegisterAsync();
+        using var http = fixture.Host.RestClient();
+        var rest = await http.CallAsync(HttpMethod.Get, "/v1/users", bearer: user.Tokens.AccessToken, requestId: "retired-1");
+        Assert.Equal(HttpStatusCode.Gone, rest.Status);
+        Assert.Equal(12, rest.Json!["code"]!.GetValue<int>());
+        Assert.Contains("pyairtable.users.v1.UserService/ListUsers over gRPC", rest.Json["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal("retired-1", rest.Json["details"]![0]!["metadata"]!["request_id"]!.GetValue<string>());
+
+        var grpc = await fixture.Host.Users().ListUsersAsync(new ListUsersRequest(), user.Bearer);
+        Assert.NotNull(grpc);
+    }
+
+    public void Dispose()
+    {
+        fixture.AssertNoUnexpectedErrors();
+        GC.SuppressFinalize(this);
+    }
+}
+
 /// <summary>A JSON/HTTP answer: status, parsed body, request id.</summary>
 public sealed record RestAnswer(HttpStatusCode Status, JsonNode? Json, string? RequestId);
 

@@ -16,7 +16,8 @@ namespace PyAirtable.Host.Gateway.Rest;
 /// are turned back into proto3 JSON, a google.rpc.Status error body, or newline-delimited JSON (SSE on request) for
 /// server streams. Must run first, before routing.
 /// </summary>
-internal sealed class RestTranscodingMiddleware(RequestDelegate next, RestRouteTable routes)
+internal sealed class RestTranscodingMiddleware(RequestDelegate next, RestRouteTable routes,
+    Microsoft.Extensions.Options.IOptionsMonitor<RestApiOptions> options)
 {
     public async Task InvokeAsync(HttpContext context)
     {
@@ -41,6 +42,13 @@ internal sealed class RestTranscodingMiddleware(RequestDelegate next, RestRouteT
             return;
         }
 
+        var switches = options.CurrentValue;
+        if (await RestRetirement.RefuseIfRetiredAsync(context, route, switches))
+        {
+            return;
+        }
+
+        RestRetirement.Announce(context.Response, route, switches);
         var (wire, problem) = await RestRequest.ReadAsync(context, route, fields);
         if (problem is not null)
         {
