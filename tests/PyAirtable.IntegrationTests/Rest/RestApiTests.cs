@@ -41,6 +41,12 @@ public sealed class RestApiTests(HostFixture fixture) : HostTests(fixture)
         Assert.False(user.ContainsKey("display_name"));
 
         var grpc = await Host.Users().GetUserAsync(new GetUserRequest { UserId = userId }, Identities.WithBearer(token));
+        // The RPC metrics count both calls under the one method, each with its protocol (the share owners watch).
+        var metrics = (await http.GetStringAsync(new Uri(Host.ProbeAddress + "/metrics"))).Split('\n')
+            .Where(l => l.StartsWith("rpc_server_call_duration_seconds_count{", StringComparison.Ordinal)
+                && l.Contains("rpc_method=\"GetUser\"", StringComparison.Ordinal)).ToList();
+        Assert.Contains(metrics, l => l.Contains("pyairtable_protocol=\"rest\"", StringComparison.Ordinal));
+        Assert.Contains(metrics, l => l.Contains("pyairtable_protocol=\"grpc\"", StringComparison.Ordinal));
         Assert.Equal(grpc.User!.Id, user["id"]!.GetValue<string>());
         Assert.Equal(grpc.User.Email, user["email"]!.GetValue<string>());
         Assert.Equal(grpc.User.Etag, user["etag"]!.GetValue<string>());

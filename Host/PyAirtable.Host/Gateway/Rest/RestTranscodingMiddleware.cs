@@ -24,6 +24,12 @@ internal sealed class RestTranscodingMiddleware(RequestDelegate next, RestRouteT
         var request = context.Request;
         if (request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true)
         {
+            // gRPC-Web's middleware makes the call look like gRPC further in: note how it arrived, for the protocol share.
+            if (request.ContentType.StartsWith("application/grpc-web", StringComparison.OrdinalIgnoreCase))
+            {
+                context.Features.Set(CallProtocolFeature.GrpcWeb);
+            }
+
             await next(context);
             return;
         }
@@ -62,6 +68,7 @@ internal sealed class RestTranscodingMiddleware(RequestDelegate next, RestRouteT
         context.Features.Set<IHttpResponseBodyFeature>(capture);
         context.Features.Set<IHttpResponseTrailersFeature>(capture);
         context.Features.Set(new RestCallFeature(route));
+        context.Features.Set(CallProtocolFeature.Rest);
 
         var writer = new RestResponseWriter(context, route, realBody, sse);
         var pump = writer.PumpAsync(capture.Reader);
@@ -128,6 +135,14 @@ internal sealed class RestTranscodingMiddleware(RequestDelegate next, RestRouteT
 
         public Task CompleteAsync() => Task.CompletedTask; // the middleware completes the pipe once the call has ended
     }
+}
+
+/// <summary>How a call arrived when it was not plain gRPC (the RPC metrics' <c>pyairtable.protocol</c> tag).</summary>
+internal sealed record CallProtocolFeature(string Name)
+{
+    public static readonly CallProtocolFeature Rest = new("rest");
+
+    public static readonly CallProtocolFeature GrpcWeb = new("grpc_web");
 }
 
 /// <summary>Marks a call that arrived as JSON/HTTP (for analytics' protocol share and for tests).</summary>
