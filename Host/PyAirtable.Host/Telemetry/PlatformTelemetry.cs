@@ -64,7 +64,9 @@ internal static class PlatformTelemetry
             t.AddAspNetCoreInstrumentation(o =>
             {
                 // Probes and scrapes come every few seconds and say nothing about the platform's work.
-                o.Filter = http => http.Request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) == true;
+                // JSON/HTTP calls are traced too: their paths are versioned (/v1/…), and they become gRPC calls later.
+                o.Filter = http => http.Request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) == true
+                    || Gateway.Rest.RestRouteTable.IsVersionedPath(http.Request.Path);
             });
             // Remote contracts: one client span per call; the HTTP span below it would repeat it.
             t.AddGrpcClientInstrumentation(o => o.SuppressDownstreamInstrumentation = true);

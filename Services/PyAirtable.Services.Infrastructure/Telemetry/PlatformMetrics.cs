@@ -60,7 +60,9 @@ public sealed class PlatformMetrics
     }
 
     /// <summary>Records one served RPC.</summary>
-    public void RecordRpc(string service, string method, int grpcStatus, double seconds)
+    /// <param name="protocol">How the call arrived: <c>grpc</c>, <c>grpc_web</c> or <c>rest</c> (JSON/HTTP), so owners see each
+    /// method's share by protocol before switching JSON/HTTP routes off.</param>
+    public void RecordRpc(string service, string method, int grpcStatus, double seconds, string protocol = "grpc")
     {
         if (!_rpcDuration.Enabled)
         {
@@ -73,6 +75,7 @@ public sealed class PlatformMetrics
             { "rpc.system", "grpc" },
             { "rpc.service", service },
             { "rpc.method", method },
+            { "pyairtable.protocol", protocol },
             { "rpc.grpc.status_code", (uint)grpcStatus < (uint)BoxedStatusCodes.Length ? BoxedStatusCodes[grpcStatus] : grpcStatus },
         };
         _rpcDuration.Record(seconds, in tags);
