@@ -13,5 +13,6 @@ var root = new RootCommand("PyAirtable developer tools.")
     BenchGatewayCommand.Create(),
     BenchHotPathCommand.Create(),
     BenchFilesCommand.Create(),
+    BenchNotifyCommand.Create(),
 };
 return await root.Parse(args).InvokeAsync();
