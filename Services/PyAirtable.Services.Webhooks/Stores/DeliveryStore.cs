@@ -58,28 +58,39 @@ internal sealed class DeliveryStore(WebhookSession session)
             "UPDATE webhooks.deliveries SET lease_until = NULL, lease_token = NULL WHERE id = @id AND lease_token = @token",
             new { id, token }, session.Transaction, cancellationToken: ct));
 
-    public Task RecordAttemptAsync(Guid delivery, AttemptRow attempt, CancellationToken ct) =>
-        session.Connection.ExecuteAsync(new CommandDefinition(
+    /// <summary>
+    /// Records attempts, many in two statements: every attempt is written (ListDeliveries shows it); its outcome — succeeded,
+    /// failed for good, or due again at its next time — changes the delivery only while the lease it was made under is
+    /// still held (a lease that expired and was taken over meanwhile changes nothing: the new holder decides).
+    /// </summary>
+    public async Task RecordManyAsync(IReadOnlyList<Outcome> outcomes, CancellationToken ct)
+    {
+        var ids = outcomes.Select(o => o.Delivery).ToArray();
+        await session.Connection.ExecuteAsync(new CommandDefinition(
             """
             INSERT INTO webhooks.attempts (delivery_id, attempted_at, status_code, latency_ms, succeeded, error)
-            VALUES (@delivery, @AttemptedAt, @StatusCode, @LatencyMs, @Succeeded, @Error)
+            SELECT * FROM unnest(@ids, @at, @code, @latency, @succeeded, @error)
             """,
-            new { delivery, attempt.AttemptedAt, attempt.StatusCode, attempt.LatencyMs, attempt.Succeeded, attempt.Error },
-            session.Transaction, cancellationToken: ct));
-
-    /// <summary>
-    /// The outcome of an attempt made under lease <paramref name="token"/>: succeeded, failed for good, or due again at
-    /// <paramref name="nextAttemptAt"/>. A lease that expired and was taken over meanwhile changes nothing (the new holder decides).
-    /// </summary>
-    public Task<int> CompleteAttemptAsync(Guid id, Guid token, DeliveryStatus status, DateTime? nextAttemptAt, CancellationToken ct) =>
-        session.Connection.ExecuteAsync(new CommandDefinition(
+            new
+            {
+                ids, at = outcomes.Select(o => o.Attempt.AttemptedAt).ToArray(), code = outcomes.Select(o => o.Attempt.StatusCode).ToArray(),
+                latency = outcomes.Select(o => o.Attempt.LatencyMs).ToArray(), succeeded = outcomes.Select(o => o.Attempt.Succeeded).ToArray(),
+                error = outcomes.Select(o => o.Attempt.Error).ToArray(),
+            }, session.Transaction, cancellationToken: ct));
+        await session.Connection.ExecuteAsync(new CommandDefinition(
             """
-            UPDATE webhooks.deliveries
-               SET attempts = attempts + 1, status = @status, next_attempt_at = coalesce(@nextAttemptAt::timestamptz, next_attempt_at),
-                   completed_at = CASE WHEN @status = @pending THEN NULL ELSE now() END, lease_until = NULL, lease_token = NULL
-             WHERE id = @id AND lease_token = @token
+            UPDATE webhooks.deliveries d
+               SET attempts = d.attempts + 1, status = u.status, next_attempt_at = coalesce(u.next, d.next_attempt_at),
+                   completed_at = CASE WHEN u.status = @pending THEN NULL ELSE now() END, lease_until = NULL, lease_token = NULL
+              FROM unnest(@ids, @tokens, @statuses, @nexts) AS u (id, token, status, next)
+             WHERE d.id = u.id AND d.lease_token = u.token
             """,
-            new { id, token, status = (int)status, nextAttemptAt, pending = (int)DeliveryStatus.Pending }, session.Transaction, cancellationToken: ct));
+            new
+            {
+                ids, tokens = outcomes.Select(o => o.Token).ToArray(), statuses = outcomes.Select(o => (int)o.Status).ToArray(),
+                nexts = outcomes.Select(o => o.NextAttemptAt).ToArray(), pending = (int)DeliveryStatus.Pending,
+            }, session.Transaction, cancellationToken: ct));
+    }
 
     public Task<DeliveryRow?> FindAsync(Guid id, CancellationToken ct) =>
         session.Connection.QuerySingleOrDefaultAsync<DeliveryRow?>(new CommandDefinition(
@@ -150,6 +161,9 @@ internal sealed record ClaimedDelivery
     /// <summary>The webhook-id header: the same on every attempt.</summary>
     public string MessageId => DeliveryIds.Format(Id);
 }
+
+/// <summary>An attempt made under lease <paramref name="Token"/>, and what it makes of its delivery.</summary>
+internal sealed record Outcome(Guid Delivery, Guid Token, AttemptRow Attempt, DeliveryStatus Status, DateTime? NextAttemptAt);
 
 /// <summary>A row of webhooks.deliveries, without its body.</summary>
 internal sealed record DeliveryRow
