@@ -97,7 +97,7 @@ public static class BenchNotifyCommand
         Console.WriteLine($"{options.Streams:N0} users seeded by SQL (credentials, read grant, membership) with signed tokens in " +
                           $"{seeding.Elapsed.TotalSeconds:F1} s; {options.Streams:N0} StreamNotifications on {connections} HTTP/2 connections");
 
-        var exitCode = await StreamsPhaseAsync(host, users, tokens, connections, options, workspaces, bearer, fanout, ct);
+        var exitCode = await StreamsPhaseAsync(host, users, tokens, connections, options, workspaces, bearer, fanout, sql, ct);
         if (options.Webhooks > 0)
         {
             var hooks = Guid.Parse((await workspaces.CreateWorkspaceAsync(new CreateWorkspaceRequest { Name = "bench webhooks" }, bearer)).Workspace!.Id);
@@ -108,7 +108,7 @@ public static class BenchNotifyCommand
     }
 
     private static async Task<int> StreamsPhaseAsync(BenchHost host, Guid[] users, string[] tokens, int connections, Options options,
-        IWorkspaceService workspaces, CallContext bearer, Guid workspace, CancellationToken ct)
+        IWorkspaceService workspaces, CallContext bearer, Guid workspace, string sql, CancellationToken ct)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var channels = Enumerable.Range(0, connections).Select(_ => GrpcChannel.ForAddress(host.Address, new GrpcChannelOptions
@@ -139,7 +139,9 @@ public static class BenchNotifyCommand
                           $"managed heap at the last GC {Mib(before.Heap)} → {Mib(after.Heap)} MiB = {(after.Heap - before.Heap) / 1024.0 / Math.Max(1, open):F1} KiB per stream" +
                           $" ({after.Gcs - before.Gcs} GCs between)");
         Console.WriteLine($"2) fan-out: each round one UpdateWorkspace → one notification on every stream; latency from the call's return (its commit)");
-        Console.WriteLine("   round  received        p50 ms     p90 ms     p99 ms     max ms   call ms");
+        Console.WriteLine("   round  received        p50 ms     p90 ms     p99 ms     max ms   call ms  feeds written ms");
+        await using var feeds = new Npgsql.NpgsqlConnection(sql);
+        await feeds.OpenAsync(ct);
         var all = new List<double>();
         var complete = true;
         for (var round = 0; round < options.Rounds; round++)
@@ -148,6 +150,15 @@ public static class BenchNotifyCommand
             await workspaces.UpdateWorkspaceAsync(new UpdateWorkspaceRequest { WorkspaceId = workspace.ToString(), Name = $"round {round}" }, bearer);
             var committed = Stopwatch.GetTimestamp();
             var deadline = DateTime.UtcNow.AddSeconds(60);
+            // The fan-out writes every member's row in one transaction: one member's row visible = all written.
+            while (!await Dapper.SqlMapper.ExecuteScalarAsync<bool>(feeds, new Dapper.CommandDefinition(
+                       "SELECT EXISTS (SELECT 1 FROM notifications.inbox WHERE user_id = @user AND \"offset\" > @round)",
+                       new { user = users[^1], round = (long)round }, cancellationToken: ct)) && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(5, ct);
+            }
+
+            var written = Stopwatch.GetElapsedTime(committed).TotalMilliseconds;
             while (streams.Count(s => s.Received(round) != 0) < open && DateTime.UtcNow < deadline)
             {
                 await Task.Delay(20, ct);
@@ -158,7 +169,7 @@ public static class BenchNotifyCommand
             all.AddRange(latencies);
             complete &= latencies.Length == open;
             Console.WriteLine($"   {round + 1,5}  {latencies.Length,8:N0}  {P(latencies, 0.50),12:F1} {P(latencies, 0.90),10:F1} " +
-                              $"{P(latencies, 0.99),10:F1} {latencies.LastOrDefault(),10:F1} {Stopwatch.GetElapsedTime(started, committed).TotalMilliseconds,9:F1}");
+                              $"{P(latencies, 0.99),10:F1} {latencies.LastOrDefault(),10:F1} {Stopwatch.GetElapsedTime(started, committed).TotalMilliseconds,9:F1} {written,17:F0}");
             await Task.Delay(TimeSpan.FromSeconds(1), ct);
         }
 

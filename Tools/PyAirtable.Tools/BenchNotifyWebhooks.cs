@@ -78,11 +78,35 @@ internal static class BenchNotifyWebhooks
                           $"{BenchNotifyCommand.P(latencies, 0.99),10:F1} {latencies.LastOrDefault(),10:F1}" +
                           (delivered == expected ? "" : $" — {expected - delivered} NOT DELIVERED in 120 s") +
                           (receiver.Duplicates > 0 ? $" ({receiver.Duplicates} sent twice)" : ""));
+        await BreakdownAsync(sql, receiver.Committed, ct);
         return delivered == expected;
     }
 
+    /// <summary>Where the time went, from the delivery rows: commit → queued (the webhooks.forward consumer), queued → first attempt (the worker).</summary>
+    private static async Task BreakdownAsync(string sql, ConcurrentDictionary<string, (long Ticks, DateTime Utc)> committed, CancellationToken ct)
+    {
+        await using var connection = new NpgsqlConnection(sql);
+        await connection.OpenAsync(ct);
+        var rows = await Dapper.SqlMapper.QueryAsync<(Guid EventId, DateTime Queued, DateTime Attempted)>(connection, new Dapper.CommandDefinition(
+            """
+            SELECT d.event_id, d.created_at, min(a.attempted_at) FROM webhooks.deliveries d JOIN webhooks.attempts a ON a.delivery_id = d.id
+             WHERE d.event_id = ANY(@ids) GROUP BY d.id
+            """, new { ids = committed.Keys.Select(Guid.Parse).ToArray() }, cancellationToken: ct));
+        var queued = new List<double>();
+        var waited = new List<double>();
+        foreach (var (eventId, at, attempted) in rows)
+        {
+            queued.Add(Math.Max(0, (at - committed[eventId.ToString()].Utc).TotalMilliseconds));
+            waited.Add(Math.Max(0, (attempted - at).TotalMilliseconds));
+        }
+
+        var (q, w) = (queued.Order().ToArray(), waited.Order().ToArray());
+        Console.WriteLine($"     of which commit → queued (webhooks.forward) p50 {BenchNotifyCommand.P(q, 0.5):F0} ms, p99 {BenchNotifyCommand.P(q, 0.99):F0} ms; " +
+                          $"queued → first attempt (worker) p50 {BenchNotifyCommand.P(w, 0.5):F0} ms, p99 {BenchNotifyCommand.P(w, 0.99):F0} ms");
+    }
+
     /// <summary>Commits <paramref name="count"/> events by 4 writers, at <paramref name="rate"/> a second (0: as fast as they go).</summary>
-    private static async Task CommitAsync(string sql, Guid workspace, int count, int rate, ConcurrentDictionary<string, long> committed, CancellationToken ct)
+    private static async Task CommitAsync(string sql, Guid workspace, int count, int rate, ConcurrentDictionary<string, (long Ticks, DateTime Utc)> committed, CancellationToken ct)
     {
         const int writers = 4;
         var origin = new EventOrigin("/bench", "", "");
@@ -105,7 +129,7 @@ internal static class BenchNotifyWebhooks
                 await using var tx = await connection.BeginTransactionAsync(ct);
                 var id = await Outbox.EnqueueAsync(tx, new WorkspaceUpdated { WorkspaceId = workspace.ToString(), Name = $"event {i}" }, origin, ct);
                 await tx.CommitAsync(ct);
-                committed[id.ToString()] = Stopwatch.GetTimestamp();
+                committed[id.ToString()] = (Stopwatch.GetTimestamp(), DateTime.UtcNow);
             }
         }, ct)));
     }
@@ -117,7 +141,7 @@ internal static class BenchNotifyWebhooks
         private int _duplicates;
         private long _last;
 
-        public ConcurrentDictionary<string, long> Committed { get; private set; } = new();
+        public ConcurrentDictionary<string, (long Ticks, DateTime Utc)> Committed { get; private set; } = new();
 
         public int Count => _arrived.Count;
 
@@ -153,6 +177,6 @@ internal static class BenchNotifyWebhooks
 
         public double[] Latencies() => _arrived.Values
             .Where(a => Committed.ContainsKey(a.Event))
-            .Select(a => Math.Max(0, Stopwatch.GetElapsedTime(Committed[a.Event], a.At).TotalMilliseconds)).Order().ToArray();
+            .Select(a => Math.Max(0, Stopwatch.GetElapsedTime(Committed[a.Event].Ticks, a.At).TotalMilliseconds)).Order().ToArray();
     }
 }
