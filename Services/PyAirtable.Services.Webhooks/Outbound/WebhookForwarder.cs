@@ -27,15 +27,12 @@ internal sealed class WebhookForwarder(NpgsqlDataSource dataSource, DeliveryWork
         var happened = envelope.Time is { } time ? DateTime.SpecifyKind(time, DateTimeKind.Utc) : DateTime.UtcNow;
         var retire = Deletes(envelope, out var deletedBase);
         await using var db = await WebhookSession.BeginAsync(dataSource, cancellationToken);
-        var targets = await db.Endpoints.MatchingAsync(workspace, EventCatalog.BasesOf(envelope, data), envelope.Type, happened, cancellationToken);
-        if ((targets.Length == 0 && !retire) || !await context.FirstDeliveryAsync(db.WriteTransaction, cancellationToken))
+        var queued = await db.Deliveries.EnqueueMatchingAsync(workspace, EventCatalog.BasesOf(envelope, data), envelope.Type, happened, eventId,
+            envelope.Sequence, EventCatalog.Render(envelope, data), cancellationToken);
+        // Nothing queued (no webhook wants it, or it was queued before) and nothing to retire: roll back, mark nothing.
+        if ((queued == 0 && !retire) || !await context.FirstDeliveryAsync(db.WriteTransaction, cancellationToken))
         {
             return;
-        }
-
-        if (targets.Length > 0)
-        {
-            await db.Deliveries.EnqueueAsync(targets, eventId, envelope.Type, envelope.Sequence, EventCatalog.Render(envelope, data), cancellationToken);
         }
 
         if (retire)
@@ -45,7 +42,7 @@ internal sealed class WebhookForwarder(NpgsqlDataSource dataSource, DeliveryWork
         }
 
         await db.CommitAsync(cancellationToken);
-        if (targets.Length > 0)
+        if (queued > 0)
         {
             worker.Wake();
         }

@@ -67,19 +67,6 @@ internal sealed class EndpointStore(WebhookSession session)
             """, new { id, secret, previousUntil }, session.Transaction, cancellationToken: ct));
 
     /// <summary>
-    /// The enabled webhooks an event goes to: of its workspace, on the workspace or on one of <paramref name="bases"/>,
-    /// wanting <paramref name="eventType"/>, and created before the event happened.
-    /// </summary>
-    public async Task<Guid[]> MatchingAsync(Guid workspace, Guid[] bases, string eventType, DateTime happened, CancellationToken ct) =>
-        (await session.Connection.QueryAsync<Guid>(new CommandDefinition(
-            """
-            SELECT id FROM webhooks.endpoints
-             WHERE workspace_id = @workspace AND enabled AND retired_at IS NULL AND created_at <= @happened
-               AND (base_id IS NULL OR base_id = ANY(@bases))
-               AND (cardinality(event_types) = 0 OR @eventType = ANY(event_types))
-            """, new { workspace, bases, eventType, happened }, session.Transaction, cancellationToken: ct))).ToArray();
-
-    /// <summary>
     /// Retires the webhooks of a deleted workspace, or of a deleted base (<paramref name="baseId"/>): see migration 0002.
     /// Those with nothing pending are deleted at once; the rest by <see cref="DeleteRetiredAsync"/> once their last
     /// delivery finished.
