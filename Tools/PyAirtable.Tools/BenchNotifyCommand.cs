@@ -30,14 +30,15 @@ public static class BenchNotifyCommand
         var webhooks = new Option<int>("--webhooks") { DefaultValueFactory = _ => 4, Description = "Webhooks on the workspace (0: skip the webhook phase)." };
         var events = new Option<int>("--webhook-events") { DefaultValueFactory = _ => 1000, Description = "Events per webhook phase (each goes to every webhook)." };
         var rate = new Option<int>("--webhook-rate") { DefaultValueFactory = _ => 100, Description = "Events per second in the paced webhook phase." };
+        var hostDll = new Option<string?>("--host-dll") { Description = "The host to measure (default: this repository's Release build), e.g. an older build to compare." };
         var command = new Command("bench-notify", "Measure notification streams (memory per stream, fan-out latency) and webhook delivery (rate, latency).")
         {
-            postgres, redis, streams, perConnection, rounds, webhooks, events, rate,
+            postgres, redis, streams, perConnection, rounds, webhooks, events, rate, hostDll,
         };
         command.SetAction(async (parse, ct) =>
         {
             var options = new Options(parse.GetValue(streams), parse.GetValue(perConnection), parse.GetValue(rounds), parse.GetValue(webhooks),
-                parse.GetValue(events), parse.GetValue(rate));
+                parse.GetValue(events), parse.GetValue(rate), parse.GetValue(hostDll));
             if (options.Streams < 1 || options.PerConnection is < 1 or > 100 || options.Rounds < 1 || options.Webhooks < 0 || options.Events < 1 || options.Rate < 1)
             {
                 await Console.Error.WriteLineAsync("bench-notify: --streams, --rounds, --webhook-events and --webhook-rate must be positive, --per-connection 1 to 100");
@@ -57,12 +58,12 @@ public static class BenchNotifyCommand
         return command;
     }
 
-    internal sealed record Options(int Streams, int PerConnection, int Rounds, int Webhooks, int Events, int Rate);
+    internal sealed record Options(int Streams, int PerConnection, int Rounds, int Webhooks, int Events, int Rate, string? HostDll);
 
     private static async Task<int> RunAsync(string postgres, string redis, Options options, CancellationToken ct)
     {
-        var hostDll = BenchHost.FindHostDll();
-        if (hostDll is null)
+        var hostDll = options.HostDll ?? BenchHost.FindHostDll();
+        if (hostDll is null || !File.Exists(hostDll))
         {
             await Console.Error.WriteLineAsync("bench-notify: build the host first: dotnet build -c Release");
             return 2;
@@ -93,7 +94,7 @@ public static class BenchNotifyCommand
         var tokens = await BenchNotifySeed.TokensAsync(sql, users, ct);
         var connections = (options.Streams + options.PerConnection - 1) / options.PerConnection;
         Console.WriteLine($"# pyairtable bench-notify — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC — {Environment.ProcessorCount} cores shared by this " +
-                          "client, the host, PostgreSQL and Redis; loopback h2c");
+                          $"client, the host, PostgreSQL and Redis; loopback h2c; host {hostDll}");
         Console.WriteLine($"{options.Streams:N0} users seeded by SQL (credentials, read grant, membership) with signed tokens in " +
                           $"{seeding.Elapsed.TotalSeconds:F1} s; {options.Streams:N0} StreamNotifications on {connections} HTTP/2 connections");
 
