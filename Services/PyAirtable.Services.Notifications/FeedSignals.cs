@@ -189,7 +189,8 @@ public sealed partial class FeedSignals(
     /// </summary>
     public sealed class Subscription(FeedSignals owner, Guid user, long cursor, CallContext context) : IDisposable
     {
-        private readonly Channel<Batch> _batches = Channel.CreateUnbounded<Batch>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        private readonly Channel<Batch> _batches =
+            Channel.CreateUnbounded<Batch>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         private int _waiting;
 
         public Guid User { get; } = user;

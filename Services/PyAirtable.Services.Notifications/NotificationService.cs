@@ -117,7 +117,9 @@ public sealed partial class NotificationService(
     /// those of no base). FeedStore.CountByResourceAsync says the same in SQL.
     /// </summary>
     internal static (ResourceType Type, Guid Id) ResourceOf(InboxRow row) =>
-        row.BaseId is { } b && row.EventType != EventTypes.NameOf<BaseDeleted>() ? (ResourceType.Base, b) : (ResourceType.Workspace, row.WorkspaceId);
+        row.BaseId is { } b && row.EventType != EventTypes.NameOf<BaseDeleted>()
+            ? (ResourceType.Base, b)
+            : (ResourceType.Workspace, row.WorkspaceId);
 
     /// <summary>
     /// Whether the caller may read, now, what each notification is about: its base, or its workspace (a deleted base's
@@ -142,7 +144,8 @@ public sealed partial class NotificationService(
 
         if (checks.Count > 0)
         {
-            var verdicts = await permissions.BatchCheckPermissionAsync(new BatchCheckPermissionRequest { Checks = checks.Select(c => c.Item).ToList() }, context);
+            var verdicts = await permissions.BatchCheckPermissionAsync(
+                new BatchCheckPermissionRequest { Checks = checks.Select(c => c.Item).ToList() }, context);
             for (var k = 0; k < checks.Count; k++)
             {
                 result[checks[k].Index] = verdicts.Results[k].Allowed;

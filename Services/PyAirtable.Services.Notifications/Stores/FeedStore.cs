@@ -106,7 +106,8 @@ internal sealed class FeedStore(NotificationSession session)
     /// NotificationService.ResourceOf: the base, else the workspace); <see cref="ResourceCount.Type"/> 0 for those shown to
     /// every recipient (a deleted workspace's).
     /// </summary>
-    public async Task<List<ResourceCount>> CountByResourceAsync(Guid user, bool unreadOnly, string workspaceDeleted, string baseDeleted, CancellationToken ct) =>
+    public async Task<List<ResourceCount>> CountByResourceAsync(
+        Guid user, bool unreadOnly, string workspaceDeleted, string baseDeleted, CancellationToken ct) =>
         (await session.Connection.QueryAsync<ResourceCount>(new CommandDefinition(
             """
             SELECT CASE WHEN event_type = @workspaceDeleted THEN 0 WHEN on_base THEN 2 ELSE 1 END AS Type,

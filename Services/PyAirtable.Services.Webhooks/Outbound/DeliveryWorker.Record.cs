@@ -29,7 +29,8 @@ public sealed partial class DeliveryWorker
         var giveUp = made >= _schedule.Count;
         var outcome = attempt.Succeeded
             ? new Outcome(delivery.Id, token, attempt, DeliveryStatus.Succeeded, null)
-            : new Outcome(delivery.Id, token, attempt, giveUp ? DeliveryStatus.Failed : DeliveryStatus.Pending, giveUp ? null : DateTime.UtcNow + _schedule[made]);
+            : new Outcome(delivery.Id, token, attempt, giveUp ? DeliveryStatus.Failed : DeliveryStatus.Pending,
+                giveUp ? null : DateTime.UtcNow + _schedule[made]);
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         if (!_records.Writer.TryWrite(new Recording(delivery, outcome, done)))
         {

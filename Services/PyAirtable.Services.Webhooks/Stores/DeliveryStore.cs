@@ -23,8 +23,8 @@ internal sealed class DeliveryStore(WebhookSession session)
     /// (ListDeliveries pages in time order by id), made in SQL — PostgreSQL 15 has no uuidv7(): a random UUID whose first
     /// 48 bits are the Unix time in milliseconds and whose version nibble is 7.
     /// </summary>
-    public async Task<int> EnqueueMatchingAsync(Guid workspace, Guid[] bases, string eventType, DateTime happened, Guid eventId, long sequence, string body,
-        CancellationToken ct) =>
+    public async Task<int> EnqueueMatchingAsync(
+        Guid workspace, Guid[] bases, string eventType, DateTime happened, Guid eventId, long sequence, string body, CancellationToken ct) =>
         (await session.Connection.QueryAsync<Guid>(new CommandDefinition(
             """
             WITH m AS (
