@@ -1,41 +1,62 @@
 using System.Globalization;
+using System.Threading.Channels;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Npgsql;
+using PyAirtable.Contracts.Permissions;
+using PyAirtable.Services.Infrastructure.Contracts;
+using PyAirtable.Services.Infrastructure.Identity;
 using PyAirtable.Services.Infrastructure.SharedState;
+using PyAirtable.Services.Notifications.Stores;
 using StackExchange.Redis;
+using CallContext = ProtoBuf.Grpc.CallContext;
 
 namespace PyAirtable.Services.Notifications;
 
 /// <summary>
-/// Wakes the streams open on this host when their users' feeds grew, wherever the notification was written: one Redis
-/// pub/sub subscription per host (<c>{InstanceName}notifications</c>, a message = the user ids), fanned out in memory to
-/// the streams of those users. A stream holds no thread, connection or subscription of its own while it waits: only a
-/// registration here. A signal carries no data — the stream reads its feed from PostgreSQL by offset — so a lost message
-/// costs at most <see cref="NotificationOptions.PollInterval"/>, never a notification. Without Redis it signals locally.
+/// The feeds of every stream open on this host, read for them together. A user whose feed grew is marked due — by the
+/// host's one Redis pub/sub subscription (<c>{InstanceName}notifications</c>, a message = the user ids) wherever the
+/// notification was written, or locally — and one loop (<c>FeedSignals.Dispatch.cs</c>) then reads the new rows of all
+/// due users in one query, checks them in one permission batch and hands each stream its rows in memory. A stream holds
+/// no thread, connection or subscription of its own: only a <see cref="Subscription"/> here. A signal carries no data, so
+/// a lost message costs at most <see cref="NotificationOptions.PollInterval"/> (every open feed is read then), never a
+/// notification. Without Redis it signals locally.
 /// </summary>
-public sealed partial class FeedSignals(IServiceProvider services, IOptions<RedisOptions> redisOptions, ILogger<FeedSignals> logger)
-    : IHostedService
+public sealed partial class FeedSignals(
+    IServiceProvider services, IOptions<RedisOptions> redisOptions, IOptions<NotificationOptions> options, NpgsqlDataSource dataSource,
+    IPermissionService permissions, IConfiguration configuration, ILogger<FeedSignals> logger) : IHostedService, IDisposable
 {
-    private readonly Dictionary<Guid, HashSet<Waiter>> _waiters = [];
+    /// <summary>Most rows read per user per read, and most rows a stream may have waiting before it gets more.</summary>
+    internal const int ReadBatch = 200;
+
+    private readonly Dictionary<Guid, HashSet<Subscription>> _streams = [];
+    private readonly HashSet<Guid> _due = [];
+    private readonly SemaphoreSlim _work = new(0, 1);
+    private readonly CancellationTokenSource _stopping = new();
     private readonly RedisChannel _channel = RedisChannel.Literal(redisOptions.Value.InstanceName + "notifications");
     private IConnectionMultiplexer? _redis;
+    private Task _loop = Task.CompletedTask;
 
     /// <summary>Streams open on this host.</summary>
     public int OpenStreams
     {
         get
         {
-            lock (_waiters)
+            lock (_streams)
             {
-                return _waiters.Values.Sum(w => w.Count);
+                return _streams.Values.Sum(w => w.Count);
             }
         }
     }
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        _serviceToken = configuration.IsRemote<IPermissionService>() ? services.GetService<IServiceTokenIssuer>() : null;
+        _checkPerStream = configuration.IsRemote<IPermissionService>() && _serviceToken is null;
+        _loop = Task.Run(() => DispatchLoopAsync(_stopping.Token), CancellationToken.None);
         _redis = services.GetService<IConnectionMultiplexer>();
         if (_redis is null)
         {
@@ -52,23 +73,39 @@ public sealed partial class FeedSignals(IServiceProvider services, IOptions<Redi
         }
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    /// <summary>Registers a stream of <paramref name="user"/>; register before reading the feed so no signal falls in between.</summary>
-    public Waiter Register(Guid user)
+    public async Task StopAsync(CancellationToken cancellationToken)
     {
-        var waiter = new Waiter(this, user);
-        lock (_waiters)
+        await _stopping.CancelAsync();
+        await _loop.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    public void Dispose()
+    {
+        _stopping.Dispose();
+        _work.Dispose();
+    }
+
+    /// <summary>
+    /// Registers a stream of <paramref name="user"/> that has delivered through <paramref name="cursor"/>: it is handed every
+    /// visible row after it, in order (read after this call, so nothing committed after the caller's own read falls between).
+    /// <paramref name="context"/> is the stream's call, for checks made with the user's own credentials when this host has
+    /// no service identity for a remote Permission service.
+    /// </summary>
+    public Subscription Register(Guid user, long cursor, CallContext context)
+    {
+        var subscription = new Subscription(this, user, cursor, context);
+        lock (_streams)
         {
-            if (!_waiters.TryGetValue(user, out var set))
+            if (!_streams.TryGetValue(user, out var set))
             {
-                _waiters[user] = set = [];
+                _streams[user] = set = [];
             }
 
-            set.Add(waiter);
+            set.Add(subscription);
         }
 
-        return waiter;
+        Wake([user]);
+        return subscription;
     }
 
     /// <summary>Tells every host that these users' feeds grew (after the commit that grew them).</summary>
@@ -92,18 +129,38 @@ public sealed partial class FeedSignals(IServiceProvider services, IOptions<Redi
 
     private void Wake(IEnumerable<Guid> users)
     {
-        lock (_waiters)
+        var any = false;
+        lock (_streams)
         {
             foreach (var user in users)
             {
-                if (_waiters.TryGetValue(user, out var set))
+                if (_streams.ContainsKey(user))
                 {
-                    foreach (var waiter in set)
-                    {
-                        waiter.Signal();
-                    }
+                    _due.Add(user);
+                    any = true;
                 }
             }
+        }
+
+        if (any)
+        {
+            Signal();
+        }
+    }
+
+    private void Signal()
+    {
+        try
+        {
+            _work.Release();
+        }
+        catch (SemaphoreFullException)
+        {
+            // the loop runs again anyway: it takes every due user at once
+        }
+        catch (ObjectDisposedException)
+        {
+            // stopped
         }
     }
 
@@ -111,47 +168,81 @@ public sealed partial class FeedSignals(IServiceProvider services, IOptions<Redi
         ((string?)message ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries)
             .Select(s => Guid.TryParse(s, CultureInfo.InvariantCulture, out var id) ? id : Guid.Empty).Where(id => id != Guid.Empty).ToList();
 
-    private void Remove(Waiter waiter)
+    private void Remove(Subscription subscription)
     {
-        lock (_waiters)
+        lock (_streams)
         {
-            if (_waiters.TryGetValue(waiter.User, out var set) && set.Remove(waiter) && set.Count == 0)
+            if (_streams.TryGetValue(subscription.User, out var set) && set.Remove(subscription) && set.Count == 0)
             {
-                _waiters.Remove(waiter.User);
+                _streams.Remove(subscription.User);
             }
         }
     }
 
-    /// <summary>One stream's registration: a signal that at most one wake-up is pending.</summary>
-    public sealed class Waiter(FeedSignals owner, Guid user) : IDisposable
+    /// <summary>Rows read for one stream, with their verdicts (null: the stream checks them itself, with its own credentials).</summary>
+    internal sealed record Batch(IReadOnlyList<InboxRow> Rows, bool[]? Visible);
+
+    /// <summary>
+    /// One stream's registration: the rows handed to it and not yet sent. <see cref="Through"/> (the last offset handed over)
+    /// is advanced by the dispatch loop only; a stream with <see cref="ReadBatch"/> rows waiting gets no more until it has
+    /// sent them, so a slow reader holds at most that many rows here, whatever it missed.
+    /// </summary>
+    public sealed class Subscription(FeedSignals owner, Guid user, long cursor, CallContext context) : IDisposable
     {
-        private readonly SemaphoreSlim _signal = new(0, 1);
+        private readonly Channel<Batch> _batches =
+            Channel.CreateUnbounded<Batch>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        private int _waiting;
 
         public Guid User { get; } = user;
 
-        internal void Signal()
+        internal CallContext Context { get; } = context;
+
+        internal long Through { get; private set; } = cursor;
+
+        /// <summary>Whether the loop may hand it more rows now.</summary>
+        internal bool Ready => Volatile.Read(ref _waiting) < ReadBatch;
+
+        internal void Hand(Batch batch)
         {
-            try
-            {
-                _signal.Release();
-            }
-            catch (SemaphoreFullException)
-            {
-                // one pending wake-up is enough: the stream reads everything new
-            }
-            catch (ObjectDisposedException)
-            {
-                // the stream ended meanwhile
-            }
+            Through = batch.Rows[^1].Offset;
+            Interlocked.Add(ref _waiting, batch.Rows.Count);
+            _batches.Writer.TryWrite(batch);
         }
 
-        /// <summary>True when woken, false when <paramref name="timeout"/> passed.</summary>
-        public Task<bool> WaitAsync(TimeSpan timeout, CancellationToken ct) => _signal.WaitAsync(timeout, ct);
+        /// <summary>The next rows, or null when <paramref name="timeout"/> passed without any.</summary>
+        internal async Task<Batch?> NextAsync(TimeSpan timeout, CancellationToken ct)
+        {
+            if (!_batches.Reader.TryRead(out var batch))
+            {
+                using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                wait.CancelAfter(timeout);
+                try
+                {
+                    batch = await _batches.Reader.ReadAsync(wait.Token);
+                }
+                catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                {
+                    return null;
+                }
+            }
+
+            return batch;
+        }
+
+        /// <summary>The stream sent a batch: when that made room after the loop held rows back, its user is due again.</summary>
+        internal void Sent(int rows)
+        {
+            var before = Interlocked.Add(ref _waiting, -rows) + rows;
+            if (before >= ReadBatch)
+            {
+                owner.Wake([User]);
+            }
+        }
 
         public void Dispose()
         {
             owner.Remove(this);
-            _signal.Dispose();
+            _batches.Writer.TryComplete();
         }
     }
 

@@ -8,14 +8,13 @@ using CallContext = ProtoBuf.Grpc.CallContext;
 namespace PyAirtable.Services.Notifications;
 
 /// <summary>
-/// The live stream: the feed read from PostgreSQL by offset (so resuming has no gap and no duplicate, and any host serves
-/// any user), woken by <see cref="FeedSignals"/> when the feed grows, with heartbeats while idle. Between reads the stream
-/// holds no connection and no thread.
+/// The live stream: where to start is settled here (the feed's epoch and offsets, so resuming has no gap and no duplicate,
+/// and any host serves any user); the rows after it come from <see cref="FeedSignals"/>, which reads and checks the feeds
+/// of every stream on this host together and hands this one its rows, with heartbeats while idle. The stream holds no
+/// connection and no thread while it waits.
 /// </summary>
 public sealed partial class NotificationService
 {
-    private const int ReadBatch = 200;
-
     [RequiresScope(Scopes.WorkspacesRead)]
     public async IAsyncEnumerable<StreamNotificationsResponse> StreamNotificationsAsync(StreamNotificationsRequest request, CallContext context = default)
     {
@@ -30,7 +29,6 @@ public sealed partial class NotificationService
         validator.ThrowIfInvalid();
         var settings = options.Value;
         var ct = context.CancellationToken;
-        using var waiter = signals.Register(user); // before the first read: a notification committed after it wakes this stream
         FeedRow feed;
         await using (var db = await NotificationSession.OpenAsync(dataSource, ct))
         {
@@ -39,66 +37,52 @@ public sealed partial class NotificationService
 
         var epoch = feed.Epoch.ToString();
         long cursor;
+        var notRecovered = false;
         if (resume is null)
         {
             cursor = feed.LastOffset;
-            yield return new StreamNotificationsResponse { Epoch = epoch, Offset = cursor };
         }
         else if (resume != feed.Epoch || request.AfterOffset < feed.TrimmedThrough || request.AfterOffset > feed.LastOffset)
         {
             cursor = feed.LastOffset;
-            yield return new StreamNotificationsResponse { Epoch = epoch, Offset = cursor, NotRecovered = true };
+            notRecovered = true;
         }
         else
         {
             cursor = request.AfterOffset;
-            yield return new StreamNotificationsResponse { Epoch = epoch, Offset = cursor };
         }
 
+        // Registered after the read above and before anything is sent: every row after the cursor (committed before or
+        // after that read) is read for this stream by the dispatch loop.
+        using var subscription = signals.Register(user, cursor, context);
+        yield return new StreamNotificationsResponse { Epoch = epoch, Offset = cursor, NotRecovered = notRecovered };
+
         var nextHeartbeat = DateTime.UtcNow + settings.HeartbeatInterval;
-        var read = true;
-        var nextPoll = DateTime.UtcNow;
         while (!ct.IsCancellationRequested)
         {
-            if (read)
-            {
-                nextPoll = DateTime.UtcNow + settings.PollInterval;
-                List<InboxRow> rows;
-                await using (var db = await NotificationSession.OpenAsync(dataSource, ct))
-                {
-                    rows = await db.Feeds.ReadAfterAsync(user, cursor, ReadBatch, ct);
-                }
-
-                if (rows.Count > 0)
-                {
-                    var visible = await VisibleAsync(context, rows);
-                    for (var i = 0; i < rows.Count; i++)
-                    {
-                        cursor = rows[i].Offset;
-                        if (visible[i])
-                        {
-                            yield return new StreamNotificationsResponse { Notification = rows[i].ToContract(), Epoch = epoch, Offset = cursor };
-                        }
-                    }
-
-                    nextHeartbeat = DateTime.UtcNow + settings.HeartbeatInterval;
-                    if (rows.Count == ReadBatch)
-                    {
-                        continue;
-                    }
-                }
-            }
-
-            // Idle: wake on a signal, look anyway at the poll interval (a lost signal), beat the heart in between.
-            var until = nextHeartbeat < nextPoll ? nextHeartbeat : nextPoll;
-            var wait = until - DateTime.UtcNow;
-            var woken = wait > TimeSpan.Zero && await waiter.WaitAsync(wait, ct);
-            read = woken || DateTime.UtcNow >= nextPoll;
-            if (!woken && DateTime.UtcNow >= nextHeartbeat)
+            var wait = nextHeartbeat - DateTime.UtcNow;
+            var batch = wait > TimeSpan.Zero ? await subscription.NextAsync(wait, ct) : null;
+            if (batch is null)
             {
                 yield return new StreamNotificationsResponse { Epoch = epoch, Offset = cursor, Heartbeat = true };
                 nextHeartbeat = DateTime.UtcNow + settings.HeartbeatInterval;
+                continue;
             }
+
+            // Checked by the loop as this service, or — on a host that has no service identity for a remote Permission
+            // service — here, with the caller's own credentials.
+            var visible = batch.Visible ?? await VisibleAsync(context, batch.Rows);
+            for (var i = 0; i < batch.Rows.Count; i++)
+            {
+                cursor = batch.Rows[i].Offset;
+                if (visible[i])
+                {
+                    yield return new StreamNotificationsResponse { Notification = batch.Rows[i].ToContract(), Epoch = epoch, Offset = cursor };
+                }
+            }
+
+            subscription.Sent(batch.Rows.Count);
+            nextHeartbeat = DateTime.UtcNow + settings.HeartbeatInterval;
         }
     }
 }

@@ -34,7 +34,7 @@ public sealed partial class NotificationService(
         var feed = await db.Feeds.FeedAsync(user, ct);
         long? before = page.After is { Count: 1 } a ? long.Parse(a[0], System.Globalization.CultureInfo.InvariantCulture) : null;
         var fetched = await db.Feeds.PageAsync(user, before, request.UnreadOnly, page.PageSize + 1, ct);
-        var total = await db.Feeds.CountAsync(user, request.UnreadOnly, ct);
+        var total = await CountVisibleAsync(db, context, user, request.UnreadOnly);
         var (items, pagination) = page.Complete(fetched, total, n => [n.Offset.ToString(System.Globalization.CultureInfo.InvariantCulture)], cursors, scope);
         var visible = await VisibleAsync(context, items);
         return new ListNotificationsResponse
@@ -82,8 +82,44 @@ public sealed partial class NotificationService(
     {
         var user = Guid.Parse(context.RequireUser(NotificationsAreUsers).UserId);
         await using var db = await NotificationSession.OpenAsync(dataSource, context.CancellationToken);
-        return new GetUnreadCountResponse { Unread = await db.Feeds.CountAsync(user, unreadOnly: true, context.CancellationToken) };
+        return new GetUnreadCountResponse { Unread = await CountVisibleAsync(db, context, user, unreadOnly: true) };
     }
+
+    /// <summary>
+    /// The caller's notifications (or unread ones) that they may read now — what the inbox and the stream would show:
+    /// counted per resource in SQL, then one permission batch for those resources.
+    /// </summary>
+    private async Task<long> CountVisibleAsync(NotificationSession db, CallContext context, Guid user, bool unreadOnly)
+    {
+        var counts = await db.Feeds.CountByResourceAsync(user, unreadOnly, EventTypes.NameOf<WorkspaceDeleted>(), EventTypes.NameOf<BaseDeleted>(),
+            context.CancellationToken);
+        var total = counts.Where(c => c.Type == 0).Sum(c => c.Count);
+        var checkable = counts.Where(c => c.Type != 0).ToList();
+        for (var start = 0; start < checkable.Count; start += 5000)
+        {
+            var part = checkable.GetRange(start, Math.Min(5000, checkable.Count - start));
+            var verdicts = await permissions.BatchCheckPermissionAsync(new BatchCheckPermissionRequest
+            {
+                Checks = part.Select(c => new CheckItem
+                {
+                    Resource = new ResourceRef { Type = c.Type == 2 ? ResourceType.Base : ResourceType.Workspace, Id = c.Id.ToString() },
+                    Level = PermissionLevel.Read,
+                }).ToList(),
+            }, context);
+            total += part.Where((_, i) => verdicts.Results[i].Allowed).Sum(c => c.Count);
+        }
+
+        return total;
+    }
+
+    /// <summary>
+    /// What a notification is about, for the read check: its base, or its workspace (a deleted base's notification, and
+    /// those of no base). FeedStore.CountByResourceAsync says the same in SQL.
+    /// </summary>
+    internal static (ResourceType Type, Guid Id) ResourceOf(InboxRow row) =>
+        row.BaseId is { } b && row.EventType != EventTypes.NameOf<BaseDeleted>()
+            ? (ResourceType.Base, b)
+            : (ResourceType.Workspace, row.WorkspaceId);
 
     /// <summary>
     /// Whether the caller may read, now, what each notification is about: its base, or its workspace (a deleted base's
@@ -102,19 +138,14 @@ public sealed partial class NotificationService(
                 continue;
             }
 
-            var onBase = row.BaseId is { } b && row.EventType != EventTypes.NameOf<BaseDeleted>();
-            checks.Add((i, new CheckItem
-            {
-                Resource = onBase
-                    ? new ResourceRef { Type = ResourceType.Base, Id = row.BaseId!.Value.ToString() }
-                    : new ResourceRef { Type = ResourceType.Workspace, Id = row.WorkspaceId.ToString() },
-                Level = PermissionLevel.Read,
-            }));
+            var (type, id) = ResourceOf(row);
+            checks.Add((i, new CheckItem { Resource = new ResourceRef { Type = type, Id = id.ToString() }, Level = PermissionLevel.Read }));
         }
 
         if (checks.Count > 0)
         {
-            var verdicts = await permissions.BatchCheckPermissionAsync(new BatchCheckPermissionRequest { Checks = checks.Select(c => c.Item).ToList() }, context);
+            var verdicts = await permissions.BatchCheckPermissionAsync(
+                new BatchCheckPermissionRequest { Checks = checks.Select(c => c.Item).ToList() }, context);
             for (var k = 0; k < checks.Count; k++)
             {
                 result[checks[k].Index] = verdicts.Results[k].Allowed;

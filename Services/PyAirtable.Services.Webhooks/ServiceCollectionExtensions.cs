@@ -28,7 +28,8 @@ public static class ServiceCollectionExtensions
         services.AddServiceMigrations("webhooks", typeof(ServiceCollectionExtensions).Assembly);
         services.AddOptions<WebhookOptions>().Bind(configuration.GetSection(WebhookOptions.Section))
             .Validate(o => o.LeaseDuration > o.Timeout, "Webhooks:LeaseDuration must exceed Webhooks:Timeout.")
-            .Validate(o => o.MaxConcurrency > 0, "Webhooks:MaxConcurrency must be positive.")
+            .Validate(o => o.MaxConcurrency > 0 && o.MaxConnectionsPerEndpoint > 0,
+                "Webhooks:MaxConcurrency and MaxConnectionsPerEndpoint must be positive.")
             .ValidateOnStart();
         services.TryAddSingleton<AddressPolicy>();
         services.TryAddSingleton<GuardedHttp>();

@@ -35,8 +35,14 @@ public sealed class WebhookOptions
     /// </summary>
     public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>Attempts one host runs at once.</summary>
-    public int MaxConcurrency { get; set; } = 16;
+    /// <summary>Attempts one host runs at once (each holds a slot until its outcome is recorded).</summary>
+    public int MaxConcurrency { get; set; } = 64;
+
+    /// <summary>
+    /// Connections one host keeps open to one endpoint (scheme, host and port) at most; attempts beyond wait for one. Pooled
+    /// and reused (keep-alive), so a busy endpoint is not paying a TCP handshake per delivery.
+    /// </summary>
+    public int MaxConnectionsPerEndpoint { get; set; } = 16;
 
     /// <summary>Set false on a host that should not send deliveries (it still serves the RPCs and enqueues).</summary>
     public bool WorkerEnabled { get; set; } = true;

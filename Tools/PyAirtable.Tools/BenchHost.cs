@@ -12,12 +12,13 @@ internal sealed class BenchHost : IAsyncDisposable
     private readonly Process _process;
     private readonly System.Text.StringBuilder _output = new();
 
-    private BenchHost(Process process, string name, string address, string httpAddress)
+    private BenchHost(Process process, string name, string address, string httpAddress, string probes)
     {
         HttpAddress = httpAddress;
         _process = process;
         Name = name;
         Address = address;
+        ProbesAddress = probes;
     }
 
     public string Name { get; }
@@ -29,6 +30,9 @@ internal sealed class BenchHost : IAsyncDisposable
 
     /// <summary>The HTTP/1.1 endpoint (JSON/HTTP API, gRPC-Web).</summary>
     public string HttpAddress { get; }
+
+    /// <summary>The probe endpoint (health, <c>/metrics</c>).</summary>
+    public string ProbesAddress { get; }
 
     /// <param name="settings">Configuration as environment variables (<c>Section__Key</c>), on top of the connection settings.</param>
     public static BenchHost Start(string dll, string name, IReadOnlyDictionary<string, string> settings, string postgres, string redis, string prefix)
@@ -55,7 +59,7 @@ internal sealed class BenchHost : IAsyncDisposable
         }
 
         var process = Process.Start(start)!;
-        var host = new BenchHost(process, name, $"http://127.0.0.1:{grpc}", $"http://127.0.0.1:{http}");
+        var host = new BenchHost(process, name, $"http://127.0.0.1:{grpc}", $"http://127.0.0.1:{http}", $"http://127.0.0.1:{probes}");
         process.OutputDataReceived += (_, e) => host.Keep(e.Data);
         process.ErrorDataReceived += (_, e) => host.Keep(e.Data);
         process.BeginOutputReadLine();
@@ -95,6 +99,49 @@ internal sealed class BenchHost : IAsyncDisposable
             await Task.Delay(200, ct);
         }
     }
+
+    /// <summary>
+    /// The host's resident memory (Linux /proc), its managed heap as of the last GC and the GCs so far (from its Prometheus
+    /// <c>/metrics</c>: the runtime's <c>dotnet.gc.*</c> instruments; 0 when metrics are off).
+    /// </summary>
+    public async Task<(long Rss, long Heap, long Gcs)> MemoryAsync(CancellationToken ct)
+    {
+        var rss = 0L;
+        foreach (var line in await File.ReadAllLinesAsync($"/proc/{_process.Id}/status", ct))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            {
+                rss = long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+            }
+        }
+
+        var (heap, gcs) = (0.0, 0.0);
+        try
+        {
+            using var http = new HttpClient();
+            foreach (var line in (await http.GetStringAsync(ProbesAddress + "/metrics", ct)).Split('\n'))
+            {
+                if (line.StartsWith("dotnet_gc_last_collection_heap_size_bytes{", StringComparison.Ordinal))
+                {
+                    heap += Value(line);
+                }
+                else if (line.StartsWith("dotnet_gc_collections_total{", StringComparison.Ordinal))
+                {
+                    gcs += Value(line);
+                }
+            }
+        }
+        catch (HttpRequestException)
+        {
+            // metrics off: resident memory only
+        }
+
+        return (rss, (long)heap, (long)gcs);
+    }
+
+    // "name{labels} value [timestamp]"
+    private static double Value(string line) =>
+        double.Parse(line[(line.IndexOf('}', StringComparison.Ordinal) + 1)..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
 
     public async ValueTask DisposeAsync()
     {

@@ -15,5 +15,6 @@ var root = new RootCommand("PyAirtable developer tools.")
     BenchRestCommand.Create(),
     BenchHotPathCommand.Create(),
     BenchFilesCommand.Create(),
+    BenchNotifyCommand.Create(),
 };
 return await root.Parse(args).InvokeAsync();

@@ -79,6 +79,19 @@ internal sealed class FeedStore(NotificationSession session)
             $"""SELECT {Columns} FROM notifications.inbox WHERE user_id = @user AND "offset" > @after ORDER BY "offset" LIMIT @limit""",
             new { user, after, limit }, session.Transaction, cancellationToken: ct))).ToList();
 
+    /// <summary>
+    /// For each user, up to <paramref name="limit"/> of their notifications after their own offset in
+    /// <paramref name="after"/>: one query for many feeds (the primary key serves each user's range), by user then offset.
+    /// </summary>
+    public async Task<List<InboxRow>> ReadAfterManyAsync(Guid[] users, long[] after, int limit, CancellationToken ct) =>
+        (await session.Connection.QueryAsync<InboxRow>(new CommandDefinition(
+            $"""
+            SELECT i.* FROM unnest(@users, @after) AS q (u, a)
+             CROSS JOIN LATERAL (SELECT {Columns} FROM notifications.inbox
+                                  WHERE user_id = q.u AND "offset" > q.a ORDER BY "offset" LIMIT @limit) i
+             ORDER BY i.UserId, i.Offset
+            """, new { users, after, limit }, session.Transaction, cancellationToken: ct))).ToList();
+
     /// <summary>A page of the user's notifications, newest first, before <paramref name="before"/>.</summary>
     public async Task<List<InboxRow>> PageAsync(Guid user, long? before, bool unreadOnly, int limit, CancellationToken ct) =>
         (await session.Connection.QueryAsync<InboxRow>(new CommandDefinition(
@@ -88,10 +101,21 @@ internal sealed class FeedStore(NotificationSession session)
              ORDER BY "offset" DESC LIMIT @limit
             """, new { user, before, unreadOnly, limit }, session.Transaction, cancellationToken: ct))).ToList();
 
-    public Task<long> CountAsync(Guid user, bool unreadOnly, CancellationToken ct) =>
-        session.Connection.ExecuteScalarAsync<long>(new CommandDefinition(
-            "SELECT count(*) FROM notifications.inbox WHERE user_id = @user AND (NOT @unreadOnly OR read_at IS NULL)",
-            new { user, unreadOnly }, session.Transaction, cancellationToken: ct));
+    /// <summary>
+    /// The user's notifications (or unread ones) counted per resource they are about — the one a delivery checks (see
+    /// NotificationService.ResourceOf: the base, else the workspace); <see cref="ResourceCount.Type"/> 0 for those shown to
+    /// every recipient (a deleted workspace's).
+    /// </summary>
+    public async Task<List<ResourceCount>> CountByResourceAsync(
+        Guid user, bool unreadOnly, string workspaceDeleted, string baseDeleted, CancellationToken ct) =>
+        (await session.Connection.QueryAsync<ResourceCount>(new CommandDefinition(
+            """
+            SELECT CASE WHEN event_type = @workspaceDeleted THEN 0 WHEN on_base THEN 2 ELSE 1 END AS Type,
+                   CASE WHEN on_base THEN base_id ELSE workspace_id END AS Id, count(*) AS Count
+              FROM (SELECT *, base_id IS NOT NULL AND event_type <> @baseDeleted AS on_base FROM notifications.inbox
+                     WHERE user_id = @user AND (NOT @unreadOnly OR read_at IS NULL)) i
+             GROUP BY 1, 2
+            """, new { user, unreadOnly, workspaceDeleted, baseDeleted }, session.Transaction, cancellationToken: ct))).ToList();
 
     public Task<int> MarkReadAsync(Guid user, long[] offsets, long upTo, CancellationToken ct) =>
         session.Connection.ExecuteAsync(new CommandDefinition(
@@ -99,6 +123,14 @@ internal sealed class FeedStore(NotificationSession session)
             UPDATE notifications.inbox SET read_at = now()
              WHERE user_id = @user AND read_at IS NULL AND ("offset" = ANY(@offsets) OR "offset" <= @upTo)
             """, new { user, offsets, upTo }, session.Transaction, cancellationToken: ct));
+}
+
+/// <summary>How many notifications are about one resource (Type: 1 workspace, 2 base, 0 shown to every recipient).</summary>
+internal sealed record ResourceCount
+{
+    public int Type { get; init; }
+    public Guid Id { get; init; }
+    public long Count { get; init; }
 }
 
 /// <summary>A user's feed: its epoch, the last offset given out and the last one dropped.</summary>

@@ -64,15 +64,17 @@ public sealed class AddressRefusedException(string message) : Exception(message)
 /// </summary>
 public sealed class GuardedHttp : IDisposable
 {
-    public GuardedHttp(AddressPolicy policy)
+    public GuardedHttp(AddressPolicy policy, Microsoft.Extensions.Options.IOptions<WebhookOptions> options)
     {
         ArgumentNullException.ThrowIfNull(policy);
+        ArgumentNullException.ThrowIfNull(options);
         var handler = new SocketsHttpHandler
         {
             AllowAutoRedirect = false,
             UseProxy = false,
             UseCookies = false,
             PooledConnectionLifetime = TimeSpan.FromMinutes(1),
+            MaxConnectionsPerServer = options.Value.MaxConnectionsPerEndpoint,
             ConnectTimeout = TimeSpan.FromSeconds(10),
             ConnectCallback = async (context, ct) =>
             {

@@ -64,6 +64,7 @@ public sealed partial class DeliveryWorker(
         }
 
         var running = new List<Task>();
+        var recorder = Task.Run(RecordLoopAsync, CancellationToken.None);
         var nextPurge = DateTime.UtcNow;
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -121,6 +122,8 @@ public sealed partial class DeliveryWorker(
         }
 
         await Task.WhenAll(running);
+        _records.Writer.TryComplete();
+        await recorder;
     }
 
     /// <summary>One attempt of one leased delivery, and its record.</summary>
@@ -137,7 +140,7 @@ public sealed partial class DeliveryWorker(
                 return;
             }
 
-            await RecordAsync(delivery, token, attempt, CancellationToken.None);
+            await RecordAsync(delivery, token, attempt);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
         {
@@ -215,41 +218,6 @@ public sealed partial class DeliveryWorker(
         }
 
         return ex.InnerException is { } inner ? $"{ex.Message} ({inner.Message})" : ex.Message;
-    }
-
-    private async Task RecordAsync(ClaimedDelivery delivery, Guid token, AttemptRow attempt, CancellationToken ct)
-    {
-        var settings = options.Value;
-        var made = delivery.Attempts + 1;
-        await using var db = await WebhookSession.BeginAsync(dataSource, ct);
-        await db.Deliveries.RecordAttemptAsync(delivery.Id, attempt, ct);
-        if (attempt.Succeeded)
-        {
-            await db.Deliveries.CompleteAttemptAsync(delivery.Id, token, DeliveryStatus.Succeeded, null, ct);
-            await db.Endpoints.MarkHealthyAsync(delivery.WebhookId, ct);
-        }
-        else
-        {
-            var giveUp = made >= _schedule.Count;
-            await db.Deliveries.CompleteAttemptAsync(delivery.Id, token, giveUp ? DeliveryStatus.Failed : DeliveryStatus.Pending,
-                giveUp ? null : DateTime.UtcNow + _schedule[made], ct);
-            var endpoint = await db.Endpoints.MarkFailingAsync(delivery.WebhookId, attempt.AttemptedAt, ct);
-            if (endpoint.Enabled && endpoint.FailingSince is { } since && attempt.AttemptedAt - since >= settings.DisableAfter)
-            {
-                var reason = $"every attempt failed since {since:u}; the last: {attempt.Error}";
-                if (await db.Endpoints.DisableAsync(endpoint.Id, reason, ct))
-                {
-                    await Outbox.EnqueueAsync(db.WriteTransaction, new WebhookDisabled
-                    {
-                        WebhookId = endpoint.Id.ToString(), WorkspaceId = endpoint.WorkspaceId.ToString(),
-                        BaseId = endpoint.BaseId?.ToString() ?? "", Url = endpoint.Url, Reason = reason, FailingSince = since,
-                    }, Origin, ct);
-                    LogDisabled(logger, endpoint.Id, since);
-                }
-            }
-        }
-
-        await db.CommitAsync(ct);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Webhook delivery {MessageId} to {WebhookId}, attempt {Attempt}: status {Status} in {LatencyMs} ms {Error}")]

@@ -15,20 +15,36 @@ internal sealed class DeliveryStore(WebhookSession session)
         d.attempts AS Attempts, d.next_attempt_at AS NextAttemptAt, d.created_at AS CreatedAt
         """;
 
-    /// <summary>One delivery per webhook for the event; an event already queued for a webhook is not queued twice.</summary>
-    public Task<int> EnqueueAsync(Guid[] webhooks, Guid eventId, string eventType, long sequence, string body, CancellationToken ct) =>
-        session.Connection.ExecuteAsync(new CommandDefinition(
+    /// <summary>
+    /// Queues the event for every enabled, unretired webhook of its workspace that wants it — on the workspace or on one of
+    /// <paramref name="bases"/>, wanting <paramref name="eventType"/> (or every type), created before the event happened —
+    /// in one statement (finding them and queueing were two round trips on the event consumer's critical path). An event
+    /// already queued for a webhook is not queued twice. Returns how many deliveries were queued. Delivery ids are UUIDv7
+    /// (ListDeliveries pages in time order by id), made in SQL — PostgreSQL 15 has no uuidv7(): a random UUID whose first
+    /// 48 bits are the Unix time in milliseconds and whose version nibble is 7.
+    /// </summary>
+    public async Task<int> EnqueueMatchingAsync(
+        Guid workspace, Guid[] bases, string eventType, DateTime happened, Guid eventId, long sequence, string body, CancellationToken ct) =>
+        (await session.Connection.QueryAsync<Guid>(new CommandDefinition(
             """
+            WITH m AS (
+                SELECT id FROM webhooks.endpoints
+                 WHERE workspace_id = @workspace AND enabled AND retired_at IS NULL AND created_at <= @happened
+                   AND (base_id IS NULL OR base_id = ANY(@bases))
+                   AND (cardinality(event_types) = 0 OR @eventType = ANY(event_types)))
             INSERT INTO webhooks.deliveries (id, webhook_id, event_id, event_type, sequence, body, status)
-            SELECT i, w, @eventId, @eventType, @sequence, @body, @pending FROM unnest(@ids, @webhooks) AS t (i, w)
+            SELECT encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid())
+                       placing substring(int8send(floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3) FROM 1 FOR 6),
+                       52, 1), 53, 1), 'hex')::uuid,
+                   m.id, @eventId, @eventType, @sequence, @body, @pending FROM m
             ON CONFLICT (webhook_id, event_id) DO NOTHING
+            RETURNING webhook_id
             """,
             new
             {
-                ids = webhooks.Select(_ => Guid.CreateVersion7()).ToArray(), webhooks, eventId, eventType, sequence, body,
-                pending = (int)DeliveryStatus.Pending,
+                workspace, bases, eventType, happened, eventId, sequence, body, pending = (int)DeliveryStatus.Pending,
             },
-            session.Transaction, cancellationToken: ct));
+            session.Transaction, cancellationToken: ct))).Count();
 
     /// <summary>
     /// Leases up to <paramref name="limit"/> due deliveries of enabled webhooks for <paramref name="lease"/>: the row locks
@@ -58,28 +74,39 @@ internal sealed class DeliveryStore(WebhookSession session)
             "UPDATE webhooks.deliveries SET lease_until = NULL, lease_token = NULL WHERE id = @id AND lease_token = @token",
             new { id, token }, session.Transaction, cancellationToken: ct));
 
-    public Task RecordAttemptAsync(Guid delivery, AttemptRow attempt, CancellationToken ct) =>
-        session.Connection.ExecuteAsync(new CommandDefinition(
+    /// <summary>
+    /// Records attempts, many in two statements: every attempt is written (ListDeliveries shows it); its outcome — succeeded,
+    /// failed for good, or due again at its next time — changes the delivery only while the lease it was made under is
+    /// still held (a lease that expired and was taken over meanwhile changes nothing: the new holder decides).
+    /// </summary>
+    public async Task RecordManyAsync(IReadOnlyList<Outcome> outcomes, CancellationToken ct)
+    {
+        var ids = outcomes.Select(o => o.Delivery).ToArray();
+        await session.Connection.ExecuteAsync(new CommandDefinition(
             """
             INSERT INTO webhooks.attempts (delivery_id, attempted_at, status_code, latency_ms, succeeded, error)
-            VALUES (@delivery, @AttemptedAt, @StatusCode, @LatencyMs, @Succeeded, @Error)
+            SELECT * FROM unnest(@ids, @at, @code, @latency, @succeeded, @error)
             """,
-            new { delivery, attempt.AttemptedAt, attempt.StatusCode, attempt.LatencyMs, attempt.Succeeded, attempt.Error },
-            session.Transaction, cancellationToken: ct));
-
-    /// <summary>
-    /// The outcome of an attempt made under lease <paramref name="token"/>: succeeded, failed for good, or due again at
-    /// <paramref name="nextAttemptAt"/>. A lease that expired and was taken over meanwhile changes nothing (the new holder decides).
-    /// </summary>
-    public Task<int> CompleteAttemptAsync(Guid id, Guid token, DeliveryStatus status, DateTime? nextAttemptAt, CancellationToken ct) =>
-        session.Connection.ExecuteAsync(new CommandDefinition(
+            new
+            {
+                ids, at = outcomes.Select(o => o.Attempt.AttemptedAt).ToArray(), code = outcomes.Select(o => o.Attempt.StatusCode).ToArray(),
+                latency = outcomes.Select(o => o.Attempt.LatencyMs).ToArray(), succeeded = outcomes.Select(o => o.Attempt.Succeeded).ToArray(),
+                error = outcomes.Select(o => o.Attempt.Error).ToArray(),
+            }, session.Transaction, cancellationToken: ct));
+        await session.Connection.ExecuteAsync(new CommandDefinition(
             """
-            UPDATE webhooks.deliveries
-               SET attempts = attempts + 1, status = @status, next_attempt_at = coalesce(@nextAttemptAt::timestamptz, next_attempt_at),
-                   completed_at = CASE WHEN @status = @pending THEN NULL ELSE now() END, lease_until = NULL, lease_token = NULL
-             WHERE id = @id AND lease_token = @token
+            UPDATE webhooks.deliveries d
+               SET attempts = d.attempts + 1, status = u.status, next_attempt_at = coalesce(u.next, d.next_attempt_at),
+                   completed_at = CASE WHEN u.status = @pending THEN NULL ELSE now() END, lease_until = NULL, lease_token = NULL
+              FROM unnest(@ids, @tokens, @statuses, @nexts) AS u (id, token, status, next)
+             WHERE d.id = u.id AND d.lease_token = u.token
             """,
-            new { id, token, status = (int)status, nextAttemptAt, pending = (int)DeliveryStatus.Pending }, session.Transaction, cancellationToken: ct));
+            new
+            {
+                ids, tokens = outcomes.Select(o => o.Token).ToArray(), statuses = outcomes.Select(o => (int)o.Status).ToArray(),
+                nexts = outcomes.Select(o => o.NextAttemptAt).ToArray(), pending = (int)DeliveryStatus.Pending,
+            }, session.Transaction, cancellationToken: ct));
+    }
 
     public Task<DeliveryRow?> FindAsync(Guid id, CancellationToken ct) =>
         session.Connection.QuerySingleOrDefaultAsync<DeliveryRow?>(new CommandDefinition(
@@ -150,6 +177,9 @@ internal sealed record ClaimedDelivery
     /// <summary>The webhook-id header: the same on every attempt.</summary>
     public string MessageId => DeliveryIds.Format(Id);
 }
+
+/// <summary>An attempt made under lease <paramref name="Token"/>, and what it makes of its delivery.</summary>
+internal sealed record Outcome(Guid Delivery, Guid Token, AttemptRow Attempt, DeliveryStatus Status, DateTime? NextAttemptAt);
 
 /// <summary>A row of webhooks.deliveries, without its body.</summary>
 internal sealed record DeliveryRow

@@ -25,19 +25,19 @@ internal sealed class EndpointStore(WebhookSession session)
 
     public Task<EndpointRow?> FindAsync(Guid id, CancellationToken ct) =>
         session.Connection.QuerySingleOrDefaultAsync<EndpointRow?>(new CommandDefinition(
-            $"SELECT {Columns} FROM webhooks.endpoints WHERE id = @id", new { id }, session.Transaction, cancellationToken: ct));
+            $"SELECT {Columns} FROM webhooks.endpoints WHERE id = @id AND retired_at IS NULL", new { id }, session.Transaction, cancellationToken: ct));
 
     /// <summary>The webhooks of a workspace (every one, bases' included) or, with <paramref name="baseId"/>, of one base; by id.</summary>
     public async Task<List<EndpointRow>> ListAsync(Guid workspace, Guid? baseId, CancellationToken ct) =>
         (await session.Connection.QueryAsync<EndpointRow>(new CommandDefinition(
             $"""
             SELECT {Columns} FROM webhooks.endpoints
-             WHERE workspace_id = @workspace AND (@baseId::uuid IS NULL OR base_id = @baseId) ORDER BY id
+             WHERE workspace_id = @workspace AND (@baseId::uuid IS NULL OR base_id = @baseId) AND retired_at IS NULL ORDER BY id
             """, new { workspace, baseId }, session.Transaction, cancellationToken: ct))).ToList();
 
     public Task<int> CountInWorkspaceAsync(Guid workspace, CancellationToken ct) =>
         session.Connection.ExecuteScalarAsync<int>(new CommandDefinition(
-            "SELECT count(*) FROM webhooks.endpoints WHERE workspace_id = @workspace", new { workspace }, session.Transaction, cancellationToken: ct));
+            "SELECT count(*) FROM webhooks.endpoints WHERE workspace_id = @workspace AND retired_at IS NULL", new { workspace }, session.Transaction, cancellationToken: ct));
 
     /// <summary>Changes what is not null; enabling clears the failure history. Null when there is no such webhook.</summary>
     public Task<EndpointRow?> UpdateAsync(Guid id, string? url, string[]? eventTypes, string? description, bool? enabled, CancellationToken ct) =>
@@ -67,17 +67,32 @@ internal sealed class EndpointStore(WebhookSession session)
             """, new { id, secret, previousUntil }, session.Transaction, cancellationToken: ct));
 
     /// <summary>
-    /// The enabled webhooks an event goes to: of its workspace, on the workspace or on one of <paramref name="bases"/>,
-    /// wanting <paramref name="eventType"/>, and created before the event happened.
+    /// Retires the webhooks of a deleted workspace, or of a deleted base (<paramref name="baseId"/>): see migration 0002.
+    /// Those with nothing pending are deleted at once; the rest by <see cref="DeleteRetiredAsync"/> once their last
+    /// delivery finished.
     /// </summary>
-    public async Task<Guid[]> MatchingAsync(Guid workspace, Guid[] bases, string eventType, DateTime happened, CancellationToken ct) =>
-        (await session.Connection.QueryAsync<Guid>(new CommandDefinition(
+    public async Task RetireAsync(Guid workspace, Guid? baseId, CancellationToken ct)
+    {
+        var retired = (await session.Connection.QueryAsync<Guid>(new CommandDefinition(
             """
-            SELECT id FROM webhooks.endpoints
-             WHERE workspace_id = @workspace AND enabled AND created_at <= @happened
-               AND (base_id IS NULL OR base_id = ANY(@bases))
-               AND (cardinality(event_types) = 0 OR @eventType = ANY(event_types))
-            """, new { workspace, bases, eventType, happened }, session.Transaction, cancellationToken: ct))).ToArray();
+            UPDATE webhooks.endpoints SET retired_at = now()
+             WHERE workspace_id = @workspace AND (@baseId::uuid IS NULL OR base_id = @baseId) AND retired_at IS NULL
+            RETURNING id
+            """, new { workspace, baseId }, session.Transaction, cancellationToken: ct))).ToArray();
+        if (retired.Length > 0)
+        {
+            await DeleteRetiredAsync(retired, ct);
+        }
+    }
+
+    /// <summary>Deletes those of <paramref name="ids"/> that are retired and have no delivery pending (with their deliveries).</summary>
+    public Task<int> DeleteRetiredAsync(Guid[] ids, CancellationToken ct) =>
+        session.Connection.ExecuteAsync(new CommandDefinition(
+            """
+            DELETE FROM webhooks.endpoints e
+             WHERE e.id = ANY(@ids) AND e.retired_at IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM webhooks.deliveries d WHERE d.webhook_id = e.id AND d.status = @pending)
+            """, new { ids, pending = (int)DeliveryStatus.Pending }, session.Transaction, cancellationToken: ct));
 
     /// <summary>After a failed attempt: starts the failure period if none runs; its start and the endpoint.</summary>
     public Task<EndpointRow> MarkFailingAsync(Guid id, DateTime attemptedAt, CancellationToken ct) =>
@@ -85,10 +100,11 @@ internal sealed class EndpointStore(WebhookSession session)
             $"UPDATE webhooks.endpoints SET failing_since = coalesce(failing_since, @attemptedAt) WHERE id = @id RETURNING {Columns}",
             new { id, attemptedAt }, session.Transaction, cancellationToken: ct));
 
-    public Task MarkHealthyAsync(Guid id, CancellationToken ct) =>
+    /// <summary>After successful attempts: ends the failure periods of these endpoints (rows that are not failing are not written).</summary>
+    public Task MarkHealthyAsync(Guid[] ids, CancellationToken ct) =>
         session.Connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE webhooks.endpoints SET failing_since = NULL WHERE id = @id AND failing_since IS NOT NULL",
-            new { id }, session.Transaction, cancellationToken: ct));
+            "UPDATE webhooks.endpoints SET failing_since = NULL WHERE id = ANY(@ids) AND failing_since IS NOT NULL",
+            new { ids }, session.Transaction, cancellationToken: ct));
 
     /// <summary>Disables an enabled endpoint; false when it was not enabled (someone else did it first).</summary>
     public async Task<bool> DisableAsync(Guid id, string reason, CancellationToken ct) =>

@@ -79,4 +79,41 @@ public sealed class NotificationResumeTests : DatabasePerTest
         Assert.True(DateTime.UtcNow - sent < TimeSpan.FromSeconds(10));
         Assert.Equal(onB.First.Offset + 1, onB.Notifications.Single().Offset);
     }
+    [Fact]
+    public async Task PermissionServiceOnAnotherHost_StreamsAreCheckedThereAsThisService_AHiddenBaseStaysHidden()
+    {
+        var prefix = $"split-notify-{Guid.NewGuid():N}:";
+        await using var permissionsHost = await TestHost.StartAsync(Database.ConnectionString, o =>
+        {
+            NotificationFixture.Apply(o.Settings);
+            o.Name = "permissions-host";
+            o.Settings["Redis:InstanceName"] = prefix;
+        });
+        // The edge serves the streams; its feed loop checks many users at once on the permissions host, with a service
+        // token its own Auth service mints (a caller's token could only check that caller).
+        await using var edge = await TestHost.StartAsync(Database.ConnectionString, o =>
+        {
+            NotificationFixture.Apply(o.Settings);
+            o.Name = "edge";
+            o.Settings["Redis:InstanceName"] = prefix;
+            o.Settings["Remote:pyairtable.permissions.v1.PermissionService"] = permissionsHost.GrpcAddress;
+        });
+        var owner = await edge.RegisterAsync();
+        var workspace = (await edge.Workspaces().CreateWorkspaceAsync(new CreateWorkspaceRequest { Name = "Split" }, owner.Bearer)).Workspace!;
+        var member = await edge.JoinAsync(owner, await edge.RegisterAsync(), workspace.Id, PermissionLevel.Read);
+        var hidden = (await edge.Workspaces().CreateBaseAsync(new CreateBaseRequest { WorkspaceId = workspace.Id, Name = "Hidden" }, owner.Bearer)).Base!;
+        await permissionsHost.Permissions().GrantAsync(new GrantRequest
+        {
+            Resource = Access.Access.Ref(ResourceType.Base, hidden.Id), UserId = member.UserId, Level = PermissionLevel.None,
+        }, owner.Bearer);
+        await using var stream = await NotificationListener.OpenAsync(edge, member);
+
+        await edge.Workspaces().RenameBaseAsync(new RenameBaseRequest { BaseId = hidden.Id, Name = "Hidden 2" }, owner.Bearer);
+        await edge.Workspaces().UpdateWorkspaceAsync(new UpdateWorkspaceRequest { WorkspaceId = workspace.Id, Description = "visible" }, owner.Bearer);
+
+        var updated = PyAirtable.Contracts.Events.EventTypes.NameOf<PyAirtable.Contracts.Events.WorkspaceUpdated>();
+        await Eventually.TrueAsync(() => Task.FromResult(stream.Notifications.Any(n => n.EventType == updated)), "the workspace's update arrived",
+            TimeSpan.FromSeconds(15));
+        Assert.DoesNotContain(stream.Notifications, n => n.BaseId == hidden.Id); // the rename came first, in the same feed
+    }
 }

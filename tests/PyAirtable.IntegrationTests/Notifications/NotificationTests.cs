@@ -102,6 +102,10 @@ public sealed class NotificationTests(NotificationFixture fixture) : IClassFixtu
         var listed = await Host.Channel.CreateGrpcService<INotificationService>().ListNotificationsAsync(new ListNotificationsRequest(), member.Bearer);
         Assert.DoesNotContain(listed.Notifications, n => n.BaseId == hidden.Id);
         Assert.Contains(listed.Notifications, n => n.BaseId == open.Id);
+        // Nor do the counts: total_count and the unread count are of what the member may read (nothing is read yet).
+        Assert.Equal(listed.Notifications.Count, listed.Pagination!.TotalCount);
+        var unread = await Host.Channel.CreateGrpcService<INotificationService>().GetUnreadCountAsync(new GetUnreadCountRequest(), member.Bearer);
+        Assert.Equal(listed.Notifications.Count, unread.Unread);
     }
 
     [Fact]

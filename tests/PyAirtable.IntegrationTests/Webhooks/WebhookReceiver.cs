@@ -53,6 +53,9 @@ public sealed class WebhookReceiver : IAsyncDisposable
     /// <summary>The status to answer a request with, given it and how many came before it (0 for the first).</summary>
     public Func<ReceivedWebhook, int, Task<int>> Respond { get; set; } = (_, _) => Task.FromResult(200);
 
+    /// <summary>When set, the Location header of every answer (with a 3xx status from <see cref="Respond"/>: a redirect).</summary>
+    public string? Location { get; set; }
+
     public static async Task<WebhookReceiver> StartAsync()
     {
         var builder = WebApplication.CreateSlimBuilder();
@@ -74,6 +77,10 @@ public sealed class WebhookReceiver : IAsyncDisposable
             try
             {
                 context.Response.StatusCode = await receiver.Respond(received, Interlocked.Increment(ref count));
+                if (receiver.Location is { } location)
+                {
+                    context.Response.Headers.Location = location;
+                }
             }
             catch (OperationCanceledException)
             {
