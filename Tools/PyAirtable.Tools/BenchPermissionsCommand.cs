@@ -26,16 +26,20 @@ public static class BenchPermissionsCommand
         var grants = new Option<int>("--grants") { DefaultValueFactory = _ => 100_000, Description = "Grants spread over users and resources." };
         var requests = new Option<int>("--requests", "-n") { DefaultValueFactory = _ => 2_000, Description = "Calls per scenario (batches of 1,000: a tenth)." };
         var concurrency = new Option<int>("--concurrency", "-c") { DefaultValueFactory = _ => 16, Description = "Concurrent calls." };
+        var inProcess = new Option<string?>("--in-process")
+        {
+            Description = "Also measure checks inside a host built in this process, on this Redis (host:port): no network, one caller.",
+        };
         var command = new Command("bench-permissions", "Measure CheckPermission and BatchCheckPermission against a large permission data set.")
         {
-            address, postgres, users, workspaces, grants, requests, concurrency,
+            address, postgres, users, workspaces, grants, requests, concurrency, inProcess,
         };
         command.SetAction(async (parse, ct) =>
         {
             try
             {
                 return await RunAsync(parse.GetValue(address)!, parse.GetValue(postgres)!, parse.GetValue(users), parse.GetValue(workspaces),
-                    parse.GetValue(grants), parse.GetValue(requests), parse.GetValue(concurrency), ct);
+                    parse.GetValue(grants), parse.GetValue(requests), parse.GetValue(concurrency), parse.GetValue(inProcess), ct);
             }
             catch (RpcException ex)
             {
@@ -46,7 +50,8 @@ public static class BenchPermissionsCommand
         return command;
     }
 
-    private static async Task<int> RunAsync(string address, string postgres, int userCount, int workspaceCount, int grantCount, int requests, int concurrency, CancellationToken ct)
+    private static async Task<int> RunAsync(string address, string postgres, int userCount, int workspaceCount, int grantCount, int requests, int concurrency,
+        string? inProcessRedis, CancellationToken ct)
     {
         if (userCount < 1 || workspaceCount < 1 || grantCount < 1 || requests < 1 || concurrency is < 1 or > 4096)
         {
@@ -114,6 +119,12 @@ public static class BenchPermissionsCommand
             }
 
             Console.WriteLine($"{name,-30} {concurrency,5} {calls,7} {result.Rps,9:F0} {result.Rps * size,10:F0} {result.P50,8:F2} {result.P99,8:F2}");
+        }
+
+        if (inProcessRedis is not null)
+        {
+            var pairs = sampleUsers.Zip(sampleResources.Take(sampleUsers.Length)).Select(p => (p.First, p.Second.Type, p.Second.Id)).ToArray();
+            await BenchPermissionsInProcess.RunAsync(postgres, inProcessRedis, pairs, requests, ct);
         }
 
         return 0;

@@ -14,13 +14,15 @@ public sealed class TokenLifetimeTests : DatabasePerTest
     {
         await using var host = await TestHost.StartAsync(Database.ConnectionString, o =>
         {
-            o.Settings["Auth:AccessTokenLifetime"] = "00:00:02";
+            // Long enough for registering and one call on a loaded box (2 s was not, once), short enough to wait out.
+            o.Settings["Auth:AccessTokenLifetime"] = "00:00:06";
             o.Settings["Auth:ClockSkew"] = "00:00:00";
         });
         var user = await host.RegisterAsync();
         await host.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, user.Bearer); // verified and kept
 
-        await Task.Delay(TimeSpan.FromSeconds(3.2));
+        var left = user.Tokens.AccessTokenExpiresAt!.Value - DateTime.UtcNow;
+        await Task.Delay(left > TimeSpan.Zero ? left + TimeSpan.FromSeconds(1.2) : TimeSpan.FromSeconds(1.2));
         AssertStatus(await Assert.ThrowsAsync<RpcException>(async () =>
             await host.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, user.Bearer)), StatusCode.Unauthenticated, "expired");
     }

@@ -1,0 +1,122 @@
+using System.Diagnostics;
+using Grpc.Core;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using ProtoBuf.Grpc;
+using PyAirtable.Contracts.Auth;
+using PyAirtable.Contracts.Common;
+using PyAirtable.Contracts.Permissions;
+using PyAirtable.Host;
+using PyAirtable.Services.Infrastructure.Identity;
+using PyAirtable.Services.Infrastructure.Requests;
+using PyAirtable.Services.Infrastructure.SharedState;
+
+namespace PyAirtable.Tools;
+
+/// <summary>
+/// <c>bench-permissions --in-process</c>: the checks a service makes inside a host (the Workspace service's before each read),
+/// without a network: a platform host built in this process on the same database and Redis, its <see cref="IPermissionService"/>
+/// called as a service would call it, one caller, each call timed. "warm" asks the same 1,000 questions again and again
+/// (a working set, what the decision cache serves from memory); "cold" draws every question from the whole data set.
+/// </summary>
+internal static class BenchPermissionsInProcess
+{
+    public static async Task RunAsync(string postgres, string redis, (Guid User, short Type, Guid Id)[] sample, int requests, CancellationToken ct)
+    {
+        var builder = PlatformHost.CreateBuilder([]);
+        builder.Configuration["ConnectionStrings:Postgres"] = postgres;
+        builder.Configuration["ConnectionStrings:Redis"] = redis;
+        builder.Configuration["Kestrel:Endpoints:Grpc:Url"] = $"http://127.0.0.1:{BenchHost.FreePort()}";
+        builder.Configuration["Kestrel:Endpoints:Probes:Url"] = $"http://127.0.0.1:{BenchHost.FreePort()}";
+        builder.Configuration["Kestrel:Endpoints:Http:Url"] = $"http://127.0.0.1:{BenchHost.FreePort()}";
+        builder.Configuration["Logging:LogLevel:Default"] = "Warning";
+        await using var app = PlatformHost.Build(builder);
+        await PlatformHost.StartAsync(app, ct);
+        var feed = app.Services.GetRequiredService<ChangeFeed>();
+        while (!feed.IsCurrent)
+        {
+            await Task.Delay(10, ct);
+        }
+
+        var permissions = app.Services.GetRequiredService<IPermissionService>();
+        var warm = sample.Take(1000).ToArray();
+        CheckItem Item((Guid User, short Type, Guid Id) q) =>
+            new() { UserId = q.User.ToString(), Resource = new ResourceRef { Type = (ResourceType)q.Type, Id = q.Id.ToString() }, Level = PermissionLevel.Read };
+
+        Console.WriteLine();
+        Console.WriteLine("# in process (IPermissionService of a host built in this process; one caller; no network)");
+        Console.WriteLine($"{"scenario",-36} {"calls",7} {"p50 ms",8} {"p99 ms",8}");
+        var i = 0;
+        foreach (var (name, size, pick) in new (string, int, Func<(Guid, short, Guid)>)[]
+        {
+            ("CheckPermission warm", 1, () => warm[i++ % warm.Length]),
+            ("CheckPermission cold", 1, () => sample[Random.Shared.Next(sample.Length)]),
+            ("BatchCheckPermission x1000 warm", 1000, () => warm[i++ % warm.Length]),
+            ("BatchCheckPermission x1000 cold", 1000, () => sample[Random.Shared.Next(sample.Length)]),
+        })
+        {
+            var calls = size == 1 ? requests : Math.Max(20, requests / 20);
+            if (name.EndsWith("warm", StringComparison.Ordinal))
+            {
+                await permissions.BatchCheckPermissionAsync(new BatchCheckPermissionRequest { Checks = [.. warm.Select(Item)] }, Context(ct));
+            }
+
+            var times = new double[calls];
+            for (var n = 0; n < calls; n++)
+            {
+                var start = Stopwatch.GetTimestamp();
+                if (size == 1)
+                {
+                    var item = Item(pick());
+                    await permissions.CheckPermissionAsync(
+                        new CheckPermissionRequest { UserId = item.UserId, Resource = item.Resource, Level = item.Level }, Context(ct));
+                }
+                else
+                {
+                    await permissions.BatchCheckPermissionAsync(
+                        new BatchCheckPermissionRequest { Checks = [.. Enumerable.Range(0, size).Select(_ => Item(pick()))] }, Context(ct));
+                }
+
+                times[n] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            }
+
+            Array.Sort(times);
+            Console.WriteLine($"{name,-36} {calls,7} {times[calls / 2],8:F3} {times[Math.Min(calls - 1, (int)(calls * 0.99))],8:F3}");
+        }
+
+        await app.StopAsync(ct);
+    }
+
+    /// <summary>A server context whose caller is a platform service (what the in-process implementation sees behind the gateway).</summary>
+    private static CallContext Context(CancellationToken ct)
+    {
+        var http = new DefaultHttpContext();
+        http.Features.Set<IRequestMetadataFeature>(new RequestMetadataFeature(new RequestMetadata
+        {
+            RequestId = "bench", UserContext = ServicePrincipal.Of("bench", [Scopes.WorkspacesRead]), Timestamp = DateTime.UtcNow,
+        }));
+        return new CallContext("bench", new InProcessCall(http, ct));
+    }
+
+    private sealed class InProcessCall(HttpContext http, CancellationToken ct) : ServerCallContext
+    {
+        private readonly Dictionary<object, object> _userState = new() { ["__HttpContext"] = http };
+
+        protected override string MethodCore => "";
+        protected override string HostCore => "localhost";
+        protected override string PeerCore => "in-process";
+        protected override DateTime DeadlineCore => DateTime.MaxValue;
+        protected override Metadata RequestHeadersCore => [];
+        protected override CancellationToken CancellationTokenCore => ct;
+        protected override Metadata ResponseTrailersCore => [];
+        protected override Status StatusCore { get; set; }
+        protected override WriteOptions? WriteOptionsCore { get; set; }
+        protected override AuthContext AuthContextCore => new(null, []);
+        protected override IDictionary<object, object> UserStateCore => _userState;
+
+        protected override ContextPropagationToken CreatePropagationTokenCore(ContextPropagationOptions? options) => throw new NotSupportedException();
+
+        protected override Task WriteResponseHeadersAsyncCore(Metadata responseHeaders) => Task.CompletedTask;
+    }
+}
