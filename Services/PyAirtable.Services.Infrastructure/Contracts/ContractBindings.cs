@@ -18,12 +18,12 @@ using PyAirtable.Services.Infrastructure.Requests;
 namespace PyAirtable.Services.Infrastructure.Contracts;
 
 /// <summary>
-/// Where a contract is served from: in this process (mapped as a gRPC endpoint here), or by another
-/// host at <see cref="RemoteAddress"/> (resolved as a gRPC client, not mapped here).
+/// Where a contract is served from: in this process (mapped as a gRPC endpoint here), or by the instances
+/// <see cref="Remote"/> names (resolved as a load-balanced gRPC client, not mapped here).
 /// </summary>
-public sealed record ContractBinding(string ServiceName, Type Contract, Uri? RemoteAddress, Action<IEndpointRouteBuilder>? MapEndpoint)
+public sealed record ContractBinding(string ServiceName, Type Contract, RemoteTarget? Remote, Action<IEndpointRouteBuilder>? MapEndpoint)
 {
-    public bool IsLocal => RemoteAddress is null;
+    public bool IsLocal => Remote is null;
 }
 
 public static class ContractBindingExtensions
@@ -41,14 +41,16 @@ public static class ContractBindingExtensions
         ?? throw new InvalidOperationException($"{typeof(TContract).Name} has no [Service] attribute with a name.");
 
     /// <summary>
-    /// True when <c>Remote:&lt;service name&gt;</c> binds <typeparamref name="TContract"/> to another host: this host then
-    /// needs none of the implementation's own dependencies (its migrations, pools, options).
+    /// True when <typeparamref name="TContract"/> runs on other hosts: <c>Remote:&lt;service name&gt;</c> binds it there, or
+    /// <c>Topology:Serve</c> leaves it out of this host. This host then needs none of the implementation's own
+    /// dependencies (its migrations, pools, options).
     /// </summary>
     public static bool IsRemote<TContract>(this IConfiguration configuration)
         where TContract : class
     {
         ArgumentNullException.ThrowIfNull(configuration);
-        return !string.IsNullOrWhiteSpace(configuration[$"{RemoteSection}:{ServiceNameOf<TContract>()}"]);
+        var name = ServiceNameOf<TContract>();
+        return !string.IsNullOrWhiteSpace(configuration[$"{RemoteSection}:{name}"]) || !Topology.Serves(configuration, name);
     }
 
     /// <summary>
@@ -70,6 +72,12 @@ public static class ContractBindingExtensions
         }
 
         var remote = configuration[$"{RemoteSection}:{name}"];
+        if (string.IsNullOrWhiteSpace(remote) && !Topology.Serves(configuration, name))
+        {
+            throw new InvalidOperationException(
+                $"{name} is not served by this host ({Topology.ServeKey}) and has no {RemoteSection}:{name} address to call it on.");
+        }
+
         if (string.IsNullOrWhiteSpace(remote))
         {
             services.TryAddSingleton<TImplementation>();
@@ -81,10 +89,7 @@ public static class ContractBindingExtensions
             return services;
         }
 
-        if (!Uri.TryCreate(remote, UriKind.Absolute, out var address) || (address.Scheme != Uri.UriSchemeHttp && address.Scheme != Uri.UriSchemeHttps))
-        {
-            throw new InvalidOperationException($"{RemoteSection}:{name} must be an http:// or https:// address, not '{remote}'.");
-        }
+        var target = RemoteTarget.Parse($"{RemoteSection}:{name}", remote);
 
         services.AddHttpContextAccessor();
         services.AddOptions<RemoteCallOptions>().Bind(configuration.GetSection(RemoteCallOptions.Section));
@@ -94,12 +99,12 @@ public static class ContractBindingExtensions
         // Interceptors run last-added first: propagation settles the deadline and credentials, then the breaker
         // judges the call; grpc-dotnet's retries (RemoteChannels) run below both, so the breaker sees their outcome.
         services.TryAddSingleton<TContract>(sp => sp.GetRequiredService<RemoteChannels>()
-            .Get(address)
+            .Get(target)
             .Intercept(new CircuitBreakerInterceptor(
                 sp.GetRequiredService<RemoteCircuitBreakers>().For(name), sp.GetRequiredService<IHttpContextAccessor>()))
             .Intercept(sp.GetRequiredService<CallPropagationInterceptor>())
             .CreateGrpcService<TContract>());
-        services.AddSingleton(new ContractBinding(name, typeof(TContract), address, null));
+        services.AddSingleton(new ContractBinding(name, typeof(TContract), target, null));
         if (!services.Any(d => d.ServiceType == typeof(RemoteContractsHealthCheck)))
         {
             services.AddSingleton<RemoteContractsHealthCheck>();
