@@ -42,7 +42,7 @@ internal static class ContractReflection
     /// </summary>
     private static ReflectionModel Build(IEnumerable<ContractBinding> bindings)
     {
-        var remote = bindings.Where(b => !b.IsLocal).Select(b => b.ServiceName).ToHashSet(StringComparer.Ordinal);
+        var remote = bindings.Where(b => b.MapEndpoint is null).Select(b => b.ServiceName).ToHashSet(StringComparer.Ordinal);
         var contractFiles = LoadExportedFiles();
         var files = contractFiles
             .Append(Grpc.Health.V1.HealthReflection.Descriptor)

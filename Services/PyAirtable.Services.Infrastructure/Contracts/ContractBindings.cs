@@ -104,7 +104,9 @@ public static class ContractBindingExtensions
                 sp.GetRequiredService<RemoteCircuitBreakers>().For(name), sp.GetRequiredService<IHttpContextAccessor>()))
             .Intercept(sp.GetRequiredService<CallPropagationInterceptor>())
             .CreateGrpcService<TContract>());
-        services.AddSingleton(new ContractBinding(name, typeof(TContract), target, null));
+        // The edge role: serve the contract here too, each call handed to the remote binding above.
+        var forward = configuration.GetValue<bool>(Topology.ForwardKey) ? ForwardingProxy<TContract>.Register(services) : null;
+        services.AddSingleton(new ContractBinding(name, typeof(TContract), target, forward));
         if (!services.Any(d => d.ServiceType == typeof(RemoteContractsHealthCheck)))
         {
             services.AddSingleton<RemoteContractsHealthCheck>();
@@ -114,11 +116,11 @@ public static class ContractBindingExtensions
         return services;
     }
 
-    /// <summary>Maps every contract that runs in this process.</summary>
+    /// <summary>Maps every contract that runs in this process, and those it forwards (<c>Topology:Forward</c>).</summary>
     public static IEndpointRouteBuilder MapContracts(this IEndpointRouteBuilder endpoints)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
-        foreach (var binding in endpoints.ServiceProvider.GetServices<ContractBinding>().Where(b => b.IsLocal))
+        foreach (var binding in endpoints.ServiceProvider.GetServices<ContractBinding>().Where(b => b.MapEndpoint is not null))
         {
             binding.MapEndpoint!(endpoints);
         }
@@ -193,8 +195,15 @@ public sealed class CallPropagationInterceptor(IHttpContextAccessor accessor, IO
             headers.Add("x-api-key", apiKey);
         }
 
-        options = options.WithHeaders(headers);
         var incoming = http.Features.Get<Grpc.AspNetCore.Server.IServerCallContextFeature>()?.ServerCallContext;
+        // Which service this host is serving the call for: the callee believes it only from a platform certificate
+        // naming that service (ServiceCalls.CallingService), so operations meant for services stay theirs.
+        if (incoming is not null && headers.Get(ServiceCalls.CallerServiceHeader) is null)
+        {
+            headers.Add(ServiceCalls.CallerServiceHeader, Topology.AreaOf(ServiceCalls.ServiceOfMethod(incoming.Method)));
+        }
+
+        options = options.WithHeaders(headers);
         if (options.Deadline is null && incoming is not null && incoming.Deadline != DateTime.MaxValue)
         {
             options = options.WithDeadline(incoming.Deadline);

@@ -6,6 +6,7 @@ using Grpc.Net.Client.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
+using PyAirtable.Services.Infrastructure.Security;
 
 namespace PyAirtable.Services.Infrastructure.Contracts;
 
@@ -21,7 +22,8 @@ namespace PyAirtable.Services.Infrastructure.Contracts;
 public sealed class RemoteChannels(
     IEnumerable<ContractBinding> bindings,
     IEnumerable<ResolverFactory> resolvers,
-    IOptions<RemoteCallOptions> options) : IDisposable
+    IOptions<RemoteCallOptions> options,
+    PlatformTls? tls = null) : IDisposable
 {
     private readonly ConcurrentDictionary<string, GrpcChannel> _channels = new(StringComparer.Ordinal);
 
@@ -47,7 +49,8 @@ public sealed class RemoteChannels(
             return GrpcChannel.ForAddress(target.Addresses[0], channelOptions);
         }
 
-        var secure = target.Resolver is null && target.IsHttps;
+        // A resolver yields bare addresses: with platform mTLS on they are dialled with TLS, otherwise in cleartext.
+        var secure = target.Resolver is null ? target.IsHttps : tls is not null;
         var scheme = secure ? Uri.UriSchemeHttps : Uri.UriSchemeHttp;
         GrpcChannel HealthChannel(BalancerAddress a) => GrpcChannel.ForAddress($"{scheme}://{a.EndPoint.Host}:{a.EndPoint.Port}",
             new GrpcChannelOptions { HttpHandler = NewHandler() });
@@ -79,14 +82,26 @@ public sealed class RemoteChannels(
         return GrpcChannel.ForAddress(address, channelOptions);
     }
 
-    /// <summary>Pooled HTTP/2: several connections per instance when one fills its streams, kept alive by pings.</summary>
-    private static SocketsHttpHandler NewHandler() => new()
+    /// <summary>
+    /// Pooled HTTP/2: several connections per instance when one fills its streams, kept alive by pings. With platform
+    /// mTLS on, TLS connections present this host's certificate and accept only servers the platform CA issued.
+    /// </summary>
+    private SocketsHttpHandler NewHandler()
     {
-        EnableMultipleHttp2Connections = true,
-        PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
-        KeepAlivePingDelay = TimeSpan.FromSeconds(60),
-        KeepAlivePingTimeout = TimeSpan.FromSeconds(30),
-    };
+        var handler = new SocketsHttpHandler
+        {
+            EnableMultipleHttp2Connections = true,
+            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
+            KeepAlivePingDelay = TimeSpan.FromSeconds(60),
+            KeepAlivePingTimeout = TimeSpan.FromSeconds(30),
+        };
+        if (tls is not null)
+        {
+            handler.SslOptions = tls.ClientOptions();
+        }
+
+        return handler;
+    }
 
     private ServiceConfig? ServiceConfigFor(RemoteTarget target)
     {

@@ -13,6 +13,12 @@ public static class Topology
 {
     public const string ServeKey = "Topology:Serve";
 
+    /// <summary>
+    /// True on an edge: the contracts this host calls elsewhere are served here as well, each call forwarded to an
+    /// instance of its service (<see cref="ForwardingProxy{TContract}"/>). False (default): only what runs here is served.
+    /// </summary>
+    public const string ForwardKey = "Topology:Forward";
+
     /// <summary>Served on every host whatever the list says: it reports on the host itself.</summary>
     private static readonly HashSet<string> HostLocal = new(StringComparer.Ordinal) { "pyairtable.health.v1.HealthService" };
 
