@@ -40,6 +40,11 @@ public static partial class PlatformHost
         // appsettings.json sits beside the binary: find it whatever the working directory is.
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         var services = builder.Services;
+        // Blue-green weights (Routing:…) may live in a file of their own, read again when it changes: no restart to shift.
+        if (builder.Configuration["Routing:File"] is { Length: > 0 } routingFile)
+        {
+            builder.Configuration.AddJsonFile(Path.GetFullPath(routingFile), optional: true, reloadOnChange: true);
+        }
 
         // Headers up to these sizes are decoded and, past the gateway's 16 KiB metadata limit, refused for the one
         // call (RequestContextMiddleware); Kestrel's defaults (32 KiB total) would reset the whole HTTP/2
@@ -143,6 +148,16 @@ public static partial class PlatformHost
 
         // First: the scrape endpoint is not an RPC, and the RPC metrics see every call, refused ones too.
         app.UsePlatformTelemetry();
+        // Which version of the platform answered (Deployment:Version, e.g. the image tag): blue and green tell apart.
+        if (app.Configuration["Deployment:Version"] is { Length: > 0 } version)
+        {
+            app.Use((context, next) =>
+            {
+                context.Response.Headers["x-pyairtable-served-version"] = version;
+                return next(context);
+            });
+        }
+
         app.UseMiddleware<RequestContextMiddleware>();
         app.UseMiddleware<ClientResetMiddleware>();
         app.UseAuthentication();

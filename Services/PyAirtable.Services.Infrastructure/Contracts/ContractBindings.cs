@@ -94,19 +94,22 @@ public static class ContractBindingExtensions
         services.AddHttpContextAccessor();
         services.AddOptions<RemoteCallOptions>().Bind(configuration.GetSection(RemoteCallOptions.Section));
         services.TryAddSingleton<RemoteChannels>();
+        services.TryAddSingleton<VersionRouting>();
         services.TryAddSingleton<RemoteCircuitBreakers>();
         services.TryAddSingleton<CallPropagationInterceptor>();
+        // The edge role: serve the contract here too, each call handed to the remote binding below.
+        var forward = configuration.GetValue<bool>(Topology.ForwardKey) ? ForwardingProxy<TContract>.Register(services) : null;
+        var binding = new ContractBinding(name, typeof(TContract), target, forward);
         // Interceptors run last-added first: propagation settles the deadline and credentials, then the breaker
-        // judges the call; grpc-dotnet's retries (RemoteChannels) run below both, so the breaker sees their outcome.
-        services.TryAddSingleton<TContract>(sp => sp.GetRequiredService<RemoteChannels>()
-            .Get(target)
+        // judges the call; the version's channel (VersionRouting picks it per call, so a call or stream stays on the
+        // version it started on) retries reads below both, so the breaker sees their outcome.
+        services.TryAddSingleton<TContract>(sp => sp.GetRequiredService<VersionRouting>()
+            .InvokerFor(binding)
             .Intercept(new CircuitBreakerInterceptor(
                 sp.GetRequiredService<RemoteCircuitBreakers>().For(name), sp.GetRequiredService<IHttpContextAccessor>()))
             .Intercept(sp.GetRequiredService<CallPropagationInterceptor>())
             .CreateGrpcService<TContract>());
-        // The edge role: serve the contract here too, each call handed to the remote binding above.
-        var forward = configuration.GetValue<bool>(Topology.ForwardKey) ? ForwardingProxy<TContract>.Register(services) : null;
-        services.AddSingleton(new ContractBinding(name, typeof(TContract), target, forward));
+        services.AddSingleton(binding);
         if (!services.Any(d => d.ServiceType == typeof(RemoteContractsHealthCheck)))
         {
             services.AddSingleton<RemoteContractsHealthCheck>();

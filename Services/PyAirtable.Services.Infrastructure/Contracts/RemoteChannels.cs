@@ -30,19 +30,23 @@ public sealed class RemoteChannels(
     /// <summary>The scheme of the static list's resolver (grpc-dotnet's <see cref="StaticResolverFactory"/>).</summary>
     private const string StaticScheme = "static";
 
-    public GrpcChannel Get(RemoteTarget target)
+    /// <summary>
+    /// The channel of <paramref name="target"/>; <paramref name="binding"/> is a contract it will carry besides those bound
+    /// to it by <c>Remote:</c> (another version's target, see <see cref="VersionRouting"/>), whose reads it must retry too.
+    /// </summary>
+    public GrpcChannel Get(RemoteTarget target, ContractBinding? binding = null)
     {
         ArgumentNullException.ThrowIfNull(target);
-        return _channels.GetOrAdd(target.Text, _ => Create(target));
+        return _channels.GetOrAdd(target.Text, _ => Create(target, binding));
     }
 
-    private GrpcChannel Create(RemoteTarget target)
+    private GrpcChannel Create(RemoteTarget target, ContractBinding? binding)
     {
         var settings = options.Value;
         var channelOptions = new GrpcChannelOptions
         {
             HttpHandler = NewHandler(),
-            ServiceConfig = ServiceConfigFor(target),
+            ServiceConfig = ServiceConfigFor(target, binding),
         };
         if (!target.IsBalanced)
         {
@@ -103,7 +107,7 @@ public sealed class RemoteChannels(
         return handler;
     }
 
-    private ServiceConfig? ServiceConfigFor(RemoteTarget target)
+    private ServiceConfig? ServiceConfigFor(RemoteTarget target, ContractBinding? binding)
     {
         var settings = options.Value;
         var config = new ServiceConfig();
@@ -114,6 +118,9 @@ public sealed class RemoteChannels(
 
         var reads = bindings
             .Where(b => b.Remote?.Text == target.Text)
+            .Append(binding)
+            .OfType<ContractBinding>()
+            .DistinctBy(b => b.ServiceName)
             .SelectMany(b => RemoteCallOptions.MethodNamesOf(b.Contract).Where(RemoteCallOptions.IsIdempotent).Select(m => new MethodName
             {
                 Service = b.ServiceName,
