@@ -66,6 +66,16 @@ public sealed class TopologyTests
         Assert.Equal(2, binding.Remote.Addresses.Count);
     }
 
+    [Fact]
+    public void ExplicitServeList_WinsOverARemoteBinding_SoRolesCanShareOneFileOfBindings()
+    {
+        var shared = ($"Remote:{Users}", "dns:///users-headless:50051");
+
+        Assert.False(Config((Topology.ServeKey, "users"), shared).IsRemote<IUserService>());
+        Assert.True(Config((Topology.ServeKey, "permissions"), shared).IsRemote<IUserService>());
+        Assert.True(Config(shared).IsRemote<IUserService>()); // no list: the binding alone moves it out, as before
+    }
+
     [Theory]
     [InlineData("http://10.0.0.7:50051", false, 1)]
     [InlineData("http://10.0.0.7:50051,http://10.0.0.8:50051", true, 2)]

@@ -50,7 +50,8 @@ public static class ContractBindingExtensions
     {
         ArgumentNullException.ThrowIfNull(configuration);
         var name = ServiceNameOf<TContract>();
-        return !string.IsNullOrWhiteSpace(configuration[$"{RemoteSection}:{name}"]) || !Topology.Serves(configuration, name);
+        return !Topology.ServesExplicitly(configuration, name)
+            && (!string.IsNullOrWhiteSpace(configuration[$"{RemoteSection}:{name}"]) || !Topology.Serves(configuration, name));
     }
 
     /// <summary>
@@ -71,7 +72,7 @@ public static class ContractBindingExtensions
             return services;
         }
 
-        var remote = configuration[$"{RemoteSection}:{name}"];
+        var remote = Topology.ServesExplicitly(configuration, name) ? null : configuration[$"{RemoteSection}:{name}"];
         if (string.IsNullOrWhiteSpace(remote) && !Topology.Serves(configuration, name))
         {
             throw new InvalidOperationException(

@@ -57,6 +57,17 @@ public static class Topology
         return served;
     }
 
+    /// <summary>
+    /// True when <c>Topology:Serve</c> is set and names <paramref name="serviceName"/>: the host serves it even if a
+    /// <c>Remote:</c> binding names it too, so every role of a split deployment can share one file of <c>Remote:</c>
+    /// bindings. Without the setting a <c>Remote:</c> binding wins (a host moves a service out by that alone).
+    /// </summary>
+    public static bool ServesExplicitly(IConfiguration configuration, string serviceName)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        return configuration[ServeKey] is not null && Serves(configuration, serviceName);
+    }
+
     /// <summary>The area of a platform service name (<c>users</c> of <c>pyairtable.users.v1.UserService</c>), else the name.</summary>
     public static string AreaOf(string serviceName)
     {
