@@ -2,6 +2,8 @@ using System.Collections.Frozen;
 using Grpc.Core;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Primitives;
 
 namespace PyAirtable.Services.Infrastructure.Contracts;
@@ -20,7 +22,7 @@ namespace PyAirtable.Services.Infrastructure.Contracts;
 /// only where new calls go. The pick is deterministic (call n goes to the version owning slot n·37 mod 100), so every
 /// 100 calls split exactly by the weights, spread out rather than in runs.
 /// </remarks>
-public sealed class VersionRouting : IDisposable
+public sealed partial class VersionRouting : IDisposable
 {
     /// <summary>Pins a call to a named version (for testers); an unknown name is ignored.</summary>
     public const string VersionHeader = "x-pyairtable-version";
@@ -31,17 +33,35 @@ public sealed class VersionRouting : IDisposable
     private readonly RemoteChannels _channels;
     private readonly IHttpContextAccessor _accessor;
     private readonly IDisposable _reload;
+    private readonly ILogger _logger;
     private FrozenDictionary<string, Route> _routes = FrozenDictionary<string, Route>.Empty;
     private long _calls;
 
-    public VersionRouting(IConfiguration configuration, RemoteChannels channels, IHttpContextAccessor accessor)
+    public VersionRouting(IConfiguration configuration, RemoteChannels channels, IHttpContextAccessor accessor, ILogger<VersionRouting>? logger = null)
     {
         _configuration = configuration;
         _channels = channels;
         _accessor = accessor;
+        _logger = logger ?? (ILogger)NullLogger.Instance;
         Load();
-        _reload = ChangeToken.OnChange(configuration.GetReloadToken, Load);
+        _reload = ChangeToken.OnChange(configuration.GetReloadToken, Reload);
     }
+
+    /// <summary>A reloaded file that is wrong keeps the routes in force (and says why): a typo must not stop routing.</summary>
+    private void Reload()
+    {
+        try
+        {
+            Load();
+        }
+        catch (InvalidOperationException ex)
+        {
+            LogRejected(_logger, ex.Message);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Routing settings rejected, the previous routes stay in force: {Reason}")]
+    private static partial void LogRejected(ILogger logger, string reason);
 
     /// <summary>The call invoker of a remote contract: each call goes to the version picked for it.</summary>
     public CallInvoker InvokerFor(ContractBinding binding)

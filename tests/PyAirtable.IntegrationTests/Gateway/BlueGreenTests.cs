@@ -86,7 +86,30 @@ public sealed class BlueGreenTests : DatabasePerTest
         Assert.Equal(6, greenCount.Value);
     }
 
-    private async Task WriteWeightAsync(TestHost green, int weight)
+    [Fact]
+    public async Task AWrongRoutingFile_KeepsTheRoutesInForce()
+    {
+        var (blue, _) = await StartBackendAsync("blue");
+        var (green, _) = await StartBackendAsync("green");
+        await using var _b = blue;
+        await using var _g = green;
+        await WriteWeightAsync(green, 30);
+        await using var edge = await StartEdgeAsync(blue);
+        var routing = edge.App.Services.GetRequiredService<VersionRouting>();
+        Assert.Contains(("green", 30), routing.Weights(Service));
+
+        await WriteWeightAsync(green, "\"thirty\"");
+        await Eventually.TrueAsync(() => Task.FromResult(edge.Logs.TakeErrors(l => l.Message.Contains("Routing settings rejected", StringComparison.Ordinal)).Count > 0),
+            "the edge rejected the file");
+
+        Assert.Contains(("green", 30), routing.Weights(Service));
+        await edge.Diagnostics.EchoAsync(new EchoRequest()); // still routing
+    }
+
+    private Task WriteWeightAsync(TestHost green, int weight) =>
+        WriteWeightAsync(green, weight.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+    private async Task WriteWeightAsync(TestHost green, string weight)
     {
         var json = $$"""
             { "Routing": { "{{Service}}": { "Stable": "blue", "Versions": { "green": "{{green.GrpcAddress}}" }, "Weights": { "green": {{weight}} } } } }
