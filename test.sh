@@ -39,6 +39,9 @@ dotnet build PyAirtable.sln -c Release -nologo -v quiet
 
 echo "== contract gate: export drift, buf lint, compatibility with the released baseline"
 dotnet Tools/PyAirtable.Tools/bin/Release/net10.0/pyairtable.dll protos check --dir protos
+echo "== OpenAPI gate: export drift, compatibility with the released baseline, an independent validator"
+dotnet Tools/PyAirtable.Tools/bin/Release/net10.0/pyairtable.dll openapi check --dir openapi --protos protos
+node tests/interop/openapi/validate.mjs openapi/pyairtable.openapi.json
 echo "== protoc compiles the exported protos"
 (cd protos && protoc -I. -I/usr/include --descriptor_set_out=/dev/null $(find pyairtable -name '*.proto' | sort))
 echo "== the Contracts package carries the protos"
@@ -88,7 +91,8 @@ echo "== interop: Python and Node clients against the running host, from protos/
 # Below the ephemeral range (32768+), where outgoing connections could take a port between the check and the bind.
 grpc_port=$(free_port 28051)
 probe_port=$(free_port $((grpc_port + 1)))
-smtp_port=$(free_port $((probe_port + 1)))
+http_port=$(free_port $((probe_port + 1)))
+smtp_port=$(free_port $((http_port + 1)))
 # The host mails verification codes to a real SMTP server (Debian's python3-aiosmtpd) that keeps them in a
 # Maildir, where the interop suites read them.
 rm -rf "$state/maildir"
@@ -99,6 +103,7 @@ smtp_sink=$!
 ConnectionStrings__Postgres="$PYAIRTABLE_TEST_POSTGRES" \
 ConnectionStrings__Redis="$PYAIRTABLE_TEST_REDIS" Redis__InstanceName="interop:" \
 Kestrel__Endpoints__Grpc__Url="http://127.0.0.1:$grpc_port" Kestrel__Endpoints__Probes__Url="http://127.0.0.1:$probe_port" \
+Kestrel__Endpoints__Http__Url="http://127.0.0.1:$http_port" \
 Mail__Host=127.0.0.1 Mail__Port="$smtp_port" Files__FileSystem__Path="$state/interop-files" \
 RateLimits__Classes__default__PerClientIp=100000 RateLimits__Classes__default__PerCredential=100000 \
 Webhooks__AllowedNetworks=127.0.0.1/32 \
@@ -129,7 +134,7 @@ stop_interop_host() {
 trap 'stop_interop_host; stop_all' EXIT
 if dotnet Tools/PyAirtable.Tools/bin/Release/net10.0/pyairtable.dll health --address "http://127.0.0.1:$grpc_port" --wait 00:01:00; then
   set +e
-  PYAIRTABLE_GRPC_ADDRESS="127.0.0.1:$grpc_port" PYAIRTABLE_MAILDIR="$state/maildir" \
+  PYAIRTABLE_GRPC_ADDRESS="127.0.0.1:$grpc_port" PYAIRTABLE_HTTP_ADDRESS="127.0.0.1:$http_port" PYAIRTABLE_MAILDIR="$state/maildir" \
     PYAIRTABLE_REDIS="$PYAIRTABLE_TEST_REDIS" PYAIRTABLE_REDIS_PREFIX="interop:" bash tests/interop/run.sh 2>&1 | tee "$state/interop.log"
   interop_status=${PIPESTATUS[0]}
   /usr/bin/python3 tests/interop/prometheus/check.py "http://127.0.0.1:$prometheus_port" 2>&1 | tee -a "$state/interop.log"
@@ -143,16 +148,18 @@ fi
 stop_interop_host
 py_passed=$(sed -nE 's/^python interop: ([0-9]+) passed, ([0-9]+) failed.*/\1/p' "$state/interop.log" 2>/dev/null | tail -n 1)
 py_failed=$(sed -nE 's/^python interop: ([0-9]+) passed, ([0-9]+) failed.*/\2/p' "$state/interop.log" 2>/dev/null | tail -n 1)
+rest_passed=$(sed -nE 's/^rest interop: ([0-9]+) passed, ([0-9]+) failed.*/\1/p' "$state/interop.log" 2>/dev/null | tail -n 1)
+rest_failed=$(sed -nE 's/^rest interop: ([0-9]+) passed, ([0-9]+) failed.*/\2/p' "$state/interop.log" 2>/dev/null | tail -n 1)
 node_passed=$(sed -nE 's/^# pass ([0-9]+)$/\1/p' "$state/interop.log" 2>/dev/null | tail -n 1)
 node_failed=$(sed -nE 's/^# fail ([0-9]+)$/\1/p' "$state/interop.log" 2>/dev/null | tail -n 1)
 prom_passed=$(sed -nE 's/^prometheus: ([0-9]+) passed, ([0-9]+) failed.*/\1/p' "$state/interop.log" 2>/dev/null | tail -n 1)
 prom_failed=$(sed -nE 's/^prometheus: ([0-9]+) passed, ([0-9]+) failed.*/\2/p' "$state/interop.log" 2>/dev/null | tail -n 1)
-if [ -z "$py_passed" ] || [ -z "$node_passed" ] || [ -z "$prom_passed" ] || [ "$interop_status" -ne 0 ]; then
+if [ -z "$py_passed" ] || [ -z "$rest_passed" ] || [ -z "$node_passed" ] || [ -z "$prom_passed" ] || [ "$interop_status" -ne 0 ]; then
   echo "error: the interop suites failed or did not report" >&2
   status=1
 fi
-passed=$((passed + ${py_passed:-0} + ${node_passed:-0} + ${prom_passed:-0}))
-failed=$((failed + ${py_failed:-0} + ${node_failed:-0} + ${prom_failed:-0}))
+passed=$((passed + ${py_passed:-0} + ${rest_passed:-0} + ${node_passed:-0} + ${prom_passed:-0}))
+failed=$((failed + ${py_failed:-0} + ${rest_failed:-0} + ${node_failed:-0} + ${prom_failed:-0}))
 
 if [ "$skipped" -ne 0 ]; then
   echo "error: $skipped tests were skipped; nothing may be skipped" >&2

@@ -25,6 +25,8 @@ command -v unzip >/dev/null 2>&1 || missing+=(unzip)
 /usr/bin/python3 -c "import aiosmtpd" 2>/dev/null || missing+=(python3-aiosmtpd)
 # …and redis-py, with which it reads the event stream straight from Redis.
 /usr/bin/python3 -c "import redis" 2>/dev/null || missing+=(python3-redis)
+# The JSON/HTTP interop walk (tests/interop/rest) speaks plain HTTP with requests.
+/usr/bin/python3 -c "import requests" 2>/dev/null || missing+=(python3-requests)
 # test.sh's Prometheus server scrapes the interop host's /metrics (the package's own service is never started: see below).
 command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 # h2load, with which bench-gateway and bench-hotpath drive the host (the .NET client would be the bottleneck).

@@ -94,6 +94,11 @@ public static partial class PlatformHost
         services.AddHttpContextAccessor();
         services.AddSingleton<StrictMarshallerFactory>();
         services.AddSingleton(sp => ProtoBuf.Grpc.Configuration.BinderConfiguration.Create([sp.GetRequiredService<StrictMarshallerFactory>()]));
+        // The interceptors keep no per-call state: grpc-dotnet takes them from DI when registered there, and otherwise builds
+        // each of them anew (with ActivatorUtilities) for every call.
+        services.AddSingleton<ErrorMappingInterceptor>();
+        services.AddSingleton<CallWorkspaceInterceptor>();
+        services.AddSingleton<RateLimitingInterceptor>();
         services.AddCodeFirstGrpc(o =>
         {
             o.Interceptors.Add<ErrorMappingInterceptor>();
@@ -125,6 +130,8 @@ public static partial class PlatformHost
         });
 
         services.AddContractReflection();
+        services.AddSingleton<Gateway.Rest.RestRouteTable>();
+        services.AddOptions<Gateway.Rest.RestApiOptions>().Bind(builder.Configuration.GetSection(Gateway.Rest.RestApiOptions.Section));
         services.AddGatewayAuthentication(builder.Configuration);
 
         // Services, one line each; each is served here unless Remote:<service name> points elsewhere.
@@ -146,6 +153,11 @@ public static partial class PlatformHost
         ArgumentNullException.ThrowIfNull(builder);
         var app = builder.Build();
 
+        // Before routing: a JSON/HTTP request becomes the gRPC call of its route, so everything below serves it as one.
+        app.UseMiddleware<Gateway.Rest.RestTranscodingMiddleware>();
+        app.UseRouting();
+        // gRPC-Web (browsers; HTTP/1.1 or 2): unwrapped into the same gRPC call, before anything that looks at calls.
+        app.UseGrpcWeb(new Microsoft.AspNetCore.Builder.GrpcWebOptions { DefaultEnabled = true });
         // First: the scrape endpoint is not an RPC, and the RPC metrics see every call, refused ones too.
         app.UsePlatformTelemetry();
         // Which version of the platform answered (Deployment:Version, e.g. the image tag): blue and green tell apart.
@@ -174,6 +186,9 @@ public static partial class PlatformHost
 
         // Every contract bound to run in this process (AddContract), including ones tests add.
         app.MapContracts();
+        // The JSON/HTTP API's OpenAPI 3.1 document (what `pyairtable openapi export` writes), for the contracts served here.
+        app.MapGet("/openapi.json", (Gateway.Rest.RestRouteTable routes) => Results.Text(routes.OpenApiText, "application/json"))
+            .AllowAnonymous();
         return app;
     }
 

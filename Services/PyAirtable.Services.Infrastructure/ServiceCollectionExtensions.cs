@@ -119,6 +119,11 @@ public static class ServiceCollectionExtensions
         }
 
         services.AddOptions<RedisOptions>().Bind(configuration.GetSection(RedisOptions.Section));
+        services.AddOptions<ChangeFeedOptions>().Bind(configuration.GetSection(ChangeFeedOptions.Section));
+        services.TryAddSingleton<ChangeFeed>();
+        services.AddHostedService(sp => sp.GetRequiredService<ChangeFeed>());
+        services.TryAddSingleton<LocalRevocations>();
+        services.AddSingleton<IChangeFollower>(sp => sp.GetRequiredService<LocalRevocations>());
         services.TryAddSingleton<RevocationList>();
         services.AddHostedService<RevocationMirror>();
 

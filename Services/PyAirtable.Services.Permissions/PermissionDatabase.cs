@@ -1,5 +1,6 @@
 using Npgsql;
 using PyAirtable.Services.Infrastructure.Database;
+using PyAirtable.Services.Infrastructure.SharedState;
 using PyAirtable.Services.Permissions.Stores;
 
 namespace PyAirtable.Services.Permissions;
@@ -11,12 +12,12 @@ namespace PyAirtable.Services.Permissions;
 /// PREPARE/EXECUTE on the 10,000-user data set of bench-permissions. Every statement here is a keyed lookup,
 /// so a generic plan is the right plan for all of them.
 /// </summary>
-public sealed class PermissionDatabase(NpgsqlDataSource dataSource) : IDisposable
+public sealed class PermissionDatabase(NpgsqlDataSource dataSource, ChangeFeed? feed = null) : IDisposable
 {
     public NpgsqlDataSource DataSource { get; } = dataSource;
 
     /// <summary>A pool like the platform's, sized by <see cref="DatabaseOptions.PermissionsMaxPoolSize"/> (<paramref name="platform"/> is resolved first so a missing connection string fails the same way).</summary>
-    public static PermissionDatabase Create(NpgsqlDataSource platform, string connectionString, DatabaseOptions pools)
+    public static PermissionDatabase Create(NpgsqlDataSource platform, string connectionString, DatabaseOptions pools, ChangeFeed? feed = null)
     {
         ArgumentNullException.ThrowIfNull(platform);
         ArgumentNullException.ThrowIfNull(pools);
@@ -32,14 +33,14 @@ public sealed class PermissionDatabase(NpgsqlDataSource dataSource) : IDisposabl
             builder.AutoPrepareMinUsages = 2;
         }
 
-        return new PermissionDatabase(NpgsqlDataSource.Create(builder));
+        return new PermissionDatabase(NpgsqlDataSource.Create(builder), feed);
     }
 
     /// <summary>A session without a transaction, for RPCs that only read.</summary>
-    internal Task<PermissionSession> OpenAsync(CancellationToken ct) => PermissionSession.OpenAsync(DataSource, ct);
+    internal Task<PermissionSession> OpenAsync(CancellationToken ct) => PermissionSession.OpenAsync(DataSource, feed, ct);
 
     /// <summary>A session in a transaction, for RPCs that write: what they check and lock, and what they write, commit together.</summary>
-    internal Task<PermissionSession> BeginAsync(CancellationToken ct) => PermissionSession.BeginAsync(DataSource, ct);
+    internal Task<PermissionSession> BeginAsync(CancellationToken ct) => PermissionSession.BeginAsync(DataSource, feed, ct);
 
     public void Dispose() => DataSource.Dispose();
 }

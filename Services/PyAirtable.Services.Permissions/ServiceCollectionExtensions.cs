@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using PyAirtable.Contracts.Permissions;
 using PyAirtable.Services.Infrastructure;
 using PyAirtable.Services.Infrastructure.Contracts;
+using PyAirtable.Services.Infrastructure.SharedState;
 
 namespace PyAirtable.Services.Permissions;
 
@@ -19,7 +20,10 @@ public static class ServiceCollectionExtensions
             services.AddServiceMigrations("permissions", typeof(ServiceCollectionExtensions).Assembly);
             services.TryAddSingleton(sp => PermissionDatabase.Create(sp.GetRequiredService<Npgsql.NpgsqlDataSource>(),
                 configuration.GetConnectionString(PyAirtable.Services.Infrastructure.ServiceCollectionExtensions.PostgresConnectionName)!,
-                sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<PyAirtable.Services.Infrastructure.Database.DatabaseOptions>>().Value));
+                sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<PyAirtable.Services.Infrastructure.Database.DatabaseOptions>>().Value,
+                sp.GetRequiredService<ChangeFeed>()));
+            services.TryAddSingleton<PermissionDecisionCache>();
+            services.AddSingleton<IChangeFollower>(sp => sp.GetRequiredService<PermissionDecisionCache>());
         }
 
         return services.AddContract<IPermissionService, PermissionService>(configuration);

@@ -6,21 +6,37 @@ using PyAirtable.Services.Users.Stores;
 namespace PyAirtable.Services.Users;
 
 /// <summary>
-/// GetUser's read-through cache in the shared state, with the row version as the entry version: writers store the new
-/// version before returning and the cache only ever accepts a newer version, so a reader that loaded an older row
-/// cannot put it back after an update.
+/// GetUser's read-through cache: this host's memory (<see cref="ProfileMemory"/>) in front of the shared state, with the
+/// row version as the entry version at both levels: writers store the new version before returning and the caches only
+/// ever accept a newer version, so a reader that loaded an older row cannot put it back after an update.
 /// </summary>
-internal sealed partial class ProfileCache(ISharedState cache, IOptions<UserServiceOptions> options, ILogger logger)
+internal sealed partial class ProfileCache(ISharedState cache, ProfileMemory memory, ChangeFeed feed, IOptions<UserServiceOptions> options, ILogger logger)
 {
     /// <summary>How long an entry stays, and how long clients may keep a profile (cache expires_at).</summary>
     public TimeSpan Ttl => options.Value.CacheTtl;
 
+    /// <summary>Taken before a read of the shared level or the database; <see cref="WriteAsync"/> gives it back to the memory level.</summary>
+    public long Generation => memory.Generation;
+
     public async Task<UserRow?> ReadAsync(Guid id)
     {
+        if (memory.TryGet(id, out var held))
+        {
+            return held;
+        }
+
+        var generation = memory.Generation;
         try
         {
             var entry = await cache.GetVersionedAsync(Key(id));
-            return entry is null ? null : ProtoBuf.Serializer.Deserialize<UserRow>(entry.Value.Data.AsSpan());
+            if (entry is null)
+            {
+                return null;
+            }
+
+            var row = ProtoBuf.Serializer.Deserialize<UserRow>(entry.Value.Data.AsSpan());
+            memory.Put(row, generation);
+            return row;
         }
         catch (SharedStateUnavailableException ex)
         {
@@ -34,13 +50,14 @@ internal sealed partial class ProfileCache(ISharedState cache, IOptions<UserServ
     /// change (<paramref name="changed"/>) whose new version could not be stored, the entry is deleted
     /// instead, so readers go to PostgreSQL rather than keep the old version.
     /// </summary>
-    public async Task WriteAsync(UserRow row, bool changed = false)
+    public async Task WriteAsync(UserRow row, long generation, bool changed = false)
     {
         using var buffer = new MemoryStream();
         ProtoBuf.Serializer.Serialize(buffer, row);
         try
         {
             await cache.SetVersionedIfNewerAsync(Key(row.Id), new VersionedEntry(row.Version, buffer.ToArray()), Ttl);
+            await AfterWriteAsync(row, generation, changed);
             return;
         }
         catch (SharedStateUnavailableException ex)
@@ -48,6 +65,7 @@ internal sealed partial class ProfileCache(ISharedState cache, IOptions<UserServ
             LogCacheUnavailable(logger, ex.Message);
         }
 
+        await AfterWriteAsync(row, generation, changed);
         if (changed)
         {
             try
@@ -60,6 +78,21 @@ internal sealed partial class ProfileCache(ISharedState cache, IOptions<UserServ
                 LogStaleEntryLeft(logger, row.Id, ex.Message);
             }
         }
+    }
+
+    /// <summary>
+    /// A change is published after the shared level holds it (or lost it), so a host that drops its older copy reads the new
+    /// one there; then this host keeps it. A plain read-through only fills this host's memory.
+    /// </summary>
+    private async Task AfterWriteAsync(UserRow row, long generation, bool changed)
+    {
+        if (changed)
+        {
+            await feed.PublishAsync(ProfileMemory.FeedKind, ProfileMemory.ItemFor(row));
+            generation = memory.Generation;
+        }
+
+        memory.Put(row, generation);
     }
 
     private static string Key(Guid id) => "users:user:" + id.ToString("N");

@@ -3,6 +3,8 @@ using Microsoft.Extensions.DependencyInjection;
 using PyAirtable.Contracts.Users;
 using PyAirtable.Services.Infrastructure;
 using PyAirtable.Services.Infrastructure.Contracts;
+using PyAirtable.Services.Infrastructure.SharedState;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace PyAirtable.Services.Users;
 
@@ -17,6 +19,8 @@ public static class ServiceCollectionExtensions
         {
             services.AddOptions<UserServiceOptions>().Bind(configuration.GetSection("Users"));
             services.AddServiceMigrations("users", typeof(ServiceCollectionExtensions).Assembly);
+            services.TryAddSingleton<ProfileMemory>();
+            services.AddSingleton<IChangeFollower>(sp => sp.GetRequiredService<ProfileMemory>());
         }
 
         return services.AddContract<IUserService, UserService>(configuration);

@@ -39,7 +39,7 @@ public sealed partial class UserService
             EventOrigin.Of<IUserService>(context), ct);
         await db.CommitAsync(ct);
         await revocations.PublishAsync(revoked);
-        await _cache.WriteAsync(row, changed: true);
+        await _cache.WriteAsync(row, _cache.Generation, changed: true);
         return new DeactivateUserResponse { User = user };
     }
 

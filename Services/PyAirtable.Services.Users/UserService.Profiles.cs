@@ -35,6 +35,7 @@ public sealed partial class UserService
         var ct = context.CancellationToken;
         var noCache = context.ServerCallContext?.RequestHeaders.GetValue(CacheControlHeader)
             ?.Contains("no-cache", StringComparison.OrdinalIgnoreCase) == true;
+        var generation = _cache.Generation;
         var row = noCache ? null : await _cache.ReadAsync(id);
         if (row is null)
         {
@@ -45,7 +46,7 @@ public sealed partial class UserService
                 Fail.NotFound("user", request.UserId);
             }
 
-            await _cache.WriteAsync(row);
+            await _cache.WriteAsync(row, generation);
         }
 
         var cacheMetadata = CacheMetadataOf(row);
@@ -166,7 +167,7 @@ public sealed partial class UserService
             UserId = user.Id, DisplayName = row.DisplayName, AvatarUrl = row.AvatarUrl, TimeZone = row.TimeZone, Version = row.Version,
         }, EventOrigin.Of<IUserService>(context), ct);
         await db.CommitAsync(ct);
-        await _cache.WriteAsync(row, changed: true);
+        await _cache.WriteAsync(row, _cache.Generation, changed: true);
         return new UpdateUserResponse { User = user, Cache = CacheMetadataOf(row) };
     }
 }

@@ -35,9 +35,9 @@ public sealed class UserServiceOptions
 /// </remarks>
 public sealed partial class UserService(
     NpgsqlDataSource dataSource, ISharedState cache, RevocationList revocations, CursorCodec cursors, IPermissionService permissions,
-    IOptions<UserServiceOptions> options, TimeProvider time, ILogger<UserService> logger) : IUserService
+    ProfileMemory memory, ChangeFeed feed, IOptions<UserServiceOptions> options, TimeProvider time, ILogger<UserService> logger) : IUserService
 {
-    private readonly ProfileCache _cache = new(cache, options, logger);
+    private readonly ProfileCache _cache = new(cache, memory, feed, options, logger);
 
     /// <summary>
     /// Asks GetUser to skip the cache (HTTP semantics of <c>cache-control: no-cache</c>): the answer is read from the database.

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using PyAirtable.Contracts.Workspaces;
 using PyAirtable.Services.Infrastructure;
 using PyAirtable.Services.Infrastructure.Contracts;
@@ -16,6 +17,8 @@ public static class ServiceCollectionExtensions
         if (!configuration.IsRemote<IWorkspaceService>())
         {
             services.AddServiceMigrations("workspaces", typeof(ServiceCollectionExtensions).Assembly);
+            services.TryAddSingleton<WorkspaceMemory>();
+            services.AddSingleton<PyAirtable.Services.Infrastructure.SharedState.IChangeFollower>(sp => sp.GetRequiredService<WorkspaceMemory>());
         }
 
         return services.AddContract<IWorkspaceService, WorkspaceService>(configuration);

@@ -23,7 +23,7 @@ public sealed partial class WorkspaceService
         await RequireAsync(context, ResourceType.Workspace, workspace, PermissionLevel.Create);
         var id = Guid.CreateVersion7();
         var ct = context.CancellationToken;
-        await using var db = await WorkspaceSession.BeginAsync(dataSource, ct);
+        await using var db = await WorkspaceSession.BeginAsync(dataSource, memory, ct);
         var row = await db.Bases.InsertAsync(id, workspace, request.Name.Trim(), Guid.Parse(caller.UserId), ct);
         var created = row.ToContract();
         var entry = new RegisterResourceRequest { Resource = Ref(ResourceType.Base, id), Parent = Ref(ResourceType.Workspace, workspace) };
@@ -41,11 +41,17 @@ public sealed partial class WorkspaceService
         context.RequireUser(WorkspacesAreUsers);
         var id = Validation.Id("base_id", request.BaseId);
         await RequireAsync(context, ResourceType.Base, id, PermissionLevel.Read);
-        await using var db = await WorkspaceSession.OpenAsync(dataSource, context.CancellationToken);
-        var row = await db.Bases.FindAsync(id, context.CancellationToken);
-        if (row is null)
+        if (!memory.TryGet(id, out var row))
         {
-            Fail.NotFound("base", id.ToString());
+            var generation = memory.Generation;
+            await using var db = await WorkspaceSession.OpenAsync(dataSource, context.CancellationToken);
+            var found = await db.Bases.FindAsync(id, context.CancellationToken);
+            if (found is null)
+            {
+                Fail.NotFound("base", id.ToString());
+            }
+
+            memory.Put(row = found, generation);
         }
 
         return new GetBaseResponse { Base = row.ToContract() };
@@ -86,7 +92,7 @@ public sealed partial class WorkspaceService
         new RequestValidator().Name("name", request.Name).ThrowIfInvalid();
         await RequireAsync(context, ResourceType.Base, id, PermissionLevel.Edit);
         var ct = context.CancellationToken;
-        await using var db = await WorkspaceSession.BeginAsync(dataSource, ct);
+        await using var db = await WorkspaceSession.BeginAsync(dataSource, memory, ct);
         var row = await db.Bases.RenameAsync(id, request.Name.Trim(), ct);
         if (row is null)
         {
@@ -107,7 +113,7 @@ public sealed partial class WorkspaceService
         var id = Validation.Id("base_id", request.BaseId);
         await RequireAsync(context, ResourceType.Base, id, PermissionLevel.Owner);
         var ct = context.CancellationToken;
-        await using var db = await WorkspaceSession.BeginAsync(dataSource, ct);
+        await using var db = await WorkspaceSession.BeginAsync(dataSource, memory, ct);
         var workspaceId = await db.Bases.DeleteAsync(id, ct);
         var deleted = await permissions.DeleteResourceAsync(new DeleteResourceRequest { Resource = Ref(ResourceType.Base, id) }, context);
         await Outbox.EnqueueAsync(db.WriteTransaction, new BaseDeleted

@@ -27,7 +27,7 @@ public sealed partial class WorkspaceService
         // The row and the tree entry commit together or not at all: the row is written in a transaction that
         // commits only after the Permission service registered the workspace (a failure there rolls it back;
         // a failed commit leaves only an entry without a row, which no one can see into).
-        await using var db = await WorkspaceSession.BeginAsync(dataSource, ct);
+        await using var db = await WorkspaceSession.BeginAsync(dataSource, memory, ct);
         var row = await db.Workspaces.InsertAsync(id, request.Name.Trim(), request.Description ?? "", Guid.Parse(caller.UserId), ct);
         var workspace = row.ToContract(PermissionLevel.Owner);
         var registered = await permissions.RegisterResourceAsync(
@@ -113,7 +113,7 @@ public sealed partial class WorkspaceService
         validator.ThrowIfInvalid();
         var level = await RequireAsync(context, ResourceType.Workspace, id, PermissionLevel.Edit);
         var ct = context.CancellationToken;
-        await using var db = await WorkspaceSession.BeginAsync(dataSource, ct);
+        await using var db = await WorkspaceSession.BeginAsync(dataSource, memory, ct);
         var row = await db.Workspaces.UpdateAsync(id, request.Name?.Trim(), request.Description, ct);
         if (row is null)
         {
@@ -138,7 +138,7 @@ public sealed partial class WorkspaceService
         // Rows and outbox event first, in a transaction that commits only after the Permission service removed
         // the tree (grants, bases' and tables' entries go with it; their ids can never be registered again).
         var ct = context.CancellationToken;
-        await using var db = await WorkspaceSession.BeginAsync(dataSource, ct);
+        await using var db = await WorkspaceSession.BeginAsync(dataSource, memory, ct);
         await db.Workspaces.DeleteAsync(id, ct);
         var deleted = await permissions.DeleteResourceAsync(
             new DeleteResourceRequest { Resource = Ref(ResourceType.Workspace, id) }, context);

@@ -29,7 +29,7 @@ namespace PyAirtable.Services.Workspaces;
 /// grouped by feature: workspaces, bases and members.
 /// </remarks>
 public sealed partial class WorkspaceService(
-    NpgsqlDataSource dataSource, IPermissionService permissions, CursorCodec cursors, IUserService users,
+    NpgsqlDataSource dataSource, IPermissionService permissions, CursorCodec cursors, IUserService users, WorkspaceMemory memory,
     IServiceTokenIssuer? serviceTokens = null) : IWorkspaceService
 {
     private const string ServiceName = "workspaces";
@@ -69,7 +69,7 @@ public sealed partial class WorkspaceService(
         if (domainEvent is not null)
         {
             // The write happened: record it whatever the caller does now.
-            await using var db = await WorkspaceSession.BeginAsync(dataSource, CancellationToken.None);
+            await using var db = await WorkspaceSession.BeginAsync(dataSource, memory, CancellationToken.None);
             await Outbox.EnqueueAsync(db.WriteTransaction, domainEvent, Origin(context), CancellationToken.None);
             await db.CommitAsync(CancellationToken.None);
         }

@@ -12,8 +12,9 @@ internal sealed class BenchHost : IAsyncDisposable
     private readonly Process _process;
     private readonly System.Text.StringBuilder _output = new();
 
-    private BenchHost(Process process, string name, string address)
+    private BenchHost(Process process, string name, string address, string httpAddress)
     {
+        HttpAddress = httpAddress;
         _process = process;
         Name = name;
         Address = address;
@@ -23,10 +24,16 @@ internal sealed class BenchHost : IAsyncDisposable
 
     public string Address { get; }
 
+    /// <summary>The host's process id (for dotnet-trace).</summary>
+    public int ProcessId => _process.Id;
+
+    /// <summary>The HTTP/1.1 endpoint (JSON/HTTP API, gRPC-Web).</summary>
+    public string HttpAddress { get; }
+
     /// <param name="settings">Configuration as environment variables (<c>Section__Key</c>), on top of the connection settings.</param>
     public static BenchHost Start(string dll, string name, IReadOnlyDictionary<string, string> settings, string postgres, string redis, string prefix)
     {
-        var (grpc, probes) = (FreePort(), FreePort());
+        var (grpc, probes, http) = (FreePort(), FreePort(), FreePort());
         var start = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
@@ -40,6 +47,7 @@ internal sealed class BenchHost : IAsyncDisposable
         env["Redis__InstanceName"] = prefix;
         env["Kestrel__Endpoints__Grpc__Url"] = $"http://127.0.0.1:{grpc}";
         env["Kestrel__Endpoints__Probes__Url"] = $"http://127.0.0.1:{probes}";
+        env["Kestrel__Endpoints__Http__Url"] = $"http://127.0.0.1:{http}";
         env["Logging__LogLevel__Default"] = "Warning";
         foreach (var (key, value) in settings)
         {
@@ -47,7 +55,7 @@ internal sealed class BenchHost : IAsyncDisposable
         }
 
         var process = Process.Start(start)!;
-        var host = new BenchHost(process, name, $"http://127.0.0.1:{grpc}");
+        var host = new BenchHost(process, name, $"http://127.0.0.1:{grpc}", $"http://127.0.0.1:{http}");
         process.OutputDataReceived += (_, e) => host.Keep(e.Data);
         process.ErrorDataReceived += (_, e) => host.Keep(e.Data);
         process.BeginOutputReadLine();

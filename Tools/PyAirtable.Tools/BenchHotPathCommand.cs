@@ -37,16 +37,22 @@ public static class BenchHotPathCommand
         var requests = new Option<int>("--requests", "-n") { DefaultValueFactory = _ => 100_000, Description = "Calls per throughput run (a tenth per latency run)." };
         var rounds = new Option<int>("--rounds") { DefaultValueFactory = _ => 3, Description = "Interleaved rounds." };
         var hostDll = new Option<string?>("--host-dll") { Description = "PyAirtable.Host.dll to start (default: the Release build beside this tool's repository)." };
+        var trace = new Option<string?>("--trace")
+        {
+            Description = "After the tables, run the scenario whose name starts with this once more under dotnet-trace (thread time, " +
+                          "dotnet tool install -g dotnet-trace) and print the host's hottest methods.",
+        };
         var command = new Command("bench-hotpath", "Measure authenticated reads against a bare code-first server of the same build, with h2load.")
         {
-            postgres, redis, requests, rounds, hostDll,
+            postgres, redis, requests, rounds, hostDll, trace,
         };
         command.SetAction((parse, ct) => RunAsync(parse.GetValue(postgres)!, parse.GetValue(redis)!, parse.GetValue(requests), parse.GetValue(rounds),
-            parse.GetValue(hostDll) ?? BenchHost.FindHostDll(), ct));
+            parse.GetValue(hostDll) ?? BenchHost.FindHostDll(), parse.GetValue(trace), ct));
         return command;
     }
 
-    private static async Task<int> RunAsync(string postgres, string redis, int requests, int rounds, string? hostDll, CancellationToken ct)
+    private static async Task<int> RunAsync(string postgres, string redis, int requests, int rounds, string? hostDll, string? trace,
+        CancellationToken ct)
     {
         if (hostDll is null || !File.Exists(hostDll) || !H2Load.Installed || requests < 10 || rounds < 1)
         {
@@ -110,6 +116,12 @@ public static class BenchHotPathCommand
                     var rps = H2LoadResult.Median(runs.Select(r => r.Rps));
                     Console.WriteLine($"{scenario.Name,-34} {rps,9:N0} {rps / bare,8:F2} {H2LoadResult.Median(runs.Select(r => r.P50)),8:F3} {H2LoadResult.Median(runs.Select(r => r.P99)),8:F3}");
                 }
+            }
+
+            if (trace is not null && scenarios.FirstOrDefault(s => s.Name.StartsWith(trace, StringComparison.OrdinalIgnoreCase)) is { } traced)
+            {
+                await HostProfile.RunAsync(host.ProcessId, traced.Name,
+                    () => H2Load.RunAsync(traced.Url, files[traced.Name], traced.Headers, requests, 16, 32, ct), ct);
             }
 
             return 0;

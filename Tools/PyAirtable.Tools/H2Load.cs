@@ -8,7 +8,8 @@ namespace PyAirtable.Tools;
 /// <summary>What one h2load run measured. Latencies come from its per-request log, in milliseconds.</summary>
 /// <param name="DataBytes">Response body bytes received in all (h2load sees no gRPC status: callers judge success by it).</param>
 /// <param name="StreamsFailed">Streams that h2load itself saw fail (reset, timeout), not gRPC errors.</param>
-internal readonly record struct H2LoadResult(double Rps, double P50, double P99, double Max, long DataBytes, int StreamsFailed)
+/// <param name="NotOk">Responses whose HTTP status was not 200 (a JSON/HTTP error; gRPC errors are 200 with a grpc-status).</param>
+internal readonly record struct H2LoadResult(double Rps, double P50, double P99, double Max, long DataBytes, int StreamsFailed, int NotOk = 0)
 {
     /// <summary>
     /// A lower bound on the calls that failed: h2load sees no gRPC status, but every success carries a reply of at least
@@ -47,7 +48,13 @@ internal static partial class H2Load
 
     /// <param name="url">The method's URL, e.g. <c>http://127.0.0.1:50051/pyairtable.users.v1.UserService/GetUser</c>.</param>
     /// <param name="bodyFile">A file holding the framed request (<see cref="Frame{T}"/>).</param>
-    public static async Task<H2LoadResult> RunAsync(string url, string bodyFile, IEnumerable<string> headers, int requests, int clients, int streams,
+    public static Task<H2LoadResult> RunAsync(string url, string bodyFile, IEnumerable<string> headers, int requests, int clients, int streams,
+        CancellationToken ct) =>
+        RunAsync(url, ["-d", bodyFile, "-H", "content-type: application/grpc", "-H", "te: trailers", .. headers.SelectMany(h => new[] { "-H", h })],
+            requests, clients, streams, ct);
+
+    /// <summary>Any request h2load can make (e.g. a JSON/HTTP GET, or <c>--h1</c> for HTTP/1.1); <paramref name="arguments"/> go before the URL.</summary>
+    public static async Task<H2LoadResult> RunAsync(string url, IEnumerable<string> arguments, int requests, int clients, int streams,
         CancellationToken ct)
     {
         var log = Path.Combine(Path.GetTempPath(), $"h2load-{Guid.NewGuid():N}.tsv");
@@ -55,9 +62,8 @@ internal static partial class H2Load
         foreach (var arg in new[]
         {
             "-n", requests.ToString(CultureInfo.InvariantCulture), "-c", clients.ToString(CultureInfo.InvariantCulture),
-            "-m", streams.ToString(CultureInfo.InvariantCulture), "-d", bodyFile, "--log-file", log,
-            "-H", "content-type: application/grpc", "-H", "te: trailers",
-        }.Concat(headers.SelectMany(h => new[] { "-H", h })).Append(url))
+            "-m", streams.ToString(CultureInfo.InvariantCulture), "--log-file", log,
+        }.Concat(arguments).Append(url))
         {
             start.ArgumentList.Add(arg);
         }
@@ -78,16 +84,17 @@ internal static partial class H2Load
             }
 
             // Columns: start (µs since the epoch), HTTP status (-1: the stream failed), µs until the response ended.
-            var latencies = (await File.ReadAllLinesAsync(log, ct))
-                .Select(l => l.Split('\t'))
-                .Where(c => c.Length >= 3 && c[1] != "-1")
+            var rows = (await File.ReadAllLinesAsync(log, ct)).Select(l => l.Split('\t')).Where(c => c.Length >= 3).ToList();
+            var notOk = rows.Count(c => c[1] != "-1" && c[1] != "200");
+            var latencies = rows
+                .Where(c => c[1] != "-1")
                 .Select(c => double.Parse(c[2], CultureInfo.InvariantCulture) / 1000)
                 .Order()
                 .ToArray();
             double At(double q) => latencies.Length == 0 ? double.NaN : latencies[Math.Min(latencies.Length - 1, (int)Math.Ceiling(q * latencies.Length) - 1)];
             return new H2LoadResult(double.Parse(rps.Groups[1].Value, CultureInfo.InvariantCulture), At(0.50), At(0.99),
                 latencies.LastOrDefault(double.NaN), long.Parse(data.Groups[1].Value, CultureInfo.InvariantCulture),
-                int.Parse(failed.Groups[1].Value, CultureInfo.InvariantCulture));
+                int.Parse(failed.Groups[1].Value, CultureInfo.InvariantCulture), notOk);
         }
         finally
         {

@@ -6,11 +6,13 @@ var root = new RootCommand("PyAirtable developer tools.")
 {
     HealthCommand.Create(),
     ProtosCommand.Create(),
+    OpenApiCommand.Create(),
     SeedCommand.Create(),
     BenchCommand.Create(),
     BenchPermissionsCommand.Create(),
     BenchEventsCommand.Create(),
     BenchGatewayCommand.Create(),
+    BenchRestCommand.Create(),
     BenchHotPathCommand.Create(),
     BenchFilesCommand.Create(),
 };

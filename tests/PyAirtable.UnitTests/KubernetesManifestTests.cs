@@ -46,7 +46,7 @@ public sealed partial class KubernetesManifestTests
     {
         var objects = Render(overlay);
         var settings = objects.OfType<V1ConfigMap>().Single(c => c.Metadata.Name == "pyairtable-settings").Data;
-        var (grpcPort, probePort) = HostPorts();
+        var (grpcPort, probePort, httpPort) = HostPorts();
         var hostSource = File.ReadAllText(Path.Combine(RepositoryRoot.Path, "Host", "PyAirtable.Host", "PlatformHost.cs"));
         var known = DocumentedKeys();
 
@@ -62,6 +62,8 @@ public sealed partial class KubernetesManifestTests
             Assert.Equal(probePort, host.Ports.Single(p => p.Name == "probes").ContainerPort);
             Assert.Equal(grpcPort, new Uri(Setting("Kestrel__Endpoints__Grpc__Url")).Port);
             Assert.Equal(probePort, new Uri(Setting("Kestrel__Endpoints__Probes__Url")).Port);
+            Assert.Equal(httpPort, host.Ports.Single(p => p.Name == "http").ContainerPort);
+            Assert.Equal(httpPort, new Uri(Setting("Kestrel__Endpoints__Http__Url")).Port);
 
             // Probes: the host's real endpoints, on the probe port.
             Assert.Equal("/readyz", host.ReadinessProbe.HttpGet.Path);
@@ -144,12 +146,13 @@ public sealed partial class KubernetesManifestTests
     [GeneratedRegex("^dns:///(?<name>[a-z0-9-]+):(?<port>[0-9]+)$")]
     private static partial Regex DnsTarget();
 
-    private static (int Grpc, int Probes) HostPorts()
+    private static (int Grpc, int Probes, int Http) HostPorts()
     {
         using var appsettings = JsonDocument.Parse(File.ReadAllText(Path.Combine(RepositoryRoot.Path, "Host", "PyAirtable.Host", "appsettings.json")));
         var endpoints = appsettings.RootElement.GetProperty("Kestrel").GetProperty("Endpoints");
         return (new Uri(endpoints.GetProperty("Grpc").GetProperty("Url").GetString()!).Port,
-            new Uri(endpoints.GetProperty("Probes").GetProperty("Url").GetString()!).Port);
+            new Uri(endpoints.GetProperty("Probes").GetProperty("Url").GetString()!).Port,
+            new Uri(endpoints.GetProperty("Http").GetProperty("Url").GetString()!).Port);
     }
 
     /// <summary>The keys in README's configuration table (`A:B` / `:C` / `D` continue the previous key's section).</summary>

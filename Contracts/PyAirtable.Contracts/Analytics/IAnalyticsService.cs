@@ -2,6 +2,8 @@ using ProtoBuf;
 using ProtoBuf.Grpc;
 using ProtoBuf.Grpc.Configuration;
 
+using PyAirtable.Contracts.Common;
+
 namespace PyAirtable.Contracts.Analytics;
 
 /// <summary>
@@ -25,6 +27,7 @@ public interface IAnalyticsService
     /// Count, errors and latency percentiles of the calls in a time range, optionally of one workspace and one
     /// endpoint, in total, per status code and per time bucket.
     /// </summary>
+    [HttpRoute("POST", "/v1/analytics/metrics:query")]
     ValueTask<QueryMetricsResponse> QueryMetricsAsync(QueryMetricsRequest request, CallContext context = default);
 
     /// <summary>
@@ -33,6 +36,7 @@ public interface IAnalyticsService
     /// call, see <c>Analytics:FlushInterval</c>); a tail that cannot keep up loses the oldest (see
     /// <c>TailMetricsResponse.skipped</c>).
     /// </summary>
+    [HttpRoute("GET", "/v1/analytics/metrics:tail")]
     IAsyncEnumerable<TailMetricsResponse> TailMetricsAsync(TailMetricsRequest request, CallContext context = default);
 }
 

@@ -14,6 +14,7 @@ namespace PyAirtable.Contracts.Auth;
 public interface IAuthService
 {
     /// <summary>Creates an account. The e-mail address must not be registered yet (ALREADY_EXISTS). Public.</summary>
+    [HttpRoute("POST", "/v1/auth:register")]
     ValueTask<RegisterResponse> RegisterAsync(RegisterRequest request, CallContext context = default);
 
     /// <summary>
@@ -21,36 +22,45 @@ public interface IAuthService
     /// for one account or from one client address are slowed, then refused with RESOURCE_EXHAUSTED and
     /// a RetryInfo saying when to try again.
     /// </summary>
+    [HttpRoute("POST", "/v1/auth:login")]
     ValueTask<LoginResponse> LoginAsync(LoginRequest request, CallContext context = default);
 
     /// <summary>
     /// Exchanges a refresh token for a new pair; the old refresh token is spent. Presenting a spent
     /// refresh token again revokes the whole session (every token descended from the same login). Public.
     /// </summary>
+    [HttpRoute("POST", "/v1/auth:refresh")]
     ValueTask<RefreshResponse> RefreshAsync(RefreshRequest request, CallContext context = default);
 
     /// <summary>Ends the caller's session: its refresh token and its access tokens stop working at once.</summary>
+    [HttpRoute("POST", "/v1/auth:logout")]
     ValueTask<LogoutResponse> LogoutAsync(LogoutRequest request, CallContext context = default);
 
     /// <summary>Says whether an access token or API key is valid now, and whose it is (for hosts that cannot verify locally).</summary>
+    [HttpRoute("POST", "/v1/auth:validateToken")]
     ValueTask<ValidateTokenResponse> ValidateTokenAsync(ValidateTokenRequest request, CallContext context = default);
 
     /// <summary>The public keys that verify access tokens, as a JSON Web Key Set (RFC 7517). Public.</summary>
+    [HttpRoute("GET", "/v1/auth/jwks")]
     ValueTask<GetJwksResponse> GetJwksAsync(GetJwksRequest request, CallContext context = default);
 
     /// <summary>
     /// Starts signing new access tokens with a fresh key. Tokens signed with earlier keys stay valid until
     /// they expire: earlier keys stay in the JWKS for the access-token lifetime. Needs the admin role.
     /// </summary>
+    [HttpRoute("POST", "/v1/auth/signingKeys:rotate")]
     ValueTask<RotateSigningKeyResponse> RotateSigningKeyAsync(RotateSigningKeyRequest request, CallContext context = default);
 
     /// <summary>Creates an API key for the caller. The secret is in this response only; the platform keeps a hash.</summary>
+    [HttpRoute("POST", "/v1/apiKeys")]
     ValueTask<CreateApiKeyResponse> CreateApiKeyAsync(CreateApiKeyRequest request, CallContext context = default);
 
     /// <summary>The caller's API keys, newest first (never their secrets).</summary>
+    [HttpRoute("GET", "/v1/apiKeys")]
     ValueTask<ListApiKeysResponse> ListApiKeysAsync(ListApiKeysRequest request, CallContext context = default);
 
     /// <summary>Revokes one of the caller's API keys; calls with it fail from the moment this returns.</summary>
+    [HttpRoute("DELETE", "/v1/apiKeys/{id}")]
     ValueTask<RevokeApiKeyResponse> RevokeApiKeyAsync(RevokeApiKeyRequest request, CallContext context = default);
 
     /// <summary>
@@ -59,6 +69,7 @@ public interface IAuthService
     /// previous one. At most one mail per 60 seconds and 10 per day per account: RESOURCE_EXHAUSTED with a
     /// RetryInfo beyond that. Needs a user session (an access token), not an API key.
     /// </summary>
+    [HttpRoute("POST", "/v1/auth/verification:send")]
     ValueTask<SendVerificationEmailResponse> SendVerificationEmailAsync(SendVerificationEmailRequest request, CallContext context = default);
 
     /// <summary>
@@ -68,6 +79,7 @@ public interface IAuthService
     /// Access tokens issued before say <c>email_verified</c> false: use the access token this returns, or call
     /// Refresh. Needs a user session (an access token), not an API key.
     /// </summary>
+    [HttpRoute("POST", "/v1/auth/verification:verify")]
     ValueTask<VerifyEmailResponse> VerifyEmailAsync(VerifyEmailRequest request, CallContext context = default);
 }
 

@@ -25,6 +25,7 @@ public interface IFileService
     ValueTask<BatchUploadResponse> BatchUploadAsync(IAsyncEnumerable<BatchUploadRequest> requests, CallContext context = default);
 
     /// <summary>Starts a resumable upload (edit on the target): its id and when it expires if not completed.</summary>
+    [HttpRoute("POST", "/v1/uploads")]
     ValueTask<CreateUploadResponse> CreateUploadAsync(CreateUploadRequest request, CallContext context = default);
 
     /// <summary>
@@ -35,27 +36,34 @@ public interface IFileService
     ValueTask<AppendUploadResponse> AppendUploadAsync(IAsyncEnumerable<AppendUploadRequest> requests, CallContext context = default);
 
     /// <summary>An upload's committed offset and expiry (the tus HEAD).</summary>
+    [HttpRoute("GET", "/v1/uploads/{upload_id}")]
     ValueTask<GetUploadResponse> GetUploadAsync(GetUploadRequest request, CallContext context = default);
 
     /// <summary>
     /// Stores the upload's bytes as a file after checking the size and sha256 (given here or at creation):
     /// a mismatch is INVALID_ARGUMENT and the upload stays as it was.
     /// </summary>
+    [HttpRoute("POST", "/v1/uploads/{upload_id}:complete")]
     ValueTask<CompleteUploadResponse> CompleteUploadAsync(CompleteUploadRequest request, CallContext context = default);
 
     /// <summary>Drops an upload and its bytes.</summary>
+    [HttpRoute("DELETE", "/v1/uploads/{upload_id}")]
     ValueTask<AbortUploadResponse> AbortUploadAsync(AbortUploadRequest request, CallContext context = default);
 
     /// <summary>Server streaming: the file's bytes from <c>offset</c>, <c>length</c> of them (0 = to the end), in chunks.</summary>
+    [HttpRoute("GET", "/v1/files/{file_id}:download")]
     IAsyncEnumerable<DownloadResponse> DownloadAsync(DownloadRequest request, CallContext context = default);
 
     /// <summary>A file's metadata (read on its base or table).</summary>
+    [HttpRoute("GET", "/v1/files/{file_id}")]
     ValueTask<GetFileResponse> GetFileAsync(GetFileRequest request, CallContext context = default);
 
     /// <summary>The files of a base (or of one table of it), newest last, a page at a time.</summary>
+    [HttpRoute("GET", "/v1/files")]
     ValueTask<ListFilesResponse> ListFilesAsync(ListFilesRequest request, CallContext context = default);
 
     /// <summary>Deletes a file (edit on its base or table); its contents go once no file uses them.</summary>
+    [HttpRoute("DELETE", "/v1/files/{file_id}")]
     ValueTask<DeleteFileResponse> DeleteFileAsync(DeleteFileRequest request, CallContext context = default);
 }
 

@@ -14,15 +14,18 @@ namespace PyAirtable.Contracts.Health;
 public interface IHealthService
 {
     /// <summary>The current status of the host or of one service, with its dependencies.</summary>
+    [HttpRoute("GET", "/v1/health")]
     ValueTask<CheckResponse> CheckAsync(CheckRequest request, CallContext context = default);
 
     /// <summary>The current status at once, then a new message every time it changes, until the call ends or the host stops.</summary>
+    [HttpRoute("GET", "/v1/health:watch")]
     IAsyncEnumerable<WatchResponse> WatchAsync(WatchRequest request, CallContext context = default);
 
     /// <summary>
     /// The circuit breaker of every contract this host calls on another host (<c>Remote:</c> bindings), in service name
     /// order; empty when every contract runs in this host. Needs an admin's or a platform service's credentials.
     /// </summary>
+    [HttpRoute("GET", "/v1/health/circuitBreakers")]
     ValueTask<ListCircuitBreakersResponse> ListCircuitBreakersAsync(ListCircuitBreakersRequest request, CallContext context = default);
 }
 

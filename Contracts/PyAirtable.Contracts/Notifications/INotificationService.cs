@@ -15,12 +15,15 @@ namespace PyAirtable.Contracts.Notifications;
 public interface INotificationService
 {
     /// <summary>The caller's notifications, newest first.</summary>
+    [HttpRoute("GET", "/v1/notifications")]
     ValueTask<ListNotificationsResponse> ListNotificationsAsync(ListNotificationsRequest request, CallContext context = default);
 
     /// <summary>Marks notifications read: those listed, or every one up to an offset.</summary>
+    [HttpRoute("POST", "/v1/notifications:markRead")]
     ValueTask<MarkReadResponse> MarkReadAsync(MarkReadRequest request, CallContext context = default);
 
     /// <summary>How many of the caller's notifications are unread.</summary>
+    [HttpRoute("GET", "/v1/notifications:unreadCount")]
     ValueTask<GetUnreadCountResponse> GetUnreadCountAsync(GetUnreadCountRequest request, CallContext context = default);
 
     /// <summary>
@@ -30,6 +33,7 @@ public interface INotificationService
     /// <c>not_recovered</c>: reload with ListNotifications, then go on from the offset it carries. While nothing
     /// happens, a heartbeat (with the current offset) comes every <c>Notifications:HeartbeatInterval</c> (15 s).
     /// </summary>
+    [HttpRoute("GET", "/v1/notifications:stream")]
     IAsyncEnumerable<StreamNotificationsResponse> StreamNotificationsAsync(StreamNotificationsRequest request, CallContext context = default);
 }
 

@@ -16,18 +16,22 @@ namespace PyAirtable.Contracts.Permissions;
 public interface IPermissionService
 {
     /// <summary>Whether a user (the caller when user_id is empty) holds at least a level on a resource.</summary>
+    [HttpRoute("POST", "/v1/permissions:check")]
     ValueTask<CheckPermissionResponse> CheckPermissionAsync(CheckPermissionRequest request, CallContext context = default);
 
     /// <summary>Up to 5,000 checks in one call; results in request order, each with its own verdict.</summary>
+    [HttpRoute("POST", "/v1/permissions:batchCheck")]
     ValueTask<BatchCheckPermissionResponse> BatchCheckPermissionAsync(BatchCheckPermissionRequest request, CallContext context = default);
 
     /// <summary>
     /// Adds a resource to the tree. A workspace has no parent and its creator becomes its owner; any
     /// other resource needs a parent on which the caller holds create.
     /// </summary>
+    [HttpRoute("POST", "/v1/resources")]
     ValueTask<RegisterResourceResponse> RegisterResourceAsync(RegisterResourceRequest request, CallContext context = default);
 
     /// <summary>Removes a resource, its descendants and every grant on them (owner only).</summary>
+    [HttpRoute("POST", "/v1/resources:delete")]
     ValueTask<DeleteResourceResponse> DeleteResourceAsync(DeleteResourceRequest request, CallContext context = default);
 
     /// <summary>
@@ -37,30 +41,39 @@ public interface IPermissionService
     /// invite them (CreateInvitation, or WorkspaceService.AddMember) and change their level once they accepted.
     /// Operators and the platform's services are exempt.
     /// </summary>
+    [HttpRoute("POST", "/v1/permissions:grant")]
     ValueTask<GrantResponse> GrantAsync(GrantRequest request, CallContext context = default);
 
     /// <summary>Removes a user's grant on a resource (owner only; the last owner of a workspace cannot be removed).</summary>
+    [HttpRoute("POST", "/v1/permissions:revoke")]
     ValueTask<RevokeResponse> RevokeAsync(RevokeRequest request, CallContext context = default);
 
     /// <summary>The grants on a resource (members may list a workspace's; deeper resources need owner) or of a user (the user themself), a page at a time.</summary>
+    [HttpRoute("GET", "/v1/users/{user_id}/permissions")]
     ValueTask<ListPermissionsResponse> ListPermissionsAsync(ListPermissionsRequest request, CallContext context = default);
 
     /// <summary>Every resource of a type that a user reaches at a level or above, streamed in id order (after_id resumes a broken stream).</summary>
+    [HttpRoute("POST", "/v1/permissions:lookupResources")]
     IAsyncEnumerable<LookupResourcesResponse> LookupResourcesAsync(LookupResourcesRequest request, CallContext context = default);
 
     /// <summary>Creates a role in a workspace (owner only).</summary>
+    [HttpRoute("POST", "/v1/workspaces/{workspace_id}/roles")]
     ValueTask<CreateRoleResponse> CreateRoleAsync(CreateRoleRequest request, CallContext context = default);
 
     /// <summary>Renames a role or replaces its permissions (owner of its workspace only).</summary>
+    [HttpRoute("PATCH", "/v1/roles/{role_id}")]
     ValueTask<UpdateRoleResponse> UpdateRoleAsync(UpdateRoleRequest request, CallContext context = default);
 
     /// <summary>Gives a user a role in the role's workspace (owner only; the user must be a member already, as for Grant).</summary>
+    [HttpRoute("POST", "/v1/roles/{role_id}:assign")]
     ValueTask<AssignRoleResponse> AssignRoleAsync(AssignRoleRequest request, CallContext context = default);
 
     /// <summary>Takes a role from a user (owner only).</summary>
+    [HttpRoute("POST", "/v1/roles/{role_id}:unassign")]
     ValueTask<UnassignRoleResponse> UnassignRoleAsync(UnassignRoleRequest request, CallContext context = default);
 
     /// <summary>The roles of a workspace (members may list them).</summary>
+    [HttpRoute("GET", "/v1/workspaces/{workspace_id}/roles")]
     ValueTask<ListRolesResponse> ListRolesAsync(ListRolesRequest request, CallContext context = default);
 
     /// <summary>
@@ -68,6 +81,7 @@ public interface IPermissionService
     /// The user id is not checked here (this service does not know users): WorkspaceService.AddMember checks it
     /// exists; an invitation to an unknown id can never be accepted and expires.
     /// </summary>
+    [HttpRoute("POST", "/v1/workspaces/{workspace_id}/invitations")]
     ValueTask<CreateInvitationResponse> CreateInvitationAsync(CreateInvitationRequest request, CallContext context = default);
 
     /// <summary>
@@ -77,24 +91,29 @@ public interface IPermissionService
     /// (<c>email_unverified</c>), the invitation was accepted or declined already, has expired
     /// (<c>invitation_expired</c>), or its inviter can no longer give that level (<c>inviter_not_owner</c>).
     /// </summary>
+    [HttpRoute("POST", "/v1/invitations/{invitation_id}:accept")]
     ValueTask<AcceptInvitationResponse> AcceptInvitationAsync(AcceptInvitationRequest request, CallContext context = default);
 
     /// <summary>Of the given users, those who share a workspace with the caller (both members of it).</summary>
+    [HttpRoute("POST", "/v1/users:filterShared")]
     ValueTask<FilterSharedWorkspaceUsersResponse> FilterSharedWorkspaceUsersAsync(FilterSharedWorkspaceUsersRequest request, CallContext context = default);
 
     /// <summary>
     /// The caller's pending invitations (neither accepted, declined nor expired), newest first: those addressed to
     /// their user id, and — once their e-mail address is verified — those addressed to that address.
     /// </summary>
+    [HttpRoute("GET", "/v1/invitations")]
     ValueTask<ListMyInvitationsResponse> ListMyInvitationsAsync(ListMyInvitationsRequest request, CallContext context = default);
 
     /// <summary>Declines a pending invitation addressed to the caller; it can no longer be accepted.</summary>
+    [HttpRoute("POST", "/v1/invitations/{invitation_id}:decline")]
     ValueTask<DeclineInvitationResponse> DeclineInvitationAsync(DeclineInvitationRequest request, CallContext context = default);
 
     /// <summary>
     /// The caller leaves a workspace: every grant and role they hold inside it goes. The last owner cannot leave
     /// (FAILED_PRECONDITION, <c>rule</c> <c>last_owner</c>): make someone else owner first, or delete the workspace.
     /// </summary>
+    [HttpRoute("POST", "/v1/workspaces/{workspace_id}:resign")]
     ValueTask<ResignMembershipResponse> ResignMembershipAsync(ResignMembershipRequest request, CallContext context = default);
 }
 

@@ -17,24 +17,30 @@ public interface IUserService
     /// One user. Served from the cache when warm; send the etag you hold in <c>if_none_match</c> and an
     /// unchanged profile comes back as <c>not_modified</c> without the body.
     /// </summary>
+    [HttpRoute("GET", "/v1/users/{user_id}")]
     ValueTask<GetUserResponse> GetUserAsync(GetUserRequest request, CallContext context = default);
 
     /// <summary>Several users by id, in request order; ids that do not exist or are not visible are listed in <c>missing_ids</c>.</summary>
+    [HttpRoute("POST", "/v1/users:batchGet")]
     ValueTask<GetUsersResponse> GetUsersAsync(GetUsersRequest request, CallContext context = default);
 
     /// <summary>Users in creation order, a page at a time; cursors stay valid while users are added.</summary>
+    [HttpRoute("GET", "/v1/users")]
     ValueTask<ListUsersResponse> ListUsersAsync(ListUsersRequest request, CallContext context = default);
 
     /// <summary>
     /// Changes profile fields that are set in the request. The etag must be the profile's current one
     /// (FAILED_PRECONDITION otherwise: read it again and retry).
     /// </summary>
+    [HttpRoute("PATCH", "/v1/users/{user_id}")]
     ValueTask<UpdateUserResponse> UpdateUserAsync(UpdateUserRequest request, CallContext context = default);
 
     /// <summary>Deactivates a user: they can no longer log in and their tokens and API keys stop working.</summary>
+    [HttpRoute("POST", "/v1/users/{user_id}:deactivate")]
     ValueTask<DeactivateUserResponse> DeactivateUserAsync(DeactivateUserRequest request, CallContext context = default);
 
     /// <summary>Creates the profile of a newly registered account. Called by the Auth service only (scope <c>users:provision</c>).</summary>
+    [HttpRoute("POST", "/v1/users")]
     ValueTask<CreateUserResponse> CreateUserAsync(CreateUserRequest request, CallContext context = default);
 }
 

@@ -30,33 +30,42 @@ public interface IWebhookService
     /// Creates a webhook on a workspace or a base (owner). The response carries the signing secret: the only time it is
     /// shown.
     /// </summary>
+    [HttpRoute("POST", "/v1/webhooks")]
     ValueTask<CreateWebhookResponse> CreateWebhookAsync(CreateWebhookRequest request, CallContext context = default);
 
     /// <summary>One webhook (owner of its workspace or base). Never the secret.</summary>
+    [HttpRoute("GET", "/v1/webhooks/{webhook_id}")]
     ValueTask<GetWebhookResponse> GetWebhookAsync(GetWebhookRequest request, CallContext context = default);
 
     /// <summary>The webhooks of a workspace (all of them, bases' included) or of one base (owner), by id.</summary>
+    [HttpRoute("GET", "/v1/webhooks")]
     ValueTask<ListWebhooksResponse> ListWebhooksAsync(ListWebhooksRequest request, CallContext context = default);
 
     /// <summary>Changes the URL, event types, description or enabled state; unset fields stay. Enabling clears the failure history.</summary>
+    [HttpRoute("PATCH", "/v1/webhooks/{webhook_id}")]
     ValueTask<UpdateWebhookResponse> UpdateWebhookAsync(UpdateWebhookRequest request, CallContext context = default);
 
     /// <summary>Deletes a webhook with its deliveries; nothing more is sent.</summary>
+    [HttpRoute("DELETE", "/v1/webhooks/{webhook_id}")]
     ValueTask<DeleteWebhookResponse> DeleteWebhookAsync(DeleteWebhookRequest request, CallContext context = default);
 
     /// <summary>
     /// Makes a new secret (shown once, in the response). Until <c>overlap</c> has passed, deliveries carry signatures
     /// with both the new and the previous secret, so receivers can switch without losing a delivery.
     /// </summary>
+    [HttpRoute("POST", "/v1/webhooks/{webhook_id}:rotateSecret")]
     ValueTask<RotateWebhookSecretResponse> RotateWebhookSecretAsync(RotateWebhookSecretRequest request, CallContext context = default);
 
     /// <summary>The deliveries of a webhook, newest first, each with every attempt (status, latency, error).</summary>
+    [HttpRoute("GET", "/v1/webhooks/{webhook_id}/deliveries")]
     ValueTask<ListDeliveriesResponse> ListDeliveriesAsync(ListDeliveriesRequest request, CallContext context = default);
 
     /// <summary>Sends one delivery again now, whatever its state (same webhook-id and body).</summary>
+    [HttpRoute("POST", "/v1/deliveries/{delivery_id}:retry")]
     ValueTask<RetryDeliveryResponse> RetryDeliveryAsync(RetryDeliveryRequest request, CallContext context = default);
 
     /// <summary>Sends again every delivery of a webhook made since a time (same webhook-ids and bodies), failed ones only unless <c>include_succeeded</c>.</summary>
+    [HttpRoute("POST", "/v1/webhooks/{webhook_id}:replay")]
     ValueTask<ReplayDeliveriesResponse> ReplayDeliveriesAsync(ReplayDeliveriesRequest request, CallContext context = default);
 }
 

@@ -19,7 +19,8 @@ internal static class ContractReflection
 
     public static IServiceCollection AddContractReflection(this IServiceCollection services)
     {
-        services.AddSingleton(sp => Build(sp.GetServices<ContractBinding>()));
+        services.AddSingleton(_ => new ContractDescriptors(LoadExportedFiles()));
+        services.AddSingleton(sp => Build(sp.GetServices<ContractBinding>(), sp.GetRequiredService<ContractDescriptors>()));
         services.AddSingleton(sp =>
         {
             var model = sp.GetRequiredService<ReflectionModel>();
@@ -36,14 +37,17 @@ internal static class ContractReflection
 
     internal sealed record ReflectionModel(IReadOnlyList<string> Services, SymbolRegistry Registry);
 
+    /// <summary>The exported protos as descriptors: what reflection serves and what the JSON/HTTP API transcodes by.</summary>
+    internal sealed record ContractDescriptors(IReadOnlyList<FileDescriptor> Files);
+
     /// <summary>
     /// The services this host serves (contracts bound here, health, reflection) and a registry of
     /// every file they need. A contract bound to a remote host is not listed: calling it here would fail.
     /// </summary>
-    private static ReflectionModel Build(IEnumerable<ContractBinding> bindings)
+    private static ReflectionModel Build(IEnumerable<ContractBinding> bindings, ContractDescriptors descriptors)
     {
         var remote = bindings.Where(b => b.MapEndpoint is null).Select(b => b.ServiceName).ToHashSet(StringComparer.Ordinal);
-        var contractFiles = LoadExportedFiles();
+        var contractFiles = descriptors.Files;
         var files = contractFiles
             .Append(Grpc.Health.V1.HealthReflection.Descriptor)
             .Append(Grpc.Reflection.V1.ReflectionReflection.Descriptor)
@@ -57,15 +61,22 @@ internal static class ContractReflection
     private static List<FileDescriptor> LoadExportedFiles()
     {
         var assembly = typeof(ContractReflection).Assembly;
-        var set = new PbFileDescriptorSet();
         var resources = assembly.GetManifestResourceNames()
             .Where(n => n.StartsWith(ResourcePrefix, StringComparison.Ordinal) && n.EndsWith(".proto", StringComparison.Ordinal))
             .Order(StringComparer.Ordinal)
             .ToList();
-        foreach (var resource in resources)
+        return LoadFiles(resources.Select(r => (r[ResourcePrefix.Length..],
+            (Func<TextReader>)(() => new StreamReader(assembly.GetManifestResourceStream(r)!)))));
+    }
+
+    /// <summary>Descriptors of proto files (name relative to the protos folder, and a way to read it), with source comments.</summary>
+    internal static List<FileDescriptor> LoadFiles(IEnumerable<(string Name, Func<TextReader> Open)> protos)
+    {
+        var set = new PbFileDescriptorSet();
+        foreach (var (name, open) in protos)
         {
-            using var reader = new StreamReader(assembly.GetManifestResourceStream(resource)!);
-            set.Add(resource[ResourcePrefix.Length..], includeInOutput: true, reader);
+            using var reader = open();
+            set.Add(name, includeInOutput: true, reader);
         }
 
         set.Process();

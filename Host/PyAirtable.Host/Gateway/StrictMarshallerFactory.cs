@@ -41,6 +41,12 @@ internal sealed partial class StrictMarshallerFactory(IHttpContextAccessor http,
     {
         var payload = context.PayloadAsReadOnlySequence();
         string field, problem;
+        // A JSON/HTTP request that did not fit its message is refused here, where undecodable bytes are.
+        if (http.HttpContext?.Features.Get<Rest.RestRequestProblem>() is { } json)
+        {
+            throw Reject(json.Field, json.Problem);
+        }
+
         try
         {
             var found = Utf8Check.FindProblem(typeof(T), payload);

@@ -28,7 +28,8 @@ public abstract class DatabaseSession : IAsyncDisposable
     public NpgsqlTransaction WriteTransaction =>
         Transaction ?? throw new InvalidOperationException("This session was opened without a transaction.");
 
-    public Task CommitAsync(CancellationToken ct) => WriteTransaction.CommitAsync(ct);
+    /// <summary>Commits the write transaction; a service's session may add what must follow a commit (publishing the change).</summary>
+    public virtual Task CommitAsync(CancellationToken ct) => WriteTransaction.CommitAsync(ct);
 
     public async ValueTask DisposeAsync()
     {

@@ -51,12 +51,30 @@ public interface ISharedState
     /// slow reader can never put back an older version than a writer stored.
     /// </summary>
     Task<bool> SetVersionedIfNewerAsync(string key, VersionedEntry entry, TimeSpan ttl);
+
+    /// <summary>Appends items, numbered in order, to the change feed every host follows (see <see cref="ChangeFeed"/>).</summary>
+    Task AppendChangesAsync(IReadOnlyList<string> items);
+
+    /// <summary>
+    /// The change feed's epoch and last number, and up to <paramref name="max"/> items numbered after <paramref name="after"/>
+    /// (one round trip). A feed that is gone (Redis restarted empty, flushed) starts again as <paramref name="newEpoch"/>.
+    /// </summary>
+    Task<ChangeBatch> ReadChangesAsync(long after, int max, string newEpoch, CancellationToken cancellationToken = default);
+
+    /// <summary>Starts the change feed again as <paramref name="newEpoch"/>: every follower rebuilds from the record.</summary>
+    Task ResetChangesAsync(string newEpoch);
 }
+
+/// <summary>What <see cref="ISharedState.ReadChangesAsync"/> returns: the epoch, the last number taken, and items after the asked one.</summary>
+public sealed record ChangeBatch(string Epoch, long Last, IReadOnlyList<(long Sequence, string Item)> Items);
 
 /// <summary>Single-instance mode: the same semantics in this process only.</summary>
 public sealed class MemorySharedState(TimeProvider time) : ISharedState
 {
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    private readonly List<(long Sequence, string Item)> _changes = [];
+    private string? _changesEpoch;
+    private long _changesLast;
 
     private sealed record Entry(long Count, VersionedEntry? Versioned, DateTimeOffset ExpiresAt, string? Text = null);
 
@@ -174,5 +192,47 @@ public sealed class MemorySharedState(TimeProvider time) : ISharedState
                 return new Entry(0, entry, expires);
             });
         return Task.FromResult(stored);
+    }
+
+    public Task AppendChangesAsync(IReadOnlyList<string> items)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        lock (_changes)
+        {
+            _changesEpoch ??= Guid.NewGuid().ToString("N");
+            foreach (var item in items)
+            {
+                _changes.Add((++_changesLast, item));
+            }
+
+            if (_changes.Count > ChangeFeed.Retained)
+            {
+                _changes.RemoveRange(0, _changes.Count - ChangeFeed.Retained);
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task<ChangeBatch> ReadChangesAsync(long after, int max, string newEpoch, CancellationToken cancellationToken = default)
+    {
+        lock (_changes)
+        {
+            _changesEpoch ??= newEpoch;
+            var items = _changes.Where(c => c.Sequence > after).Take(max).ToList();
+            return Task.FromResult(new ChangeBatch(_changesEpoch, _changesLast, items));
+        }
+    }
+
+    public Task ResetChangesAsync(string newEpoch)
+    {
+        lock (_changes)
+        {
+            _changes.Clear();
+            _changesEpoch = newEpoch;
+            _changesLast = 0;
+        }
+
+        return Task.CompletedTask;
     }
 }

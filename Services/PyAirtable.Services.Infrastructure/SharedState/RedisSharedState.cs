@@ -61,6 +61,38 @@ public sealed partial class RedisSharedState : ISharedState
         return 1
         """;
 
+    // The change feed: a hash (epoch, last number) and a sorted set of "n|item" scored by n, trimmed to the newest
+    // ARGV[2]. A feed whose hash is gone (restart, flush) starts a new epoch with an empty log, so followers see the
+    // epoch change and rebuild rather than trust a log that lost items.
+    private const string AppendChangesScript = """
+        if redis.call('HEXISTS', KEYS[1], 'epoch') == 0 then
+          redis.call('DEL', KEYS[2])
+          redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'seq', 0)
+        end
+        for i = 3, #ARGV do
+          local n = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+          redis.call('ZADD', KEYS[2], n, n .. '|' .. ARGV[i])
+        end
+        local count = redis.call('ZCARD', KEYS[2])
+        if count > tonumber(ARGV[2]) then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, count - tonumber(ARGV[2]) - 1) end
+        return 1
+        """;
+
+    private const string ReadChangesScript = """
+        if redis.call('HEXISTS', KEYS[1], 'epoch') == 0 then
+          redis.call('DEL', KEYS[2])
+          redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'seq', 0)
+        end
+        local meta = redis.call('HMGET', KEYS[1], 'epoch', 'seq')
+        return {meta[1], meta[2], redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[2], '+inf', 'LIMIT', 0, ARGV[3])}
+        """;
+
+    private const string ResetChangesScript = """
+        redis.call('DEL', KEYS[2])
+        redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'seq', 0)
+        return 1
+        """;
+
     private readonly IConnectionMultiplexer _redis;
     private readonly TimeProvider _time;
     private readonly ILogger<RedisSharedState> _logger;
@@ -140,6 +172,32 @@ public sealed partial class RedisSharedState : ISharedState
 
     public Task<bool> SetVersionedIfNewerAsync(string key, VersionedEntry entry, TimeSpan ttl) => RunAsync(async db =>
         (int)await db.ScriptEvaluateAsync(SetIfNewerScript, [Key(key)], [entry.Version, entry.Data, (long)ttl.TotalMilliseconds]) == 1);
+
+    public Task AppendChangesAsync(IReadOnlyList<string> items)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        RedisValue[] args = [Guid.NewGuid().ToString("N"), ChangeFeed.Retained, .. items.Select(i => (RedisValue)i)];
+        return RunAsync(db => db.ScriptEvaluateAsync(AppendChangesScript, ChangeKeys, args));
+    }
+
+    public Task<ChangeBatch> ReadChangesAsync(long after, int max, string newEpoch, CancellationToken cancellationToken = default) =>
+        RunAsync(async db =>
+        {
+            var result = (RedisResult[])(await db.ScriptEvaluateAsync(ReadChangesScript, ChangeKeys, [newEpoch, after, max]))!;
+            var items = new List<(long, string)>();
+            foreach (var member in (RedisResult[])result[2]!)
+            {
+                var text = (string)member!;
+                var bar = text.IndexOf('|', StringComparison.Ordinal);
+                items.Add((long.Parse(text.AsSpan(0, bar), System.Globalization.CultureInfo.InvariantCulture), text[(bar + 1)..]));
+            }
+
+            return new ChangeBatch((string)result[0]!, (long)result[1], items);
+        }, cancellationToken);
+
+    public Task ResetChangesAsync(string newEpoch) => RunAsync(db => db.ScriptEvaluateAsync(ResetChangesScript, ChangeKeys, [newEpoch]));
+
+    private RedisKey[] ChangeKeys => [Key("changes:meta"), Key("changes:log")];
 
     private Task<bool> RunAsync(Func<IDatabase, Task> operation) => RunAsync(async db =>
     {

@@ -9,8 +9,10 @@ namespace PyAirtable.Services.Infrastructure.SharedState;
 /// <summary>
 /// Credentials revoked before they expire: sessions (logout, refresh-token reuse), users
 /// (deactivation) and API keys. <c>platform.revocations</c> in PostgreSQL is the record, written in the
-/// same transaction as the change that revokes; the shared state (Redis) holds a mirror so the gateway's
-/// per-call check is one round trip. A revocation therefore survives a Redis restart, flush or failover:
+/// same transaction as the change that revokes. Each host holds a copy in memory (<see cref="LocalRevocations"/>, kept
+/// current by the <see cref="ChangeFeed"/>), so the gateway's per-call check costs no round trip while that copy is
+/// proven current within <c>ChangeFeed:Bound</c>; past it the check asks the shared state (Redis), which holds a mirror
+/// of its own, and PostgreSQL behind it. A revocation therefore survives a Redis restart, flush or failover:
 /// <list type="bullet">
 /// <item>a marker key says the mirror is complete; when Redis comes back empty the marker is gone, checks
 /// read PostgreSQL and <see cref="RevocationMirror"/> rebuilds the mirror before setting the marker again;</item>
@@ -25,7 +27,9 @@ namespace PyAirtable.Services.Infrastructure.SharedState;
 /// Entries live <c>Identity:RevocationTtl</c> (1 day), longer than any access token or cached API-key
 /// verdict they must outlive; the durable state of the account (disabled, sessions revoked) stays in its tables.
 /// </summary>
-public sealed partial class RevocationList(ISharedState state, NpgsqlDataSource database, IConfiguration configuration, ILogger<RevocationList> logger)
+public sealed partial class RevocationList(
+    ISharedState state, NpgsqlDataSource database, IConfiguration configuration, ILogger<RevocationList> logger, LocalRevocations local,
+    ChangeFeed feed)
 {
     /// <summary>Present while the mirror holds every revocation (see <see cref="RevocationMirror"/>).</summary>
     internal const string MirrorCompleteKey = "revoked:mirror-complete";
@@ -72,6 +76,7 @@ public sealed partial class RevocationList(ISharedState state, NpgsqlDataSource 
     public async Task PublishAsync(params string[] keys)
     {
         ArgumentNullException.ThrowIfNull(keys);
+        await feed.PublishAsync(local.Kind, keys.Select(k => local.ItemFor(k, Ttl)).ToArray());
         try
         {
             foreach (var key in keys)
@@ -98,6 +103,11 @@ public sealed partial class RevocationList(ISharedState state, NpgsqlDataSource 
     public async Task<bool> IsRevokedAsync(string credentialKey, string userId, NpgsqlConnection? connection, NpgsqlTransaction? transaction,
         CancellationToken cancellationToken)
     {
+        if (local.TryCheck(credentialKey, User(userId), out var revoked))
+        {
+            return revoked;
+        }
+
         string[] keys = [credentialKey, User(userId)];
         try
         {

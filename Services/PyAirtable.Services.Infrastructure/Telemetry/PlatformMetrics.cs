@@ -50,10 +50,19 @@ public sealed class PlatformMetrics
         meter.CreateObservableGauge("pyairtable.events.consumer.oldest_unhandled", () => Lag<double>(services,
             l => l.Consumers.Select(c => new Measurement<double>(c.OldestSeconds, new KeyValuePair<string, object?>("consumer", c.Consumer)))),
             "s", "Age of the oldest event a consumer has not handled (0 when caught up).");
+
+        // Past ChangeFeed:Bound the in-process mirrors stop answering and every check goes to Redis or PostgreSQL again.
+        meter.CreateObservableGauge("pyairtable.change_feed.age", () =>
+            services.GetService(typeof(SharedState.ChangeFeed)) is SharedState.ChangeFeed { Age: { } age }
+                ? [new Measurement<double>(age.TotalSeconds)]
+                : Array.Empty<Measurement<double>>(),
+            "s", "Time since this host was last proven current with the change feed that keeps its in-process mirrors.");
     }
 
     /// <summary>Records one served RPC.</summary>
-    public void RecordRpc(string service, string method, int grpcStatus, double seconds)
+    /// <param name="protocol">How the call arrived: <c>grpc</c>, <c>grpc_web</c> or <c>rest</c> (JSON/HTTP), so owners see each
+    /// method's share by protocol before switching JSON/HTTP routes off.</param>
+    public void RecordRpc(string service, string method, int grpcStatus, double seconds, string protocol = "grpc")
     {
         if (!_rpcDuration.Enabled)
         {
@@ -66,6 +75,7 @@ public sealed class PlatformMetrics
             { "rpc.system", "grpc" },
             { "rpc.service", service },
             { "rpc.method", method },
+            { "pyairtable.protocol", protocol },
             { "rpc.grpc.status_code", (uint)grpcStatus < (uint)BoxedStatusCodes.Length ? BoxedStatusCodes[grpcStatus] : grpcStatus },
         };
         _rpcDuration.Record(seconds, in tags);

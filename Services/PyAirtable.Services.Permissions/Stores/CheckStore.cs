@@ -95,7 +95,7 @@ internal sealed class CheckStore(PermissionSession session)
 
     /// <summary>Takes the next revision: every write does, and answers with it as its consistency token.</summary>
     public async Task<string> NextTokenAsync(CancellationToken ct) =>
-        Token(await session.Connection.ExecuteScalarAsync<long>(new CommandDefinition(
+        session.TakenToken = Token(await session.Connection.ExecuteScalarAsync<long>(new CommandDefinition(
             "SELECT nextval('permissions.revision')", transaction: session.Transaction, cancellationToken: ct)));
 
     /// <summary>The latest revision taken (r0 before any write): what a check has seen.</summary>

@@ -1,5 +1,6 @@
 using Npgsql;
 using PyAirtable.Services.Infrastructure.Database;
+using PyAirtable.Services.Infrastructure.SharedState;
 
 namespace PyAirtable.Services.Permissions.Stores;
 
@@ -8,7 +9,7 @@ namespace PyAirtable.Services.Permissions.Stores;
 /// the authorization checks, row locks and writes of one RPC run in one transaction: a lock an owner check takes
 /// (FOR SHARE, FOR UPDATE) holds until the write it guards commits.
 /// </summary>
-internal sealed class PermissionSession(NpgsqlConnection connection, NpgsqlTransaction? transaction)
+internal sealed class PermissionSession(NpgsqlConnection connection, NpgsqlTransaction? transaction, ChangeFeed? feed)
     : DatabaseSession(connection, transaction)
 {
     private CheckStore? _checks;
@@ -20,6 +21,9 @@ internal sealed class PermissionSession(NpgsqlConnection connection, NpgsqlTrans
 
     public CheckStore Checks => _checks ??= new(this);
 
+    /// <summary>The revision this write took (<see cref="CheckStore.NextTokenAsync"/>): published after the commit.</summary>
+    public string? TakenToken { get; set; }
+
     public ResourceStore Resources => _resources ??= new(this);
 
     public GrantStore Grants => _grants ??= new(this);
@@ -30,10 +34,23 @@ internal sealed class PermissionSession(NpgsqlConnection connection, NpgsqlTrans
 
     public InvitationStore Invitations => _invitations ??= new(this);
 
-    /// <summary>A session without a transaction: each statement sees its own snapshot, as before the split.</summary>
-    public static Task<PermissionSession> OpenAsync(NpgsqlDataSource dataSource, CancellationToken ct) =>
-        OpenAsync(dataSource, write: false, (c, t) => new PermissionSession(c, t), ct);
+    /// <summary>
+    /// Commits, then publishes the revision the write took, so every host's decision cache drops what it decided before
+    /// (<see cref="PermissionDecisionCache"/>). Before the RPC answers: a client holding the new token finds it applied here.
+    /// </summary>
+    public override async Task CommitAsync(CancellationToken ct)
+    {
+        await base.CommitAsync(ct);
+        if (TakenToken is { } token && feed is not null)
+        {
+            await feed.PublishAsync(PermissionDecisionCache.FeedKind, PermissionDecisionCache.ItemFor(token));
+        }
+    }
 
-    public static Task<PermissionSession> BeginAsync(NpgsqlDataSource dataSource, CancellationToken ct) =>
-        OpenAsync(dataSource, write: true, (c, t) => new PermissionSession(c, t), ct);
+    /// <summary>A session without a transaction: each statement sees its own snapshot, as before the split.</summary>
+    public static Task<PermissionSession> OpenAsync(NpgsqlDataSource dataSource, ChangeFeed? feed, CancellationToken ct) =>
+        OpenAsync(dataSource, write: false, (c, t) => new PermissionSession(c, t, feed), ct);
+
+    public static Task<PermissionSession> BeginAsync(NpgsqlDataSource dataSource, ChangeFeed? feed, CancellationToken ct) =>
+        OpenAsync(dataSource, write: true, (c, t) => new PermissionSession(c, t, feed), ct);
 }

@@ -22,15 +22,18 @@ public sealed class TelemetryTests : DatabasePerTest
         // Both hosts export into one list; ActivitySources are process-wide, so a span may arrive twice (deduped by id).
         var spans = new SpanList();
         void Export(IServiceCollection services) => services.ConfigureOpenTelemetryTracerProvider(t => t.AddInMemoryExporter(spans));
+        // No OTLP endpoint: new traces are recorded only with a ratio set.
         await using var backend = await TestHost.StartAsync(Database.ConnectionString, o =>
         {
             o.Name = "backend";
+            o.Settings["OpenTelemetry:TraceSampleRatio"] = "1";
             o.ConfigureServices = Export;
         });
         await using var edge = await TestHost.StartAsync(Database.ConnectionString, o =>
         {
             o.Name = "edge";
             o.Settings[$"Remote:{TestHost.DiagnosticsServiceName}"] = backend.GrpcAddress;
+            o.Settings["OpenTelemetry:TraceSampleRatio"] = "1";
             o.ConfigureServices = Export;
         });
 
@@ -106,8 +109,11 @@ public sealed class TelemetryTests : DatabasePerTest
     public async Task LogLinesOfACall_CarryItsTraceIdNextToTheRequestId()
     {
         var spans = new SpanList();
-        await using var host = await TestHost.StartAsync(Database.ConnectionString,
-            o => o.ConfigureServices = services => services.ConfigureOpenTelemetryTracerProvider(t => t.AddInMemoryExporter(spans)));
+        await using var host = await TestHost.StartAsync(Database.ConnectionString, o =>
+        {
+            o.Settings["OpenTelemetry:TraceSampleRatio"] = "1";
+            o.ConfigureServices = services => services.ConfigureOpenTelemetryTracerProvider(t => t.AddInMemoryExporter(spans));
+        });
         var requestId = "traced-" + Guid.NewGuid().ToString("N");
 
         // A bug in the handler is logged as an error with the call's scopes.

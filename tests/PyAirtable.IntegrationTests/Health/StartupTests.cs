@@ -108,6 +108,7 @@ public sealed class StartupTests
         info.ArgumentList.Add(hostDll);
         info.Environment["Kestrel__Endpoints__Grpc__Url"] = $"http://127.0.0.1:{TestEnvironment.FreeTcpPort()}";
         info.Environment["Kestrel__Endpoints__Probes__Url"] = $"http://127.0.0.1:{TestEnvironment.FreeTcpPort()}";
+        info.Environment["Kestrel__Endpoints__Http__Url"] = $"http://127.0.0.1:{TestEnvironment.FreeTcpPort()}";
         info.Environment["ConnectionStrings__Redis"] = "";
         foreach (var (key, value) in environment)
         {

@@ -5,6 +5,7 @@ using PyAirtable.Contracts.Common;
 using PyAirtable.Contracts.Users;
 using PyAirtable.IntegrationTests.Diagnostics;
 using PyAirtable.IntegrationTests.Infrastructure;
+using PyAirtable.Services.Infrastructure.SharedState;
 using static PyAirtable.IntegrationTests.Identity.AuthenticationTests;
 
 namespace PyAirtable.IntegrationTests.Identity;
@@ -82,6 +83,9 @@ public sealed class SplitHostIdentityTests : DatabasePerTest
         await a.Auth().RevokeApiKeyAsync(new RevokeApiKeyRequest { Id = key.ApiKey!.Id }, user.Bearer);
         await a.Auth().LogoutAsync(new LogoutRequest(), user.Bearer);
 
+        // b checks credentials in memory, trusting its copy only while it was proven current within ChangeFeed:Bound: once the
+        // bound has passed since the revoking calls returned, b must refuse whether it answers from memory or from Redis.
+        await Task.Delay(new ChangeFeedOptions().Bound);
         var token = await Assert.ThrowsAsync<RpcException>(async () => await b.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, user.Bearer));
         AssertStatus(token, StatusCode.Unauthenticated, "revoked");
         var apiKey = await Assert.ThrowsAsync<RpcException>(async () =>

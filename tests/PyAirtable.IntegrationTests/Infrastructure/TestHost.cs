@@ -43,8 +43,9 @@ public sealed class TestHost : IAsyncDisposable
 {
     public const string DiagnosticsServiceName = "pyairtable.testing.v1.DiagnosticsService";
 
-    private TestHost(WebApplication app, LogSink logs, string grpcAddress, string probeAddress, HttpMessageHandler? handler = null)
+    private TestHost(WebApplication app, LogSink logs, string grpcAddress, string probeAddress, string httpAddress, HttpMessageHandler? handler = null)
     {
+        HttpAddress = httpAddress;
         App = app;
         Logs = logs;
         GrpcAddress = grpcAddress;
@@ -72,6 +73,9 @@ public sealed class TestHost : IAsyncDisposable
 
     public string ProbeAddress { get; }
 
+    /// <summary>The HTTP/1.1 endpoint: the JSON/HTTP API and gRPC-Web.</summary>
+    public string HttpAddress { get; }
+
     public GrpcChannel Channel { get; }
 
     public IDiagnosticsService Diagnostics => Channel.CreateGrpcService<IDiagnosticsService>();
@@ -84,6 +88,7 @@ public sealed class TestHost : IAsyncDisposable
         configure?.Invoke(options);
         var grpcPort = TestEnvironment.FreeTcpPort();
         var probePort = TestEnvironment.FreeTcpPort();
+        var httpPort = TestEnvironment.FreeTcpPort();
 
         var settings = new Dictionary<string, string?>
         {
@@ -91,6 +96,8 @@ public sealed class TestHost : IAsyncDisposable
             ["Kestrel:Endpoints:Grpc:Protocols"] = "Http2",
             ["Kestrel:Endpoints:Probes:Url"] = $"http://127.0.0.1:{probePort}",
             ["Kestrel:Endpoints:Probes:Protocols"] = "Http1",
+            ["Kestrel:Endpoints:Http:Url"] = $"http://127.0.0.1:{httpPort}",
+            ["Kestrel:Endpoints:Http:Protocols"] = "Http1",
             ["ConnectionStrings:Postgres"] = postgresConnectionString,
             ["ConnectionStrings:Redis"] = options.WithRedis ? TestEnvironment.Redis : "",
             ["Redis:InstanceName"] = $"test-{Guid.NewGuid():N}:",
@@ -135,7 +142,8 @@ public sealed class TestHost : IAsyncDisposable
         options.ConfigureServices?.Invoke(builder.Services);
         var app = PlatformHost.Build(builder);
         await PlatformHost.StartAsync(app);
-        return new TestHost(app, logs, $"{options.Scheme}://127.0.0.1:{grpcPort}", $"http://127.0.0.1:{probePort}", options.ClientHandler)
+        return new TestHost(app, logs, $"{options.Scheme}://127.0.0.1:{grpcPort}", $"http://127.0.0.1:{probePort}", $"http://127.0.0.1:{httpPort}",
+            options.ClientHandler)
         {
             _inFlight = inFlight,
         };

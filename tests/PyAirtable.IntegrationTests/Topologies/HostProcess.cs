@@ -42,9 +42,10 @@ public sealed class HostProcess : IAsyncDisposable
     public string Log => File.Exists(_logPath) ? File.ReadAllText(_logPath) : "";
 
     /// <summary>Picks the ports (free on <paramref name="ip"/>, below the ephemeral range) a host will take.</summary>
-    public static (int Grpc, int Probe) PickPorts(string ip) => (FreePort(ip), FreePort(ip));
+    public static (int Grpc, int Probe, int Http) PickPorts(string ip) => (FreePort(ip), FreePort(ip), FreePort(ip));
 
-    public static HostProcess Start(string name, string ip, (int Grpc, int Probe) ports, IReadOnlyDictionary<string, string> settings, string logDirectory)
+    public static HostProcess Start(
+        string name, string ip, (int Grpc, int Probe, int Http) ports, IReadOnlyDictionary<string, string> settings, string logDirectory)
     {
         ArgumentNullException.ThrowIfNull(settings);
         var dll = Path.Combine(TestEnvironment.RepositoryRoot, "Host", "PyAirtable.Host", "bin", "Release", "net10.0", "PyAirtable.Host.dll");
@@ -60,6 +61,7 @@ public sealed class HostProcess : IAsyncDisposable
             ["Kestrel:Endpoints:Grpc:Url"] = $"https://{ip}:{ports.Grpc}",
             ["Kestrel:Endpoints:Grpc:Protocols"] = "Http2",
             ["Kestrel:Endpoints:Probes:Url"] = $"http://{ip}:{ports.Probe}",
+            ["Kestrel:Endpoints:Http:Url"] = $"http://{ip}:{ports.Http}",
         };
         foreach (var (key, value) in all)
         {

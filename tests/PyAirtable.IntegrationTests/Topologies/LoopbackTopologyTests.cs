@@ -67,7 +67,7 @@ public sealed class LoopbackTopologyTests(ITestOutputHelper output) : DatabasePe
     [Fact]
     public async Task SplitTopology_OverMtls_BalancesDrainsFailsOverAndShiftsVersions()
     {
-        var ports = new Dictionary<string, (string Ip, (int Grpc, int Probe) Ports)>();
+        var ports = new Dictionary<string, (string Ip, (int Grpc, int Probe, int Http) Ports)>();
         string[] names = ["edge", "users-1", "users-2", "users-green", "permissions-1", "permissions-2", "workspaces"];
         for (var i = 0; i < names.Length; i++)
         {

@@ -169,6 +169,7 @@ public sealed class WebhookDurabilityTests : DatabasePerTest
             ["Redis__InstanceName"] = instance,
             ["Kestrel__Endpoints__Grpc__Url"] = $"http://127.0.0.1:{grpcPort}",
             ["Kestrel__Endpoints__Probes__Url"] = $"http://127.0.0.1:{TestEnvironment.FreeTcpPort()}",
+            ["Kestrel__Endpoints__Http__Url"] = $"http://127.0.0.1:{TestEnvironment.FreeTcpPort()}",
             ["Events__RebalanceInterval"] = "00:00:00.500",
             ["RateLimits__Classes__default__PerCredential"] = "1000000",
             ["RateLimits__Classes__default__PerClientIp"] = "1000000",

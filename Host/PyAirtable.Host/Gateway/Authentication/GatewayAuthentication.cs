@@ -187,21 +187,25 @@ internal sealed class ScopeHandler : AuthorizationHandler<ScopeRequirement>
     }
 }
 
-/// <summary>Builds <c>scope:&lt;name&gt;</c> policies on demand (see <see cref="RequiresScopeAttribute"/>).</summary>
+/// <summary>
+/// Builds <c>scope:&lt;name&gt;</c> policies on demand (see <see cref="RequiresScopeAttribute"/>), once per name. A policy is a
+/// pure function of its name, so the authorization middleware may keep each endpoint's combined policy: a provider derived
+/// from the default one is otherwise asked again, and the policies combined again, on every call.
+/// </summary>
 internal sealed class ScopePolicyProvider(IOptions<AuthorizationOptions> options) : DefaultAuthorizationPolicyProvider(options)
 {
-    public override async Task<AuthorizationPolicy?> GetPolicyAsync(string policyName)
-    {
-        if (policyName.StartsWith(RequiresScopeAttribute.PolicyPrefix, StringComparison.Ordinal))
-        {
-            return new AuthorizationPolicyBuilder(GatewayAuthentication.PlatformScheme)
-                .RequireAuthenticatedUser()
-                .AddRequirements(new ScopeRequirement(policyName[RequiresScopeAttribute.PolicyPrefix.Length..]))
-                .Build();
-        }
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Task<AuthorizationPolicy?>> _scoped = new(StringComparer.Ordinal);
 
-        return await base.GetPolicyAsync(policyName);
-    }
+    public override bool AllowsCachingPolicies => true;
+
+    public override Task<AuthorizationPolicy?> GetPolicyAsync(string policyName) =>
+        policyName.StartsWith(RequiresScopeAttribute.PolicyPrefix, StringComparison.Ordinal)
+            ? _scoped.GetOrAdd(policyName, name => Task.FromResult<AuthorizationPolicy?>(
+                new AuthorizationPolicyBuilder(GatewayAuthentication.PlatformScheme)
+                    .RequireAuthenticatedUser()
+                    .AddRequirements(new ScopeRequirement(name[RequiresScopeAttribute.PolicyPrefix.Length..]))
+                    .Build()))
+            : base.GetPolicyAsync(policyName);
 }
 
 /// <summary>

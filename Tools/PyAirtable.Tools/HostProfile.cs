@@ -1,0 +1,73 @@
+using System.Diagnostics;
+
+namespace PyAirtable.Tools;
+
+/// <summary>
+/// Where a host's CPU time goes while a load runs: dotnet-trace's thread-time sampling of the host process (~100 Hz per thread; idle threads show as waits), reported as the
+/// methods most often on the stack (exclusive, then inclusive). Needs dotnet-trace (<c>dotnet tool install -g dotnet-trace</c>).
+/// </summary>
+internal static class HostProfile
+{
+    public static async Task RunAsync(int processId, string what, Func<Task> load, CancellationToken ct)
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"pyairtable-{processId}-{Guid.NewGuid():N}.nettrace");
+        using var collector = Start(false, "collect", "--process-id", processId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--profile", "dotnet-sampled-thread-time", "--output", file);
+        if (collector is null)
+        {
+            await Console.Error.WriteLineAsync("bench: dotnet-trace not found (dotnet tool install -g dotnet-trace)");
+            return;
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(2), ct); // the session attaches before the load starts
+        await load();
+        // dotnet-trace stops on Enter (or Ctrl-C), then writes the file.
+        if (collector.HasExited)
+        {
+            await Console.Error.WriteLineAsync($"bench: dotnet-trace ended early (exit code {collector.ExitCode})");
+            return;
+        }
+
+        await collector.StandardInput.WriteLineAsync();
+        await collector.WaitForExitAsync(ct);
+        Console.WriteLine();
+        Console.WriteLine($"# dotnet-trace sampled thread time of the host during {what} (c16 m32): methods on the stack, top 30");
+        foreach (var inclusive in new[] { false, true })
+        {
+            using var report = Start(true, inclusive ? ["report", file, "topN", "-n", "30", "--inclusive"] : ["report", file, "topN", "-n", "30"]);
+            if (report is not null)
+            {
+                Console.WriteLine(inclusive ? "## inclusive" : "## exclusive");
+                Console.WriteLine(await report.StandardOutput.ReadToEndAsync(ct));
+                await report.WaitForExitAsync(ct);
+            }
+        }
+
+        Console.WriteLine($"(trace kept: {file})");
+    }
+
+    private static Process? Start(bool readOutput, params string[] args)
+    {
+        var tool = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".dotnet", "tools", "dotnet-trace");
+        var start = new ProcessStartInfo(File.Exists(tool) ? tool : "dotnet-trace")
+        {
+            RedirectStandardInput = true,
+            // The collector's progress goes to the console as it is; only the report is read.
+            RedirectStandardOutput = readOutput,
+            UseShellExecute = false,
+        };
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        try
+        {
+            return Process.Start(start);
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return null;
+        }
+    }
+}
