@@ -52,6 +52,11 @@ for proto in $(cd protos && find pyairtable -name '*.proto' | sort); do
   grep -q "protos/$proto" <<<"$listing" || { echo "error: protos/$proto is missing from the package" >&2; exit 1; }
 done
 
+echo "== Kubernetes manifests render (kubectl kustomize; the unit tests load them strictly against the schemas)"
+for overlay in deploy/kubernetes/overlays/*/; do
+  kubectl kustomize "$overlay" >/dev/null || { echo "error: $overlay does not render" >&2; exit 1; }
+done
+
 echo "== running the tests"
 log="$state/dotnet-test.log"
 set +e

@@ -31,6 +31,8 @@ command -v unzip >/dev/null 2>&1 || missing+=(unzip)
 command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 # h2load, with which bench-gateway and bench-hotpath drive the host (the .NET client would be the bottleneck).
 command -v h2load >/dev/null 2>&1 || missing+=(nghttp2-client)
+# kubectl renders the Kubernetes overlays (kubectl kustomize) for test.sh and the manifest tests.
+command -v kubectl >/dev/null 2>&1 || missing+=(kubectl)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

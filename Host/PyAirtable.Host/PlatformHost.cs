@@ -21,6 +21,7 @@ using PyAirtable.Services.Infrastructure.Contracts;
 using PyAirtable.Services.Infrastructure.Database;
 using PyAirtable.Services.Infrastructure.Health;
 using PyAirtable.Services.Infrastructure.Pagination;
+using PyAirtable.Services.Infrastructure.Security;
 
 namespace PyAirtable.Host;
 
@@ -39,14 +40,39 @@ public static partial class PlatformHost
         // appsettings.json sits beside the binary: find it whatever the working directory is.
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         var services = builder.Services;
+        // Blue-green weights (Routing:…) may live in a file of their own, read again when it changes: no restart to shift.
+        if (builder.Configuration["Routing:File"] is { Length: > 0 } routingFile)
+        {
+            builder.Configuration.AddJsonFile(Path.GetFullPath(routingFile), optional: true, reloadOnChange: true);
+        }
 
         // Headers up to these sizes are decoded and, past the gateway's 16 KiB metadata limit, refused for the one
         // call (RequestContextMiddleware); Kestrel's defaults (32 KiB total) would reset the whole HTTP/2
         // connection with every call on it. Beyond these, HPACK state forces a connection error.
+        // mTLS between hosts (section Mtls; off unless configured, so a single ./run.sh host needs no certificates):
+        // https endpoints serve this host's certificate and accept only client certificates the platform CA issued.
+        var tls = PlatformTls.FromConfiguration(builder.Configuration);
+        if (tls is not null)
+        {
+            services.AddSingleton(tls);
+        }
+
         builder.WebHost.ConfigureKestrel(o =>
         {
             o.Limits.MaxRequestHeadersTotalSize = 128 * 1024;
             o.Limits.Http2.MaxRequestHeaderFieldSize = 64 * 1024;
+            if (tls is not null)
+            {
+                o.ConfigureHttpsDefaults(https =>
+                {
+                    https.ServerCertificate = tls.Certificate;
+                    https.ClientCertificateMode = tls.RequireClientCertificates
+                        ? Microsoft.AspNetCore.Server.Kestrel.Https.ClientCertificateMode.RequireCertificate
+                        : Microsoft.AspNetCore.Server.Kestrel.Https.ClientCertificateMode.AllowCertificate;
+                    https.CheckCertificateRevocation = false; // a private CA publishes no revocation lists
+                    https.ClientCertificateValidation = (certificate, _, _) => tls.IsPlatformCertificate(certificate);
+                });
+            }
         });
         builder.Logging.AddSimpleConsole(o =>
         {
@@ -134,6 +160,16 @@ public static partial class PlatformHost
         app.UseGrpcWeb(new Microsoft.AspNetCore.Builder.GrpcWebOptions { DefaultEnabled = true });
         // First: the scrape endpoint is not an RPC, and the RPC metrics see every call, refused ones too.
         app.UsePlatformTelemetry();
+        // Which version of the platform answered (Deployment:Version, e.g. the image tag): blue and green tell apart.
+        if (app.Configuration["Deployment:Version"] is { Length: > 0 } version)
+        {
+            app.Use((context, next) =>
+            {
+                context.Response.Headers["x-pyairtable-served-version"] = version;
+                return next(context);
+            });
+        }
+
         app.UseMiddleware<RequestContextMiddleware>();
         app.UseMiddleware<ClientResetMiddleware>();
         app.UseAuthentication();

@@ -1,5 +1,6 @@
 using PyAirtable.Contracts.Auth;
 using PyAirtable.Contracts.Permissions;
+using PyAirtable.Services.Infrastructure.Contracts;
 using PyAirtable.Services.Infrastructure.Errors;
 using PyAirtable.Services.Infrastructure.Identity;
 using PyAirtable.Services.Permissions.Stores;
@@ -12,6 +13,9 @@ namespace PyAirtable.Services.Permissions;
 public sealed partial class PermissionService
 {
     private const int LookupChunk = 1000;
+
+    /// <summary>The area of pyairtable.workspaces.v1.WorkspaceService: the only service that registers workspaces and bases.</summary>
+    private const string WorkspacesArea = "workspaces";
 
     [RequiresScope(Scopes.WorkspacesWrite)]
     public async ValueTask<RegisterResourceResponse> RegisterResourceAsync(RegisterResourceRequest request, CallContext context = default)
@@ -34,6 +38,15 @@ public sealed partial class PermissionService
         }
 
         validator.ThrowIfInvalid();
+        // Workspaces and bases have rows of their own in the Workspaces service, which registers them when it creates
+        // them: registered directly, a workspace would be a phantom that only the tree knows. Tables have no service yet.
+        if (resource.Type is ResourceType.Workspace or ResourceType.Base
+            && context.CallingService(ContractBindingExtensions.ServiceNameOf<IPermissionService>()) != WorkspacesArea)
+        {
+            Fail.PermissionDenied($"A {Names.Of(resource.Type)} is registered by the Workspaces service when it creates one " +
+                "(CreateWorkspace, CreateBase), not directly.");
+        }
+
         var ct = context.CancellationToken;
         await using var db = await database.BeginAsync(ct);
         Guid workspaceId;

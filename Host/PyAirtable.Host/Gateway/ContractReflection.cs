@@ -46,7 +46,7 @@ internal static class ContractReflection
     /// </summary>
     private static ReflectionModel Build(IEnumerable<ContractBinding> bindings, ContractDescriptors descriptors)
     {
-        var remote = bindings.Where(b => !b.IsLocal).Select(b => b.ServiceName).ToHashSet(StringComparer.Ordinal);
+        var remote = bindings.Where(b => b.MapEndpoint is null).Select(b => b.ServiceName).ToHashSet(StringComparer.Ordinal);
         var contractFiles = descriptors.Files;
         var files = contractFiles
             .Append(Grpc.Health.V1.HealthReflection.Descriptor)

@@ -18,12 +18,12 @@ using PyAirtable.Services.Infrastructure.Requests;
 namespace PyAirtable.Services.Infrastructure.Contracts;
 
 /// <summary>
-/// Where a contract is served from: in this process (mapped as a gRPC endpoint here), or by another
-/// host at <see cref="RemoteAddress"/> (resolved as a gRPC client, not mapped here).
+/// Where a contract is served from: in this process (mapped as a gRPC endpoint here), or by the instances
+/// <see cref="Remote"/> names (resolved as a load-balanced gRPC client, not mapped here).
 /// </summary>
-public sealed record ContractBinding(string ServiceName, Type Contract, Uri? RemoteAddress, Action<IEndpointRouteBuilder>? MapEndpoint)
+public sealed record ContractBinding(string ServiceName, Type Contract, RemoteTarget? Remote, Action<IEndpointRouteBuilder>? MapEndpoint)
 {
-    public bool IsLocal => RemoteAddress is null;
+    public bool IsLocal => Remote is null;
 }
 
 public static class ContractBindingExtensions
@@ -41,14 +41,17 @@ public static class ContractBindingExtensions
         ?? throw new InvalidOperationException($"{typeof(TContract).Name} has no [Service] attribute with a name.");
 
     /// <summary>
-    /// True when <c>Remote:&lt;service name&gt;</c> binds <typeparamref name="TContract"/> to another host: this host then
-    /// needs none of the implementation's own dependencies (its migrations, pools, options).
+    /// True when <typeparamref name="TContract"/> runs on other hosts: <c>Remote:&lt;service name&gt;</c> binds it there, or
+    /// <c>Topology:Serve</c> leaves it out of this host. This host then needs none of the implementation's own
+    /// dependencies (its migrations, pools, options).
     /// </summary>
     public static bool IsRemote<TContract>(this IConfiguration configuration)
         where TContract : class
     {
         ArgumentNullException.ThrowIfNull(configuration);
-        return !string.IsNullOrWhiteSpace(configuration[$"{RemoteSection}:{ServiceNameOf<TContract>()}"]);
+        var name = ServiceNameOf<TContract>();
+        return !Topology.ServesExplicitly(configuration, name)
+            && (!string.IsNullOrWhiteSpace(configuration[$"{RemoteSection}:{name}"]) || !Topology.Serves(configuration, name));
     }
 
     /// <summary>
@@ -69,7 +72,13 @@ public static class ContractBindingExtensions
             return services;
         }
 
-        var remote = configuration[$"{RemoteSection}:{name}"];
+        var remote = Topology.ServesExplicitly(configuration, name) ? null : configuration[$"{RemoteSection}:{name}"];
+        if (string.IsNullOrWhiteSpace(remote) && !Topology.Serves(configuration, name))
+        {
+            throw new InvalidOperationException(
+                $"{name} is not served by this host ({Topology.ServeKey}) and has no {RemoteSection}:{name} address to call it on.");
+        }
+
         if (string.IsNullOrWhiteSpace(remote))
         {
             services.TryAddSingleton<TImplementation>();
@@ -81,25 +90,27 @@ public static class ContractBindingExtensions
             return services;
         }
 
-        if (!Uri.TryCreate(remote, UriKind.Absolute, out var address) || (address.Scheme != Uri.UriSchemeHttp && address.Scheme != Uri.UriSchemeHttps))
-        {
-            throw new InvalidOperationException($"{RemoteSection}:{name} must be an http:// or https:// address, not '{remote}'.");
-        }
+        var target = RemoteTarget.Parse($"{RemoteSection}:{name}", remote);
 
         services.AddHttpContextAccessor();
         services.AddOptions<RemoteCallOptions>().Bind(configuration.GetSection(RemoteCallOptions.Section));
         services.TryAddSingleton<RemoteChannels>();
+        services.TryAddSingleton<VersionRouting>();
         services.TryAddSingleton<RemoteCircuitBreakers>();
         services.TryAddSingleton<CallPropagationInterceptor>();
+        // The edge role: serve the contract here too, each call handed to the remote binding below.
+        var forward = configuration.GetValue<bool>(Topology.ForwardKey) ? ForwardingProxy<TContract>.Register(services) : null;
+        var binding = new ContractBinding(name, typeof(TContract), target, forward);
         // Interceptors run last-added first: propagation settles the deadline and credentials, then the breaker
-        // judges the call; grpc-dotnet's retries (RemoteChannels) run below both, so the breaker sees their outcome.
-        services.TryAddSingleton<TContract>(sp => sp.GetRequiredService<RemoteChannels>()
-            .Get(address)
+        // judges the call; the version's channel (VersionRouting picks it per call, so a call or stream stays on the
+        // version it started on) retries reads below both, so the breaker sees their outcome.
+        services.TryAddSingleton<TContract>(sp => sp.GetRequiredService<VersionRouting>()
+            .InvokerFor(binding)
             .Intercept(new CircuitBreakerInterceptor(
                 sp.GetRequiredService<RemoteCircuitBreakers>().For(name), sp.GetRequiredService<IHttpContextAccessor>()))
             .Intercept(sp.GetRequiredService<CallPropagationInterceptor>())
             .CreateGrpcService<TContract>());
-        services.AddSingleton(new ContractBinding(name, typeof(TContract), address, null));
+        services.AddSingleton(binding);
         if (!services.Any(d => d.ServiceType == typeof(RemoteContractsHealthCheck)))
         {
             services.AddSingleton<RemoteContractsHealthCheck>();
@@ -109,11 +120,11 @@ public static class ContractBindingExtensions
         return services;
     }
 
-    /// <summary>Maps every contract that runs in this process.</summary>
+    /// <summary>Maps every contract that runs in this process, and those it forwards (<c>Topology:Forward</c>).</summary>
     public static IEndpointRouteBuilder MapContracts(this IEndpointRouteBuilder endpoints)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
-        foreach (var binding in endpoints.ServiceProvider.GetServices<ContractBinding>().Where(b => b.IsLocal))
+        foreach (var binding in endpoints.ServiceProvider.GetServices<ContractBinding>().Where(b => b.MapEndpoint is not null))
         {
             binding.MapEndpoint!(endpoints);
         }
@@ -188,8 +199,15 @@ public sealed class CallPropagationInterceptor(IHttpContextAccessor accessor, IO
             headers.Add("x-api-key", apiKey);
         }
 
-        options = options.WithHeaders(headers);
         var incoming = http.Features.Get<Grpc.AspNetCore.Server.IServerCallContextFeature>()?.ServerCallContext;
+        // Which service this host is serving the call for: the callee believes it only from a platform certificate
+        // naming that service (ServiceCalls.CallingService), so operations meant for services stay theirs.
+        if (incoming is not null && headers.Get(ServiceCalls.CallerServiceHeader) is null)
+        {
+            headers.Add(ServiceCalls.CallerServiceHeader, Topology.AreaOf(ServiceCalls.ServiceOfMethod(incoming.Method)));
+        }
+
+        options = options.WithHeaders(headers);
         if (options.Deadline is null && incoming is not null && incoming.Deadline != DateTime.MaxValue)
         {
             options = options.WithDeadline(incoming.Deadline);

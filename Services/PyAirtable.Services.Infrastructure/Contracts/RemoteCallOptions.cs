@@ -20,6 +20,9 @@ public sealed class RemoteCallOptions
     /// <summary>The first retry's backoff ceiling (grpc-dotnet picks a random delay up to it; doubled per retry, at most 1 s).</summary>
     public TimeSpan InitialBackoff { get; set; } = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>How often a <c>dns:///</c> target is resolved again (new and removed instances show within this).</summary>
+    public TimeSpan DnsRefreshInterval { get; set; } = TimeSpan.FromSeconds(15);
+
     /// <summary>The breaker opens when at least this share of calls in <see cref="SamplingDuration"/> failed…</summary>
     public double FailureRatio { get; set; } = 0.5;
 

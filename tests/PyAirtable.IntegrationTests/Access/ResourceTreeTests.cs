@@ -23,16 +23,26 @@ public sealed class ResourceTreeTests(IdentityFixture fixture) : IClassFixture<I
         var baseId = (await Host.Workspaces().CreateBaseAsync(new CreateBaseRequest { WorkspaceId = workspace.Id, Name = "B" }, owner.Bearer)).Base!.Id;
         var mine = (await Host.Workspaces().CreateWorkspaceAsync(new CreateWorkspaceRequest { Name = "Mine" }, owner.Bearer)).Workspace!;
 
-        // Moving a base out of its workspace by deleting its tree entry and registering it elsewhere: refused.
+        // Moving a base out of its workspace by deleting its tree entry and registering it elsewhere: refused (only the
+        // Workspaces service registers bases and workspaces).
         await Host.Permissions().DeleteResourceAsync(new DeleteResourceRequest { Resource = Ref(ResourceType.Base, baseId) }, owner.Bearer);
         AssertStatus(await Assert.ThrowsAsync<RpcException>(async () => await Host.Permissions().RegisterResourceAsync(
-            new RegisterResourceRequest { Resource = Ref(ResourceType.Base, baseId), Parent = Ref(ResourceType.Workspace, mine.Id) }, owner.Bearer)), StatusCode.AlreadyExists);
+            new RegisterResourceRequest { Resource = Ref(ResourceType.Base, baseId), Parent = Ref(ResourceType.Workspace, mine.Id) }, owner.Bearer)), StatusCode.PermissionDenied);
+
+        // A deleted table's id cannot be registered again, even by its owner.
+        var keep = (await Host.Workspaces().CreateBaseAsync(new CreateBaseRequest { WorkspaceId = mine.Id, Name = "K" }, owner.Bearer)).Base!.Id;
+        var table = Guid.NewGuid().ToString();
+        var entry = new RegisterResourceRequest { Resource = Ref(ResourceType.Table, table), Parent = Ref(ResourceType.Base, keep) };
+        await Host.Permissions().RegisterResourceAsync(entry, owner.Bearer);
+        await Host.Permissions().DeleteResourceAsync(new DeleteResourceRequest { Resource = Ref(ResourceType.Table, table) }, owner.Bearer);
+        AssertStatus(await Assert.ThrowsAsync<RpcException>(async () => await Host.Permissions().RegisterResourceAsync(entry, owner.Bearer)),
+            StatusCode.AlreadyExists);
 
         // Reviving a deleted workspace by registering its id: refused.
         await Host.Workspaces().DeleteWorkspaceAsync(new DeleteWorkspaceRequest { WorkspaceId = workspace.Id }, owner.Bearer);
         var stranger = await Host.RegisterAsync();
         AssertStatus(await Assert.ThrowsAsync<RpcException>(async () => await Host.Permissions().RegisterResourceAsync(
-            new RegisterResourceRequest { Resource = Ref(ResourceType.Workspace, workspace.Id) }, stranger.Bearer)), StatusCode.AlreadyExists);
+            new RegisterResourceRequest { Resource = Ref(ResourceType.Workspace, workspace.Id) }, stranger.Bearer)), StatusCode.PermissionDenied);
     }
 
     [Fact]

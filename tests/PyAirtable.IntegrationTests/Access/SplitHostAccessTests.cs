@@ -8,21 +8,28 @@ using static PyAirtable.IntegrationTests.Identity.AuthenticationTests;
 
 namespace PyAirtable.IntegrationTests.Access;
 
-/// <summary>The Workspace service asking a Permission service on another host: same answers, the caller's identity carried along.</summary>
+/// <summary>
+/// The Workspace service asking a Permission service on another host: same answers, the caller's identity carried along.
+/// The hosts talk mTLS: registering workspaces and bases is for the Workspaces service only, which the permissions host
+/// knows from the calling host's platform certificate.
+/// </summary>
 public sealed class SplitHostAccessTests : DatabasePerTest
 {
     [Fact]
     public async Task Workspaces_WithPermissionsOnAnotherHost_EnforceTheSameRules()
     {
         var prefix = $"split-access-{Guid.NewGuid():N}:";
+        using var certificates = await TestCertificates.CreateAsync("permissions-host:permissions", "edge:workspaces+auth+users", "tester");
         await using var permissionsHost = await TestHost.StartAsync(Database.ConnectionString, o =>
         {
             o.Name = "permissions-host";
+            certificates.Apply(o, o.Name, requireClientCertificates: true);
             o.Settings["Redis:InstanceName"] = prefix;
         });
         await using var edge = await TestHost.StartAsync(Database.ConnectionString, o =>
         {
             o.Name = "edge";
+            certificates.Apply(o, o.Name, requireClientCertificates: false);
             o.Settings["Redis:InstanceName"] = prefix;
             o.Settings["Remote:pyairtable.permissions.v1.PermissionService"] = permissionsHost.GrpcAddress;
         });

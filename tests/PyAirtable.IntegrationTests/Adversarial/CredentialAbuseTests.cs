@@ -107,21 +107,48 @@ public sealed class CredentialAbuseTests(IdentityFixture fixture) : IClassFixtur
     {
         var victim = await Host.RegisterAsync();
         var attacker = await Host.RegisterAsync();
-        var live = (await Host.Workspaces().CreateWorkspaceAsync(new CreateWorkspaceRequest { Name = "Live" }, victim.Bearer)).Workspace!.Id;
-        var deleted = (await Host.Workspaces().CreateWorkspaceAsync(new CreateWorkspaceRequest { Name = "Gone" }, victim.Bearer)).Workspace!.Id;
-        await Host.Workspaces().DeleteWorkspaceAsync(new DeleteWorkspaceRequest { WorkspaceId = deleted }, victim.Bearer);
-        var own = (await Host.Workspaces().CreateWorkspaceAsync(new CreateWorkspaceRequest { Name = "Own" }, attacker.Bearer)).Workspace!.Id;
+        var victims = await BaseOfAsync(victim);
+        var attackers = await BaseOfAsync(attacker);
+        var live = await TableAsync(victim, victims);
+        var deleted = await TableAsync(victim, victims);
+        await Host.Permissions().DeleteResourceAsync(new DeleteResourceRequest { Resource = Ref(ResourceType.Table, deleted) }, victim.Bearer);
+        var own = await TableAsync(attacker, attackers);
 
         var answers = new List<(StatusCode Code, string Message)>();
         foreach (var id in new[] { live, deleted, own })
         {
             var ex = await Assert.ThrowsAsync<RpcException>(async () => await Host.Permissions().RegisterResourceAsync(
-                new RegisterResourceRequest { Resource = Ref(ResourceType.Workspace, id) }, attacker.Bearer));
+                new RegisterResourceRequest { Resource = Ref(ResourceType.Table, id), Parent = Ref(ResourceType.Base, attackers) }, attacker.Bearer));
             answers.Add((ex.StatusCode, ex.Status.Detail));
         }
 
         Assert.Single(answers.Distinct());
         Assert.Equal(StatusCode.AlreadyExists, answers[0].Code);
+
+        // Workspaces are the Workspaces service's to register: one refusal whatever the id.
+        var workspaceAnswers = new List<(StatusCode Code, string Message)>();
+        foreach (var id in new[] { victims, attackers, Guid.NewGuid().ToString() })
+        {
+            var ex = await Assert.ThrowsAsync<RpcException>(async () => await Host.Permissions().RegisterResourceAsync(
+                new RegisterResourceRequest { Resource = Ref(ResourceType.Workspace, id) }, attacker.Bearer));
+            workspaceAnswers.Add((ex.StatusCode, ex.Status.Detail));
+        }
+
+        Assert.Equal(StatusCode.PermissionDenied, Assert.Single(workspaceAnswers.Distinct()).Code);
+    }
+
+    private async Task<string> BaseOfAsync(TestUser user)
+    {
+        var workspace = (await Host.Workspaces().CreateWorkspaceAsync(new CreateWorkspaceRequest { Name = "W" }, user.Bearer)).Workspace!.Id;
+        return (await Host.Workspaces().CreateBaseAsync(new CreateBaseRequest { WorkspaceId = workspace, Name = "B" }, user.Bearer)).Base!.Id;
+    }
+
+    private async Task<string> TableAsync(TestUser user, string baseId)
+    {
+        var table = Guid.NewGuid().ToString();
+        await Host.Permissions().RegisterResourceAsync(
+            new RegisterResourceRequest { Resource = Ref(ResourceType.Table, table), Parent = Ref(ResourceType.Base, baseId) }, user.Bearer);
+        return table;
     }
 
     [Fact]

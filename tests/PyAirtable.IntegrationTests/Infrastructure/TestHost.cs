@@ -25,6 +25,12 @@ public sealed class TestHostOptions
     /// <summary>Registers the test event consumer that records what it handles.</summary>
     public RecordingConsumer? Consumer { get; set; }
 
+    /// <summary><c>https</c> for a host with platform mTLS (Mtls:* settings); the test channel then uses <see cref="ClientHandler"/>.</summary>
+    public string Scheme { get; set; } = "http";
+
+    /// <summary>The handler of <see cref="TestHost.Channel"/> (its TLS settings); null: the default.</summary>
+    public HttpMessageHandler? ClientHandler { get; set; }
+
     /// <summary>Last word on the host's services (e.g. a fault-injecting decorator).</summary>
     public Action<IServiceCollection>? ConfigureServices { get; set; }
 }
@@ -37,14 +43,14 @@ public sealed class TestHost : IAsyncDisposable
 {
     public const string DiagnosticsServiceName = "pyairtable.testing.v1.DiagnosticsService";
 
-    private TestHost(WebApplication app, LogSink logs, string grpcAddress, string probeAddress, string httpAddress)
+    private TestHost(WebApplication app, LogSink logs, string grpcAddress, string probeAddress, string httpAddress, HttpMessageHandler? handler = null)
     {
         HttpAddress = httpAddress;
         App = app;
         Logs = logs;
         GrpcAddress = grpcAddress;
         ProbeAddress = probeAddress;
-        Channel = GrpcChannel.ForAddress(grpcAddress);
+        Channel = handler is null ? GrpcChannel.ForAddress(grpcAddress) : GrpcChannel.ForAddress(grpcAddress, new GrpcChannelOptions { HttpHandler = handler });
     }
 
     public WebApplication App { get; }
@@ -86,7 +92,7 @@ public sealed class TestHost : IAsyncDisposable
 
         var settings = new Dictionary<string, string?>
         {
-            ["Kestrel:Endpoints:Grpc:Url"] = $"http://127.0.0.1:{grpcPort}",
+            ["Kestrel:Endpoints:Grpc:Url"] = $"{options.Scheme}://127.0.0.1:{grpcPort}",
             ["Kestrel:Endpoints:Grpc:Protocols"] = "Http2",
             ["Kestrel:Endpoints:Probes:Url"] = $"http://127.0.0.1:{probePort}",
             ["Kestrel:Endpoints:Probes:Protocols"] = "Http1",
@@ -136,7 +142,11 @@ public sealed class TestHost : IAsyncDisposable
         options.ConfigureServices?.Invoke(builder.Services);
         var app = PlatformHost.Build(builder);
         await PlatformHost.StartAsync(app);
-        return new TestHost(app, logs, $"http://127.0.0.1:{grpcPort}", $"http://127.0.0.1:{probePort}", $"http://127.0.0.1:{httpPort}") { _inFlight = inFlight };
+        return new TestHost(app, logs, $"{options.Scheme}://127.0.0.1:{grpcPort}", $"http://127.0.0.1:{probePort}", $"http://127.0.0.1:{httpPort}",
+            options.ClientHandler)
+        {
+            _inFlight = inFlight,
+        };
     }
 
     public async ValueTask DisposeAsync()

@@ -1,0 +1,175 @@
+using System.Collections.Concurrent;
+using Grpc.Core;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using PyAirtable.IntegrationTests.Diagnostics;
+using PyAirtable.IntegrationTests.Infrastructure;
+
+namespace PyAirtable.IntegrationTests.Gateway;
+
+/// <summary>
+/// A remote service with several instances: the edge balances its calls round-robin over them, takes out an instance
+/// that reports NOT_SERVING (draining), and retries an idempotent read that one instance failed on another.
+/// </summary>
+public sealed class LoadBalancingTests : DatabasePerTest
+{
+    private const string Remote = $"Remote:{TestHost.DiagnosticsServiceName}";
+
+    [Fact]
+    public async Task StaticList_SpreadsCallsEvenly()
+    {
+        var (a, countA) = await StartBackendAsync("a");
+        var (b, countB) = await StartBackendAsync("b");
+        await using var _a = a;
+        await using var _b = b;
+        await using var edge = await StartEdgeAsync($"{a.GrpcAddress},{b.GrpcAddress}");
+        var diagnostics = edge.App.Services.GetRequiredService<IDiagnosticsService>();
+        await WarmUpAsync(diagnostics, countA, countB);
+        var (beforeA, beforeB) = (countA.Value, countB.Value);
+
+        for (var i = 0; i < 200; i++)
+        {
+            await diagnostics.EchoAsync(new EchoRequest { Text = "x" });
+        }
+
+        var (servedA, servedB) = (countA.Value - beforeA, countB.Value - beforeB);
+        Assert.Equal(200, servedA + servedB);
+        Assert.InRange(servedA, 95, 105); // round-robin: every other call, give or take a reconnect
+    }
+
+    [Fact]
+    public async Task DrainingInstance_IsTakenOutBeforeItRefuses_AndNoCallFails()
+    {
+        var (a, countA) = await StartBackendAsync("a");
+        var (b, countB) = await StartBackendAsync("b", drain: TimeSpan.FromSeconds(3));
+        await using var _a = a;
+        await using var edge = await StartEdgeAsync($"{a.GrpcAddress},{b.GrpcAddress}");
+        var diagnostics = edge.App.Services.GetRequiredService<IDiagnosticsService>();
+        await WarmUpAsync(diagnostics, countA, countB);
+
+        var stopping = b.DisposeAsync().AsTask(); // SIGTERM: NOT_SERVING at once, refusing after 3 s
+        await Task.Delay(TimeSpan.FromMilliseconds(500));
+        var servedBWhileDraining = countB.Value;
+        var failures = 0;
+        while (!stopping.IsCompleted)
+        {
+            try
+            {
+                await diagnostics.RecordFlakyAsync(new FlakyRequest { Key = Guid.NewGuid().ToString("N") }); // a write: never retried
+            }
+            catch (RpcException)
+            {
+                failures++;
+            }
+        }
+
+        await stopping;
+        Assert.Equal(0, failures);
+        Assert.Equal(servedBWhileDraining, countB.Value); // nothing went to the draining instance after it said so
+    }
+
+    [Fact]
+    public async Task InstanceStoppedMidLoad_IdempotentReadsAreRetriedOnAnother()
+    {
+        var (a, countA) = await StartBackendAsync("a");
+        var (b, countB) = await StartBackendAsync("b"); // no drain: refuses at once, as a crash looks to the caller
+        await using var _a = a;
+        await using var edge = await StartEdgeAsync($"{a.GrpcAddress},{b.GrpcAddress}");
+        var diagnostics = edge.App.Services.GetRequiredService<IDiagnosticsService>();
+        await WarmUpAsync(diagnostics, countA, countB);
+
+        var failures = new ConcurrentBag<RpcException>();
+        using var stop = new CancellationTokenSource();
+        var load = Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                try
+                {
+                    await diagnostics.GetFlakyAsync(new FlakyRequest { Key = Guid.NewGuid().ToString("N") });
+                }
+                catch (RpcException ex)
+                {
+                    failures.Add(ex);
+                }
+            }
+        })).ToList();
+        await Task.Delay(300);
+        await b.DisposeAsync();
+        await Task.Delay(700);
+        var afterStop = countA.Value;
+        await Task.Delay(300);
+        await stop.CancelAsync();
+        await Task.WhenAll(load);
+
+        Assert.Empty(failures);
+        Assert.True(countA.Value > afterStop, "the remaining instance kept serving");
+    }
+
+    [Fact]
+    public async Task DnsTarget_ResolvesTheNameAndServes()
+    {
+        var (a, countA) = await StartBackendAsync("a");
+        await using var _a = a;
+        var port = new Uri(a.GrpcAddress).Port;
+        await using var edge = await StartEdgeAsync($"dns:///127.0.0.1:{port}");
+        var diagnostics = edge.App.Services.GetRequiredService<IDiagnosticsService>();
+
+        var answer = await diagnostics.EchoAsync(new EchoRequest { Text = "via dns" });
+
+        Assert.Equal("via dns", answer.Text);
+        Assert.True(countA.Value >= 1);
+    }
+
+    private static async Task WarmUpAsync(IDiagnosticsService diagnostics, Counter a, Counter b)
+    {
+        // The balancer connects to instances as it learns them: wait until both have answered.
+        await Eventually.TrueAsync(async () =>
+        {
+            await diagnostics.EchoAsync(new EchoRequest());
+            return a.Value > 0 && b.Value > 0;
+        }, "both instances answered", TimeSpan.FromSeconds(10));
+    }
+
+    private async Task<(TestHost Host, Counter Served)> StartBackendAsync(string name, TimeSpan? drain = null)
+    {
+        var counter = new Counter();
+        var host = await TestHost.StartAsync(Database.ConnectionString, o =>
+        {
+            o.Name = name;
+            o.Settings["Shutdown:DrainDelay"] = (drain ?? TimeSpan.Zero).ToString();
+            o.ConfigureServices = s => s.AddSingleton<IStartupFilter>(counter);
+        });
+        return (host, counter);
+    }
+
+    private Task<TestHost> StartEdgeAsync(string target) =>
+        TestHost.StartAsync(Database.ConnectionString, o =>
+        {
+            o.Name = "edge";
+            o.Settings[Remote] = target;
+        });
+
+    /// <summary>Counts the Diagnostics calls a backend served.</summary>
+    private sealed class Counter : IStartupFilter
+    {
+        private int _value;
+
+        public int Value => Volatile.Read(ref _value);
+
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            app.Use(async (context, nextMiddleware) =>
+            {
+                if (context.Request.Path.Value?.Contains("DiagnosticsService/", StringComparison.Ordinal) == true)
+                {
+                    Interlocked.Increment(ref _value);
+                }
+
+                await nextMiddleware(context);
+            });
+            next(app);
+        };
+    }
+}
