@@ -123,8 +123,7 @@ public static class BenchPermissionsCommand
 
         if (inProcessRedis is not null)
         {
-            var pairs = sampleUsers.Zip(sampleResources.Take(sampleUsers.Length)).Select(p => (p.First, p.Second.Type, p.Second.Id)).ToArray();
-            await BenchPermissionsInProcess.RunAsync(postgres, inProcessRedis, pairs, requests, ct);
+            await BenchPermissionsInProcess.RunAsync(postgres, inProcessRedis, sampleUsers, sampleResources, requests, ct);
         }
 
         return 0;
