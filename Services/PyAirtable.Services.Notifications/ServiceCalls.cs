@@ -1,6 +1,4 @@
 using Grpc.Core;
-using Microsoft.AspNetCore.Http;
-using PyAirtable.Contracts.Common;
 using PyAirtable.Services.Infrastructure.Identity;
 using PyAirtable.Services.Infrastructure.Requests;
 using CallContext = ProtoBuf.Grpc.CallContext;
@@ -24,33 +22,6 @@ internal static class ServiceCalls
             return new CallContext(new CallOptions(new Metadata { { "authorization", authorization } }, cancellationToken: ct));
         }
 
-        var http = new DefaultHttpContext();
-        http.Features.Set<IRequestMetadataFeature>(new RequestMetadataFeature(new RequestMetadata
-        {
-            RequestId = Guid.NewGuid().ToString("N"), UserContext = ServicePrincipal.Of(service, scopes), Timestamp = DateTime.UtcNow,
-        }));
-        return new CallContext(service, new InProcessCall(http, ct));
-    }
-
-    /// <summary>The server side of a call that never crossed a wire; <c>GetHttpContext()</c> finds its HttpContext in UserState.</summary>
-    private sealed class InProcessCall(HttpContext http, CancellationToken ct) : ServerCallContext
-    {
-        private readonly Dictionary<object, object> _userState = new() { ["__HttpContext"] = http };
-
-        protected override string MethodCore => "";
-        protected override string HostCore => "localhost";
-        protected override string PeerCore => "in-process";
-        protected override DateTime DeadlineCore => DateTime.MaxValue;
-        protected override Metadata RequestHeadersCore => [];
-        protected override CancellationToken CancellationTokenCore => ct;
-        protected override Metadata ResponseTrailersCore => [];
-        protected override Status StatusCore { get; set; }
-        protected override WriteOptions? WriteOptionsCore { get; set; }
-        protected override AuthContext AuthContextCore => new(null, []);
-        protected override IDictionary<object, object> UserStateCore => _userState;
-
-        protected override ContextPropagationToken CreatePropagationTokenCore(ContextPropagationOptions? options) => throw new NotSupportedException();
-
-        protected override Task WriteResponseHeadersAsyncCore(Metadata responseHeaders) => Task.CompletedTask;
+        return InProcessServerCall.AsService(service, scopes, ct);
     }
 }

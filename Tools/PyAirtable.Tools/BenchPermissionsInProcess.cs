@@ -1,14 +1,10 @@
 using System.Diagnostics;
-using Grpc.Core;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using ProtoBuf.Grpc;
 using PyAirtable.Contracts.Auth;
-using PyAirtable.Contracts.Common;
 using PyAirtable.Contracts.Permissions;
 using PyAirtable.Host;
-using PyAirtable.Services.Infrastructure.Identity;
 using PyAirtable.Services.Infrastructure.Requests;
 using PyAirtable.Services.Infrastructure.SharedState;
 
@@ -98,34 +94,5 @@ internal static class BenchPermissionsInProcess
     }
 
     /// <summary>A server context whose caller is a platform service (what the in-process implementation sees behind the gateway).</summary>
-    private static CallContext Context(CancellationToken ct)
-    {
-        var http = new DefaultHttpContext();
-        http.Features.Set<IRequestMetadataFeature>(new RequestMetadataFeature(new RequestMetadata
-        {
-            RequestId = "bench", UserContext = ServicePrincipal.Of("bench", [Scopes.WorkspacesRead]), Timestamp = DateTime.UtcNow,
-        }));
-        return new CallContext("bench", new InProcessCall(http, ct));
-    }
-
-    private sealed class InProcessCall(HttpContext http, CancellationToken ct) : ServerCallContext
-    {
-        private readonly Dictionary<object, object> _userState = new() { ["__HttpContext"] = http };
-
-        protected override string MethodCore => "";
-        protected override string HostCore => "localhost";
-        protected override string PeerCore => "in-process";
-        protected override DateTime DeadlineCore => DateTime.MaxValue;
-        protected override Metadata RequestHeadersCore => [];
-        protected override CancellationToken CancellationTokenCore => ct;
-        protected override Metadata ResponseTrailersCore => [];
-        protected override Status StatusCore { get; set; }
-        protected override WriteOptions? WriteOptionsCore { get; set; }
-        protected override AuthContext AuthContextCore => new(null, []);
-        protected override IDictionary<object, object> UserStateCore => _userState;
-
-        protected override ContextPropagationToken CreatePropagationTokenCore(ContextPropagationOptions? options) => throw new NotSupportedException();
-
-        protected override Task WriteResponseHeadersAsyncCore(Metadata responseHeaders) => Task.CompletedTask;
-    }
+    private static CallContext Context(CancellationToken ct) => InProcessServerCall.AsService("bench", [Scopes.WorkspacesRead], ct);
 }

@@ -83,10 +83,13 @@ public sealed class NotificationResumeTests : DatabasePerTest
     public async Task PermissionServiceOnAnotherHost_StreamsAreCheckedThereAsThisService_AHiddenBaseStaysHidden()
     {
         var prefix = $"split-notify-{Guid.NewGuid():N}:";
+        // mTLS between the hosts: only the Workspaces service (known by the edge's certificate) may register workspaces and bases.
+        using var certificates = await TestCertificates.CreateAsync("permissions-host:permissions", "edge:workspaces+auth+users+notifications", "tester");
         await using var permissionsHost = await TestHost.StartAsync(Database.ConnectionString, o =>
         {
             NotificationFixture.Apply(o.Settings);
             o.Name = "permissions-host";
+            certificates.Apply(o, o.Name, requireClientCertificates: true);
             o.Settings["Redis:InstanceName"] = prefix;
         });
         // The edge serves the streams; its feed loop checks many users at once on the permissions host, with a service
@@ -95,6 +98,7 @@ public sealed class NotificationResumeTests : DatabasePerTest
         {
             NotificationFixture.Apply(o.Settings);
             o.Name = "edge";
+            certificates.Apply(o, o.Name, requireClientCertificates: false);
             o.Settings["Redis:InstanceName"] = prefix;
             o.Settings["Remote:pyairtable.permissions.v1.PermissionService"] = permissionsHost.GrpcAddress;
         });
