@@ -109,6 +109,9 @@ public sealed class TestHost : IAsyncDisposable
             ["RateLimits:Classes:default:PerCredential"] = "1000000",
             ["RateLimits:Classes:default:PerBase"] = "1000000",
             ["RateLimits:Classes:default:PerClientIp"] = "1000000",
+            // Spans recorded, as with an exporter. Tests share one process, where a host that only propagates (the default
+            // without OTLP) could leave unrecorded the spans another host's test reads through the instruments they share.
+            ["OpenTelemetry:TraceSampleRatio"] = "1",
         };
         foreach (var (key, value) in options.Settings)
         {
