@@ -14,7 +14,10 @@ free_port() {
 pg_reachable_dir() {
   local dir=$1
   mkdir -p "$dir"
-  if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$dir" 2>/dev/null; then
+  dir=$(cd "$dir" && pwd)
+  # Absolute, and tested from /: a relative path tested from the current directory does not cross its parents (such as
+  # /root, mode 700), which the server, started from / with the absolute path, must cross (./run.sh passes .local/run/pg).
+  if [ "$(id -u)" -eq 0 ] && ! (cd / && runuser -u postgres -- test -x "$dir") 2>/dev/null; then
     local alt="/var/tmp/pyairtable-$(echo -n "$(cd "$dir" && pwd)" | md5sum | cut -c1-12)"
     echo "note: postgres cannot reach $dir; using $alt" >&2
     mkdir -p "$alt"
