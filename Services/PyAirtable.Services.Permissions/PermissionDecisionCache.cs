@@ -18,14 +18,10 @@ namespace PyAirtable.Services.Permissions;
 /// </summary>
 public sealed class PermissionDecisionCache(ChangeFeed feed) : IChangeFollower
 {
-    private const int MaxEntries = 200_000;
     private const int MaxRevisions = 10_000;
 
-    private readonly ConcurrentDictionary<Query, Entry> _entries = new();
+    private readonly GenerationCache<Query, (Decision Decision, string Token)> _decisions = new(200_000);
     private readonly ConcurrentDictionary<long, byte> _applied = new(); // revisions applied since the last reset
-    private long _generation;
-
-    private readonly record struct Entry(Decision Decision, string Token, long Generation);
 
     /// <summary>The kind of this cache's items on the change feed.</summary>
     public const char FeedKind = 'p';
@@ -33,7 +29,7 @@ public sealed class PermissionDecisionCache(ChangeFeed feed) : IChangeFollower
     public char Kind => FeedKind;
 
     /// <summary>Taken before a decision is computed, and given back to <see cref="Put"/>: a write applied meanwhile voids it.</summary>
-    public long Generation => Volatile.Read(ref _generation);
+    public long Generation => _decisions.Generation;
 
     /// <summary>The feed item for a write that took <paramref name="token"/> (<c>r&lt;n&gt;</c>).</summary>
     public static string ItemFor(string token) => token[1..];
@@ -42,9 +38,9 @@ public sealed class PermissionDecisionCache(ChangeFeed feed) : IChangeFollower
     internal bool TryGet(Query query, long? tokenRevision, out Decision decision, out string token)
     {
         if (feed.IsCurrent && (tokenRevision is not { } revision || _applied.ContainsKey(revision))
-            && _entries.TryGetValue(query, out var entry) && entry.Generation == Generation)
+            && _decisions.TryGet(query, out var held))
         {
-            (decision, token) = (entry.Decision, entry.Token);
+            (decision, token) = held;
             return true;
         }
 
@@ -53,20 +49,7 @@ public sealed class PermissionDecisionCache(ChangeFeed feed) : IChangeFollower
     }
 
     /// <summary>Keeps a decision computed in <paramref name="generation"/> (ignored if a write was applied since).</summary>
-    internal void Put(Query query, Decision decision, string token, long generation)
-    {
-        if (generation != Generation)
-        {
-            return;
-        }
-
-        if (_entries.Count >= MaxEntries)
-        {
-            _entries.Clear(); // rebuilt by the next checks; simpler and cheaper per check than tracking recency
-        }
-
-        _entries[query] = new Entry(decision, token, generation);
-    }
+    internal void Put(Query query, Decision decision, string token, long generation) => _decisions.Put(query, (decision, token), generation);
 
     public void Apply(string item)
     {
@@ -80,19 +63,13 @@ public sealed class PermissionDecisionCache(ChangeFeed feed) : IChangeFollower
             _applied[revision] = 0;
         }
 
-        Invalidate();
+        _decisions.Invalidate();
     }
 
     public Task ResetAsync(CancellationToken cancellationToken)
     {
         _applied.Clear();
-        Invalidate();
+        _decisions.Invalidate();
         return Task.CompletedTask;
-    }
-
-    private void Invalidate()
-    {
-        Interlocked.Increment(ref _generation);
-        _entries.Clear();
     }
 }

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using PyAirtable.Services.Infrastructure.SharedState;
 using PyAirtable.Services.Workspaces.Stores;
 
@@ -16,55 +15,29 @@ public sealed class WorkspaceMemory(ChangeFeed feed) : IChangeFollower
     /// <summary>The kind of this cache's items on the change feed.</summary>
     public const char FeedKind = 'w';
 
-    private const int MaxEntries = 100_000;
-
-    private readonly ConcurrentDictionary<Guid, (BaseRow Row, long Generation)> _bases = new();
-    private long _generation;
+    private readonly GenerationCache<Guid, BaseRow> _bases = new(100_000);
 
     public char Kind => FeedKind;
 
     /// <summary>Taken before a row is read from the database, and given back to <see cref="Put"/>.</summary>
-    public long Generation => Volatile.Read(ref _generation);
+    public long Generation => _bases.Generation;
 
     internal bool TryGet(Guid id, out BaseRow row)
     {
-        if (feed.IsCurrent && _bases.TryGetValue(id, out var held) && held.Generation == Generation)
-        {
-            row = held.Row;
-            return true;
-        }
-
         row = null!;
-        return false;
+        return feed.IsCurrent && _bases.TryGet(id, out row);
     }
 
-    internal void Put(BaseRow row, long generation)
-    {
-        if (generation != Generation)
-        {
-            return;
-        }
-
-        if (_bases.Count >= MaxEntries)
-        {
-            _bases.Clear();
-        }
-
-        _bases[row.Id] = (row, generation);
-    }
+    internal void Put(BaseRow row, long generation) => _bases.Put(row.Id, row, generation);
 
     /// <summary>After a write of the service committed: every host drops what it read before.</summary>
     internal Task PublishAsync() => feed.PublishAsync(FeedKind, "");
 
-    public void Apply(string item)
-    {
-        Interlocked.Increment(ref _generation);
-        _bases.Clear();
-    }
+    public void Apply(string item) => _bases.Invalidate();
 
     public Task ResetAsync(CancellationToken cancellationToken)
     {
-        Apply("");
+        _bases.Invalidate();
         return Task.CompletedTask;
     }
 }

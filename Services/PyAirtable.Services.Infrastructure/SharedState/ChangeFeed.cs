@@ -121,22 +121,17 @@ public sealed partial class ChangeFeed(
         }
 
         using var timer = new PeriodicTimer(_options.PollInterval, time);
-        do
-        {
-            await PollAsync(stoppingToken);
-        }
-        while (await WaitAsync(timer, stoppingToken));
-    }
-
-    private static async Task<bool> WaitAsync(PeriodicTimer timer, CancellationToken stoppingToken)
-    {
         try
         {
-            return await timer.WaitForNextTickAsync(stoppingToken);
+            do
+            {
+                await PollAsync(stoppingToken);
+            }
+            while (await timer.WaitForNextTickAsync(stoppingToken));
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
-            return false;
+            // stopping
         }
     }
 
