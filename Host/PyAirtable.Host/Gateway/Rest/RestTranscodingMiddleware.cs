@@ -19,7 +19,7 @@ namespace PyAirtable.Host.Gateway.Rest;
 internal sealed class RestTranscodingMiddleware(RequestDelegate next, RestRouteTable routes,
     Microsoft.Extensions.Options.IOptionsMonitor<RestApiOptions> options)
 {
-    public async Task InvokeAsync(HttpContext context)
+    public Task InvokeAsync(HttpContext context)
     {
         var request = context.Request;
         if (request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true)
@@ -30,10 +30,15 @@ internal sealed class RestTranscodingMiddleware(RequestDelegate next, RestRouteT
                 context.Features.Set(CallProtocolFeature.GrpcWeb);
             }
 
-            await next(context);
-            return;
+            // Every gRPC call passes here: handed on without an async state machine of its own.
+            return next(context);
         }
 
+        return TranscodeAsync(context, request);
+    }
+
+    private async Task TranscodeAsync(HttpContext context, HttpRequest request)
+    {
         var fields = new Dictionary<string, string>(StringComparer.Ordinal);
         var route = routes.Match(request.Method, request.Path.Value ?? "/", fields, out var verbAllowed);
         if (route is null)
