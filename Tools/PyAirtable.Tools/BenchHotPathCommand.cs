@@ -42,17 +42,22 @@ public static class BenchHotPathCommand
             Description = "After the tables, run the scenario whose name starts with this once more under dotnet-trace (thread time, " +
                           "dotnet tool install -g dotnet-trace) and print the host's hottest methods.",
         };
+        var only = new Option<string[]>("--only")
+        {
+            Description = "Run only the scenarios whose names start with these (the bare reference always runs).",
+            AllowMultipleArgumentsPerToken = true,
+        };
         var command = new Command("bench-hotpath", "Measure authenticated reads against a bare code-first server of the same build, with h2load.")
         {
-            postgres, redis, requests, rounds, hostDll, trace,
+            postgres, redis, requests, rounds, hostDll, trace, only,
         };
         command.SetAction((parse, ct) => RunAsync(parse.GetValue(postgres)!, parse.GetValue(redis)!, parse.GetValue(requests), parse.GetValue(rounds),
-            parse.GetValue(hostDll) ?? BenchHost.FindHostDll(), parse.GetValue(trace), ct));
+            parse.GetValue(hostDll) ?? BenchHost.FindHostDll(), parse.GetValue(trace), parse.GetValue(only) ?? [], ct));
         return command;
     }
 
     private static async Task<int> RunAsync(string postgres, string redis, int requests, int rounds, string? hostDll, string? trace,
-        CancellationToken ct)
+        string[] only, CancellationToken ct)
     {
         if (hostDll is null || !File.Exists(hostDll) || !H2Load.Installed || requests < 10 || rounds < 1)
         {
@@ -69,6 +74,7 @@ public static class BenchHotPathCommand
         var world = await World.CreateAsync(host.Address, ct);
         await using var reference = await ReferenceServer.StartAsync(world.UserReply);
         var scenarios = world.Scenarios(host.Address, reference.Address);
+        scenarios = [scenarios[0], ..scenarios.Skip(1).Where(s => only.Length == 0 || only.Any(o => s.Name.StartsWith(o, StringComparison.OrdinalIgnoreCase)))];
         var files = new Dictionary<string, string>();
         try
         {
@@ -81,6 +87,8 @@ public static class BenchHotPathCommand
 
             var shapes = new (string Name, int Clients, int Streams, int Requests)[] { ("c16 m32", 16, 32, requests), ("c1 m1", 1, 1, Math.Max(10, requests / 10)) };
             var results = new Dictionary<(string, string), List<H2LoadResult>>();
+            var cpu = new Dictionary<(string, string), List<double>>();
+            var allocs = new Dictionary<(string, string), List<double>>();
             for (var round = 0; round < rounds; round++)
             {
                 foreach (var shape in shapes)
@@ -88,7 +96,21 @@ public static class BenchHotPathCommand
                     // Rotated each round so no scenario always runs first or last.
                     foreach (var scenario in scenarios.Skip(round % scenarios.Count).Concat(scenarios.Take(round % scenarios.Count)))
                     {
+                        // CPU time of the serving process (the host, or this process for the reference) per call: unlike req/s it
+                        // hardly moves when other work shares the cores, so it still compares scenarios on a busy box.
+                        using var server = scenario.Url.StartsWith(reference.Address + "/", StringComparison.Ordinal)
+                            ? System.Diagnostics.Process.GetCurrentProcess()
+                            : System.Diagnostics.Process.GetProcessById(host.ProcessId);
+                        var isReference = server.Id == Environment.ProcessId;
+                        var allocBefore = isReference ? GC.GetTotalAllocatedBytes() : await AllocatedAsync(host, ct);
+                        var cpuBefore = server.TotalProcessorTime;
                         var result = await H2Load.RunAsync(scenario.Url, files[scenario.Name], scenario.Headers, shape.Requests, shape.Clients, shape.Streams, ct);
+                        server.Refresh();
+                        var allocAfter = isReference ? GC.GetTotalAllocatedBytes() : await AllocatedAsync(host, ct);
+                        allocs.TryAdd((scenario.Name, shape.Name), []);
+                        allocs[(scenario.Name, shape.Name)].Add((double)(allocAfter - allocBefore) / shape.Requests);
+                        cpu.TryAdd((scenario.Name, shape.Name), []);
+                        cpu[(scenario.Name, shape.Name)].Add((server.TotalProcessorTime - cpuBefore).TotalMicroseconds / shape.Requests);
                         var failedAtLeast = result.FailedAtLeast(shape.Requests, scenario.MinResponseFrame);
                         if (failedAtLeast > 0)
                         {
@@ -108,13 +130,17 @@ public static class BenchHotPathCommand
             {
                 Console.WriteLine();
                 Console.WriteLine($"h2load -c{shape.Clients} -m{shape.Streams} -n {shape.Requests}");
-                Console.WriteLine($"{"scenario",-34} {"req/s",9} {"vs bare",8} {"p50 ms",8} {"p99 ms",8}");
+                Console.WriteLine($"{"scenario",-34} {"req/s",9} {"vs bare",8} {"p50 ms",8} {"p99 ms",8} {"cpu µs",8} {"vs bare",8} {"B alloc",8}");
                 var bare = H2LoadResult.Median(results[(scenarios[0].Name, shape.Name)].Select(r => r.Rps));
+                var bareCpu = H2LoadResult.Median(cpu[(scenarios[0].Name, shape.Name)]);
                 foreach (var scenario in scenarios)
                 {
                     var runs = results[(scenario.Name, shape.Name)];
                     var rps = H2LoadResult.Median(runs.Select(r => r.Rps));
-                    Console.WriteLine($"{scenario.Name,-34} {rps,9:N0} {rps / bare,8:F2} {H2LoadResult.Median(runs.Select(r => r.P50)),8:F3} {H2LoadResult.Median(runs.Select(r => r.P99)),8:F3}");
+                    var cpuPerCall = H2LoadResult.Median(cpu[(scenario.Name, shape.Name)]);
+                    Console.WriteLine($"{scenario.Name,-34} {rps,9:N0} {rps / bare,8:F2} {H2LoadResult.Median(runs.Select(r => r.P50)),8:F3} " +
+                                      $"{H2LoadResult.Median(runs.Select(r => r.P99)),8:F3} {cpuPerCall,8:F1} {bareCpu / cpuPerCall,8:F2} " +
+                                      $"{H2LoadResult.Median(allocs[(scenario.Name, shape.Name)]),8:N0}");
                 }
             }
 
@@ -133,6 +159,26 @@ public static class BenchHotPathCommand
                 File.Delete(file);
             }
         }
+    }
+
+    /// <summary>
+    /// Bytes the host has allocated since it started, from the runtime's own counter on its <c>/metrics</c>: per call it is exact
+    /// enough (the host's background loops allocate little) and, unlike time, the same on a busy box.
+    /// </summary>
+    private static async Task<long> AllocatedAsync(BenchHost host, CancellationToken ct)
+    {
+        using var http = new HttpClient();
+        var text = await http.GetStringAsync(host.ProbesAddress + "/metrics", ct);
+        foreach (var line in text.Split('\n'))
+        {
+            if (line.StartsWith("dotnet_gc_heap_total_allocated_bytes", StringComparison.Ordinal)
+                || line.StartsWith("process_runtime_dotnet_gc_allocations_size_bytes", StringComparison.Ordinal))
+            {
+                return (long)double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
+            }
+        }
+
+        throw new InvalidOperationException("the host's /metrics has no allocation counter (OpenTelemetry runtime instrumentation)");
     }
 
     private sealed record Scenario(string Name, string Url, byte[] Body, string[] Headers, long MinResponseFrame);
