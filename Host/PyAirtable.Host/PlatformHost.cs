@@ -172,7 +172,7 @@ public static partial class PlatformHost
 
         app.UseMiddleware<RequestContextMiddleware>();
         app.UseMiddleware<ClientResetMiddleware>();
-        app.UseAuthentication();
+        app.UseGatewayAuthentication();
         app.UseMiddleware<CallerContextMiddleware>();
         app.UseAuthorization();
 

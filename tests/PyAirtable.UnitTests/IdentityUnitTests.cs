@@ -117,4 +117,22 @@ public sealed class IdentityUnitTests
         Assert.Equal(0, (await state.GetCounterAsync("c")).Count);
         Assert.Equal(1, (await state.IncrementAsync("c", TimeSpan.FromSeconds(10))).Count); // a new window
     }
+
+    [Fact]
+    public void AVerifiedTokensSharedIdentity_RefusesChanges_AndEachCallWrapsItInItsOwnPrincipal()
+    {
+        var identity = new ReadOnlyClaimsIdentity([new Claim(PlatformClaims.Subject, "u1"), new Claim(PlatformClaims.Role, "member")]);
+        Assert.True(identity.IsAuthenticated);
+        Assert.Throws<InvalidOperationException>(() => identity.AddClaim(new Claim(PlatformClaims.Role, PlatformRoles.Admin)));
+        Assert.Throws<InvalidOperationException>(() => identity.AddClaims([new Claim(PlatformClaims.Role, PlatformRoles.Admin)]));
+        Assert.Throws<InvalidOperationException>(() => identity.RemoveClaim(identity.FindFirst(PlatformClaims.Role)));
+        Assert.False(identity.TryRemoveClaim(identity.FindFirst(PlatformClaims.Role)));
+        Assert.Equal(["u1", "member"], identity.Claims.Select(c => c.Value));
+
+        // A call may add an identity to its own principal; the shared one, and the next call's principal, stay as they were.
+        var first = new ClaimsPrincipal(identity);
+        first.AddIdentity(new ClaimsIdentity([new Claim(PlatformClaims.Role, PlatformRoles.Admin)]));
+        Assert.False(new ClaimsPrincipal(identity).IsInRole(PlatformRoles.Admin));
+        Assert.Equal("u1", new ClaimsPrincipal(identity).Identity!.Name);
+    }
 }

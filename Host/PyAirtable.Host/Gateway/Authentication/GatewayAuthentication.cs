@@ -51,25 +51,9 @@ internal static class GatewayAuthentication
                 {
                     OnMessageReceived = async context =>
                     {
-                        var header = context.Request.Headers.Authorization.ToString();
-                        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+                        // A token verified before on this host never gets here (GatewayAuthenticationMiddleware answers it).
+                        if (GatewayAuthenticationMiddleware.BearerToken(context.Request.Headers.Authorization.ToString()) is not { } token)
                         {
-                            return;
-                        }
-
-                        var token = header["Bearer ".Length..].Trim();
-                        var validated = context.HttpContext.RequestServices.GetRequiredService<ValidatedTokenCache>();
-                        if (validated.TryGet(token, out var entry))
-                        {
-                            // Verified before on this host and not expired: only revocation is left to check.
-                            if (await IsRevokedAsync(context.HttpContext, entry.SessionId, entry.Subject))
-                            {
-                                context.Fail(context.HttpContext.Items[AuthFailure.ItemKey] as string ?? AuthFailure.Revoked);
-                                return;
-                            }
-
-                            context.Principal = new ClaimsPrincipal(new ClaimsIdentity(entry.Claims, JwtBearerDefaults.AuthenticationScheme, PlatformClaims.Subject, PlatformClaims.Role));
-                            context.Success();
                             return;
                         }
 
@@ -103,7 +87,10 @@ internal static class GatewayAuthentication
 
         services.AddAuthorization(o =>
         {
-            o.FallbackPolicy = new AuthorizationPolicyBuilder(PlatformScheme).RequireAuthenticatedUser().Build();
+            // No scheme named in the policies: the authentication middleware has already authenticated the call with the default
+            // (Platform) scheme, and a policy naming it would make the authorization middleware authenticate every call again and
+            // merge the result into a new principal, anonymous health checks included.
+            o.FallbackPolicy = new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build();
             o.DefaultPolicy = o.FallbackPolicy;
         });
         services.AddSingleton<IAuthorizationPolicyProvider, ScopePolicyProvider>();
@@ -116,7 +103,7 @@ internal static class GatewayAuthentication
     /// True (with the cause in the request's items) when the session or user is revoked, or when neither
     /// Redis nor PostgreSQL can answer: fail closed, since a revoked token could otherwise pass.
     /// </summary>
-    private static async Task<bool> IsRevokedAsync(HttpContext http, string sessionId, string subject)
+    internal static async Task<bool> IsRevokedAsync(HttpContext http, string sessionId, string subject)
     {
         try
         {
@@ -201,7 +188,7 @@ internal sealed class ScopePolicyProvider(IOptions<AuthorizationOptions> options
     public override Task<AuthorizationPolicy?> GetPolicyAsync(string policyName) =>
         policyName.StartsWith(RequiresScopeAttribute.PolicyPrefix, StringComparison.Ordinal)
             ? _scoped.GetOrAdd(policyName, name => Task.FromResult<AuthorizationPolicy?>(
-                new AuthorizationPolicyBuilder(GatewayAuthentication.PlatformScheme)
+                new AuthorizationPolicyBuilder()
                     .RequireAuthenticatedUser()
                     .AddRequirements(new ScopeRequirement(name[RequiresScopeAttribute.PolicyPrefix.Length..]))
                     .Build()))

@@ -1,0 +1,52 @@
+using Grpc.Core;
+using Grpc.Health.V1;
+using PyAirtable.Contracts.Auth;
+using PyAirtable.Contracts.Users;
+using PyAirtable.IntegrationTests.Identity;
+using PyAirtable.IntegrationTests.Infrastructure;
+using static PyAirtable.IntegrationTests.Identity.AuthenticationTests;
+
+namespace PyAirtable.IntegrationTests.Gateway;
+
+/// <summary>
+/// How much work the gateway does to find out who calls: a token is verified (parsed, RSA-checked) once per host, and a call
+/// without credentials builds no authentication handler. Seen through ASP.NET Core's own authentication log lines.
+/// </summary>
+public sealed class AuthenticationPathTests : DatabasePerTest
+{
+    private const string AuthenticationCategory = "Microsoft.AspNetCore.Authentication";
+
+    [Fact]
+    public async Task AVerifiedToken_IsNotVerifiedAgain_AndAnonymousCallsAreNotAuthenticated()
+    {
+        await using var host = await TestHost.StartAsync(Database.ConnectionString, o => o.Settings[$"Logging:LogLevel:{AuthenticationCategory}"] = "Debug");
+        var user = await host.RegisterAsync();
+        for (var i = 0; i < 3; i++)
+        {
+            await host.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, user.Bearer);
+            await host.Health.CheckAsync(new HealthCheckRequest());
+        }
+
+        host.WaitForQuiet();
+        var lines = host.Logs.Entries.Where(e => e.Category.StartsWith(AuthenticationCategory, StringComparison.Ordinal)).ToList();
+        Assert.Single(lines, e => e.Message.Contains("Successfully validated the token", StringComparison.Ordinal));
+        Assert.DoesNotContain(lines, e => e.Message.Contains("was not authenticated", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task AVerifiedToken_IsRefusedOnceLoggedOut_AndOthersKeepTheirs()
+    {
+        await using var host = await TestHost.StartAsync(Database.ConnectionString);
+        var user = await host.RegisterAsync();
+        var other = await host.RegisterAsync();
+        await host.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, user.Bearer); // verified and kept
+        await host.Users().GetUserAsync(new GetUserRequest { UserId = other.UserId }, other.Bearer);
+
+        await host.Auth().LogoutAsync(new LogoutRequest(), user.Bearer);
+
+        AssertStatus(await Assert.ThrowsAsync<RpcException>(async () =>
+            await host.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, user.Bearer)), StatusCode.Unauthenticated, "revoked");
+        var mine = await host.Users().GetUserAsync(new GetUserRequest { UserId = other.UserId }, other.Bearer);
+        Assert.Equal(other.UserId, mine.User!.Id);
+    }
+}
