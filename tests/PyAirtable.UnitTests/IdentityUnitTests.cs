@@ -121,7 +121,7 @@ public sealed class IdentityUnitTests
     [Fact]
     public void AVerifiedTokensSharedIdentity_RefusesChanges_AndEachCallWrapsItInItsOwnPrincipal()
     {
-        var identity = new ReadOnlyClaimsIdentity([new Claim(PlatformClaims.Subject, "u1"), new Claim(PlatformClaims.Role, "member")]);
+        var identity = new ReadOnlyClaimsIdentity([new Claim(PlatformClaims.Subject, "u1"), new Claim(PlatformClaims.Role, "member")], "Bearer");
         Assert.True(identity.IsAuthenticated);
         Assert.Throws<InvalidOperationException>(() => identity.AddClaim(new Claim(PlatformClaims.Role, PlatformRoles.Admin)));
         Assert.Throws<InvalidOperationException>(() => identity.AddClaims([new Claim(PlatformClaims.Role, PlatformRoles.Admin)]));

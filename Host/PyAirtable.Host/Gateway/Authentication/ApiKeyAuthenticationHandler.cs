@@ -8,6 +8,7 @@ using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 using ProtoBuf.Grpc;
 using PyAirtable.Contracts.Auth;
+using PyAirtable.Contracts.Common;
 using PyAirtable.Services.Infrastructure.Identity;
 using PyAirtable.Services.Infrastructure.SharedState;
 
@@ -47,38 +48,38 @@ internal sealed class ApiKeyAuthenticationHandler(
             return Failed(AuthFailure.InvalidApiKey); // no database lookup for what cannot be a key
         }
 
-        ValidateTokenResponse? verdict;
+        VerifiedCredential? verified;
         try
         {
-            var cacheKey = "api-key:" + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(secret!)));
-            if (!cache.TryGetValue(cacheKey, out verdict) || verdict is null)
+            if (!TryGetVerified(cache, secret!, out verified))
             {
                 // Forward the key itself: a remote Auth host authenticates this call with it.
                 var call = new CallContext(new CallOptions(headers: new Metadata { { HeaderName, secret! } }, cancellationToken: Context.RequestAborted));
-                verdict = await auth.ValidateTokenAsync(new ValidateTokenRequest { ApiKey = secret! }, call);
+                var verdict = await auth.ValidateTokenAsync(new ValidateTokenRequest { ApiKey = secret! }, call);
+                if (!verdict.Valid || verdict.User is null)
+                {
+                    return Failed(verdict.Reason switch
+                    {
+                        "revoked" => AuthFailure.Revoked,
+                        "expired" => AuthFailure.Expired,
+                        _ => AuthFailure.InvalidApiKey,
+                    });
+                }
+
+                verified = Verified(verdict.User);
                 var lifetime = tokenOptions.Value.ApiKeyCacheDuration;
                 if (verdict.ExpiresAt is { } expires && expires - DateTime.UtcNow < lifetime)
                 {
                     lifetime = expires - DateTime.UtcNow;
                 }
 
-                if (verdict.Valid && lifetime > TimeSpan.Zero)
+                if (lifetime > TimeSpan.Zero)
                 {
-                    cache.Set(cacheKey, verdict, lifetime); // only good verdicts: random keys must not fill memory
+                    cache.Set(CacheKey(secret!), verified, lifetime); // only good verdicts: random keys must not fill memory
                 }
             }
 
-            if (!verdict.Valid || verdict.User is null)
-            {
-                return Failed(verdict.Reason switch
-                {
-                    "revoked" => AuthFailure.Revoked,
-                    "expired" => AuthFailure.Expired,
-                    _ => AuthFailure.InvalidApiKey,
-                });
-            }
-
-            if (await revocations.IsRevokedAsync(RevocationList.ApiKey(verdict.User.CredentialId), verdict.User.UserId, Context.RequestAborted))
+            if (await revocations.IsRevokedAsync(verified.CredentialKey, verified.Subject, Context.RequestAborted))
             {
                 return Failed(AuthFailure.Revoked);
             }
@@ -95,18 +96,34 @@ internal sealed class ApiKeyAuthenticationHandler(
             return AuthenticateResult.Fail(AuthFailure.UnavailableCause);
         }
 
+        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(verified.Identity), SchemeName));
+    }
+
+    /// <summary>
+    /// The verdict kept for a key this host has validated (<see cref="TokenOptions.ApiKeyCacheDuration"/>, never past the key's
+    /// expiry), found by the key's SHA-256 so that memory holds no secret; false for anything else, including what cannot be a key.
+    /// </summary>
+    internal static bool TryGetVerified(IMemoryCache cache, string? secret, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out VerifiedCredential? verified)
+    {
+        verified = null;
+        return LooksLikeApiKey(secret) && cache.TryGetValue(CacheKey(secret!), out verified) && verified is not null;
+    }
+
+    private static string CacheKey(string secret) => "api-key:" + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));
+
+    private static VerifiedCredential Verified(UserContext user)
+    {
         var claims = new List<Claim>
         {
-            new(PlatformClaims.Subject, verdict.User.UserId),
-            new(PlatformClaims.Email, verdict.User.Email),
+            new(PlatformClaims.Subject, user.UserId),
+            new(PlatformClaims.Email, user.Email),
             new(PlatformClaims.AuthMethod, "api_key"),
-            new(PlatformClaims.ApiKeyId, verdict.User.CredentialId),
-            new(PlatformClaims.EmailVerified, verdict.User.EmailVerified ? "true" : "false"),
+            new(PlatformClaims.ApiKeyId, user.CredentialId),
+            new(PlatformClaims.EmailVerified, user.EmailVerified ? "true" : "false"),
         };
-        claims.AddRange(verdict.User.Roles.Select(r => new Claim(PlatformClaims.Role, r)));
-        claims.AddRange(verdict.User.Scopes.Select(s => new Claim(PlatformClaims.Scope, s)));
-        var identity = new ClaimsIdentity(claims, SchemeName, PlatformClaims.Subject, PlatformClaims.Role);
-        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
+        claims.AddRange(user.Roles.Select(r => new Claim(PlatformClaims.Role, r)));
+        claims.AddRange(user.Scopes.Select(s => new Claim(PlatformClaims.Scope, s)));
+        return new VerifiedCredential(new ReadOnlyClaimsIdentity(claims, SchemeName), user.UserId, RevocationList.ApiKey(user.CredentialId));
     }
 
     /// <summary>An API key as CreateApiKey makes them: <c>pat_</c> and 43 base64url characters.</summary>

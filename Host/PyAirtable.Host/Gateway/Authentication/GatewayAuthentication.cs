@@ -65,7 +65,7 @@ internal static class GatewayAuthentication
                         var principal = context.Principal!;
                         var sid = principal.FindFirstValue(PlatformClaims.SessionId) ?? "";
                         var sub = principal.FindFirstValue(PlatformClaims.Subject) ?? "";
-                        if (await IsRevokedAsync(context.HttpContext, sid, sub))
+                        if (await IsRevokedAsync(context.HttpContext, RevocationList.Session(sid), sub))
                         {
                             context.Fail(context.HttpContext.Items[AuthFailure.ItemKey] as string ?? AuthFailure.Revoked);
                             return;
@@ -103,12 +103,12 @@ internal static class GatewayAuthentication
     /// True (with the cause in the request's items) when the session or user is revoked, or when neither
     /// Redis nor PostgreSQL can answer: fail closed, since a revoked token could otherwise pass.
     /// </summary>
-    internal static async Task<bool> IsRevokedAsync(HttpContext http, string sessionId, string subject)
+    internal static async Task<bool> IsRevokedAsync(HttpContext http, string credentialKey, string subject)
     {
         try
         {
             var revocations = http.RequestServices.GetRequiredService<RevocationList>();
-            if (subject.Length == 0 || await revocations.IsRevokedAsync(RevocationList.Session(sessionId), subject, http.RequestAborted))
+            if (subject.Length == 0 || await revocations.IsRevokedAsync(credentialKey, subject, http.RequestAborted))
             {
                 http.Items[AuthFailure.ItemKey] = AuthFailure.Revoked;
                 return true;

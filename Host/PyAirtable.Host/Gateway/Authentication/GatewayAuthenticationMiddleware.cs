@@ -8,8 +8,8 @@ namespace PyAirtable.Host.Gateway.Authentication;
 /// <item>no credentials (neither <c>authorization</c> nor <c>x-api-key</c>): the caller stays anonymous without building the
 /// schemes' handlers, exactly what they would have found; authorization then refuses the call (missing credentials)
 /// unless the endpoint allows anonymous callers;</item>
-/// <item>a bearer token this host has verified before (<see cref="ValidatedTokenCache"/>): only revocation is checked, and
-/// the call's principal wraps the token's shared, read-only identity;</item>
+/// <item>a bearer token or an API key this host has verified before (<see cref="ValidatedTokenCache"/>, the API key handler's
+/// verdicts): only revocation is checked, and the call's principal wraps the credential's shared, read-only identity;</item>
 /// <item>anything else: ASP.NET Core's authentication middleware with the Platform scheme (JwtBearer or the API key handler),
 /// which adds a newly verified token to the cache.</item>
 /// </list>
@@ -21,6 +21,7 @@ internal static class GatewayAuthenticationMiddleware
     public static IApplicationBuilder UseGatewayAuthentication(this IApplicationBuilder app)
     {
         var validated = app.ApplicationServices.GetRequiredService<ValidatedTokenCache>();
+        var apiKeys = app.ApplicationServices.GetRequiredService<Microsoft.Extensions.Caching.Memory.IMemoryCache>();
         var authenticating = app.New();
         authenticating.UseAuthentication();
         // WebApplication adds UseAuthentication at the head of the pipeline unless the app's own properties say it is in place;
@@ -33,9 +34,11 @@ internal static class GatewayAuthenticationMiddleware
             return context =>
             {
                 var headers = context.Request.Headers;
-                if (headers.ContainsKey(ApiKeyAuthenticationHandler.HeaderName))
+                if (headers.TryGetValue(ApiKeyAuthenticationHandler.HeaderName, out var apiKey))
                 {
-                    return authenticate(context);
+                    return apiKey.Count == 1 && ApiKeyAuthenticationHandler.TryGetVerified(apiKeys, apiKey[0], out var key)
+                        ? CachedAsync(context, key, next)
+                        : authenticate(context);
                 }
 
                 var authorization = headers.Authorization;
@@ -54,11 +57,11 @@ internal static class GatewayAuthenticationMiddleware
     /// <summary>The key WebApplication looks for (Microsoft.AspNetCore.Builder.WebApplicationBuilder); a test proves it still works.</summary>
     private const string AuthenticationMiddlewareSetKey = "__AuthenticationMiddlewareSet";
 
-    private static async Task CachedAsync(HttpContext context, ValidatedTokenCache.Entry entry, RequestDelegate next)
+    private static async Task CachedAsync(HttpContext context, VerifiedCredential entry, RequestDelegate next)
     {
         // A revoked (or uncheckable) token leaves the caller anonymous with the cause in the request's items, as the JwtBearer
         // path does: authorization refuses it with that cause.
-        if (!await GatewayAuthentication.IsRevokedAsync(context, entry.SessionId, entry.Subject))
+        if (!await GatewayAuthentication.IsRevokedAsync(context, entry.CredentialKey, entry.Subject))
         {
             context.User = new ClaimsPrincipal(entry.Identity);
         }
