@@ -80,6 +80,17 @@ internal static class OpenApiDocument
         // A file people read, served as application/json (never into HTML): no need to escape quotes and the like.
         document.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n";
 
+    /// <summary>
+    /// <c>UserService_GetUser</c> for v1 (as released), <c>UserServiceV2_GetUser</c> for other package versions: operation
+    /// ids must be unique in the document, and a v2 beside v1 has the same service and method names.
+    /// </summary>
+    private static string OperationId(MethodDescriptor method)
+    {
+        var version = method.Service.File.Package.Split('.')[^1];
+        var suffix = version == "v1" ? "" : char.ToUpperInvariant(version[0]) + version[1..];
+        return method.Service.Name + suffix + "_" + method.Name;
+    }
+
     private static JsonObject Operation(RestRoute route, SortedDictionary<string, JsonNode> schemas)
     {
         var method = route.Method;
@@ -118,9 +129,15 @@ internal static class OpenApiDocument
             : new JsonObject { ["application/json"] = new JsonObject { ["schema"] = responseSchema } };
         var operation = new JsonObject
         {
-            ["operationId"] = method.Service.Name + "_" + method.Name,
+            ["operationId"] = OperationId(method),
             ["tags"] = new JsonArray(method.Service.FullName),
         };
+        // From the exported protos' own options, as the rest of the document: a service or method the contract deprecates.
+        if (method.GetOptions()?.Deprecated == true || method.Service.GetOptions()?.Deprecated == true)
+        {
+            operation["deprecated"] = true;
+        }
+
         if (Comment(method.Declaration) is { } summary)
         {
             operation["description"] = summary;

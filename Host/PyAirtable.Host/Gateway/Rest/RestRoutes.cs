@@ -30,6 +30,9 @@ internal sealed class RestRoute
 
     public bool ServerStreaming => Method.IsServerStreaming;
 
+    /// <summary>The contract's deprecation of this method (on the method or its whole service), or null.</summary>
+    public ApiDeprecatedAttribute? Deprecated { get; init; }
+
     /// <summary>Matches a request path (already split); fills the path fields it binds.</summary>
     public bool TryMatch(string[] path, Dictionary<string, string> fields)
     {
@@ -188,6 +191,7 @@ internal sealed class RestRouteTable
                 GrpcPath = "/" + service.FullName + "/" + name,
                 Method = descriptor,
                 ClrMethod = method,
+                Deprecated = method.GetCustomAttribute<ApiDeprecatedAttribute>() ?? contract.GetCustomAttribute<ApiDeprecatedAttribute>(),
             };
         }
     }
