@@ -107,7 +107,7 @@ internal static class OpenApiDocument
 
         if (!route.HasBody)
         {
-            foreach (var (name, field) in QueryFields(input, "", 0).Where(q => !pathFields.Contains(q.Name)))
+            foreach (var (name, field) in QueryFields(input, "", 0).Where(q => !pathFields.Contains(q.Name) && q.Name != route.StreamField?.Name))
             {
                 var parameter = new JsonObject { ["name"] = name, ["in"] = "query", ["schema"] = FieldSchema(field, schemas) };
                 if (Comment(field.Declaration) is { } description)
@@ -146,6 +146,20 @@ internal static class OpenApiDocument
         if (parameters.Count > 0)
         {
             operation["parameters"] = parameters;
+        }
+
+        if (route.StreamField is not null)
+        {
+            // A client stream: the raw bytes of the body, streamed into the bytes field of its messages.
+            operation["requestBody"] = new JsonObject
+            {
+                ["required"] = true,
+                ["description"] = $"The raw bytes, streamed into the '{route.StreamField.Name}' field of the request stream.",
+                ["content"] = new JsonObject
+                {
+                    ["application/octet-stream"] = new JsonObject { ["schema"] = new JsonObject { ["type"] = "string", ["format"] = "binary" } },
+                },
+            };
         }
 
         if (route.HasBody)

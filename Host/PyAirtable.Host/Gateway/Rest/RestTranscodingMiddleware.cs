@@ -93,21 +93,33 @@ internal sealed class RestTranscodingMiddleware(RequestDelegate next, RestRouteT
 
     private static void RewriteAsGrpc(HttpContext context, RestRoute route, byte[] wire)
     {
-        var frame = new byte[wire.Length + 5];
-        BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(1), (uint)wire.Length);
-        wire.CopyTo(frame, 5);
-
         var request = context.Request;
+        Stream body;
+        if (route.StreamField is { } field)
+        {
+            // A client stream: the raw body becomes its messages as it arrives (a bad first message is refused by the
+            // strict marshaller, as for a unary call, since the problem is set before this).
+            body = new RestStreamedBody(request.Body, wire, field);
+            request.ContentLength = null;
+        }
+        else
+        {
+            var frame = new byte[wire.Length + 5];
+            BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(1), (uint)wire.Length);
+            wire.CopyTo(frame, 5);
+            body = new MemoryStream(frame, writable: false);
+            request.ContentLength = frame.Length;
+        }
+
         request.Method = HttpMethods.Post;
         request.Path = route.GrpcPath;
         request.QueryString = QueryString.Empty;
         // Grpc.AspNetCore.Server serves HTTP/2 (and 3) only; gRPC-Web's middleware claims HTTP/2 the same way.
         request.Protocol = "HTTP/2";
         request.ContentType = "application/grpc";
-        request.ContentLength = frame.Length;
         request.Headers.Remove("grpc-encoding");
         request.Headers.Remove("grpc-accept-encoding");
-        request.Body = new MemoryStream(frame, writable: false);
+        request.Body = body;
         context.Features.Set<IRequestBodyPipeFeature>(new BufferedRequestBody(PipeReader.Create(request.Body)));
     }
 
