@@ -17,15 +17,19 @@ namespace PyAirtable.Host.Gateway.Rest;
 /// server streams. Must run first, before routing.
 /// </summary>
 internal sealed class RestTranscodingMiddleware(RequestDelegate next, RestRouteTable routes,
-    Microsoft.Extensions.Options.IOptionsMonitor<RestApiOptions> options)
+    Microsoft.Extensions.Options.IOptionsMonitor<RestApiOptions> options, IConfiguration configuration)
 {
+    /// <summary>The JSON/HTTP API is not served on the probe endpoint: it answers probes and scrapes, not clients.</summary>
+    private readonly int _probePort = Telemetry.PlatformTelemetry.ProbePortOf(configuration);
+
     public Task InvokeAsync(HttpContext context)
     {
         var request = context.Request;
-        if (request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true)
+        if (request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true
+            || context.Connection.LocalPort == _probePort)
         {
             // gRPC-Web's middleware makes the call look like gRPC further in: note how it arrived, for the protocol share.
-            if (request.ContentType.StartsWith("application/grpc-web", StringComparison.OrdinalIgnoreCase))
+            if (request.ContentType?.StartsWith("application/grpc-web", StringComparison.OrdinalIgnoreCase) == true)
             {
                 context.Features.Set(CallProtocolFeature.GrpcWeb);
             }
