@@ -21,6 +21,7 @@ public interface IAnalyticsService
     /// rejected and listed (the first 100) in the response; the call fails only when the caller may not
     /// write, or the stream is malformed.
     /// </summary>
+    [HttpRoute("POST", "/v1/analytics/metrics:ingest", StreamBody = "*")]
     ValueTask<IngestMetricsResponse> IngestMetricsAsync(IAsyncEnumerable<IngestMetricsRequest> requests, CallContext context = default);
 
     /// <summary>

@@ -33,7 +33,8 @@ public sealed class HttpRouteAttribute : Attribute
     /// <summary>
     /// For a client-streaming RPC: the <c>bytes</c> field the raw request body is streamed into. The body is cut into
     /// chunks, each sent as one message of the stream with this field set; the first message also carries the path and
-    /// query fields. The body is never held whole in memory.
+    /// query fields. <c>"*"</c>: the body is newline-delimited JSON, each line one message of the stream. The body is
+    /// never held whole in memory.
     /// </summary>
     public string? StreamBody { get; init; }
 }

@@ -105,7 +105,7 @@ internal static class OpenApiDocument
             parameters.Add(new JsonObject { ["name"] = name, ["in"] = "path", ["required"] = true, ["schema"] = FieldSchema(field, schemas) });
         }
 
-        if (!route.HasBody)
+        if (!route.HasBody && !(route.Method.IsClientStreaming && route.StreamField is null))
         {
             foreach (var (name, field) in QueryFields(input, "", 0).Where(q => !pathFields.Contains(q.Name) && q.Name != route.StreamField?.Name))
             {
@@ -146,6 +146,21 @@ internal static class OpenApiDocument
         if (parameters.Count > 0)
         {
             operation["parameters"] = parameters;
+        }
+
+        if (route.Method.IsClientStreaming && route.StreamField is null)
+        {
+            // A client stream of messages: one per line of newline-delimited JSON.
+            Register(input, schemas);
+            operation["requestBody"] = new JsonObject
+            {
+                ["required"] = true,
+                ["description"] = "Newline-delimited JSON: each line is one message of the request stream.",
+                ["content"] = new JsonObject
+                {
+                    ["application/x-ndjson"] = new JsonObject { ["schema"] = new JsonObject { ["$ref"] = Ref(input) } },
+                },
+            };
         }
 
         if (route.StreamField is not null)

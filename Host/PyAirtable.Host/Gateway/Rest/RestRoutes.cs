@@ -160,9 +160,9 @@ internal sealed class RestRouteTable
 
             var descriptor = service.FindMethodByName(name)
                 ?? throw new InvalidOperationException($"{service.FullName}/{name} is not in the exported protos: run protos export.");
-            var streamField = route.StreamBody is null ? null : descriptor.InputType.FindFieldByName(route.StreamBody);
+            var streamField = route.StreamBody is null or "*" ? null : descriptor.InputType.FindFieldByName(route.StreamBody);
             if (descriptor.IsClientStreaming != route.StreamBody is not null
-                || (route.StreamBody is not null && streamField is not { FieldType: FieldType.Bytes, IsRepeated: false }))
+                || (route.StreamBody is not (null or "*") && streamField is not { FieldType: FieldType.Bytes, IsRepeated: false }))
             {
                 throw new InvalidOperationException($"{service.FullName}/{name}: a route of a client stream (and only one) names the "
                     + "bytes field its request body streams into (StreamBody).");
@@ -193,7 +193,7 @@ internal sealed class RestRouteTable
                 Template = route.Path,
                 Segments = segments,
                 CustomVerb = custom,
-                HasBody = streamField is null && (route.Body is null ? verb is "POST" or "PUT" or "PATCH" : route.Body == "*"),
+                HasBody = !descriptor.IsClientStreaming && (route.Body is null ? verb is "POST" or "PUT" or "PATCH" : route.Body == "*"),
                 StreamField = streamField,
                 GrpcPath = "/" + service.FullName + "/" + name,
                 Method = descriptor,

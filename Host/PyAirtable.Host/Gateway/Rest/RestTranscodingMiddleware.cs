@@ -99,11 +99,11 @@ internal sealed class RestTranscodingMiddleware(RequestDelegate next, RestRouteT
     {
         var request = context.Request;
         Stream body;
-        if (route.StreamField is { } field)
+        if (route.Method.IsClientStreaming)
         {
-            // A client stream: the raw body becomes its messages as it arrives (a bad first message is refused by the
-            // strict marshaller, as for a unary call, since the problem is set before this).
-            body = new RestStreamedBody(request.Body, wire, field);
+            // A client stream: the body becomes its messages as it arrives (bad path or query fields are refused by the
+            // strict marshaller at the first message, as for a unary call, since the problem is set before this).
+            body = RestStreamedBody.For(context, route, wire);
             request.ContentLength = null;
         }
         else
