@@ -6,6 +6,7 @@ using ProtoBuf.Grpc.Server;
 using PyAirtable.Host.Gateway;
 using PyAirtable.Host.Gateway.Authentication;
 using PyAirtable.Host.Gateway.RateLimiting;
+using PyAirtable.Host.Gateway.Rest;
 using PyAirtable.Host.Telemetry;
 using PyAirtable.Services.Analytics;
 using PyAirtable.Services.Auth;
@@ -132,6 +133,7 @@ public static partial class PlatformHost
         services.AddContractReflection();
         services.AddSingleton<Gateway.Rest.RestRouteTable>();
         services.AddOptions<Gateway.Rest.RestApiOptions>().Bind(builder.Configuration.GetSection(Gateway.Rest.RestApiOptions.Section));
+        services.AddPlatformCors(builder.Configuration);
         services.AddGatewayAuthentication(builder.Configuration);
 
         // Services, one line each; each is served here unless Remote:<service name> points elsewhere.
@@ -153,6 +155,8 @@ public static partial class PlatformHost
         ArgumentNullException.ThrowIfNull(builder);
         var app = builder.Build();
 
+        // Browsers of the allowed origins (Cors:AllowedOrigins; none by default): preflights end here.
+        app.UsePlatformCors();
         // Before routing: a JSON/HTTP request becomes the gRPC call of its route, so everything below serves it as one.
         app.UseMiddleware<Gateway.Rest.RestTranscodingMiddleware>();
         app.UseRouting();

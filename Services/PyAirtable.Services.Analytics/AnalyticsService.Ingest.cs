@@ -157,6 +157,7 @@ public sealed partial class AnalyticsService
         }
 
         return (new CallRow(Utc(stamp), endpoint!, metric.Method, metric.Protocol, metric.StatusCode,
-            (long)duration.TotalMicroseconds, callerId, workspace, MetricSource.Ingested), null, null);
+            (long)duration.TotalMicroseconds, callerId, workspace, MetricSource.Ingested, CallTransport.Unspecified, CallRow.VersionOf(endpoint!)),
+            null, null);
     }
 }

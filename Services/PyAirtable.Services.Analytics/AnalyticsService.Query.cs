@@ -73,6 +73,7 @@ public sealed partial class AnalyticsService
         var endpointRows = request.ByEndpoint
             ? await db.Queries.ReadAsync(resolution, filter, start, end, end - start, byEndpoint: true, ct)
             : [];
+        var transportRows = request.ByTransport ? await db.Queries.ReadTransportsAsync(resolution, filter, start, end, ct) : [];
 
         var total = new SummaryBuilder();
         var buckets = new Dictionary<DateTime, SummaryBuilder>();
@@ -85,7 +86,10 @@ public sealed partial class AnalyticsService
             }
         }
 
-        var response = new QueryMetricsResponse { Total = total.Build(), Resolution = resolution };
+        var response = new QueryMetricsResponse
+        {
+            Total = total.Build(), Resolution = resolution, TransportShares = TransportShares.Of(transportRows),
+        };
         if (bucketed)
         {
             for (var at = start; at < end; at += width)

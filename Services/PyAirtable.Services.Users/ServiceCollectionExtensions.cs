@@ -5,12 +5,18 @@ using PyAirtable.Services.Infrastructure;
 using PyAirtable.Services.Infrastructure.Contracts;
 using PyAirtable.Services.Infrastructure.SharedState;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using PyAirtable.Services.Users.V2;
+using UsersV2 = PyAirtable.Contracts.Users.V2;
 
 namespace PyAirtable.Services.Users;
 
 public static class ServiceCollectionExtensions
 {
-    /// <summary>Registers <see cref="IUserService"/>: served here unless <c>Remote:&lt;its [Service] name&gt;</c> is set.</summary>
+    /// <summary>
+    /// Registers <see cref="IUserService"/>: served here unless <c>Remote:&lt;its [Service] name&gt;</c> is set; and its
+    /// successor <c>pyairtable.users.v2.UserService</c> (<see cref="UserServiceV2"/>, an adapter onto the same
+    /// implementation) wherever v1 is served, or on the host <c>Remote:pyairtable.users.v2.UserService</c> names.
+    /// </summary>
     public static IServiceCollection AddUserService(this IServiceCollection services, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(services);
@@ -23,6 +29,14 @@ public static class ServiceCollectionExtensions
             services.AddSingleton<IChangeFollower>(sp => sp.GetRequiredService<ProfileMemory>());
         }
 
-        return services.AddContract<IUserService, UserService>(configuration);
+        services.AddContract<IUserService, UserService>(configuration);
+        var v2Remote = !string.IsNullOrWhiteSpace(
+            configuration[$"{ContractBindingExtensions.RemoteSection}:{ContractBindingExtensions.ServiceNameOf<UsersV2.IUserService>()}"]);
+        if ((!configuration.IsRemote<IUserService>() && !configuration.IsRemote<UsersV2.IUserService>()) || v2Remote)
+        {
+            services.AddContract<UsersV2.IUserService, UserServiceV2>(configuration);
+        }
+
+        return services;
     }
 }

@@ -21,6 +21,7 @@ public interface IAnalyticsService
     /// rejected and listed (the first 100) in the response; the call fails only when the caller may not
     /// write, or the stream is malformed.
     /// </summary>
+    [HttpRoute("POST", "/v1/analytics/metrics:ingest", StreamBody = "*")]
     ValueTask<IngestMetricsResponse> IngestMetricsAsync(IAsyncEnumerable<IngestMetricsRequest> requests, CallContext context = default);
 
     /// <summary>
@@ -126,6 +127,15 @@ public sealed record ApiMetrics
 
     /// <summary>Who recorded it (set by the server; ignored on ingest).</summary>
     [ProtoMember(10)] public MetricSource Source { get; init; }
+
+    /// <summary>How a call the gateway served arrived: gRPC, gRPC-Web or JSON/HTTP (set by the server; ignored on ingest).</summary>
+    [ProtoMember(11)] public CallTransport Transport { get; init; }
+
+    /// <summary>
+    /// The API version called, from the endpoint: <c>v2</c> of <c>/pyairtable.users.v2.UserService/GetUser</c>, <c>v1</c> of
+    /// an HTTP route <c>/v1/…</c>; empty when the endpoint names none (set by the server; ignored on ingest).
+    /// </summary>
+    [ProtoMember(12)] public string ApiVersion { get; init; } = "";
 }
 
 /// <summary>Some metrics of calls the client made.</summary>
@@ -188,6 +198,13 @@ public sealed record QueryMetricsRequest
 
     /// <summary>Break the totals down per endpoint too (the 100 endpoints with the most calls).</summary>
     [ProtoMember(6)] public bool ByEndpoint { get; init; }
+
+    /// <summary>
+    /// Also return <c>transport_shares</c>: per endpoint, the share of its calls by transport (gRPC, gRPC-Web, JSON/HTTP)
+    /// and its share among the versions of the same method: what owners watch before switching a JSON route or a
+    /// deprecated version off.
+    /// </summary>
+    [ProtoMember(7)] public bool ByTransport { get; init; }
 }
 
 /// <summary>Which stored data answered a query.</summary>
@@ -219,6 +236,9 @@ public sealed record QueryMetricsResponse
 
     /// <summary>Which data answered: percentiles always come from latency histograms (see the README for their precision).</summary>
     [ProtoMember(4)] public MetricsResolution Resolution { get; init; }
+
+    /// <summary>When <c>by_transport</c>: one per endpoint (all of them), by method and version.</summary>
+    [ProtoMember(5)] public List<EndpointTransportShares> TransportShares { get; init; } = [];
 }
 
 /// <summary>Count, errors and latency of a set of calls.</summary>

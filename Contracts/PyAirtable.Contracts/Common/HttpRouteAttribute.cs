@@ -29,4 +29,12 @@ public sealed class HttpRouteAttribute : Attribute
     /// Unset: <c>"*"</c> for POST, PUT and PATCH, none for GET and DELETE.
     /// </summary>
     public string? Body { get; init; }
+
+    /// <summary>
+    /// For a client-streaming RPC: the <c>bytes</c> field the raw request body is streamed into. The body is cut into
+    /// chunks, each sent as one message of the stream with this field set; the first message also carries the path and
+    /// query fields. <c>"*"</c>: the body is newline-delimited JSON, each line one message of the stream. The body is
+    /// never held whole in memory.
+    /// </summary>
+    public string? StreamBody { get; init; }
 }

@@ -22,6 +22,7 @@ public interface IFileService
     /// order: the stored file, or that file's own error (one bad file does not lose the others). A file whose declared
     /// size or sha256 does not match what arrived is not stored.
     /// </summary>
+    [HttpRoute("POST", "/v1/files:upload", StreamBody = "data")]
     ValueTask<BatchUploadResponse> BatchUploadAsync(IAsyncEnumerable<BatchUploadRequest> requests, CallContext context = default);
 
     /// <summary>Starts a resumable upload (edit on the target): its id and when it expires if not completed.</summary>
@@ -33,6 +34,7 @@ public interface IFileService
     /// equal the committed offset, else FAILED_PRECONDITION with ErrorInfo <c>committed_offset</c>. Returns the committed
     /// offset. When the stream breaks, whole chunks received before the break are kept: GetUpload tells where to resume.
     /// </summary>
+    [HttpRoute("PATCH", "/v1/uploads/{upload_id}", StreamBody = "data")]
     ValueTask<AppendUploadResponse> AppendUploadAsync(IAsyncEnumerable<AppendUploadRequest> requests, CallContext context = default);
 
     /// <summary>An upload's committed offset and expiry (the tus HEAD).</summary>

@@ -8,9 +8,11 @@ namespace PyAirtable.Contracts.Users;
 /// <summary>
 /// User profiles. Every RPC needs an authenticated caller. A user reads and updates their own profile and
 /// reads the public profile (no e-mail address or time zone) of people they share a workspace with; the
-/// platform <c>admin</c> role reads and manages all. Profiles one may not read are NOT_FOUND.
+/// platform <c>admin</c> role reads and manages all. Profiles one may not read are NOT_FOUND. Deprecated: use
+/// <c>pyairtable.users.v2.UserService</c> (the same profiles; ListUsers pages with page tokens).
 /// </summary>
 [Service("pyairtable.users.v1.UserService")]
+[ApiDeprecated("pyairtable.users.v2.UserService", Sunset = "2027-06-30")]
 public interface IUserService
 {
     /// <summary>

@@ -100,10 +100,7 @@ internal static class PlatformTelemetry
     /// <summary>The Prometheus scrape endpoint, answered only on the probe endpoint's port so callers of the API never see it.</summary>
     public static void UsePlatformTelemetry(this WebApplication app)
     {
-        // Kestrel also takes "*" and "+" for any address, which Uri does not parse: only the port matters here.
-        var probes = app.Configuration["Kestrel:Endpoints:Probes:Url"]?.Replace("://*", "://any", StringComparison.Ordinal)
-            .Replace("://+", "://any", StringComparison.Ordinal);
-        var probePort = Uri.TryCreate(probes, UriKind.Absolute, out var uri) ? uri.Port : -1;
+        var probePort = ProbePortOf(app.Configuration);
         var metrics = app.Services.GetRequiredService<TelemetrySwitches>().Metrics;
         if (metrics)
         {
@@ -116,6 +113,15 @@ internal static class PlatformTelemetry
         {
             app.UseMiddleware<RpcMetricsMiddleware>();
         }
+    }
+
+    /// <summary>The port of the probe endpoint (<c>Kestrel:Endpoints:Probes:Url</c>), or -1 when there is none.</summary>
+    internal static int ProbePortOf(IConfiguration configuration)
+    {
+        // Kestrel also takes "*" and "+" for any address, which Uri does not parse: only the port matters here.
+        var probes = configuration["Kestrel:Endpoints:Probes:Url"]?.Replace("://*", "://any", StringComparison.Ordinal)
+            .Replace("://+", "://any", StringComparison.Ordinal);
+        return Uri.TryCreate(probes, UriKind.Absolute, out var uri) ? uri.Port : -1;
     }
 
     private static void Configure(OtlpExporterOptions options, Uri endpoint, OtlpExportProtocol protocol, string signalPath)

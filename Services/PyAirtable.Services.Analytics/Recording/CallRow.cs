@@ -5,7 +5,7 @@ namespace PyAirtable.Services.Analytics.Recording;
 /// <summary>A call as it is written to analytics.calls (and sent to tails).</summary>
 internal readonly record struct CallRow(
     DateTime RecordedAt, string Endpoint, ApiHttpMethod Method, CallProtocol Protocol, int StatusCode, long DurationMicros,
-    Guid? UserId, Guid? WorkspaceId, MetricSource Source)
+    Guid? UserId, Guid? WorkspaceId, MetricSource Source, CallTransport Transport, string ApiVersion)
 {
     /// <summary>A failed call: a gRPC status other than OK, an HTTP status of 400 or more.</summary>
     public bool IsError => Protocol == CallProtocol.Http ? StatusCode >= 400 : StatusCode != 0;
@@ -22,6 +22,8 @@ internal readonly record struct CallRow(
         Timestamp = RecordedAt,
         Protocol = Protocol,
         Source = Source,
+        Transport = Transport,
+        ApiVersion = ApiVersion,
     };
 
     /// <summary>A call the gateway served; ids that are not UUIDs (a service's subject) are left out.</summary>
@@ -30,5 +32,34 @@ internal readonly record struct CallRow(
         (long)call.Duration.TotalMicroseconds,
         Guid.TryParse(call.UserId, out var user) ? user : null,
         Guid.TryParse(call.WorkspaceId, out var workspace) ? workspace : null,
-        MetricSource.Gateway);
+        MetricSource.Gateway,
+        call.Transport switch
+        {
+            "grpc" => CallTransport.Grpc,
+            "grpc_web" => CallTransport.GrpcWeb,
+            "rest" => CallTransport.Rest,
+            _ => CallTransport.Unspecified,
+        },
+        VersionOf(call.Endpoint));
+
+    /// <summary>
+    /// The API version an endpoint names: the package's (<c>v2</c> of <c>/pyairtable.users.v2.UserService/GetUser</c>) or an
+    /// HTTP route's first segment (<c>v1</c> of <c>/v1/bases</c>); empty when it names none.
+    /// </summary>
+    public static string VersionOf(string endpoint)
+    {
+        var parts = endpoint.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        if (parts.Length == 0)
+        {
+            return "";
+        }
+
+        var candidates = parts[0].Split('.');
+        var version = parts.Length == 2 && candidates.Length >= 3 ? candidates[^2] : parts[0];
+        return IsVersion(version) ? version : "";
+    }
+
+    /// <summary><c>v1</c>, <c>v2</c>, <c>v1alpha1</c>: a <c>v</c>, a digit, then letters and digits; at most 16 characters.</summary>
+    private static bool IsVersion(string part) =>
+        part.Length is >= 2 and <= 16 && part[0] == 'v' && char.IsAsciiDigit(part[1]) && part.All(char.IsAsciiLetterOrDigit);
 }

@@ -9,7 +9,8 @@ internal sealed class CallStore(AnalyticsSession session)
     public async Task InsertAsync(IReadOnlyList<CallRow> rows, CancellationToken ct)
     {
         await using var import = await session.Connection.BeginBinaryImportAsync(
-            "COPY analytics.calls (recorded_at, endpoint, method, protocol, status_code, is_error, duration_us, user_id, workspace_id, source) FROM STDIN (FORMAT BINARY)",
+            "COPY analytics.calls (recorded_at, endpoint, method, protocol, status_code, is_error, duration_us, user_id, workspace_id, source, "
+            + "transport, api_version) FROM STDIN (FORMAT BINARY)",
             ct);
         foreach (var row in rows)
         {
@@ -24,6 +25,8 @@ internal sealed class CallStore(AnalyticsSession session)
             await WriteNullableAsync(import, row.UserId, ct);
             await WriteNullableAsync(import, row.WorkspaceId, ct);
             await import.WriteAsync((short)row.Source, NpgsqlDbType.Smallint, ct);
+            await import.WriteAsync((short)row.Transport, NpgsqlDbType.Smallint, ct);
+            await import.WriteAsync(row.ApiVersion, NpgsqlDbType.Text, ct);
         }
 
         await import.CompleteAsync(ct);

@@ -53,6 +53,49 @@ internal sealed class MetricsQueryStore(AnalyticsSession session)
         }, session.Transaction, cancellationToken: ct));
         return rows.AsList();
     }
+
+    /// <summary>Calls in [<paramref name="start"/>, <paramref name="end"/>) per endpoint, API version and transport.</summary>
+    public async Task<List<TransportRow>> ReadTransportsAsync(
+        MetricsResolution resolution, MetricsFilter filter, DateTime start, DateTime end, CancellationToken ct)
+    {
+        var (table, time, calls) = resolution switch
+        {
+            MetricsResolution.Raw => ("analytics.calls", "recorded_at", "count(*)"),
+            MetricsResolution.Minute => ("analytics.minute_rollups", "bucket_start", "sum(calls)::bigint"),
+            MetricsResolution.Hour => ("analytics.hour_rollups", "bucket_start", "sum(calls)::bigint"),
+            _ => throw new ArgumentOutOfRangeException(nameof(resolution)),
+        };
+        var sql = new StringBuilder($"""
+            SELECT endpoint AS Endpoint, api_version AS ApiVersion, transport AS Transport, {calls} AS Calls
+              FROM {table}
+             WHERE {time} >= @start AND {time} < @end
+            """);
+        if (filter.WorkspaceId is not null)
+        {
+            sql.Append(" AND workspace_id = @workspace");
+        }
+
+        if (filter.Endpoint is not null)
+        {
+            sql.Append(" AND endpoint = @endpoint");
+        }
+
+        sql.Append(" GROUP BY 1, 2, 3");
+        var rows = await session.Connection.QueryAsync<TransportRow>(new CommandDefinition(sql.ToString(), new
+        {
+            start, end, workspace = filter.WorkspaceId, endpoint = filter.Endpoint,
+        }, session.Transaction, cancellationToken: ct));
+        return rows.AsList();
+    }
+}
+
+/// <summary>Calls of one endpoint, version and transport.</summary>
+internal sealed record TransportRow
+{
+    public string Endpoint { get; init; } = "";
+    public string ApiVersion { get; init; } = "";
+    public short Transport { get; init; }
+    public long Calls { get; init; }
 }
 
 /// <summary>Calls of one time bucket, endpoint (when asked), status and latency bucket.</summary>

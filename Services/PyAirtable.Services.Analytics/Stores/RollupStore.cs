@@ -47,12 +47,13 @@ internal sealed class RollupStore(AnalyticsSession session)
             "DELETE FROM analytics.minute_rollups WHERE bucket_start = ANY(@minutes)", new { minutes }, session.Transaction, cancellationToken: ct));
         return await session.Connection.ExecuteAsync(new CommandDefinition(
             """
-            INSERT INTO analytics.minute_rollups (bucket_start, endpoint, workspace_id, protocol, status_code, is_error, latency_bucket, calls)
+            INSERT INTO analytics.minute_rollups (bucket_start, endpoint, workspace_id, protocol, status_code, is_error, latency_bucket, calls,
+                                                  transport, api_version)
             SELECT date_trunc('minute', recorded_at, 'UTC'), endpoint, workspace_id, protocol, status_code, is_error,
-                   width_bucket(duration_us, @bounds) - 1, count(*)
+                   width_bucket(duration_us, @bounds) - 1, count(*), transport, api_version
               FROM analytics.calls
              WHERE recorded_at >= @from AND recorded_at < @to AND date_trunc('minute', recorded_at, 'UTC') = ANY(@minutes)
-             GROUP BY 1, 2, 3, 4, 5, 6, 7
+             GROUP BY 1, 2, 3, 4, 5, 6, 7, 9, 10
             """,
             new { minutes, from = minutes.Min(), to = minutes.Max().AddMinutes(1), bounds = LatencyHistogram.LowerBounds },
             session.Transaction, cancellationToken: ct));
@@ -65,11 +66,13 @@ internal sealed class RollupStore(AnalyticsSession session)
             "DELETE FROM analytics.hour_rollups WHERE bucket_start = ANY(@hours)", new { hours }, session.Transaction, cancellationToken: ct));
         return await session.Connection.ExecuteAsync(new CommandDefinition(
             """
-            INSERT INTO analytics.hour_rollups (bucket_start, endpoint, workspace_id, protocol, status_code, is_error, latency_bucket, calls)
-            SELECT date_trunc('hour', bucket_start, 'UTC'), endpoint, workspace_id, protocol, status_code, is_error, latency_bucket, sum(calls)
+            INSERT INTO analytics.hour_rollups (bucket_start, endpoint, workspace_id, protocol, status_code, is_error, latency_bucket, calls,
+                                                transport, api_version)
+            SELECT date_trunc('hour', bucket_start, 'UTC'), endpoint, workspace_id, protocol, status_code, is_error, latency_bucket, sum(calls),
+                   transport, api_version
               FROM analytics.minute_rollups
              WHERE bucket_start >= @from AND bucket_start < @to AND date_trunc('hour', bucket_start, 'UTC') = ANY(@hours)
-             GROUP BY 1, 2, 3, 4, 5, 6, 7
+             GROUP BY 1, 2, 3, 4, 5, 6, 7, 9, 10
             """,
             new { hours, from = hours.Min(), to = hours.Max().AddHours(1) }, session.Transaction, cancellationToken: ct));
     }

@@ -7,7 +7,9 @@ namespace PyAirtable.Services.Infrastructure.Telemetry;
 /// <param name="Duration">How long the call took.</param>
 /// <param name="UserId">The authenticated caller's <c>sub</c>, or null.</param>
 /// <param name="WorkspaceId">The request's <c>workspace_id</c> field, when it has one; otherwise null.</param>
-public readonly record struct ServedCall(DateTime EndedAt, string Endpoint, int GrpcStatus, TimeSpan Duration, string? UserId, string? WorkspaceId);
+/// <param name="Transport">How the call arrived: <c>grpc</c>, <c>grpc_web</c> or <c>rest</c> (the RPC metrics' protocol tag).</param>
+public readonly record struct ServedCall(
+    DateTime EndedAt, string Endpoint, int GrpcStatus, TimeSpan Duration, string? UserId, string? WorkspaceId, string Transport = "grpc");
 
 /// <summary>
 /// Where the gateway puts every call it served. Implementations must never block or throw: a call is already answered

@@ -5,6 +5,7 @@ using System.Text.RegularExpressions;
 using Grpc.Core;
 using ProtoBuf;
 using ProtoBuf.Grpc.Configuration;
+using PyAirtable.Contracts.Common;
 
 namespace PyAirtable.Tools.Protos;
 
@@ -68,7 +69,10 @@ public sealed partial class ProtoExporter
             return;
         }
 
-        var service = new ServiceModel(name[(dot + 1)..], _docs.Type(contract));
+        var service = new ServiceModel(name[(dot + 1)..], _docs.Type(contract))
+        {
+            Deprecated = contract.GetCustomAttribute<ApiDeprecatedAttribute>() is not null,
+        };
         foreach (var method in RecordingBinder.Bind(contract).OrderBy(m => m.Name, StringComparer.Ordinal))
         {
             AddType(method.RequestType);
@@ -78,7 +82,10 @@ public sealed partial class ProtoExporter
             var clientStreams = method.Type is MethodType.ClientStreaming or MethodType.DuplexStreaming;
             var serverStreams = method.Type is MethodType.ServerStreaming or MethodType.DuplexStreaming;
             service.Methods.Add(new MethodModel(method.Name, request, clientStreams, response, serverStreams,
-                method.Source is null ? null : _docs.Member(method.Source)));
+                method.Source is null ? null : _docs.Member(method.Source))
+            {
+                Deprecated = method.Source?.GetCustomAttribute<ApiDeprecatedAttribute>() is not null,
+            });
         }
 
         Package(package).Services.Add(service);

@@ -18,10 +18,17 @@ internal sealed record EnumModel(string Name, string? Docs)
     public List<EnumValueModel> Values { get; } = [];
 }
 
-internal sealed record MethodModel(string Name, string Request, bool ClientStreams, string Response, bool ServerStreams, string? Docs);
+internal sealed record MethodModel(string Name, string Request, bool ClientStreams, string Response, bool ServerStreams, string? Docs)
+{
+    /// <summary>Rendered with <c>option deprecated = true;</c> (the contract method carries <c>[ApiDeprecated]</c>).</summary>
+    public bool Deprecated { get; init; }
+}
 
 internal sealed record ServiceModel(string Name, string? Docs)
 {
+    /// <summary>Rendered with <c>option deprecated = true;</c> (the contract interface carries <c>[ApiDeprecated]</c>).</summary>
+    public bool Deprecated { get; init; }
+
     public List<MethodModel> Methods { get; } = [];
 }
 
@@ -75,6 +82,12 @@ internal sealed class PackageModel(string package, string path)
             Comment(text, service.Docs, "");
             text.Append(CultureInfo.InvariantCulture, $"service {service.Name} {{\n");
             var first = true;
+            if (service.Deprecated)
+            {
+                text.Append("  option deprecated = true;\n");
+                first = false;
+            }
+
             foreach (var method in service.Methods)
             {
                 if (!first)
@@ -85,7 +98,8 @@ internal sealed class PackageModel(string package, string path)
                 first = false;
                 Comment(text, method.Docs, "  ");
                 text.Append(CultureInfo.InvariantCulture,
-                    $"  rpc {method.Name}({(method.ClientStreams ? "stream " : "")}{method.Request}) returns ({(method.ServerStreams ? "stream " : "")}{method.Response});\n");
+                    $"  rpc {method.Name}({(method.ClientStreams ? "stream " : "")}{method.Request}) returns ({(method.ServerStreams ? "stream " : "")}{method.Response})");
+                text.Append(method.Deprecated ? " {\n    option deprecated = true;\n  }\n" : ";\n");
             }
 
             text.Append("}\n");

@@ -43,7 +43,9 @@ public sealed class RestParityTests(HostFixture fixture) : HostTests(fixture)
         var baseId = (await Host.Workspaces().CreateBaseAsync(new CreateBaseRequest { WorkspaceId = workspace.Id, Name = "Parity base" }, user.Bearer)).Base!.Id;
         var ids = new Dictionary<string, string> { ["workspace_id"] = workspace.Id, ["base_id"] = baseId, ["user_id"] = user.UserId };
 
-        var routes = Host.App.Services.GetRequiredService<RestRouteTable>().Routes.Where(r => !NotRepeatable.Contains(r.GrpcPath)).ToList();
+        var routes = Host.App.Services.GetRequiredService<RestRouteTable>().Routes
+            // Client streams: RestUploadTests and RestIngestTests.
+            .Where(r => !NotRepeatable.Contains(r.GrpcPath) && !r.Method.IsClientStreaming).ToList();
         Assert.True(routes.Count > 70, $"only {routes.Count} routes");
         using var http = Host.RestClient();
         var mismatches = new List<string>();

@@ -80,6 +80,17 @@ internal static class OpenApiDocument
         // A file people read, served as application/json (never into HTML): no need to escape quotes and the like.
         document.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n";
 
+    /// <summary>
+    /// <c>UserService_GetUser</c> for v1 (as released), <c>UserServiceV2_GetUser</c> for other package versions: operation
+    /// ids must be unique in the document, and a v2 beside v1 has the same service and method names.
+    /// </summary>
+    private static string OperationId(MethodDescriptor method)
+    {
+        var version = method.Service.File.Package.Split('.')[^1];
+        var suffix = version == "v1" ? "" : char.ToUpperInvariant(version[0]) + version[1..];
+        return method.Service.Name + suffix + "_" + method.Name;
+    }
+
     private static JsonObject Operation(RestRoute route, SortedDictionary<string, JsonNode> schemas)
     {
         var method = route.Method;
@@ -94,9 +105,9 @@ internal static class OpenApiDocument
             parameters.Add(new JsonObject { ["name"] = name, ["in"] = "path", ["required"] = true, ["schema"] = FieldSchema(field, schemas) });
         }
 
-        if (!route.HasBody)
+        if (!route.HasBody && !(route.Method.IsClientStreaming && route.StreamField is null))
         {
-            foreach (var (name, field) in QueryFields(input, "", 0).Where(q => !pathFields.Contains(q.Name)))
+            foreach (var (name, field) in QueryFields(input, "", 0).Where(q => !pathFields.Contains(q.Name) && q.Name != route.StreamField?.Name))
             {
                 var parameter = new JsonObject { ["name"] = name, ["in"] = "query", ["schema"] = FieldSchema(field, schemas) };
                 if (Comment(field.Declaration) is { } description)
@@ -118,9 +129,15 @@ internal static class OpenApiDocument
             : new JsonObject { ["application/json"] = new JsonObject { ["schema"] = responseSchema } };
         var operation = new JsonObject
         {
-            ["operationId"] = method.Service.Name + "_" + method.Name,
+            ["operationId"] = OperationId(method),
             ["tags"] = new JsonArray(method.Service.FullName),
         };
+        // From the exported protos' own options, as the rest of the document: a service or method the contract deprecates.
+        if (method.GetOptions()?.Deprecated == true || method.Service.GetOptions()?.Deprecated == true)
+        {
+            operation["deprecated"] = true;
+        }
+
         if (Comment(method.Declaration) is { } summary)
         {
             operation["description"] = summary;
@@ -129,6 +146,35 @@ internal static class OpenApiDocument
         if (parameters.Count > 0)
         {
             operation["parameters"] = parameters;
+        }
+
+        if (route.Method.IsClientStreaming && route.StreamField is null)
+        {
+            // A client stream of messages: one per line of newline-delimited JSON.
+            Register(input, schemas);
+            operation["requestBody"] = new JsonObject
+            {
+                ["required"] = true,
+                ["description"] = "Newline-delimited JSON: each line is one message of the request stream.",
+                ["content"] = new JsonObject
+                {
+                    ["application/x-ndjson"] = new JsonObject { ["schema"] = new JsonObject { ["$ref"] = Ref(input) } },
+                },
+            };
+        }
+
+        if (route.StreamField is not null)
+        {
+            // A client stream: the raw bytes of the body, streamed into the bytes field of its messages.
+            operation["requestBody"] = new JsonObject
+            {
+                ["required"] = true,
+                ["description"] = $"The raw bytes, streamed into the '{route.StreamField.Name}' field of the request stream.",
+                ["content"] = new JsonObject
+                {
+                    ["application/octet-stream"] = new JsonObject { ["schema"] = new JsonObject { ["type"] = "string", ["format"] = "binary" } },
+                },
+            };
         }
 
         if (route.HasBody)

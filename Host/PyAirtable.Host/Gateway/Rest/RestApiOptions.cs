@@ -9,6 +9,8 @@ namespace PyAirtable.Host.Gateway.Rest;
 /// read on every call so a configuration reload takes effect at once: <see cref="Deprecated"/> announces a route's end
 /// (<c>Deprecation</c> and <c>Sunset</c> headers, RFC 9745 and RFC 8594); <see cref="Retired"/> switches it off with a
 /// clear error (HTTP 410, UNIMPLEMENTED, naming the gRPC method to call instead). gRPC callers are never affected.
+/// Methods a contract marks <c>[ApiDeprecated]</c> (a v1 superseded by v2) announce their end by default too
+/// (<see cref="AnnounceContractDeprecations"/>), with the contract's sunset unless <see cref="Deprecated"/> names another.
 /// </summary>
 internal sealed class RestApiOptions
 {
@@ -16,6 +18,12 @@ internal sealed class RestApiOptions
 
     /// <summary>Method → sunset date (ISO 8601, e.g. <c>2027-06-30</c>).</summary>
     public Dictionary<string, string> Deprecated { get; init; } = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// True (default): the routes of methods the contracts mark deprecated carry <c>Deprecation</c> (and <c>Sunset</c> when
+    /// the contract names one) without a <see cref="Deprecated"/> entry. False: only the entries of <see cref="Deprecated"/> do.
+    /// </summary>
+    public bool AnnounceContractDeprecations { get; init; } = true;
 
     /// <summary>Method → the date it was switched off (ISO 8601).</summary>
     public Dictionary<string, string> Retired { get; init; } = new(StringComparer.Ordinal);
@@ -26,13 +34,20 @@ internal static class RestRetirement
     /// <summary>Adds the deprecation headers of a route whose method is deprecated.</summary>
     public static void Announce(HttpResponse response, RestRoute route, RestApiOptions options)
     {
-        if (options.Deprecated.TryGetValue(route.GrpcPath[1..], out var sunset))
+        if (!options.Deprecated.TryGetValue(route.GrpcPath[1..], out var sunset))
         {
-            response.Headers["Deprecation"] = "true";
-            if (DateTimeOffset.TryParse(sunset, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var date))
+            if (!options.AnnounceContractDeprecations || route.Deprecated is null)
             {
-                response.Headers["Sunset"] = date.ToString("r", CultureInfo.InvariantCulture);
+                return;
             }
+
+            sunset = route.Deprecated.Sunset;
+        }
+
+        response.Headers["Deprecation"] = "true";
+        if (DateTimeOffset.TryParse(sunset, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var date))
+        {
+            response.Headers["Sunset"] = date.ToString("r", CultureInfo.InvariantCulture);
         }
     }
 

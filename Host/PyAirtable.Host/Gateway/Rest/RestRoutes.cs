@@ -30,6 +30,12 @@ internal sealed class RestRoute
 
     public bool ServerStreaming => Method.IsServerStreaming;
 
+    /// <summary>For a client stream: the bytes field the raw request body is streamed into (<see cref="HttpRouteAttribute.StreamBody"/>).</summary>
+    public FieldDescriptor? StreamField { get; init; }
+
+    /// <summary>The contract's deprecation of this method (on the method or its whole service), or null.</summary>
+    public ApiDeprecatedAttribute? Deprecated { get; init; }
+
     /// <summary>Matches a request path (already split); fills the path fields it binds.</summary>
     public bool TryMatch(string[] path, Dictionary<string, string> fields)
     {
@@ -154,9 +160,12 @@ internal sealed class RestRouteTable
 
             var descriptor = service.FindMethodByName(name)
                 ?? throw new InvalidOperationException($"{service.FullName}/{name} is not in the exported protos: run protos export.");
-            if (descriptor.IsClientStreaming)
+            var streamField = route.StreamBody is null or "*" ? null : descriptor.InputType.FindFieldByName(route.StreamBody);
+            if (descriptor.IsClientStreaming != route.StreamBody is not null
+                || (route.StreamBody is not (null or "*") && streamField is not { FieldType: FieldType.Bytes, IsRepeated: false }))
             {
-                throw new InvalidOperationException($"{service.FullName}/{name} streams its requests: it has no JSON route.");
+                throw new InvalidOperationException($"{service.FullName}/{name}: a route of a client stream (and only one) names the "
+                    + "bytes field its request body streams into (StreamBody).");
             }
 
             var verb = route.Verb.ToUpperInvariant();
@@ -184,10 +193,12 @@ internal sealed class RestRouteTable
                 Template = route.Path,
                 Segments = segments,
                 CustomVerb = custom,
-                HasBody = route.Body is null ? verb is "POST" or "PUT" or "PATCH" : route.Body == "*",
+                HasBody = !descriptor.IsClientStreaming && (route.Body is null ? verb is "POST" or "PUT" or "PATCH" : route.Body == "*"),
+                StreamField = streamField,
                 GrpcPath = "/" + service.FullName + "/" + name,
                 Method = descriptor,
                 ClrMethod = method,
+                Deprecated = method.GetCustomAttribute<ApiDeprecatedAttribute>() ?? contract.GetCustomAttribute<ApiDeprecatedAttribute>(),
             };
         }
     }

@@ -17,15 +17,19 @@ namespace PyAirtable.Host.Gateway.Rest;
 /// server streams. Must run first, before routing.
 /// </summary>
 internal sealed class RestTranscodingMiddleware(RequestDelegate next, RestRouteTable routes,
-    Microsoft.Extensions.Options.IOptionsMonitor<RestApiOptions> options)
+    Microsoft.Extensions.Options.IOptionsMonitor<RestApiOptions> options, IConfiguration configuration)
 {
+    /// <summary>The JSON/HTTP API is not served on the probe endpoint: it answers probes and scrapes, not clients.</summary>
+    private readonly int _probePort = Telemetry.PlatformTelemetry.ProbePortOf(configuration);
+
     public Task InvokeAsync(HttpContext context)
     {
         var request = context.Request;
-        if (request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true)
+        if (request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true
+            || context.Connection.LocalPort == _probePort)
         {
             // gRPC-Web's middleware makes the call look like gRPC further in: note how it arrived, for the protocol share.
-            if (request.ContentType.StartsWith("application/grpc-web", StringComparison.OrdinalIgnoreCase))
+            if (request.ContentType?.StartsWith("application/grpc-web", StringComparison.OrdinalIgnoreCase) == true)
             {
                 context.Features.Set(CallProtocolFeature.GrpcWeb);
             }
@@ -93,21 +97,33 @@ internal sealed class RestTranscodingMiddleware(RequestDelegate next, RestRouteT
 
     private static void RewriteAsGrpc(HttpContext context, RestRoute route, byte[] wire)
     {
-        var frame = new byte[wire.Length + 5];
-        BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(1), (uint)wire.Length);
-        wire.CopyTo(frame, 5);
-
         var request = context.Request;
+        Stream body;
+        if (route.Method.IsClientStreaming)
+        {
+            // A client stream: the body becomes its messages as it arrives (bad path or query fields are refused by the
+            // strict marshaller at the first message, as for a unary call, since the problem is set before this).
+            body = RestStreamedBody.For(context, route, wire);
+            request.ContentLength = null;
+        }
+        else
+        {
+            var frame = new byte[wire.Length + 5];
+            BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(1), (uint)wire.Length);
+            wire.CopyTo(frame, 5);
+            body = new MemoryStream(frame, writable: false);
+            request.ContentLength = frame.Length;
+        }
+
         request.Method = HttpMethods.Post;
         request.Path = route.GrpcPath;
         request.QueryString = QueryString.Empty;
         // Grpc.AspNetCore.Server serves HTTP/2 (and 3) only; gRPC-Web's middleware claims HTTP/2 the same way.
         request.Protocol = "HTTP/2";
         request.ContentType = "application/grpc";
-        request.ContentLength = frame.Length;
         request.Headers.Remove("grpc-encoding");
         request.Headers.Remove("grpc-accept-encoding");
-        request.Body = new MemoryStream(frame, writable: false);
+        request.Body = body;
         context.Features.Set<IRequestBodyPipeFeature>(new BufferedRequestBody(PipeReader.Create(request.Body)));
     }
 
