@@ -100,7 +100,7 @@ public sealed class RestUploadTests(FileSystemFilesFixture fixture) : IClassFixt
     }
 
     /// <summary>Sends <paramref name="data"/> as a raw body, through a stream (chunked: the client sends no length).</summary>
-    private static async Task<(HttpStatusCode Status, JsonNode? Json)> SendBytesAsync(HttpClient http, HttpMethod method, string path, byte[] data,
+    internal static async Task<(HttpStatusCode Status, JsonNode? Json)> SendBytesAsync(HttpClient http, HttpMethod method, string path, byte[] data,
         TestUser user)
     {
         using var request = new HttpRequestMessage(method, path) { Content = new StreamContent(new MemoryStream(data), 64 * 1024) };
