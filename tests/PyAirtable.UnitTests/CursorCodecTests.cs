@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Bogus;
+using Microsoft.Extensions.Configuration;
 using PyAirtable.Contracts.Common;
 using PyAirtable.Services.Infrastructure.Errors;
 using PyAirtable.Services.Infrastructure.Pagination;
@@ -208,5 +209,46 @@ public sealed class CursorCodecTests
         Assert.Throws<ArgumentNullException>(() => request.Complete<int>(null!, 0, i => [], codec, "s"));
         Assert.Throws<ArgumentNullException>(() => request.Complete([1], 0, null!, codec, "s"));
         Assert.Throws<ArgumentNullException>(() => request.Complete([1], 0, i => [], null!, "s"));
+    }
+
+    [Fact]
+    public void GenuineCursor_OfTheFirstPage_IsRefused()
+    {
+        // Cursors only open pages after the first; the first page is asked for without one.
+        var codec = NewCodec();
+
+        Assert.False(codec.TryDecode("s", codec.Encode("s", new CursorPosition(1, ["k"])), out _));
+        Assert.False(codec.TryDecode("s", codec.Encode("s", new CursorPosition(0, [])), out _));
+    }
+
+    [Fact]
+    public void SignedCursor_WhosePayloadThisVersionCannotRead_IsRefused_NotAnError()
+    {
+        // A cursor of a future version: signed with the platform's key, but not a payload this build reads.
+        var key = RandomNumberGenerator.GetBytes(32);
+        var codec = new CursorCodec(new FixedKey(key));
+        byte[] body = [1, 0x0A, 0x01, 0x41]; // field 1 (the page, a varint) sent as a string
+        var scope = System.Text.Encoding.UTF8.GetBytes("s");
+        var message = new byte[4 + scope.Length + body.Length];
+        BitConverter.TryWriteBytes(message.AsSpan(0, 4), scope.Length);
+        scope.CopyTo(message.AsSpan(4));
+        body.CopyTo(message.AsSpan(4 + scope.Length));
+        var token = body.Concat(HMACSHA256.HashData(key, message).Take(16)).ToArray();
+
+        Assert.False(codec.TryDecode("s", System.Buffers.Text.Base64Url.EncodeToString(token), out _));
+    }
+
+    [Fact]
+    public async Task CursorKey_FromConfiguration_IsUsed_AndMustBeAtLeast32Bytes()
+    {
+        static CursorKeyProvider With(string key) => new(null!, new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["Pagination:CursorKey"] = key }).Build());
+        var key = RandomNumberGenerator.GetBytes(32);
+        var provider = With(Convert.ToBase64String(key));
+
+        Assert.Throws<InvalidOperationException>(() => provider.CursorKey); // not loaded yet
+        await provider.InitializeAsync(default);
+        Assert.Equal(key, provider.CursorKey);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => With(Convert.ToBase64String(key[..31])).InitializeAsync(default));
     }
 }
