@@ -109,7 +109,9 @@ public sealed partial class EventRelay(
         }
 
         // One statement, so one round trip: lock the relay row (another host holding it means that host relays: skip),
-        // number the next committed rows, and move the counters.
+        // number the next committed rows, and move the counters. The partition counters are read with a lock too: a plain
+        // read sees the statement's snapshot, which predates a relay that committed while this one waited for the relay
+        // row, and would hand out its positions again; a locked read (READ COMMITTED) returns the newest committed row.
         var sequenced = await connection.ExecuteAsync(new CommandDefinition(
             """
             WITH relay AS (
@@ -119,10 +121,12 @@ public sealed partial class EventRelay(
                   FROM platform.outbox o
                  WHERE o.seq IS NULL AND EXISTS (SELECT 1 FROM relay)
                  ORDER BY o.id LIMIT @limit FOR UPDATE
+            ), counters AS (
+                SELECT part, last_pseq FROM platform.event_partitions WHERE EXISTS (SELECT 1 FROM relay) FOR UPDATE
             ), numbered AS (
                 SELECT b.id, b.part, r.last_seq + row_number() OVER (ORDER BY b.id) AS seq,
                        p.last_pseq + row_number() OVER (PARTITION BY b.part ORDER BY b.id) AS pseq
-                  FROM batch b JOIN platform.event_partitions p ON p.part = b.part CROSS JOIN relay r
+                  FROM batch b JOIN counters p ON p.part = b.part CROSS JOIN relay r
             ), parts AS (
                 UPDATE platform.event_partitions p SET last_pseq = m.pseq
                   FROM (SELECT part, max(pseq) AS pseq FROM numbered GROUP BY part) m WHERE p.part = m.part

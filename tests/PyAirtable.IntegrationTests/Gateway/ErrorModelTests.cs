@@ -140,4 +140,17 @@ public sealed class ErrorModelTests(HostFixture hostFixture) : HostTests(hostFix
 
         Assert.Equal(StatusCode.Cancelled, ex.StatusCode);
     }
+
+    [Fact]
+    public async Task UnexpectedErrorCheck_ChargesAnErrorToTheTestWhoseRequestLoggedIt_NotToALaterTest()
+    {
+        var before = InFlightRequests.Started;
+        await Assert.ThrowsAsync<RpcException>(async () => await Service.FailAsync(new FailRequest { Kind = FailureKind.Bug }));
+        Fixture.Host.WaitForQuiet();
+
+        // A test that started after this request (as the next test does when a cancelled call logs late) is not failed by it…
+        Fixture.AssertNoUnexpectedErrors(InFlightRequests.Started);
+        // …while the test that made the request is.
+        Assert.ThrowsAny<Exception>(() => Fixture.AssertNoUnexpectedErrors(before));
+    }
 }

@@ -4,7 +4,9 @@ using Microsoft.Extensions.Logging;
 namespace PyAirtable.IntegrationTests.Infrastructure;
 
 /// <summary>One log entry with the scopes that were open when it was written.</summary>
-public sealed record CapturedLog(string Category, LogLevel Level, string Message, Exception? Exception, IReadOnlyList<object> Scopes)
+/// <param name="Request">The number of the request that logged it (<see cref="InFlightRequests.Current"/>; 0 outside any request).</param>
+public sealed record CapturedLog(string Category, LogLevel Level, string Message, Exception? Exception, IReadOnlyList<object> Scopes,
+    long Request = 0)
 {
     public string? RequestId => Scopes
         .OfType<IEnumerable<KeyValuePair<string, object>>>()
@@ -60,7 +62,7 @@ public sealed class LogSink : ILoggerProvider, ISupportExternalScope
         {
             var scopes = new List<object>();
             sink._scopes.ForEachScope((scope, list) => { if (scope is not null) list.Add(scope); }, scopes);
-            sink._entries.Enqueue(new CapturedLog(category, logLevel, formatter(state, exception), exception, scopes));
+            sink._entries.Enqueue(new CapturedLog(category, logLevel, formatter(state, exception), exception, scopes, InFlightRequests.Current));
         }
     }
 }

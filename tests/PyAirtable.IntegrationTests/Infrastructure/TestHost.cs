@@ -163,18 +163,30 @@ public sealed class TestHost : IAsyncDisposable
     }
 }
 
-/// <summary>A middleware first in the pipeline that counts the requests being served.</summary>
+/// <summary>
+/// A middleware first in the pipeline that counts the requests being served, and numbers each request (process-wide, in the
+/// order they start) so that what a request logs can be told apart from what later requests log.
+/// </summary>
 internal sealed class InFlightRequests : Microsoft.AspNetCore.Hosting.IStartupFilter
 {
+    private static readonly AsyncLocal<long> CurrentRequest = new();
+    private static long _started;
     private int _count;
 
     public int Count => Volatile.Read(ref _count);
+
+    /// <summary>How many requests have started in this process: a request numbered above it starts later.</summary>
+    public static long Started => Interlocked.Read(ref _started);
+
+    /// <summary>The number of the request whose code is running (0 outside any request: background work, the transport).</summary>
+    public static long Current => CurrentRequest.Value;
 
     public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
     {
         app.Use(async (context, nextMiddleware) =>
         {
             Interlocked.Increment(ref _count);
+            CurrentRequest.Value = Interlocked.Increment(ref _started);
             try
             {
                 await nextMiddleware(context);
