@@ -48,18 +48,35 @@ internal readonly record struct CallRow(
     /// </summary>
     public static string VersionOf(string endpoint)
     {
-        var parts = endpoint.Split('/', StringSplitOptions.RemoveEmptyEntries);
-        if (parts.Length == 0)
+        // Every served call passes here: spans, and the common versions as literals, so it allocates nothing for them.
+        var text = endpoint.AsSpan();
+        Span<Range> parts = stackalloc Range[3];
+        var count = text.Split(parts, '/', StringSplitOptions.RemoveEmptyEntries);
+        if (count == 0)
         {
             return "";
         }
 
-        var candidates = parts[0].Split('.');
-        var version = parts.Length == 2 && candidates.Length >= 3 ? candidates[^2] : parts[0];
-        return IsVersion(version) ? version : "";
+        var first = text[parts[0]];
+        var version = first;
+        var lastDot = first.LastIndexOf('.');
+        if (count == 2 && lastDot > 0 && first[..lastDot].LastIndexOf('.') is var dot and >= 0)
+        {
+            version = first[(dot + 1)..lastDot]; // the package's last part: pyairtable.users.v2 of pyairtable.users.v2.UserService
+        }
+
+        return !IsVersion(version) ? "" : version switch
+        {
+            "v1" => "v1",
+            "v2" => "v2",
+            _ => version.ToString(),
+        };
     }
 
     /// <summary><c>v1</c>, <c>v2</c>, <c>v1alpha1</c>: a <c>v</c>, a digit, then letters and digits; at most 16 characters.</summary>
-    private static bool IsVersion(string part) =>
-        part.Length is >= 2 and <= 16 && part[0] == 'v' && char.IsAsciiDigit(part[1]) && part.All(char.IsAsciiLetterOrDigit);
+    private static bool IsVersion(ReadOnlySpan<char> part) =>
+        part.Length is >= 2 and <= 16 && part[0] == 'v' && char.IsAsciiDigit(part[1]) && !part.ContainsAnyExcept(AsciiLettersAndDigits);
+
+    private static readonly System.Buffers.SearchValues<char> AsciiLettersAndDigits =
+        System.Buffers.SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
 }
