@@ -21,14 +21,8 @@ internal sealed class MetricsQueryStore(AnalyticsSession session)
     public async Task<List<HistogramRow>> ReadAsync(
         MetricsResolution resolution, MetricsFilter filter, DateTime start, DateTime end, TimeSpan width, bool byEndpoint, CancellationToken ct)
     {
-        // Table and column names come from this fixed switch, never from the request; every value is a parameter.
-        var (table, time, latency, calls) = resolution switch
-        {
-            MetricsResolution.Raw => ("analytics.calls", "recorded_at", "width_bucket(duration_us, @bounds) - 1", "count(*)"),
-            MetricsResolution.Minute => ("analytics.minute_rollups", "bucket_start", "latency_bucket", "sum(calls)::bigint"),
-            MetricsResolution.Hour => ("analytics.hour_rollups", "bucket_start", "latency_bucket", "sum(calls)::bigint"),
-            _ => throw new ArgumentOutOfRangeException(nameof(resolution)),
-        };
+        var (table, time, calls) = SourceOf(resolution);
+        var latency = resolution == MetricsResolution.Raw ? "width_bucket(duration_us, @bounds) - 1" : "latency_bucket";
         var sql = new StringBuilder($"""
             SELECT date_bin(@width, {time}, @start) AS Bucket, {(byEndpoint ? "endpoint" : "NULL::text")} AS Endpoint,
                    protocol AS Protocol, status_code AS StatusCode, is_error AS IsError,
@@ -36,16 +30,7 @@ internal sealed class MetricsQueryStore(AnalyticsSession session)
               FROM {table}
              WHERE {time} >= @start AND {time} < @end
             """);
-        if (filter.WorkspaceId is not null)
-        {
-            sql.Append(" AND workspace_id = @workspace");
-        }
-
-        if (filter.Endpoint is not null)
-        {
-            sql.Append(" AND endpoint = @endpoint");
-        }
-
+        AppendFilter(sql, filter);
         sql.Append(" GROUP BY 1, 2, 3, 4, 5, 6");
         var rows = await session.Connection.QueryAsync<HistogramRow>(new CommandDefinition(sql.ToString(), new
         {
@@ -58,18 +43,35 @@ internal sealed class MetricsQueryStore(AnalyticsSession session)
     public async Task<List<TransportRow>> ReadTransportsAsync(
         MetricsResolution resolution, MetricsFilter filter, DateTime start, DateTime end, CancellationToken ct)
     {
-        var (table, time, calls) = resolution switch
-        {
-            MetricsResolution.Raw => ("analytics.calls", "recorded_at", "count(*)"),
-            MetricsResolution.Minute => ("analytics.minute_rollups", "bucket_start", "sum(calls)::bigint"),
-            MetricsResolution.Hour => ("analytics.hour_rollups", "bucket_start", "sum(calls)::bigint"),
-            _ => throw new ArgumentOutOfRangeException(nameof(resolution)),
-        };
+        var (table, time, calls) = SourceOf(resolution);
         var sql = new StringBuilder($"""
             SELECT endpoint AS Endpoint, api_version AS ApiVersion, transport AS Transport, {calls} AS Calls
               FROM {table}
              WHERE {time} >= @start AND {time} < @end
             """);
+        AppendFilter(sql, filter);
+        sql.Append(" GROUP BY 1, 2, 3");
+        var rows = await session.Connection.QueryAsync<TransportRow>(new CommandDefinition(sql.ToString(), new
+        {
+            start, end, workspace = filter.WorkspaceId, endpoint = filter.Endpoint,
+        }, session.Transaction, cancellationToken: ct));
+        return rows.AsList();
+    }
+
+    /// <summary>
+    /// The table a resolution reads, its time column and how it counts calls. Table and column names come from this fixed
+    /// switch, never from the request; every value is a parameter.
+    /// </summary>
+    private static (string Table, string Time, string Calls) SourceOf(MetricsResolution resolution) => resolution switch
+    {
+        MetricsResolution.Raw => ("analytics.calls", "recorded_at", "count(*)"),
+        MetricsResolution.Minute => ("analytics.minute_rollups", "bucket_start", "sum(calls)::bigint"),
+        MetricsResolution.Hour => ("analytics.hour_rollups", "bucket_start", "sum(calls)::bigint"),
+        _ => throw new ArgumentOutOfRangeException(nameof(resolution)),
+    };
+
+    private static void AppendFilter(StringBuilder sql, MetricsFilter filter)
+    {
         if (filter.WorkspaceId is not null)
         {
             sql.Append(" AND workspace_id = @workspace");
@@ -79,13 +81,6 @@ internal sealed class MetricsQueryStore(AnalyticsSession session)
         {
             sql.Append(" AND endpoint = @endpoint");
         }
-
-        sql.Append(" GROUP BY 1, 2, 3");
-        var rows = await session.Connection.QueryAsync<TransportRow>(new CommandDefinition(sql.ToString(), new
-        {
-            start, end, workspace = filter.WorkspaceId, endpoint = filter.Endpoint,
-        }, session.Transaction, cancellationToken: ct));
-        return rows.AsList();
     }
 }
 
