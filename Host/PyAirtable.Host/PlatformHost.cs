@@ -178,7 +178,7 @@ public static partial class PlatformHost
         app.UseMiddleware<ClientResetMiddleware>();
         app.UseGatewayAuthentication();
         app.UseMiddleware<CallerContextMiddleware>();
-        app.UseAuthorization();
+        app.UseGatewayAuthorization();
 
         // Public: health and reflection. Everything else needs credentials (the fallback policy).
         app.MapGrpcHealthChecksService().AllowAnonymous();

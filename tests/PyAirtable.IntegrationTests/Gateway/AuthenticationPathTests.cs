@@ -34,6 +34,27 @@ public sealed class AuthenticationPathTests : DatabasePerTest
     }
 
     [Fact]
+    public async Task AVerifiedToken_IsAuthorizedByTheShortcut_OnceTheEndpointsPolicyIsKnown()
+    {
+        const string authorization = "Microsoft.AspNetCore.Authorization";
+        await using var host = await TestHost.StartAsync(Database.ConnectionString, o => o.Settings[$"Logging:LogLevel:{authorization}"] = "Debug");
+        var user = await host.RegisterAsync();
+        host.WaitForQuiet();
+        int Evaluated() => host.Logs.Entries.Count(e => e.Category.StartsWith(authorization, StringComparison.Ordinal)
+            && e.Message.Contains("Authorization was successful", StringComparison.Ordinal));
+        var before = Evaluated();
+        for (var i = 0; i < 3; i++)
+        {
+            await host.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, user.Bearer);
+        }
+
+        host.WaitForQuiet();
+        // The first call (its token verified just now) is authorized by ASP.NET Core's middleware, which also teaches the shortcut
+        // the endpoint's policy; the next ones, with the kept token, are not.
+        Assert.Equal(1, Evaluated() - before);
+    }
+
+    [Fact]
     public async Task AVerifiedToken_IsRefusedOnceLoggedOut_AndOthersKeepTheirs()
     {
         await using var host = await TestHost.StartAsync(Database.ConnectionString);

@@ -4,7 +4,6 @@ using System.Text;
 using System.Text.Encodings.Web;
 using Grpc.Core;
 using Microsoft.AspNetCore.Authentication;
-using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 using ProtoBuf.Grpc;
 using PyAirtable.Contracts.Auth;
@@ -25,7 +24,7 @@ internal sealed class ApiKeyAuthenticationHandler(
     ILoggerFactory loggerFactory,
     UrlEncoder encoder,
     IAuthService auth,
-    IMemoryCache cache,
+    VerifiedApiKeyCache cache,
     RevocationList revocations,
     IOptions<TokenOptions> tokenOptions)
     : AuthenticationHandler<AuthenticationSchemeOptions>(schemeOptions, loggerFactory, encoder)
@@ -51,7 +50,7 @@ internal sealed class ApiKeyAuthenticationHandler(
         VerifiedCredential? verified;
         try
         {
-            if (!TryGetVerified(cache, secret!, out verified))
+            if (!cache.TryGet(secret, out verified))
             {
                 // Forward the key itself: a remote Auth host authenticates this call with it.
                 var call = new CallContext(new CallOptions(headers: new Metadata { { HeaderName, secret! } }, cancellationToken: Context.RequestAborted));
@@ -67,16 +66,13 @@ internal sealed class ApiKeyAuthenticationHandler(
                 }
 
                 verified = Verified(verdict.User);
-                var lifetime = tokenOptions.Value.ApiKeyCacheDuration;
-                if (verdict.ExpiresAt is { } expires && expires - DateTime.UtcNow < lifetime)
+                var keptUntil = DateTimeOffset.UtcNow + tokenOptions.Value.ApiKeyCacheDuration;
+                if (verdict.ExpiresAt is { } expires && new DateTimeOffset(DateTime.SpecifyKind(expires, DateTimeKind.Utc)) < keptUntil)
                 {
-                    lifetime = expires - DateTime.UtcNow;
+                    keptUntil = new DateTimeOffset(DateTime.SpecifyKind(expires, DateTimeKind.Utc));
                 }
 
-                if (lifetime > TimeSpan.Zero)
-                {
-                    cache.Set(CacheKey(secret!), verified, lifetime); // only good verdicts: random keys must not fill memory
-                }
+                cache.Add(secret!, verified, keptUntil); // only good verdicts: random keys must not fill memory
             }
 
             if (await revocations.IsRevokedAsync(verified.CredentialKey, verified.Subject, Context.RequestAborted))
@@ -98,18 +94,6 @@ internal sealed class ApiKeyAuthenticationHandler(
 
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(verified.Identity), SchemeName));
     }
-
-    /// <summary>
-    /// The verdict kept for a key this host has validated (<see cref="TokenOptions.ApiKeyCacheDuration"/>, never past the key's
-    /// expiry), found by the key's SHA-256 so that memory holds no secret; false for anything else, including what cannot be a key.
-    /// </summary>
-    internal static bool TryGetVerified(IMemoryCache cache, string? secret, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out VerifiedCredential? verified)
-    {
-        verified = null;
-        return LooksLikeApiKey(secret) && cache.TryGetValue(CacheKey(secret!), out verified) && verified is not null;
-    }
-
-    private static string CacheKey(string secret) => "api-key:" + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));
 
     private static VerifiedCredential Verified(UserContext user)
     {
@@ -172,4 +156,51 @@ internal static partial class AuthFailure
     public const string Expired = "expired";
     public const string Revoked = "revoked";
     public const string InvalidApiKey = "invalid_api_key";
+}
+
+/// <summary>
+/// The verdicts kept for API keys this host has validated (<see cref="TokenOptions.ApiKeyCacheDuration"/>, never past the key's
+/// expiry), found by the key's SHA-256 so that memory holds no secret.
+/// </summary>
+internal sealed class VerifiedApiKeyCache(TimeProvider time) : VerifiedCredentialCache(time)
+{
+    /// <summary>The kept verdict for <paramref name="secret"/>; false for anything else, including what cannot be a key.</summary>
+    public bool TryGet(string? secret, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out VerifiedCredential? verified)
+    {
+        verified = null;
+        if (!ApiKeyAuthenticationHandler.LooksLikeApiKey(secret))
+        {
+            return false;
+        }
+
+        // Every call with a key passes here: the hash and its hex form stay on the stack.
+        Span<char> key = stackalloc char[KeyLength];
+        WriteKey(secret!, key);
+        if (!TryFind(key, out var found))
+        {
+            return false;
+        }
+
+        verified = found;
+        return true;
+    }
+
+    public void Add(string secret, VerifiedCredential verified, DateTimeOffset keptUntil)
+    {
+        Span<char> key = stackalloc char[KeyLength];
+        WriteKey(secret, key);
+        Keep(new string(key), verified, keptUntil);
+    }
+
+    private const int KeyLength = SHA256.HashSizeInBytes * 2;
+
+    private static void WriteKey(string secret, Span<char> key)
+    {
+        // A key is 47 ASCII characters (LooksLikeApiKey): its UTF-8 bytes are its characters.
+        Span<byte> utf8 = stackalloc byte[secret.Length];
+        Encoding.UTF8.GetBytes(secret, utf8);
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(utf8, hash);
+        Convert.TryToHexString(hash, key, out _);
+    }
 }

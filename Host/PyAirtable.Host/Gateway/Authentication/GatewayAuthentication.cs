@@ -30,6 +30,7 @@ internal static class GatewayAuthentication
         services.AddMemoryCache();
         services.AddSingleton<SigningKeyCache>();
         services.AddSingleton<ValidatedTokenCache>();
+        services.AddSingleton<VerifiedApiKeyCache>();
 
         services.AddAuthentication(PlatformScheme)
             .AddPolicyScheme(PlatformScheme, "Bearer token or API key", o =>
@@ -95,6 +96,7 @@ internal static class GatewayAuthentication
         });
         services.AddSingleton<IAuthorizationPolicyProvider, ScopePolicyProvider>();
         services.AddSingleton<IAuthorizationHandler, ScopeHandler>();
+        services.AddSingleton<EndpointPolicies>();
         services.AddSingleton<IAuthorizationMiddlewareResultHandler, GrpcAuthorizationResultHandler>();
         return services;
     }
@@ -137,7 +139,9 @@ internal sealed class CallerContextMiddleware(RequestDelegate next)
             var feature = context.Features.Get<IRequestMetadataFeature>();
             if (feature is not null)
             {
-                feature.Metadata = feature.Metadata with { UserContext = PlatformClaims.ToUserContext(context.User.Claims) };
+                // A cached credential's caller was derived once; any other principal's is derived from its claims now.
+                var caller = ReadOnlyClaimsIdentity.CallerOf(context.User)?.UserContext ?? PlatformClaims.ToUserContext(context.User.Claims);
+                feature.Metadata = feature.Metadata with { UserContext = caller };
             }
 
             var headers = context.Request.Headers;
@@ -160,8 +164,7 @@ internal sealed class ScopeHandler : AuthorizationHandler<ScopeRequirement>
 {
     protected override Task HandleRequirementAsync(AuthorizationHandlerContext context, ScopeRequirement requirement)
     {
-        var scopes = PlatformClaims.ScopesOf(context.User.Claims);
-        if (context.User.Identity?.IsAuthenticated == true && (scopes.Count == 0 || scopes.Contains(requirement.Scope, StringComparer.Ordinal)))
+        if (context.User.Identity?.IsAuthenticated == true && Holds(context.User, requirement.Scope))
         {
             context.Succeed(requirement);
         }
@@ -171,6 +174,17 @@ internal sealed class ScopeHandler : AuthorizationHandler<ScopeRequirement>
         }
 
         return Task.CompletedTask;
+    }
+
+    private static bool Holds(ClaimsPrincipal user, string scope)
+    {
+        if (ReadOnlyClaimsIdentity.CallerOf(user) is { } caller)
+        {
+            return caller.Holds(scope);
+        }
+
+        var scopes = PlatformClaims.ScopesOf(user.Claims);
+        return scopes.Count == 0 || scopes.Contains(scope, StringComparer.Ordinal);
     }
 }
 
@@ -200,12 +214,17 @@ internal sealed class ScopePolicyProvider(IOptions<AuthorizationOptions> options
 /// PERMISSION_DENIED and a google.rpc.Status (ErrorInfo with reason, cause, request id) instead of
 /// HTTP 401/403, which gRPC clients would only see as a transport failure.
 /// </summary>
-internal sealed class GrpcAuthorizationResultHandler : IAuthorizationMiddlewareResultHandler
+internal sealed class GrpcAuthorizationResultHandler(EndpointPolicies policies) : IAuthorizationMiddlewareResultHandler
 {
     private readonly AuthorizationMiddlewareResultHandler _default = new();
 
     public Task HandleAsync(RequestDelegate next, HttpContext context, AuthorizationPolicy policy, PolicyAuthorizationResult authorizeResult)
     {
+        if (context.GetEndpoint() is { } endpoint)
+        {
+            policies.Learn(endpoint, policy); // the endpoint's combined policy, for GatewayAuthorizationMiddleware's shortcut
+        }
+
         var isGrpc = context.Request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true;
         if (!isGrpc || authorizeResult.Succeeded)
         {

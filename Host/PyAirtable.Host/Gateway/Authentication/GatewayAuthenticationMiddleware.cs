@@ -21,7 +21,7 @@ internal static class GatewayAuthenticationMiddleware
     public static IApplicationBuilder UseGatewayAuthentication(this IApplicationBuilder app)
     {
         var validated = app.ApplicationServices.GetRequiredService<ValidatedTokenCache>();
-        var apiKeys = app.ApplicationServices.GetRequiredService<Microsoft.Extensions.Caching.Memory.IMemoryCache>();
+        var apiKeys = app.ApplicationServices.GetRequiredService<VerifiedApiKeyCache>();
         var authenticating = app.New();
         authenticating.UseAuthentication();
         // WebApplication adds UseAuthentication at the head of the pipeline unless the app's own properties say it is in place;
@@ -36,7 +36,7 @@ internal static class GatewayAuthenticationMiddleware
                 var headers = context.Request.Headers;
                 if (headers.TryGetValue(ApiKeyAuthenticationHandler.HeaderName, out var apiKey))
                 {
-                    return apiKey.Count == 1 && ApiKeyAuthenticationHandler.TryGetVerified(apiKeys, apiKey[0], out var key)
+                    return apiKey.Count == 1 && apiKeys.TryGet(apiKey[0], out var key)
                         ? CachedAsync(context, key, next)
                         : authenticate(context);
                 }
@@ -47,9 +47,12 @@ internal static class GatewayAuthenticationMiddleware
                     return next(context);
                 }
 
-                return BearerToken(authorization.ToString()) is { } token && validated.TryGet(token, out var entry)
-                    ? CachedAsync(context, entry, next)
-                    : authenticate(context);
+                // Kestrel keeps a connection's header value when the next request repeats it: reading the token as a span
+                // keeps the warm path free of copies of it.
+                return authorization.Count == 1 && BearerTokenSpan(authorization[0]) is { IsEmpty: false } token
+                    && validated.TryGet(token, out var entry)
+                        ? CachedAsync(context, entry, next)
+                        : authenticate(context);
             };
         });
     }
@@ -70,6 +73,9 @@ internal static class GatewayAuthenticationMiddleware
     }
 
     /// <summary>The token of an <c>authorization: Bearer …</c> header (the scheme in any case), or null.</summary>
-    internal static string? BearerToken(string header) =>
-        header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header["Bearer ".Length..].Trim() : null;
+    internal static string? BearerToken(string header) => BearerTokenSpan(header) is { IsEmpty: false } token ? token.ToString() : null;
+
+    /// <summary>The token of an <c>authorization: Bearer …</c> header (the scheme in any case), or empty.</summary>
+    internal static ReadOnlySpan<char> BearerTokenSpan(string? header) =>
+        header is not null && header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header.AsSpan("Bearer ".Length).Trim() : default;
 }

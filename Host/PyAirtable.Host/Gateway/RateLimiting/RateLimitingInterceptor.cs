@@ -5,6 +5,7 @@ using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Microsoft.Extensions.Options;
 using PyAirtable.Contracts.Common;
+using PyAirtable.Host.Gateway.Authentication;
 using PyAirtable.Services.Infrastructure.Errors;
 using PyAirtable.Services.Infrastructure.Identity;
 using PyAirtable.Services.Infrastructure.Telemetry;
@@ -84,7 +85,9 @@ internal sealed class RateLimitingInterceptor(GatewayRateLimiter limiter, IOptio
     {
         var keys = new List<LimitKey>(2);
         var user = http.User;
-        if (user.HasClaim(PlatformClaims.Role, PlatformRoles.Service))
+        // A cached credential's caller knows its partitions; any other principal's are read from its claims.
+        var caller = ReadOnlyClaimsIdentity.CallerOf(user);
+        if (caller?.IsService ?? user.HasClaim(PlatformClaims.Role, PlatformRoles.Service))
         {
             // The platform's own services calling each other across hosts: the call that caused it was limited at
             // its edge, and all of them share one service identity, whose bucket would throttle the whole platform.
@@ -93,12 +96,10 @@ internal sealed class RateLimitingInterceptor(GatewayRateLimiter limiter, IOptio
 
         if (user.Identity?.IsAuthenticated == true)
         {
-            // An API key is its own credential; a user's access tokens (one per session) share the user's bucket.
-            var apiKey = user.FindFirst(PlatformClaims.ApiKeyId)?.Value;
-            var credential = apiKey is not null ? "key:" + apiKey : "user:" + user.FindFirst(PlatformClaims.Subject)?.Value;
             if (limits.PerCredential > 0)
             {
-                keys.Add(new LimitKey("per_credential", $"{rpcClass}:credential:{credential}", limits.PerCredential));
+                keys.Add(new LimitKey("per_credential", caller?.PartitionOf(rpcClass) ?? CredentialPartition(user, rpcClass),
+                    limits.PerCredential));
             }
         }
         else if (limits.PerClientIp > 0)
@@ -114,6 +115,14 @@ internal sealed class RateLimitingInterceptor(GatewayRateLimiter limiter, IOptio
         }
 
         return keys;
+    }
+
+    private static string CredentialPartition(System.Security.Claims.ClaimsPrincipal user, string rpcClass)
+    {
+        // An API key is its own credential; a user's access tokens (one per session) share the user's bucket.
+        var apiKey = user.FindFirst(PlatformClaims.ApiKeyId)?.Value;
+        var credential = apiKey is not null ? "key:" + apiKey : "user:" + user.FindFirst(PlatformClaims.Subject)?.Value;
+        return $"{rpcClass}:credential:{credential}";
     }
 
     private static PropertyInfo? FindBaseId(Type type) =>
