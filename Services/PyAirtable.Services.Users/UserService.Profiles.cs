@@ -6,6 +6,7 @@ using PyAirtable.Services.Infrastructure.Errors;
 using PyAirtable.Services.Infrastructure.Events;
 using PyAirtable.Services.Infrastructure.Identity;
 using PyAirtable.Services.Infrastructure.Pagination;
+using PyAirtable.Services.Infrastructure.Requests;
 using PyAirtable.Services.Users.Stores;
 using CallContext = ProtoBuf.Grpc.CallContext;
 
@@ -33,8 +34,7 @@ public sealed partial class UserService
         }
 
         var ct = context.CancellationToken;
-        var noCache = context.ServerCallContext?.RequestHeaders.GetValue(CacheControlHeader)
-            ?.Contains("no-cache", StringComparison.OrdinalIgnoreCase) == true;
+        var noCache = context.GetRequestHeader(CacheControlHeader)?.Contains("no-cache", StringComparison.OrdinalIgnoreCase) == true;
         var generation = _cache.Generation;
         var row = noCache ? null : await _cache.ReadAsync(id);
         if (row is null)

@@ -65,13 +65,26 @@ public sealed partial class UserService(
             return ids;
         }
 
-        var others = ids.Where(id => caller.UserId != id.ToString()).ToList();
-        var shared = others.Count == 0
-            ? []
-            : (await permissions.FilterSharedWorkspaceUsersAsync(
-                new FilterSharedWorkspaceUsersRequest { UserIds = others.Select(o => o.ToString()).ToList() }, context))
-                .UserIds.Select(Guid.Parse).ToHashSet();
-        return ids.Where(id => caller.UserId == id.ToString() || shared.Contains(id)).ToList();
+        // Reading one's own profile is the hot read: no allocation for it (the caller's id is parsed, not each id formatted).
+        Guid? self = Guid.TryParse(caller.UserId, out var own) ? own : null;
+        List<Guid>? others = null;
+        foreach (var id in ids)
+        {
+            if (id != self)
+            {
+                (others ??= []).Add(id);
+            }
+        }
+
+        if (others is null)
+        {
+            return ids;
+        }
+
+        var shared = (await permissions.FilterSharedWorkspaceUsersAsync(
+                new FilterSharedWorkspaceUsersRequest { UserIds = others.ConvertAll(o => o.ToString()) }, context))
+            .UserIds.Select(Guid.Parse).ToHashSet();
+        return ids.FindAll(id => id == self || shared.Contains(id));
     }
 
     private static void EnsureCanWrite(UserContext caller, Guid id)

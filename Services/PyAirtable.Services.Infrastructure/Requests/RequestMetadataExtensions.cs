@@ -33,6 +33,18 @@ public static class RequestMetadataExtensions
     public static RequestMetadata GetRequestMetadata(this ServerCallContext context) =>
         context.GetHttpContext().GetRequestMetadata();
 
+    /// <summary>
+    /// The first value of a request header, or null. Read from the HTTP request: <see cref="ServerCallContext.RequestHeaders"/>
+    /// copies every header into gRPC metadata (names lower-cased) on first use, a cost on every call of a hot read.
+    /// </summary>
+    public static string? GetRequestHeader(this CallContext context, string name)
+    {
+        // GetHttpContext finds an in-process call's context too (InProcessServerCall).
+        return context.ServerCallContext?.GetHttpContext().Request.Headers.TryGetValue(name, out var values) == true && values.Count > 0
+            ? values[0]
+            : null;
+    }
+
     /// <summary>For protobuf-net.Grpc methods that take a <see cref="CallContext"/>.</summary>
     public static RequestMetadata GetRequestMetadata(this CallContext context) =>
         context.ServerCallContext?.GetRequestMetadata()
