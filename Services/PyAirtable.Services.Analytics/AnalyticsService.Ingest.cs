@@ -81,7 +81,7 @@ public sealed partial class AnalyticsService
             await db.Calls.InsertAsync(rows, ct);
         }
 
-        await tails.PublishAsync([.. rows.Select(r => r.ToContract())]);
+        await tails.PublishAsync(rows);
         rows.Clear();
     }
 

@@ -103,7 +103,7 @@ internal sealed partial class CallWriter(
             }
         }
 
-        await tails.PublishAsync([.. batch.Select(r => r.ToContract())]);
+        await tails.PublishAsync(batch);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Analytics: {Calls} recorded calls could not be written to PostgreSQL and were dropped")]

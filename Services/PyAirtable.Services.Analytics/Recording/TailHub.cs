@@ -14,13 +14,23 @@ namespace PyAirtable.Services.Analytics.Recording;
 /// <c>{InstanceName}analytics:tail</c> (protobuf <see cref="TailMetricsResponse"/>), and every host that has tails
 /// subscribes and hands each call to its matching tails. Without Redis (single-instance mode) batches go straight to
 /// this host's tails. Pub/sub is at most once: a call published while Redis is down reaches no tail (it is still stored).
+/// <para>
+/// A batch is converted and published only when some host listens (<c>PUBSUB NUMSUB</c>, asked after the batch is written):
+/// most of the time nobody tails, and every served call would otherwise pay for its message. A tail that started before the
+/// question is counted, so it still gets every call written after it started.
+/// </para>
 /// </summary>
 public sealed partial class TailHub : IAsyncDisposable
 {
     /// <summary>Calls a tail may fall behind by before the oldest are skipped.</summary>
     public const int TailCapacity = 10_000;
 
+    /// <summary>How long a batch waits to learn whether anyone tails: a hung Redis must not hold up the writer for long.</summary>
+    private static readonly TimeSpan ListenerQuestionTimeout = TimeSpan.FromMilliseconds(250);
+
     private readonly IConnectionMultiplexer? _redis;
+    private readonly RedisSharedState? _shared; // its breaker: while it is open, nobody could be reached anyway
+    private readonly string _channelName;
     private readonly RedisChannel _channel;
     private readonly ILogger<TailHub> _logger;
     private readonly Lock _gate = new();
@@ -33,7 +43,9 @@ public sealed partial class TailHub : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(redisOptions);
         _redis = services.GetService<IConnectionMultiplexer>();
-        _channel = RedisChannel.Literal(redisOptions.Value.InstanceName + "analytics:tail");
+        _shared = services.GetService<ISharedState>() as RedisSharedState;
+        _channelName = redisOptions.Value.InstanceName + "analytics:tail";
+        _channel = RedisChannel.Literal(_channelName);
         _logger = logger;
     }
 
@@ -50,21 +62,30 @@ public sealed partial class TailHub : IAsyncDisposable
     }
 
     /// <summary>Sends calls just written to the tails of every host.</summary>
-    internal async Task PublishAsync(IReadOnlyList<ApiMetrics> metrics)
+    internal async Task PublishAsync(IReadOnlyList<CallRow> calls)
     {
-        if (metrics.Count == 0)
+        if (calls.Count == 0)
         {
             return;
         }
 
         if (_redis is null)
         {
-            Deliver(metrics);
+            if (SubscriberCount > 0)
+            {
+                Deliver([.. calls.Select(c => c.ToContract())]);
+            }
+
+            return;
+        }
+
+        if (!await AnyoneListensAsync())
+        {
             return;
         }
 
         using var buffer = new MemoryStream();
-        Serializer.Serialize(buffer, new TailMetricsResponse { Metrics = [.. metrics] });
+        Serializer.Serialize(buffer, new TailMetricsResponse { Metrics = [.. calls.Select(c => c.ToContract())] });
         try
         {
             // Fire and forget: a hung Redis must not hold up the writer (and so fill the buffer).
@@ -73,6 +94,27 @@ public sealed partial class TailHub : IAsyncDisposable
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
             WarnOnce(ex);
+        }
+    }
+
+    /// <summary>Whether any host subscribes to the tail channel now; false when Redis cannot say so quickly.</summary>
+    private async Task<bool> AnyoneListensAsync()
+    {
+        if (_shared?.IsFailingFast == true)
+        {
+            return false;
+        }
+
+        try
+        {
+            var reply = await _redis!.GetDatabase().ExecuteAsync("PUBSUB", "NUMSUB", _channelName).WaitAsync(ListenerQuestionTimeout);
+            // [channel, subscribers]
+            return reply.Resp2Type == ResultType.Array && (RedisResult[])reply! is [_, var count] && (long)count > 0;
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            WarnOnce(ex);
+            return false;
         }
     }
 
