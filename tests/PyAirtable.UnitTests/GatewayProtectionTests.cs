@@ -31,6 +31,9 @@ public sealed class GatewayProtectionTests
         Assert.Equal("writes", options.ClassOf("/pyairtable.users.v1.UserService/DeactivateUser"));
         Assert.Equal("default", options.ClassOf("/pyairtable.auth.v1.AuthService/Login"));
         Assert.Equal("unlimited", options.ClassOf("/grpc.health.v1.Health/Check"));
+        // What a served call reads: the same, worked out once per method.
+        Assert.Equal(("reads", options.LimitsOf("reads")), options.Resolve("/pyairtable.users.v1.UserService/GetUser"));
+        Assert.Equal(("unlimited", new ResolvedLimits(0, 0, 0)), options.Resolve("/grpc.health.v1.Health/Check"));
     }
 
     [Fact]

@@ -6,16 +6,20 @@ using Microsoft.AspNetCore.Authorization.Policy;
 namespace PyAirtable.Host.Gateway.Authentication;
 
 /// <summary>
-/// ASP.NET Core's authorization middleware, with one shortcut: a call made with a credential this host has verified before
-/// (its principal wraps a <see cref="ReadOnlyClaimsIdentity"/>), to an endpoint whose policy asks only for an authenticated
-/// caller and scopes, and whose scopes the credential holds, goes straight on. That is exactly when the middleware would let
-/// it through; its per-call cost is an authentication result, a ticket, two dictionaries, an authorization context, a
-/// requirement set and the handlers' enumerators, most of an authenticated call's authorization work.
+/// ASP.NET Core's authorization middleware, with two shortcuts, each taken exactly when the middleware would let the call through:
+/// <list type="bullet">
+/// <item>a call to a public endpoint (<c>[AllowAnonymous]</c>) whose policy names no authentication scheme, for which the
+/// middleware would only build an authentication result and go on;</item>
+/// <item>a call made with a credential this host has verified before (its principal wraps a <see cref="ReadOnlyClaimsIdentity"/>)
+/// to an endpoint whose policy asks only for an authenticated caller and scopes, all of which the credential holds.</item>
+/// </list>
+/// The middleware's per-call cost is a request scope, an authentication result and ticket, two dictionaries, an authorization
+/// context, a requirement set and the handlers' enumerators: most of a cached read's authorization work.
 /// <para>
-/// Everything else takes the middleware: anonymous and public calls, calls with a credential verified just now, and every
-/// call the shortcut would refuse, so refusals stay the middleware's (and <see cref="GrpcAuthorizationResultHandler"/>'s).
-/// An endpoint's policy is the one the middleware combined for it, learnt from its first authorized call; the shortcut is off
-/// when an authorization handler other than the platform's is registered, since it could not know what that handler decides.
+/// Everything else takes the middleware: anonymous calls to protected endpoints, calls with a credential verified just now, and
+/// every call the shortcut would refuse, so refusals stay the middleware's (and <see cref="GrpcAuthorizationResultHandler"/>'s).
+/// A protected endpoint's policy is the one the middleware combined for it, learnt from its first authorized call; the shortcuts
+/// are off when an authorization handler other than the platform's is registered, since they could not know what it decides.
 /// </para>
 /// </summary>
 internal static class GatewayAuthorizationMiddleware
@@ -47,16 +51,41 @@ internal static class GatewayAuthorizationMiddleware
             var authorize = standard.Build();
             return context =>
             {
-                if (ReadOnlyClaimsIdentity.CallerOf(context.User) is { } caller && context.GetEndpoint() is { } endpoint
-                    && policies.Find(endpoint) is { } scopes && HoldsAll(caller, scopes))
+                if (context.GetEndpoint() is not { } endpoint)
                 {
-                    context.Items[AuthorizationInvokedKey] = AuthorizationInvoked;
-                    return next(context);
+                    return authorize(context);
                 }
 
-                return authorize(context);
+                if (endpoint.Metadata.GetMetadata<IAllowAnonymous>() is not null)
+                {
+                    // A public endpoint (health, reflection, Register…): the middleware would only authenticate again with
+                    // the schemes its policy names, and go on whatever the outcome. None named: nothing for it to do.
+                    return policies.IsOpen(endpoint) switch
+                    {
+                        true => Authorized(context, next),
+                        false => authorize(context),
+                        null => LearnThenAuthorizeAsync(context, endpoint, policies, authorize),
+                    };
+                }
+
+                return ReadOnlyClaimsIdentity.CallerOf(context.User) is { } caller && policies.Find(endpoint) is { } scopes
+                    && HoldsAll(caller, scopes)
+                        ? Authorized(context, next)
+                        : authorize(context);
             };
         });
+    }
+
+    private static Task Authorized(HttpContext context, RequestDelegate next)
+    {
+        context.Items[AuthorizationInvokedKey] = AuthorizationInvoked;
+        return next(context);
+    }
+
+    private static async Task LearnThenAuthorizeAsync(HttpContext context, Endpoint endpoint, EndpointPolicies policies, RequestDelegate authorize)
+    {
+        await policies.LearnOpenAsync(endpoint);
+        await authorize(context);
     }
 
     private static bool HoldsAll(VerifiedCaller caller, string[] scopes)
@@ -74,13 +103,28 @@ internal static class GatewayAuthorizationMiddleware
 }
 
 /// <summary>
-/// Per endpoint, the scopes its policy asks for when that policy asks only for an authenticated caller and scopes (what
-/// <see cref="GatewayAuthorizationMiddleware"/> may decide itself), learnt from the policy the authorization middleware
-/// combined for the endpoint. Endpoints are a fixed set, so this is bounded.
+/// What <see cref="GatewayAuthorizationMiddleware"/> may decide itself, per endpoint: for a protected endpoint, the scopes its
+/// policy asks for when that policy asks only for an authenticated caller and scopes, learnt from the policy the authorization
+/// middleware combined for it; for a public one, whether its policy names no scheme. Endpoints are a fixed set: bounded.
 /// </summary>
-internal sealed class EndpointPolicies
+internal sealed class EndpointPolicies(IAuthorizationPolicyProvider provider)
 {
     private readonly ConcurrentDictionary<Endpoint, string[]?> _scopes = new();
+    private readonly ConcurrentDictionary<Endpoint, bool> _open = new();
+
+    /// <summary>
+    /// Whether a public (<c>[AllowAnonymous]</c>) endpoint's policy names no authentication scheme, so that the authorization
+    /// middleware would do nothing for its calls; null until learnt (<see cref="LearnOpenAsync"/>).
+    /// </summary>
+    public bool? IsOpen(Endpoint endpoint) => _open.TryGetValue(endpoint, out var open) ? open : null;
+
+    /// <summary>Combines the endpoint's policy as the authorization middleware does, and keeps whether it names a scheme.</summary>
+    public async Task LearnOpenAsync(Endpoint endpoint)
+    {
+        var policy = await AuthorizationPolicy.CombineAsync(provider, endpoint.Metadata.GetOrderedMetadata<IAuthorizeData>(),
+            endpoint.Metadata.GetOrderedMetadata<AuthorizationPolicy>());
+        _open.TryAdd(endpoint, policy is null || policy.AuthenticationSchemes.Count == 0);
+    }
 
     /// <summary>The scopes the endpoint's policy asks for; null when the policy is not known yet or asks for more.</summary>
     public string[]? Find(Endpoint endpoint) => _scopes.GetValueOrDefault(endpoint);

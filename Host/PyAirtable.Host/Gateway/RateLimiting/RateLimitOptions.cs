@@ -48,6 +48,19 @@ public sealed class RateLimitOptions
     /// <summary>Airtable's figures: 50 requests/s per token, 5/s per base; 20/s per address for anonymous calls.</summary>
     internal static readonly ResolvedLimits Defaults = new(PerCredential: 50, PerBase: 5, PerClientIp: 20);
 
+    // Per served method (a fixed set): its class and limits. On this instance, so a configuration reload (a new instance)
+    // starts afresh; read on every call, which would otherwise cut the method's path and build its limits each time.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (string Class, ResolvedLimits Limits)> _byMethod =
+        new(StringComparer.Ordinal);
+
+    /// <summary>The class of a served method and its limits (<see cref="ClassOf"/>, <see cref="LimitsOf"/>), worked out once.</summary>
+    internal (string Class, ResolvedLimits Limits) Resolve(string method) =>
+        _byMethod.GetOrAdd(method, static (m, options) =>
+        {
+            var rpcClass = options.ClassOf(m);
+            return (rpcClass, options.LimitsOf(rpcClass));
+        }, this);
+
     /// <summary>The class of <paramref name="method"/> (a gRPC method path, <c>/package.Service/Method</c>).</summary>
     public string ClassOf(string method)
     {

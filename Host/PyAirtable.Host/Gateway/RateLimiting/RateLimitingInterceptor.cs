@@ -65,8 +65,12 @@ internal sealed class RateLimitingInterceptor(GatewayRateLimiter limiter, IOptio
             return;
         }
 
-        var rpcClass = settings.ClassOf(context.Method);
-        var limits = settings.LimitsOf(rpcClass);
+        var (rpcClass, limits) = settings.Resolve(context.Method);
+        if (limits is { PerCredential: 0, PerBase: 0, PerClientIp: 0 })
+        {
+            return; // an unlimited class (health, reflection)
+        }
+
         var keys = KeysOf(request, context.GetHttpContext(), rpcClass, limits);
         if (keys.Count == 0)
         {
