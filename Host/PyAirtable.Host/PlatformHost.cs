@@ -95,19 +95,17 @@ public static partial class PlatformHost
         services.AddHttpContextAccessor();
         services.AddSingleton<StrictMarshallerFactory>();
         services.AddSingleton(sp => ProtoBuf.Grpc.Configuration.BinderConfiguration.Create([sp.GetRequiredService<StrictMarshallerFactory>()]));
-        // The interceptors keep no per-call state: grpc-dotnet takes them from DI when registered there, and otherwise builds
-        // each of them anew (with ActivatorUtilities) for every call.
-        services.AddSingleton<ErrorMappingInterceptor>();
-        services.AddSingleton<CallWorkspaceInterceptor>();
-        services.AddSingleton<RateLimitingInterceptor>();
+        // The interceptor keeps no per-call state: grpc-dotnet takes it from DI when registered there, and otherwise builds
+        // it anew (with ActivatorUtilities) for every call.
+        services.AddSingleton<ErrorMapping>();
+        services.AddSingleton<CallWorkspaceNotes>();
+        services.AddSingleton<RateLimitChecks>();
+        services.AddSingleton<GatewayInterceptor>();
         services.AddCodeFirstGrpc(o =>
         {
-            o.Interceptors.Add<ErrorMappingInterceptor>();
-            // Notes the request's workspace for the call's analytics record, before a refusal can end the call.
-            o.Interceptors.Add<CallWorkspaceInterceptor>();
-            // Inside error mapping (a refusal is a PlatformException like any other), outside every service.
-            o.Interceptors.Add<RateLimitingInterceptor>();
-            o.EnableDetailedErrors = false; // never send exception text; ErrorMappingInterceptor decides what callers see
+            // Error mapping, the call's workspace for analytics, then rate limits: one interceptor (see why there).
+            o.Interceptors.Add<GatewayInterceptor>();
+            o.EnableDetailedErrors = false; // never send exception text; ErrorMapping decides what callers see
         });
 
         services.AddPlatformInfrastructure(builder.Configuration);

@@ -34,7 +34,7 @@ internal sealed class RpcMetricsMiddleware(RequestDelegate next, PlatformMetrics
                 var transport = context.Features.Get<Gateway.Rest.CallProtocolFeature>()?.Name ?? "grpc";
                 metrics.RecordRpc(grpc.Method.ServiceName, grpc.Method.Name, status, elapsed.TotalSeconds, transport);
                 // The caller as authenticated (the principal outlives the pipeline that set it); the workspace when the
-                // request named one (CallWorkspaceInterceptor), never looked up.
+                // request named one (CallWorkspaceNotes), never looked up.
                 _recorder?.Record(new ServedCall(DateTime.UtcNow, grpc.Method.FullName, status, elapsed,
                     context.User.FindFirst(PlatformClaims.Subject)?.Value, context.Features.Get<CallWorkspaceFeature>()?.WorkspaceId,
                     transport));

@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Reflection;
 using Grpc.Core;
-using Grpc.Core.Interceptors;
 using Microsoft.Extensions.Options;
 using PyAirtable.Contracts.Common;
 using PyAirtable.Host.Gateway.Authentication;
@@ -18,45 +17,15 @@ namespace PyAirtable.Host.Gateway.RateLimiting;
 /// credential) and with the decoded request (it needs the base): an ASP.NET Core rate limiter would answer HTTP
 /// 429, which gRPC clients see as UNAVAILABLE. A request names a base by a string property <c>BaseId</c>.
 /// </summary>
-internal sealed class RateLimitingInterceptor(GatewayRateLimiter limiter, IOptionsMonitor<RateLimitOptions> options, PlatformMetrics metrics)
-    : Interceptor
+internal sealed class RateLimitChecks(GatewayRateLimiter limiter, IOptionsMonitor<RateLimitOptions> options, PlatformMetrics metrics)
 {
     /// <summary>The request-field convention that names a base.</summary>
     public const string BaseIdProperty = "BaseId";
 
     private static readonly ConcurrentDictionary<Type, PropertyInfo?> BaseIdOf = new();
 
-    public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
-        TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
-    {
-        await CheckAsync(request, context);
-        return await continuation(request, context);
-    }
-
-    public override async Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(
-        IAsyncStreamReader<TRequest> requestStream, ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation)
-    {
-        await CheckAsync<object>(null, context);
-        return await continuation(requestStream, context);
-    }
-
-    public override async Task ServerStreamingServerHandler<TRequest, TResponse>(
-        TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context,
-        ServerStreamingServerMethod<TRequest, TResponse> continuation)
-    {
-        await CheckAsync(request, context);
-        await continuation(request, responseStream, context);
-    }
-
-    public override async Task DuplexStreamingServerHandler<TRequest, TResponse>(
-        IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream, ServerCallContext context,
-        DuplexStreamingServerMethod<TRequest, TResponse> continuation)
-    {
-        await CheckAsync<object>(null, context);
-        await continuation(requestStream, responseStream, context);
-    }
-
-    private async ValueTask CheckAsync<TRequest>(TRequest? request, ServerCallContext context)
+    /// <summary>Takes the call's permits; throws RESOURCE_EXHAUSTED when a bucket has none (the request is null for streams).</summary>
+    public async ValueTask CheckAsync<TRequest>(TRequest? request, ServerCallContext context)
         where TRequest : class
     {
         var settings = options.CurrentValue;

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Reflection;
 using Grpc.Core;
-using Grpc.Core.Interceptors;
 
 namespace PyAirtable.Host.Telemetry;
 
@@ -12,12 +11,13 @@ internal sealed class CallWorkspaceFeature(string workspaceId)
 }
 
 /// <summary>
-/// Notes the workspace of a call whose request names one by a string property <c>WorkspaceId</c> (the contracts'
+/// Notes (for <see cref="Gateway.GatewayInterceptor"/>) the workspace of a call whose request names one by a string property
+/// <c>WorkspaceId</c> (the contracts'
 /// convention, as <c>BaseId</c> is for bases), so <see cref="RpcMetricsMiddleware"/> can record it. Only what the
 /// request says, never a lookup: calls that name a base but no workspace, and client-streaming calls, are recorded
 /// without one. Nothing is done while recording is off.
 /// </summary>
-internal sealed class CallWorkspaceInterceptor(IServiceProvider services) : Interceptor
+internal sealed class CallWorkspaceNotes(IServiceProvider services)
 {
     public const string WorkspaceIdProperty = "WorkspaceId";
 
@@ -25,22 +25,7 @@ internal sealed class CallWorkspaceInterceptor(IServiceProvider services) : Inte
 
     private readonly bool _enabled = services.GetService<PyAirtable.Services.Infrastructure.Telemetry.ICallRecorder>() is { Enabled: true };
 
-    public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
-        TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
-    {
-        Note(request, context);
-        return continuation(request, context);
-    }
-
-    public override Task ServerStreamingServerHandler<TRequest, TResponse>(
-        TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context,
-        ServerStreamingServerMethod<TRequest, TResponse> continuation)
-    {
-        Note(request, context);
-        return continuation(request, responseStream, context);
-    }
-
-    private void Note<TRequest>(TRequest request, ServerCallContext context)
+    public void Note<TRequest>(TRequest request, ServerCallContext context)
         where TRequest : class
     {
         if (_enabled && WorkspaceIdOf.GetOrAdd(request.GetType(), Find) is { } property
