@@ -70,4 +70,44 @@ public sealed class LocalPermitLeasesTests
 
         Assert.False(leases.TryTake("p"));
     }
+
+    [Fact]
+    public void HalfWayThroughALease_OneCallerIsToldToTakeTheNext_AndItIsSpentOnceTheCurrentIsGone()
+    {
+        var leases = Leases();
+        leases.Add("p", 10);
+        var told = Enumerable.Range(0, 10).Select(_ => leases.TryTake("p", out var takeNext) ? takeNext : throw new InvalidOperationException())
+            .ToList();
+        Assert.Equal(1, told.Count(t => t)); // once, while the next lease is on its way
+        Assert.True(told[4]); // at half: 5 left
+
+        leases.AddNext("p", 4);
+        Assert.Equal([true, true, true, true, false], Enumerable.Range(0, 5).Select(_ => leases.TryTake("p")));
+    }
+
+    [Fact]
+    public void TheNextLease_LivesItsOwnLifetime_NotTheCurrentOnes()
+    {
+        var leases = Leases();
+        leases.Add("p", 10);
+        _time.Advance(TimeSpan.FromMilliseconds(100));
+        leases.AddNext("p", 10); // granted at 100 ms: good until 350 ms
+        _time.Advance(TimeSpan.FromMilliseconds(200)); // 300 ms: the current lease (until 250 ms) is gone, the next is good
+        Assert.True(leases.TryTake("p"));
+        _time.Advance(TimeSpan.FromMilliseconds(50)); // 350 ms
+        Assert.False(leases.TryTake("p"));
+    }
+
+    [Fact]
+    public void ANextLeaseThatCouldNotBeHad_LetsTheNextCallerTryAgain()
+    {
+        var leases = Leases();
+        leases.Add("p", 4);
+        Assert.True(leases.TryTake("p", out var first) && !first);
+        Assert.True(leases.TryTake("p", out var second) && second); // 2 left: half
+        Assert.True(leases.TryTake("p", out var third) && !third); // already on its way
+        leases.AddNext("p", 0); // refused, or Redis failed
+        Assert.True(leases.TryTake("p", out var fourth) && fourth);
+        Assert.False(leases.TryTake("p", out _));
+    }
 }

@@ -111,8 +111,13 @@ internal sealed partial class GatewayRateLimiter : IAsyncDisposable
     private async ValueTask<RateLimitRefusal?> TakeLeasedAsync(LocalPermitLeases leases, LimitKey key, CancellationToken cancellationToken)
     {
         // Most calls of a busy partition spend a permit this host already holds: no round trip.
-        if (leases.TryTake(key.Partition))
+        if (leases.TryTake(key.Partition, out var takeNext))
         {
+            if (takeNext)
+            {
+                _ = TakeNextLeaseAsync(leases, key);
+            }
+
             return null;
         }
 
@@ -148,6 +153,32 @@ internal sealed partial class GatewayRateLimiter : IAsyncDisposable
         finally
         {
             gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Takes a partition's next lease while its callers still spend the current one (no call waits for it). Only a lease from
+    /// the shared bucket counts: while Redis is out the in-memory buckets decide each call, and a refused lease is no lease.
+    /// </summary>
+    private async Task TakeNextLeaseAsync(LocalPermitLeases leases, LimitKey key)
+    {
+        var granted = 0;
+        try
+        {
+            if (!FailingOpen)
+            {
+                var size = leases.SizeFor(key.PerSecond);
+                using var acquired = await AcquireAsync(key, size, CancellationToken.None);
+                granted = acquired.Shared && acquired.Lease.IsAcquired ? size : 0;
+            }
+        }
+        catch (Exception ex) when (ex is ObjectDisposedException or RedisException or TimeoutException)
+        {
+            // shutting down, or Redis failed past the limiter's own handling: the next caller takes a lease at the gate
+        }
+        finally
+        {
+            leases.AddNext(key.Partition, granted);
         }
     }
 

@@ -7,10 +7,15 @@ namespace PyAirtable.Host.Gateway.RateLimiting;
 /// a Redis round trip each. A host takes a lease of <see cref="SizeFor"/> permits (a fraction of the bucket's rate) when
 /// it has none left, and keeps them for at most <see cref="Lifetime"/>; what is unused then is thrown away.
 /// <para>
-/// What it changes: no call is ever admitted without a permit that Redis granted, so the shared limit is never
-/// exceeded over a second; but permits held by one host are not available to the others, so a caller spread over N
-/// hosts can be refused up to (lease − 1) × N calls early per lifetime. Buckets of under 2 / <see cref="Fraction"/>
-/// per second lease one permit at a time (behaviour as without leases).
+/// When half of a lease is spent, one caller is told to take the next lease ahead of need (<see cref="TryTake(string, out bool)"/>),
+/// so that a busy partition's callers do not queue at the refill gate for a round trip each time a lease runs out. The next
+/// lease is held apart with its own lifetime and is spent once the current one is gone.
+/// </para>
+/// <para>
+/// What it changes: no call is ever admitted without a permit that Redis granted, and no permit outlives its own lease,
+/// so the shared limit is never exceeded over a second; but permits held by one host are not available to the others, so a
+/// caller spread over N hosts can be refused up to (2 × lease − 1) × N calls early per lifetime. Buckets of under
+/// 2 / <see cref="Fraction"/> per second lease one permit at a time (behaviour as without leases).
 /// </para>
 /// </summary>
 internal sealed class LocalPermitLeases
@@ -43,8 +48,16 @@ internal sealed class LocalPermitLeases
     public int SizeFor(int perSecond) => Math.Clamp((int)(perSecond * Fraction), 1, Math.Min(MaxLease, perSecond));
 
     /// <summary>Spends one permit held for <paramref name="partition"/>; false when none is left or they expired.</summary>
-    public bool TryTake(string partition)
+    public bool TryTake(string partition) => TryTake(partition, out _);
+
+    /// <summary>
+    /// Spends one permit held for <paramref name="partition"/>; false when none is left or they expired. <paramref name="takeNext"/>
+    /// is true for one caller when the permits run low and no next lease is held or on its way: that caller should take it
+    /// (and report with <see cref="AddNext"/>) without making its own call wait.
+    /// </summary>
+    public bool TryTake(string partition, out bool takeNext)
     {
+        takeNext = false;
         var now = _time.GetTimestamp();
         SweepIfDue(now);
         if (!_leases.TryGetValue(partition, out var lease))
@@ -56,10 +69,22 @@ internal sealed class LocalPermitLeases
         {
             if (lease.Remaining <= 0 || now >= lease.ExpiresAt)
             {
-                return false;
+                // The current lease is spent or gone: the next one, if it came and is still good, takes over.
+                if (lease.NextRemaining <= 0 || now >= lease.NextExpiresAt)
+                {
+                    return false;
+                }
+
+                (lease.Remaining, lease.ExpiresAt, lease.LowMark) = (lease.NextRemaining, lease.NextExpiresAt, lease.NextRemaining / 2);
+                lease.NextRemaining = 0;
             }
 
             lease.Remaining--;
+            if (!lease.TakingNext && lease.NextRemaining == 0 && lease.Remaining <= lease.LowMark && lease.LowMark > 0)
+            {
+                lease.TakingNext = takeNext = true;
+            }
+
             return true;
         }
     }
@@ -79,6 +104,25 @@ internal sealed class LocalPermitLeases
             // Expired permits are gone; fresh ones live one lifetime from their grant.
             lease.Remaining = now >= lease.ExpiresAt ? permits : lease.Remaining + permits;
             lease.ExpiresAt = now + _lifetimeTicks;
+            lease.LowMark = permits / 2;
+        }
+    }
+
+    /// <summary>
+    /// Keeps the next lease taken ahead of need (<paramref name="permits"/>, 0 when none could be had), to be spent once the
+    /// current one is gone: its permits live one lifetime from now, however long the current one lasts.
+    /// </summary>
+    public void AddNext(string partition, int permits)
+    {
+        var now = _time.GetTimestamp();
+        var lease = _leases.GetOrAdd(partition, _ => new Lease());
+        lock (lease)
+        {
+            lease.TakingNext = false;
+            if (permits > 0)
+            {
+                (lease.NextRemaining, lease.NextExpiresAt) = (permits, now + _lifetimeTicks);
+            }
         }
     }
 
@@ -106,7 +150,7 @@ internal sealed class LocalPermitLeases
             bool expired;
             lock (lease)
             {
-                expired = now >= lease.ExpiresAt;
+                expired = now >= lease.ExpiresAt && (lease.NextRemaining <= 0 || now >= lease.NextExpiresAt) && !lease.TakingNext;
             }
 
             if (expired)
@@ -122,6 +166,10 @@ internal sealed class LocalPermitLeases
     {
         public int Remaining;
         public long ExpiresAt;
+        public int LowMark; // the next lease is taken when no more than this is left of the current one
+        public int NextRemaining;
+        public long NextExpiresAt;
+        public bool TakingNext;
         public readonly SemaphoreSlim Gate = new(1, 1);
     }
 }
