@@ -101,6 +101,9 @@ public static partial class PlatformHost
         services.AddSingleton<CallWorkspaceNotes>();
         services.AddSingleton<RateLimitChecks>();
         services.AddSingleton<GatewayInterceptor>();
+        // GatewayAuthorizationMiddleware (always in the pipeline) lets a call through without the authorization middleware's
+        // per-call item that this check reads; CORS is not endpoint metadata here (UsePlatformCors).
+        services.Configure<Microsoft.AspNetCore.Routing.RouteOptions>(o => o.SuppressCheckForUnhandledSecurityMetadata = true);
         services.AddCodeFirstGrpc(o =>
         {
             // Error mapping, the call's workspace for analytics, then rate limits: one interceptor (see why there).

@@ -36,7 +36,7 @@ internal sealed class RpcMetricsMiddleware(RequestDelegate next, PlatformMetrics
                 // The caller as authenticated (the principal outlives the pipeline that set it); the workspace when the
                 // request named one (CallWorkspaceNotes), never looked up.
                 _recorder?.Record(new ServedCall(DateTime.UtcNow, grpc.Method.FullName, status, elapsed,
-                    context.User.FindFirst(PlatformClaims.Subject)?.Value, context.Features.Get<CallWorkspaceFeature>()?.WorkspaceId,
+                    Gateway.Authentication.GatewayAuthentication.AuthenticatedUser(context)?.FindFirst(PlatformClaims.Subject)?.Value, context.Features.Get<CallWorkspaceFeature>()?.WorkspaceId,
                     transport));
             }
         }

@@ -102,6 +102,16 @@ internal static class GatewayAuthentication
     }
 
     /// <summary>
+    /// The call's authenticated principal, or null. Read from the feature: <see cref="HttpContext.User"/> makes up an empty
+    /// principal (three objects and two lists) for every anonymous call that reads it.
+    /// </summary>
+    internal static ClaimsPrincipal? AuthenticatedUser(HttpContext context) =>
+        context.Features.Get<Microsoft.AspNetCore.Http.Features.Authentication.IHttpAuthenticationFeature>()?.User is
+            { Identity.IsAuthenticated: true } user
+            ? user
+            : null;
+
+    /// <summary>
     /// True (with the cause in the request's items) when the session or user is revoked, or when neither
     /// Redis nor PostgreSQL can answer: fail closed, since a revoked token could otherwise pass.
     /// </summary>
@@ -134,13 +144,13 @@ internal sealed class CallerContextMiddleware(RequestDelegate next)
 {
     public Task InvokeAsync(HttpContext context)
     {
-        if (context.User.Identity?.IsAuthenticated == true)
+        if (GatewayAuthentication.AuthenticatedUser(context) is { } user)
         {
             var feature = context.Features.Get<IRequestMetadataFeature>();
             if (feature is not null)
             {
                 // A cached credential's caller was derived once; any other principal's is derived from its claims now.
-                var caller = ReadOnlyClaimsIdentity.CallerOf(context.User)?.UserContext ?? PlatformClaims.ToUserContext(context.User.Claims);
+                var caller = ReadOnlyClaimsIdentity.CallerOf(user)?.UserContext ?? PlatformClaims.ToUserContext(user.Claims);
                 feature.Metadata = feature.Metadata with { UserContext = caller };
             }
 

@@ -24,10 +24,6 @@ namespace PyAirtable.Host.Gateway.Authentication;
 /// </summary>
 internal static class GatewayAuthorizationMiddleware
 {
-    /// <summary>The item the endpoint middleware looks for to know authorization ran (Microsoft.AspNetCore.Authorization).</summary>
-    private const string AuthorizationInvokedKey = "__AuthorizationMiddlewareWithEndpointInvoked";
-    private static readonly object AuthorizationInvoked = new();
-
     /// <summary>The key WebApplication looks for (Microsoft.AspNetCore.Builder.WebApplicationBuilder); every test's call proves it.</summary>
     private const string AuthorizationMiddlewareSetKey = "__AuthorizationMiddlewareSet";
 
@@ -68,7 +64,8 @@ internal static class GatewayAuthorizationMiddleware
                     };
                 }
 
-                return ReadOnlyClaimsIdentity.CallerOf(context.User) is { } caller && policies.Find(endpoint) is { } scopes
+                return GatewayAuthentication.AuthenticatedUser(context) is { } user && ReadOnlyClaimsIdentity.CallerOf(user) is { } caller
+                    && policies.Find(endpoint) is { } scopes
                     && HoldsAll(caller, scopes)
                         ? Authorized(context, next)
                         : authorize(context);
@@ -76,11 +73,10 @@ internal static class GatewayAuthorizationMiddleware
         });
     }
 
-    private static Task Authorized(HttpContext context, RequestDelegate next)
-    {
-        context.Items[AuthorizationInvokedKey] = AuthorizationInvoked;
-        return next(context);
-    }
+    // The endpoint middleware's check that authorization ran (an item the authorization middleware sets) is off
+    // (RouteOptions.SuppressCheckForUnhandledSecurityMetadata, PlatformHost): setting the item here would create every call's
+    // item dictionary. This middleware is always in the pipeline; every test of a refused call proves it runs.
+    private static Task Authorized(HttpContext context, RequestDelegate next) => next(context);
 
     private static async Task LearnThenAuthorizeAsync(HttpContext context, Endpoint endpoint, EndpointPolicies policies, RequestDelegate authorize)
     {
