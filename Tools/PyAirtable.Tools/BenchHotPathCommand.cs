@@ -42,6 +42,11 @@ public static class BenchHotPathCommand
             Description = "After the tables, run the scenario whose name starts with this once more under dotnet-trace (thread time, " +
                           "dotnet tool install -g dotnet-trace) and print the host's hottest methods.",
         };
+        var traceAlloc = new Option<string?>("--trace-alloc")
+        {
+            Description = "After the tables, run the scenario whose name starts with this once more under dotnet-trace (gc-verbose) " +
+                          "and print the shares of the host's allocations by type and by method.",
+        };
         var only = new Option<string[]>("--only")
         {
             Description = "Run only the scenarios whose names start with these (the bare reference always runs).",
@@ -49,15 +54,15 @@ public static class BenchHotPathCommand
         };
         var command = new Command("bench-hotpath", "Measure authenticated reads against a bare code-first server of the same build, with h2load.")
         {
-            postgres, redis, requests, rounds, hostDll, trace, only,
+            postgres, redis, requests, rounds, hostDll, trace, traceAlloc, only,
         };
         command.SetAction((parse, ct) => RunAsync(parse.GetValue(postgres)!, parse.GetValue(redis)!, parse.GetValue(requests), parse.GetValue(rounds),
-            parse.GetValue(hostDll) ?? BenchHost.FindHostDll(), parse.GetValue(trace), parse.GetValue(only) ?? [], ct));
+            parse.GetValue(hostDll) ?? BenchHost.FindHostDll(), parse.GetValue(trace), parse.GetValue(traceAlloc), parse.GetValue(only) ?? [], ct));
         return command;
     }
 
     private static async Task<int> RunAsync(string postgres, string redis, int requests, int rounds, string? hostDll, string? trace,
-        string[] only, CancellationToken ct)
+        string? traceAlloc, string[] only, CancellationToken ct)
     {
         if (hostDll is null || !File.Exists(hostDll) || !H2Load.Installed || requests < 10 || rounds < 1)
         {
@@ -148,6 +153,12 @@ public static class BenchHotPathCommand
             {
                 await HostProfile.RunAsync(host.ProcessId, traced.Name,
                     () => H2Load.RunAsync(traced.Url, files[traced.Name], traced.Headers, requests, 16, 32, ct), ct);
+            }
+
+            if (traceAlloc is not null && scenarios.FirstOrDefault(s => s.Name.StartsWith(traceAlloc, StringComparison.OrdinalIgnoreCase)) is { } sampled)
+            {
+                await HostProfile.RunAsync(host.ProcessId, sampled.Name,
+                    () => H2Load.RunAsync(sampled.Url, files[sampled.Name], sampled.Headers, requests, 16, 32, ct), ct, allocations: true);
             }
 
             return 0;

@@ -8,11 +8,15 @@ namespace PyAirtable.Tools;
 /// </summary>
 internal static class HostProfile
 {
-    public static async Task RunAsync(int processId, string what, Func<Task> load, CancellationToken ct)
+    /// <param name="allocations">
+    /// Sample allocations instead (<c>gc-verbose</c>: an event per ~100 KB allocated, with its type and stack) and report the
+    /// shares of bytes by type and by method on the stack: where a call's allocations come from.
+    /// </param>
+    public static async Task RunAsync(int processId, string what, Func<Task> load, CancellationToken ct, bool allocations = false)
     {
         var file = Path.Combine(Path.GetTempPath(), $"pyairtable-{processId}-{Guid.NewGuid():N}.nettrace");
         using var collector = Start(false, "collect", "--process-id", processId.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            "--profile", "dotnet-sampled-thread-time", "--output", file);
+            "--profile", allocations ? "gc-verbose" : "dotnet-sampled-thread-time", "--output", file);
         if (collector is null)
         {
             await Console.Error.WriteLineAsync("bench: dotnet-trace not found (dotnet tool install -g dotnet-trace)");
@@ -31,6 +35,13 @@ internal static class HostProfile
         await collector.StandardInput.WriteLineAsync();
         await collector.WaitForExitAsync(ct);
         Console.WriteLine();
+        if (allocations)
+        {
+            AllocationReport.Print(file, what);
+            Console.WriteLine($"(trace kept: {file})");
+            return;
+        }
+
         Console.WriteLine($"# dotnet-trace sampled thread time of the host during {what} (c16 m32): methods on the stack, top 30");
         foreach (var inclusive in new[] { false, true })
         {

@@ -1,0 +1,73 @@
+using System.Text.RegularExpressions;
+using Microsoft.Diagnostics.Tracing.Etlx;
+using Microsoft.Diagnostics.Tracing.Parsers.Clr;
+
+namespace PyAirtable.Tools;
+
+/// <summary>
+/// Where a host's allocations come from, from a <c>gc-verbose</c> trace: the runtime reports every ~100 KB allocated with
+/// the type and the stack of the allocation that crossed the mark, so over a few seconds of load each type's and each
+/// method's share of the samples is its share of the bytes. A method's inclusive share counts what it and everything it
+/// called allocated: a middleware's share, less the next one's, is its own cost per call.
+/// </summary>
+internal static partial class AllocationReport
+{
+    private const int Top = 30;
+
+    public static void Print(string nettrace, string what)
+    {
+        var etlx = TraceLog.CreateFromEventPipeDataFile(nettrace);
+        using var log = new TraceLog(etlx);
+        var byType = new Dictionary<string, long>(StringComparer.Ordinal);
+        var byMethod = new Dictionary<string, long>(StringComparer.Ordinal);
+        long total = 0;
+        var onStack = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var sample in log.Events.OfType<GCAllocationTickTraceData>())
+        {
+            var bytes = sample.AllocationAmount64;
+            total += bytes;
+            var type = sample.TypeName ?? "?";
+            byType[type] = byType.GetValueOrDefault(type) + bytes;
+            onStack.Clear();
+            for (var frame = sample.CallStack(); frame is not null; frame = frame.Caller)
+            {
+                if (frame.CodeAddress.FullMethodName is { Length: > 0 } method)
+                {
+                    onStack.Add(Arguments().Replace(method, ""));
+                }
+            }
+
+            foreach (var method in onStack)
+            {
+                byMethod[method] = byMethod.GetValueOrDefault(method) + bytes;
+            }
+        }
+
+        Console.WriteLine($"# allocations of the host during {what} (c16 m32), gc-verbose samples: {total / 1024.0 / 1024.0:N0} MB sampled");
+        if (total == 0)
+        {
+            return;
+        }
+
+        Console.WriteLine("## by type (share of bytes)");
+        foreach (var (type, bytes) in byType.OrderByDescending(p => p.Value).Take(Top))
+        {
+            Console.WriteLine($"{bytes * 100.0 / total,6:F2} %  {Shorten(type)}");
+        }
+
+        Console.WriteLine("## by method on the stack (inclusive share of bytes; thread-pool and Kestrel frames left out)");
+        foreach (var (method, bytes) in byMethod.Where(p => !IsPlumbing(p.Key)).OrderByDescending(p => p.Value).Take(Top * 2))
+        {
+            Console.WriteLine($"{bytes * 100.0 / total,6:F2} %  {Shorten(method)}");
+        }
+    }
+
+    private static bool IsPlumbing(string method) =>
+        method.StartsWith("System.Threading.", StringComparison.Ordinal) || method.StartsWith("System.Runtime.CompilerServices.", StringComparison.Ordinal)
+        || method.Contains("Kestrel.Core.Internal", StringComparison.Ordinal);
+
+    private static string Shorten(string name) => name.Length > 160 ? name[..160] + "…" : name;
+
+    [GeneratedRegex(@"\(.*$")]
+    private static partial Regex Arguments();
+}
