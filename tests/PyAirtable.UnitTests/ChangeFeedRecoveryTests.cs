@@ -248,6 +248,9 @@ public sealed class ChangeFeedRecoveryTests
         var state = new FlakyState(new MemorySharedState(TimeProvider.System));
         var (feed, _) = Host(state, TimeProvider.System, logger: logger);
         await feed.PollAsync(CancellationToken.None);
+        var rebuilt = Assert.Single(logger.Entries);
+        Assert.Equal(LogLevel.Information, rebuilt.Level);
+        Assert.Contains("mirrors rebuilt", rebuilt.Message, StringComparison.Ordinal);
         var before = logger.Entries.Count;
 
         state.FailReads = true;
@@ -262,6 +265,18 @@ public sealed class ChangeFeedRecoveryTests
         Assert.Equal(LogLevel.Warning, entries[0].Level);
         Assert.Contains("cannot be read", entries[0].Message, StringComparison.Ordinal);
         Assert.Equal((LogLevel.Information, "Change feed read again"), entries[1]);
+    }
+
+    [Fact]
+    public async Task AnAppendThatDidNotReachRedis_IsLoggedAsAWarning()
+    {
+        var logger = new ListLogger<ChangeFeed>();
+        var state = new FlakyState(new MemorySharedState(TimeProvider.System)) { FailAppends = true };
+        var (feed, _) = Host(state, TimeProvider.System, logger: logger);
+        await feed.PublishAsync('x', "1", "2");
+        var (level, message) = Assert.Single(logger.Entries);
+        Assert.Equal(LogLevel.Warning, level);
+        Assert.Contains("2 change(s) of kind 'x'", message, StringComparison.Ordinal);
     }
 
     [Fact]

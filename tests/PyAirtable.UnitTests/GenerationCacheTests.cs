@@ -52,6 +52,14 @@ public sealed class GenerationCacheTests
         cache.Put(4, 4, cache.Generation); // two live values under a bound of three: both kept
         Assert.True(cache.TryGet(3, out _));
         Assert.True(cache.TryGet(4, out _));
+
+        var stale = cache.Generation;
+        cache.Invalidate();
+        cache.Put(5, 5, cache.Generation);
+        cache.Put(6, 6, stale); // a value read before the invalidation is not kept at all
+        cache.Put(7, 7, cache.Generation);
+        Assert.True(cache.TryGet(5, out _));
+        Assert.True(cache.TryGet(7, out _));
     }
 
     [Fact]
