@@ -210,6 +210,30 @@ public sealed class RpcErrorsTests
     }
 
     [Fact]
+    public void Map_TheClientResettingTheStream_IsACancellation_WhileTheSameFailureElsewhereIsABug()
+    {
+        var reset = Microsoft.AspNetCore.Server.Kestrel.Testing.KestrelFrames.Thrown(new IOException("The client reset the request stream."));
+        var (rpc, isBug) = RpcErrors.Map(reset, new FakeCallContext(), "r"); // before the call's token is signalled
+        Assert.Equal((StatusCode.Cancelled, false), (rpc.StatusCode, isBug));
+
+        Assert.True(RpcErrors.Map(Thrown(new IOException("disk full")), new FakeCallContext(), "r").IsBug);
+        Assert.True(RpcErrors.Map(Microsoft.AspNetCore.Server.Kestrel.Testing.KestrelFrames.Thrown(new InvalidOperationException("a Kestrel bug")),
+            new FakeCallContext(), "r").IsBug);
+    }
+
+    private static Exception Thrown(Exception exception)
+    {
+        try
+        {
+            throw exception;
+        }
+        catch (Exception caught)
+        {
+            return caught;
+        }
+    }
+
+    [Fact]
     public void Map_ABug_WithoutARequestId_DoesNotPromiseOne()
     {
         var (rpc, isBug) = RpcErrors.Map(new InvalidOperationException("secret"), new FakeCallContext(), null);

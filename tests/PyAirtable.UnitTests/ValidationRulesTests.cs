@@ -125,5 +125,6 @@ public sealed class ValidationRulesTests
     {
         Assert.Throws<ArgumentNullException>(() => Validation.IsPublicAddress(null!));
         Assert.Throws<ArgumentNullException>(() => Validation.PublicHttpsUrl(null!, "url", "https://example.com/", 100));
+        Assert.Throws<ArgumentNullException>(() => ((RequestValidator)null!).Id("id", Guid.NewGuid().ToString()));
     }
 }
