@@ -113,6 +113,14 @@ public sealed class RedisSharedStateTests : IAsyncLifetime
     }
 
     [Fact]
+    public void RefusesAMissingConnectionOrOptions()
+    {
+        Assert.Throws<ArgumentNullException>(() => new RedisSharedState(null!, Options.Create(new RedisOptions()), TimeProvider.System,
+            NullLogger<RedisSharedState>.Instance));
+        Assert.Throws<ArgumentNullException>(() => new RedisSharedState(Redis, null!, TimeProvider.System, NullLogger<RedisSharedState>.Instance));
+    }
+
+    [Fact]
     public async Task KeysAreUnderThePlatformsPrefix_ByDefault()
     {
         var key = "prefix-check-" + Guid.NewGuid().ToString("N");

@@ -162,6 +162,36 @@ public sealed class RevocationRecordTests : DatabasePerTest
     }
 
     [Fact]
+    public async Task RecordAndPublish_RefuseNull()
+    {
+        var (list, _) = Create(new MemorySharedState(TimeProvider.System));
+        await Assert.ThrowsAsync<ArgumentNullException>(() => list.RecordAsync(null!, Session, CancellationToken.None));
+        await using var connection = await Db.OpenConnectionAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        await Assert.ThrowsAsync<ArgumentNullException>(() => list.RecordAsync(transaction, (IReadOnlyCollection<string>)null!, CancellationToken.None));
+        await Assert.ThrowsAsync<ArgumentNullException>(() => list.PublishAsync(null!));
+        Assert.Equal("revoked:session:s", RevocationList.Session("s"));
+    }
+
+    [Fact]
+    public async Task TheMirror_KeepsRunningThroughAnOutage()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var (list, _) = Create(new MemorySharedState(TimeProvider.System));
+        using var mirror = Mirror(list, await UnreachableRedisAsync(), time);
+        await mirror.StartAsync(CancellationToken.None);
+        for (var i = 0; i < 3; i++)
+        {
+            await Task.Delay(200);
+            time.Advance(TimeSpan.FromSeconds(1)); // the next pass, which fails like the first
+        }
+
+        await Task.Delay(200);
+        Assert.False(mirror.ExecuteTask!.IsCompleted); // not ended by the outage: it syncs again once Redis answers
+        await mirror.StopAsync(CancellationToken.None);
+    }
+
+    [Fact]
     public async Task Publish_CopiesIntoTheMirror()
     {
         var state = new MemorySharedState(TimeProvider.System);
@@ -228,9 +258,10 @@ public sealed class RevocationRecordTests : DatabasePerTest
         var (list, local) = Create(new MemorySharedState(TimeProvider.System));
         await RecordAsync(list, Session, RevocationList.User("u2"));
         await InsertAsync("revoked:session:expired", "1 day", "-1 second");
+        local.Apply(local.ItemFor("revoked:session:held-expired", TimeSpan.FromSeconds(-1))); // held from the feed, expired since
 
         await local.ResetAsync(CancellationToken.None);
-        Assert.Equal(2, local.Count);
+        Assert.Equal(2, local.Count); // the rebuild also drops what expired
         await _feeds[^1].PollAsync(CancellationToken.None);
         Assert.True(local.TryCheck(Session, RevocationList.User("u1"), out var revoked) && revoked);
         Assert.True(local.TryCheck("revoked:session:s2", RevocationList.User("u2"), out revoked) && revoked);
