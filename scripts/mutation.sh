@@ -56,7 +56,7 @@ target_of() {
     shared-state) project=Infrastructure; files="**/SharedState/*.cs"
       tests="FullyQualifiedName~IdentityUnitTests|FullyQualifiedName~ChangeFeedTests|FullyQualifiedName~RedisOutageTests"
       tests+="|FullyQualifiedName~CacheTests|FullyQualifiedName~InProcessMirrorTests|FullyQualifiedName~TokenLifetimeTests"
-      tests+="|FullyQualifiedName~GenerationCacheTests|FullyQualifiedName~LocalRevocationsTests|FullyQualifiedName~MemorySharedStateTests"
+      tests+="|FullyQualifiedName~ChangeFeedRecoveryTests|FullyQualifiedName~LocalRevocationsTests|FullyQualifiedName~MemorySharedStateTests"
       tests+="|FullyQualifiedName~RedisSharedStateTests|FullyQualifiedName~RedisBreakerTests|FullyQualifiedName~RevocationRecordTests" ;;
     outbox) project=Infrastructure; files="**/Events/Outbox.cs;**/Events/EventRelay.cs;**/Events/EventConsumers.cs"
       tests="(FullyQualifiedName~IntegrationTests.Events.&FullyQualifiedName!~EventStreamScaleTests)" ;;
