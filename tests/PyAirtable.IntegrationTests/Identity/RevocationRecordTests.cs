@@ -1,6 +1,7 @@
 using Dapper;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
@@ -24,7 +25,31 @@ public sealed class RevocationRecordTests : DatabasePerTest
     private NpgsqlDataSource? _db;
     private readonly List<ChangeFeed> _feeds = [];
 
+    private readonly Warnings<RevocationList> _listWarnings = new();
+    private readonly Warnings<RevocationMirror> _mirrorWarnings = new();
+
     private NpgsqlDataSource Db => _db!;
+
+    /// <summary>Counts the warnings logged (what an operator sees of an outage).</summary>
+    private sealed class Warnings<T> : ILogger<T>
+    {
+        private int _count;
+
+        public int Count => Volatile.Read(ref _count);
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (logLevel == LogLevel.Warning)
+            {
+                Interlocked.Increment(ref _count);
+            }
+        }
+    }
 
     public override async Task InitializeAsync()
     {
@@ -58,11 +83,12 @@ public sealed class RevocationRecordTests : DatabasePerTest
         _feeds.Add(feed);
         local = new LocalRevocations(feed, Db, TimeProvider.System);
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Identity:RevocationTtl"] = ttl }).Build();
-        return (new RevocationList(state, Db, configuration, NullLogger<RevocationList>.Instance, local, feed), local);
+        return (new RevocationList(state, Db, configuration, _listWarnings, local, feed), local);
     }
 
-    private RevocationMirror Mirror(RevocationList list, ISharedState state, TimeProvider? time = null) =>
-        new(list, state, Db, new ConfigurationBuilder().Build(), time ?? TimeProvider.System, NullLogger<RevocationMirror>.Instance);
+    private RevocationMirror Mirror(RevocationList list, ISharedState state, TimeProvider? time = null, string? interval = null) =>
+        new(list, state, Db, new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Identity:RevocationSyncInterval"] = interval })
+            .Build(), time ?? TimeProvider.System, _mirrorWarnings);
 
     private async Task RecordAsync(RevocationList list, params string[] keys)
     {
@@ -156,6 +182,7 @@ public sealed class RevocationRecordTests : DatabasePerTest
         Assert.True(await list.IsRevokedAsync(Session, "u1"));
 
         await list.PublishAsync(Session); // does not throw: the record has it
+        Assert.Equal(1, _listWarnings.Count); // but it is not silent
         Assert.Equal(1, local.Count); // this host's copy has it at once
         Assert.True(list.TakeLoadRequest());
         Assert.False(list.TakeLoadRequest());
@@ -188,7 +215,34 @@ public sealed class RevocationRecordTests : DatabasePerTest
 
         await Task.Delay(200);
         Assert.False(mirror.ExecuteTask!.IsCompleted); // not ended by the outage: it syncs again once Redis answers
+        Assert.Equal(1, _mirrorWarnings.Count); // four failed passes, one warning
         await mirror.StopAsync(CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task TheMirror_RunsAtTheConfiguredInterval()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var state = new MemorySharedState(time);
+        var (list, _) = Create(state);
+        using var mirror = Mirror(list, state, time, "00:00:05");
+        await mirror.StartAsync(CancellationToken.None);
+        try
+        {
+            await WaitForAsync(async () => (await state.ExistAsync(["revoked:mirror-complete"]))[0], "the first pass");
+            await state.DeleteAsync("revoked:mirror-complete"); // Redis flushed: the next pass rebuilds it
+
+            time.Advance(TimeSpan.FromSeconds(1)); // the default interval, not this one
+            await Task.Delay(300);
+            Assert.False((await state.ExistAsync(["revoked:mirror-complete"]))[0]);
+
+            time.Advance(TimeSpan.FromSeconds(4));
+            await WaitForAsync(async () => (await state.ExistAsync(["revoked:mirror-complete"]))[0], "the pass after 5 s");
+        }
+        finally
+        {
+            await mirror.StopAsync(CancellationToken.None);
+        }
     }
 
     [Fact]
