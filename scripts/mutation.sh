@@ -51,10 +51,13 @@ target_of() {
     cursors) project=Infrastructure; files="**/Pagination/*.cs"
       tests="FullyQualifiedName~CursorCodecTests|FullyQualifiedName~PaginationTests" ;;
     errors) project=Infrastructure; files="**/Errors/*.cs"
-      tests="FullyQualifiedName~RpcErrorsTests|FullyQualifiedName~HostileInput|FullyQualifiedName~ErrorModelTests|FullyQualifiedName~RequestMetadataTests" ;;
+      tests="FullyQualifiedName~RpcErrorsTests|FullyQualifiedName~HostileInput|FullyQualifiedName~ErrorModelTests|FullyQualifiedName~RequestMetadataTests"
+      tests+="|FullyQualifiedName~ValidationRulesTests|FullyQualifiedName~PublicAddressTests" ;;
     shared-state) project=Infrastructure; files="**/SharedState/*.cs"
       tests="FullyQualifiedName~IdentityUnitTests|FullyQualifiedName~ChangeFeedTests|FullyQualifiedName~RedisOutageTests"
-      tests+="|FullyQualifiedName~CacheTests|FullyQualifiedName~InProcessMirrorTests|FullyQualifiedName~TokenLifetimeTests" ;;
+      tests+="|FullyQualifiedName~CacheTests|FullyQualifiedName~InProcessMirrorTests|FullyQualifiedName~TokenLifetimeTests"
+      tests+="|FullyQualifiedName~ChangeFeedRecoveryTests|FullyQualifiedName~LocalRevocationsTests|FullyQualifiedName~MemorySharedStateTests"
+      tests+="|FullyQualifiedName~RedisSharedStateTests|FullyQualifiedName~RedisBreakerTests|FullyQualifiedName~RevocationRecordTests" ;;
     outbox) project=Infrastructure; files="**/Events/Outbox.cs;**/Events/EventRelay.cs;**/Events/EventConsumers.cs"
       tests="(FullyQualifiedName~IntegrationTests.Events.&FullyQualifiedName!~EventStreamScaleTests)" ;;
     gateway-auth) project=Host; files="**/Gateway/Authentication/*.cs"

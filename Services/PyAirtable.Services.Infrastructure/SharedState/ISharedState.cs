@@ -80,6 +80,9 @@ public sealed class MemorySharedState(TimeProvider time) : ISharedState
 
     private int _writes;
 
+    /// <summary>Entries held, expired ones included until read or swept (for tests of the memory bound).</summary>
+    internal int Count => _entries.Count;
+
     /// <summary>Entries are dropped when read after expiry; every 1024 writes the rest are swept, so keys never read again do not pile up.</summary>
     private void Sweep()
     {
