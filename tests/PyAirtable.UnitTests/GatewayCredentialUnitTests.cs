@@ -57,6 +57,22 @@ public sealed class GatewayCredentialUnitTests
         Assert.False(cache.TryGet("soon", out _));
     }
 
+    [Fact]
+    public void AFloodOfDistinctTokens_KeepsAtMostAHundredThousand()
+    {
+        using var cache = new ValidatedTokenCache();
+        var principal = Principal((PlatformClaims.Subject, "u1"));
+        var validTo = DateTime.UtcNow.AddMinutes(5);
+        const int Flood = 100_001;
+        for (var i = 0; i < Flood; i++)
+        {
+            cache.Add("t" + i, principal, validTo);
+        }
+
+        var kept = Enumerable.Range(0, Flood).Count(i => cache.TryGet("t" + i, out _));
+        Assert.InRange(kept, 1, 100_000);
+    }
+
     [Theory]
     [InlineData("Bearer abc.def.ghi", "abc.def.ghi")]
     [InlineData("bearer abc", "abc")] // the scheme in any case
