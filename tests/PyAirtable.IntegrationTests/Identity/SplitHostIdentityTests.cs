@@ -147,4 +147,25 @@ public sealed class SplitHostIdentityTests : DatabasePerTest
         var me = await edge.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, Identities.WithApiKey(key.Secret));
         Assert.Equal(user.Email, me.User!.Email);
     }
+    [Fact]
+    public async Task RevokedAndExpiredApiKeys_WithAuthOnAnotherHost_SaySo()
+    {
+        await using var authHost = await StartAsync("auth-host");
+        await using var edge = await StartAsync("edge", ("Remote:pyairtable.auth.v1.AuthService", authHost.GrpcAddress));
+        var user = await authHost.RegisterAsync();
+        var revoked = await authHost.Auth().CreateApiKeyAsync(new CreateApiKeyRequest { Name = "r", Scopes = [Scopes.UsersRead] }, user.Bearer);
+        await authHost.Auth().RevokeApiKeyAsync(new RevokeApiKeyRequest { Id = revoked.ApiKey!.Id }, user.Bearer);
+        var expiring = await authHost.Auth().CreateApiKeyAsync(new CreateApiKeyRequest
+        {
+            Name = "e", Scopes = [Scopes.UsersRead], ExpiresAt = DateTime.UtcNow.AddSeconds(2),
+        }, user.Bearer);
+
+        // The edge asks the remote Auth service, whose own gateway refuses the key with the cause: the edge passes it on.
+        var probe = new GetUserRequest { UserId = user.UserId };
+        AssertStatus(await Assert.ThrowsAsync<RpcException>(async () => await edge.Users().GetUserAsync(probe, Identities.WithApiKey(revoked.Secret))),
+            StatusCode.Unauthenticated, "revoked");
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        AssertStatus(await Assert.ThrowsAsync<RpcException>(async () => await edge.Users().GetUserAsync(probe, Identities.WithApiKey(expiring.Secret))),
+            StatusCode.Unauthenticated, "expired");
+    }
 }
