@@ -168,4 +168,14 @@ public sealed class SplitHostIdentityTests : DatabasePerTest
         AssertStatus(await Assert.ThrowsAsync<RpcException>(async () => await edge.Users().GetUserAsync(probe, Identities.WithApiKey(expiring.Secret))),
             StatusCode.Unauthenticated, "expired");
     }
+    [Fact]
+    public async Task AnApiKey_WhenTheRemoteAuthServiceIsUnreachable_IsUnavailable_NotRefused()
+    {
+        await using var edge = await StartAsync("edge", ("Remote:pyairtable.auth.v1.AuthService", "http://127.0.0.1:9"));
+
+        // A verdict on the credentials is not possible: the caller is told to retry, not that the key is bad.
+        var ex = await Assert.ThrowsAsync<RpcException>(async () => await edge.Users().GetUserAsync(
+            new GetUserRequest { UserId = Guid.NewGuid().ToString() }, Identities.WithApiKey("pat_" + new string('A', 43))));
+        Assert.Equal(StatusCode.Unavailable, ex.StatusCode);
+    }
 }
