@@ -2,6 +2,7 @@ using Grpc.Core;
 using ProtoBuf.Grpc.Client;
 using PyAirtable.Contracts.Auth;
 using PyAirtable.Contracts.Common;
+using PyAirtable.IntegrationTests.Access;
 using PyAirtable.IntegrationTests.Diagnostics;
 using PyAirtable.IntegrationTests.Identity;
 using PyAirtable.IntegrationTests.Infrastructure;
@@ -39,6 +40,20 @@ public sealed class ApiKeyIdentityTests(IdentityFixture fixture) : IClassFixture
             Assert.Equal([Scopes.ApiKeysManage, Scopes.UsersRead], seen.Scopes.Order(StringComparer.Ordinal));
             Assert.Equal(session.Roles, seen.Roles);
             Assert.False(seen.EmailVerified); // nobody verified this address
+        }
+    }
+
+    [Fact]
+    public async Task AKeyOfAVerifiedOperator_CarriesTheirRoles_AndTheirVerifiedAddress()
+    {
+        var admin = await Host.VerifyEmailAsync(await Host.RegisterAdminAsync(fixture.Database.ConnectionString));
+        var key = await Host.Auth().CreateApiKeyAsync(new CreateApiKeyRequest { Name = "ops", Scopes = [Scopes.UsersRead] }, admin.Bearer);
+
+        for (var call = 0; call < 2; call++)
+        {
+            var seen = await SeenAsync(Identities.WithApiKey(key.Secret));
+            Assert.Contains(PyAirtable.Services.Infrastructure.Identity.PlatformRoles.Admin, seen.Roles);
+            Assert.True(seen.EmailVerified);
         }
     }
 

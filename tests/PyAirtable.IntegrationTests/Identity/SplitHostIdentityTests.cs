@@ -178,4 +178,20 @@ public sealed class SplitHostIdentityTests : DatabasePerTest
             new GetUserRequest { UserId = Guid.NewGuid().ToString() }, Identities.WithApiKey("pat_" + new string('A', 43))));
         Assert.Equal(StatusCode.Unavailable, ex.StatusCode);
     }
+    [Fact]
+    public async Task AKeyTheEdgeHasVerified_KeepsWorkingThere_WhileTheAuthHostIsDown()
+    {
+        var authHost = await StartAsync("auth-host");
+        await using var edge = await StartAsync("edge", ("Remote:pyairtable.auth.v1.AuthService", authHost.GrpcAddress));
+        var user = await authHost.RegisterAsync();
+        var key = await authHost.Auth().CreateApiKeyAsync(new CreateApiKeyRequest { Name = "k", Scopes = [Scopes.UsersRead] }, user.Bearer);
+        var probe = new GetUserRequest { UserId = user.UserId };
+        await edge.Users().GetUserAsync(probe, Identities.WithApiKey(key.Secret)); // validated by the Auth host, and kept
+
+        await authHost.DisposeAsync();
+
+        // Within Auth:ApiKeyCacheDuration the edge answers from its kept verdict (revocation is still checked, in the shared state).
+        var me = await edge.Users().GetUserAsync(probe, Identities.WithApiKey(key.Secret));
+        Assert.Equal(user.Email, me.User!.Email);
+    }
 }
