@@ -62,12 +62,13 @@ target_of() {
       tests="(FullyQualifiedName~IntegrationTests.Events.&FullyQualifiedName!~EventStreamScaleTests)" ;;
     gateway-auth) project=Host; files="**/Gateway/Authentication/*.cs"
       tests="FullyQualifiedName~IdentityUnitTests|FullyQualifiedName~GatewayProtectionTests|FullyQualifiedName~IntegrationTests.Identity."
-      tests+="|FullyQualifiedName~CredentialAbuseTests|FullyQualifiedName~ScopeTests|FullyQualifiedName~RedisOutageTests" ;;
+      tests+="|FullyQualifiedName~CredentialAbuseTests|FullyQualifiedName~ScopeTests|FullyQualifiedName~RedisOutageTests"
+      tests+="|FullyQualifiedName~GatewayCredentialUnitTests|FullyQualifiedName~AuthenticationPathTests|FullyQualifiedName~ApiKeyIdentityTests" ;;
     auth) project=Auth; files="**/Tokens.cs;**/AuthService.Tokens.cs;**/AuthService.ApiKeys.cs;**/AuthService.Sessions.cs;**/LoginThrottle.cs;**/SigningKeys.cs"
       tests="FullyQualifiedName~IdentityUnitTests|FullyQualifiedName~IntegrationTests.Identity.|FullyQualifiedName~LoginLockoutTests"
-      tests+="|FullyQualifiedName~CredentialAbuseTests|FullyQualifiedName~MembershipConsentTests" ;;
+      tests+="|FullyQualifiedName~CredentialAbuseTests|FullyQualifiedName~MembershipConsentTests|FullyQualifiedName~LoginThrottleTests" ;;
     permissions) project=Permissions; files="**/PermissionService.Rules.cs;**/Stores/CheckStore.cs;**/PermissionDecisionCache.cs;**/PermissionService.Grants.cs"
-      tests="FullyQualifiedName~IntegrationTests.Access." ;;
+      tests="FullyQualifiedName~IntegrationTests.Access.|FullyQualifiedName~PermissionDecisionCacheTests" ;;
     workspaces) project=Workspaces; files="**/WorkspaceService.*.cs;**/WorkspaceMemory.cs"
       tests="FullyQualifiedName~IntegrationTests.Access.|FullyQualifiedName~MembershipConsentTests|FullyQualifiedName~InProcessMirrorTests" ;;
     users) project=Users; files="**/UserService.*.cs;**/ProfileCache.cs;**/ProfileMemory.cs"

@@ -71,6 +71,17 @@ public sealed class CredentialAbuseTests(IdentityFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task TwoApiKeyHeaders_AreRefused_EvenWhenTheFirstIsAKeyTheGatewayKeeps()
+    {
+        var user = await Host.RegisterAsync();
+        var key = await Host.Auth().CreateApiKeyAsync(new CreateApiKeyRequest { Name = "k", Scopes = [Scopes.UsersRead] }, user.Bearer);
+        await Host.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, Identities.WithApiKey(key.Secret)); // verified and kept
+        var headers = new Metadata { { "x-api-key", key.Secret }, { "x-api-key", "pat_" + new string('A', 43) } };
+        AssertStatus(await Assert.ThrowsAsync<RpcException>(async () => await Host.Users().GetUserAsync(
+            new GetUserRequest { UserId = user.UserId }, new ProtoBuf.Grpc.CallContext(new CallOptions(headers)))), StatusCode.Unauthenticated, "invalid_api_key");
+    }
+
+    [Fact]
     public async Task AnApiKey_CannotDeactivateItsOwnersAccount()
     {
         var user = await Host.RegisterAsync();

@@ -147,4 +147,51 @@ public sealed class SplitHostIdentityTests : DatabasePerTest
         var me = await edge.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, Identities.WithApiKey(key.Secret));
         Assert.Equal(user.Email, me.User!.Email);
     }
+    [Fact]
+    public async Task RevokedAndExpiredApiKeys_WithAuthOnAnotherHost_SaySo()
+    {
+        await using var authHost = await StartAsync("auth-host");
+        await using var edge = await StartAsync("edge", ("Remote:pyairtable.auth.v1.AuthService", authHost.GrpcAddress));
+        var user = await authHost.RegisterAsync();
+        var revoked = await authHost.Auth().CreateApiKeyAsync(new CreateApiKeyRequest { Name = "r", Scopes = [Scopes.UsersRead] }, user.Bearer);
+        await authHost.Auth().RevokeApiKeyAsync(new RevokeApiKeyRequest { Id = revoked.ApiKey!.Id }, user.Bearer);
+        var expiring = await authHost.Auth().CreateApiKeyAsync(new CreateApiKeyRequest
+        {
+            Name = "e", Scopes = [Scopes.UsersRead], ExpiresAt = DateTime.UtcNow.AddSeconds(2),
+        }, user.Bearer);
+
+        // The edge asks the remote Auth service, whose own gateway refuses the key with the cause: the edge passes it on.
+        var probe = new GetUserRequest { UserId = user.UserId };
+        AssertStatus(await Assert.ThrowsAsync<RpcException>(async () => await edge.Users().GetUserAsync(probe, Identities.WithApiKey(revoked.Secret))),
+            StatusCode.Unauthenticated, "revoked");
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        AssertStatus(await Assert.ThrowsAsync<RpcException>(async () => await edge.Users().GetUserAsync(probe, Identities.WithApiKey(expiring.Secret))),
+            StatusCode.Unauthenticated, "expired");
+    }
+    [Fact]
+    public async Task AnApiKey_WhenTheRemoteAuthServiceIsUnreachable_IsUnavailable_NotRefused()
+    {
+        await using var edge = await StartAsync("edge", ("Remote:pyairtable.auth.v1.AuthService", "http://127.0.0.1:9"));
+
+        // A verdict on the credentials is not possible: the caller is told to retry, not that the key is bad.
+        var ex = await Assert.ThrowsAsync<RpcException>(async () => await edge.Users().GetUserAsync(
+            new GetUserRequest { UserId = Guid.NewGuid().ToString() }, Identities.WithApiKey("pat_" + new string('A', 43))));
+        Assert.Equal(StatusCode.Unavailable, ex.StatusCode);
+    }
+    [Fact]
+    public async Task AKeyTheEdgeHasVerified_KeepsWorkingThere_WhileTheAuthHostIsDown()
+    {
+        var authHost = await StartAsync("auth-host");
+        await using var edge = await StartAsync("edge", ("Remote:pyairtable.auth.v1.AuthService", authHost.GrpcAddress));
+        var user = await authHost.RegisterAsync();
+        var key = await authHost.Auth().CreateApiKeyAsync(new CreateApiKeyRequest { Name = "k", Scopes = [Scopes.UsersRead] }, user.Bearer);
+        var probe = new GetUserRequest { UserId = user.UserId };
+        await edge.Users().GetUserAsync(probe, Identities.WithApiKey(key.Secret)); // validated by the Auth host, and kept
+
+        await authHost.DisposeAsync();
+
+        // Within Auth:ApiKeyCacheDuration the edge answers from its kept verdict (revocation is still checked, in the shared state).
+        var me = await edge.Users().GetUserAsync(probe, Identities.WithApiKey(key.Secret));
+        Assert.Equal(user.Email, me.User!.Email);
+    }
 }
