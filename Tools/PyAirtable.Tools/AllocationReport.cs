@@ -22,8 +22,14 @@ internal static partial class AllocationReport
         var byMethod = new Dictionary<string, long>(StringComparer.Ordinal);
         long total = 0;
         var onStack = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var sample in log.Events.OfType<GCAllocationTickTraceData>())
+        // TraceEvents enumerates only as IEnumerable<TraceEvent> (its non-generic enumerator, which OfType uses, throws).
+        foreach (var traceEvent in log.Events)
         {
+            if (traceEvent is not GCAllocationTickTraceData sample)
+            {
+                continue;
+            }
+
             var bytes = sample.AllocationAmount64;
             total += bytes;
             var type = sample.TypeName ?? "?";

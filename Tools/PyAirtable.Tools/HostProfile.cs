@@ -33,7 +33,7 @@ internal static class HostProfile
         }
 
         await collector.StandardInput.WriteLineAsync();
-        await collector.WaitForExitAsync(ct);
+        await StopAsync(collector, ct);
         Console.WriteLine();
         if (allocations)
         {
@@ -55,6 +55,28 @@ internal static class HostProfile
         }
 
         Console.WriteLine($"(trace kept: {file})");
+    }
+
+    /// <summary>
+    /// Waits for the collector to write its file after Enter; one that did not take the Enter (seen once on a loaded box) gets
+    /// SIGINT, which it also treats as "stop and write", never a kill, which would lose the trace.
+    /// </summary>
+    private static async Task StopAsync(Process collector, CancellationToken ct)
+    {
+        using var patience = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        patience.CancelAfter(TimeSpan.FromSeconds(30));
+        try
+        {
+            await collector.WaitForExitAsync(patience.Token);
+            return;
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            using var interrupt = Process.Start("kill", ["-INT", collector.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            await interrupt.WaitForExitAsync(ct);
+        }
+
+        await collector.WaitForExitAsync(ct);
     }
 
     private static Process? Start(bool readOutput, params string[] args)
