@@ -193,9 +193,7 @@ internal sealed class VerifiedCaller
         UserContext = PlatformClaims.ToUserContext(all);
         Scopes = [.. UserContext.Scopes];
         IsService = UserContext.Roles.Contains(PlatformRoles.Service, StringComparer.Ordinal);
-        // An API key is its own credential; a user's access tokens (one per session) share the user's bucket.
-        var apiKey = all.FirstOrDefault(c => c.Type == PlatformClaims.ApiKeyId)?.Value;
-        CredentialPartition = apiKey is not null ? "key:" + apiKey : "user:" + UserContext.UserId;
+        CredentialPartition = CredentialOf(all.FirstOrDefault(c => c.Type == PlatformClaims.ApiKeyId)?.Value, UserContext.UserId);
     }
 
     /// <summary>
@@ -233,6 +231,11 @@ internal sealed class VerifiedCaller
     }
 
     /// <summary>The per-credential rate-limit partition of an RPC class (a handful of classes: kept per credential).</summary>
-    public string PartitionOf(string rpcClass) =>
-        _partitions.GetOrAdd(rpcClass, static (rpc, credential) => $"{rpc}:credential:{credential}", CredentialPartition);
+    public string PartitionOf(string rpcClass) => _partitions.GetOrAdd(rpcClass, static (rpc, credential) => Partition(rpc, credential), CredentialPartition);
+
+    /// <summary>Whose bucket: an API key is its own credential; a user's access tokens (one per session) share the user's.</summary>
+    internal static string CredentialOf(string? apiKeyId, string? userId) => apiKeyId is not null ? "key:" + apiKeyId : "user:" + userId;
+
+    /// <summary>The per-credential partition of an RPC class.</summary>
+    internal static string Partition(string rpcClass, string credential) => $"{rpcClass}:credential:{credential}";
 }

@@ -90,13 +90,9 @@ internal sealed class RateLimitChecks(GatewayRateLimiter limiter, IOptionsMonito
         return keys;
     }
 
-    private static string CredentialPartition(System.Security.Claims.ClaimsPrincipal user, string rpcClass)
-    {
-        // An API key is its own credential; a user's access tokens (one per session) share the user's bucket.
-        var apiKey = user.FindFirst(PlatformClaims.ApiKeyId)?.Value;
-        var credential = apiKey is not null ? "key:" + apiKey : "user:" + user.FindFirst(PlatformClaims.Subject)?.Value;
-        return $"{rpcClass}:credential:{credential}";
-    }
+    private static string CredentialPartition(System.Security.Claims.ClaimsPrincipal user, string rpcClass) =>
+        VerifiedCaller.Partition(rpcClass,
+            VerifiedCaller.CredentialOf(user.FindFirst(PlatformClaims.ApiKeyId)?.Value, user.FindFirst(PlatformClaims.Subject)?.Value));
 
     private static PropertyInfo? FindBaseId(Type type) =>
         type.GetProperty(BaseIdProperty, BindingFlags.Public | BindingFlags.Instance) is { } p && p.PropertyType == typeof(string)
