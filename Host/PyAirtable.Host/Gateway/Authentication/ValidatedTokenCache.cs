@@ -231,7 +231,8 @@ internal sealed class VerifiedCaller
     }
 
     /// <summary>The per-credential rate-limit partition of an RPC class (a handful of classes: kept per credential).</summary>
-    public string PartitionOf(string rpcClass) => _partitions.GetOrAdd(rpcClass, static (rpc, credential) => Partition(rpc, credential), CredentialPartition);
+    public string PartitionOf(string rpcClass) =>
+        _partitions.GetOrAdd(rpcClass, static (rpc, credential) => Partition(rpc, credential), CredentialPartition);
 
     /// <summary>Whose bucket: an API key is its own credential; a user's access tokens (one per session) share the user's.</summary>
     internal static string CredentialOf(string? apiKeyId, string? userId) => apiKeyId is not null ? "key:" + apiKeyId : "user:" + userId;
