@@ -47,15 +47,20 @@ internal sealed class LocalPermitLeases
     /// <summary>How many permits to take from the shared bucket at once: never more than a bucket of that rate holds.</summary>
     public int SizeFor(int perSecond) => Math.Clamp((int)(perSecond * Fraction), 1, Math.Min(MaxLease, perSecond));
 
-    /// <summary>Spends one permit held for <paramref name="partition"/>; false when none is left or they expired.</summary>
-    public bool TryTake(string partition) => TryTake(partition, out _);
+    /// <summary>
+    /// Spends one permit held for <paramref name="partition"/>; false when none is left or they expired. It never makes its
+    /// caller the one to take the next lease (it could not say so): that stays for a caller of the other overload.
+    /// </summary>
+    public bool TryTake(string partition) => TryTake(partition, claimNext: false, out _);
 
     /// <summary>
     /// Spends one permit held for <paramref name="partition"/>; false when none is left or they expired. <paramref name="takeNext"/>
     /// is true for one caller when the permits run low and no next lease is held or on its way: that caller should take it
     /// (and report with <see cref="AddNext"/>) without making its own call wait.
     /// </summary>
-    public bool TryTake(string partition, out bool takeNext)
+    public bool TryTake(string partition, out bool takeNext) => TryTake(partition, claimNext: true, out takeNext);
+
+    private bool TryTake(string partition, bool claimNext, out bool takeNext)
     {
         takeNext = false;
         var now = _time.GetTimestamp();
@@ -80,7 +85,7 @@ internal sealed class LocalPermitLeases
             }
 
             lease.Remaining--;
-            if (!lease.TakingNext && lease.NextRemaining == 0 && lease.Remaining <= lease.LowMark && lease.LowMark > 0)
+            if (claimNext && !lease.TakingNext && lease.NextRemaining == 0 && lease.Remaining <= lease.LowMark && lease.LowMark > 0)
             {
                 lease.TakingNext = takeNext = true;
             }
