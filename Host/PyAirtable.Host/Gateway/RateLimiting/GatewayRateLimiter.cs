@@ -12,6 +12,34 @@ namespace PyAirtable.Host.Gateway.RateLimiting;
 /// <param name="PerSecond">Requests per second; the bucket holds one second's worth.</param>
 internal readonly record struct LimitKey(string Limit, string Partition, int PerSecond);
 
+/// <summary>The buckets one call spends from (at most one per kind of limit), held inline: a call allocates no list for them.</summary>
+internal struct LimitKeys
+{
+    private Buffer _keys;
+
+    public int Count { get; private set; }
+
+    public readonly LimitKey this[int index] => (uint)index < (uint)Count ? _keys[index] : throw new ArgumentOutOfRangeException(nameof(index));
+
+    public void Add(LimitKey key)
+    {
+        if (Count == Buffer.Length)
+        {
+            throw new InvalidOperationException($"A call spends from at most {Buffer.Length} buckets.");
+        }
+
+        _keys[Count++] = key;
+    }
+
+    [System.Runtime.CompilerServices.InlineArray(Length)]
+    private struct Buffer
+    {
+        public const int Length = 3; // per credential or per address, per base
+
+        private LimitKey _first;
+    }
+}
+
 /// <summary>The outcome of a check that was refused: which bucket, and when it has a permit again.</summary>
 internal sealed record RateLimitRefusal(LimitKey Key, TimeSpan RetryAfter);
 
@@ -84,10 +112,11 @@ internal sealed partial class GatewayRateLimiter : IAsyncDisposable
     /// Takes one permit from each bucket in order; the first that has none refuses the call. With Redis the permit comes
     /// from a lease this host holds when it has one (<see cref="LocalPermitLeases"/>), else from a new lease.
     /// </summary>
-    public async ValueTask<RateLimitRefusal?> CheckAsync(IReadOnlyList<LimitKey> keys, CancellationToken cancellationToken)
+    public async ValueTask<RateLimitRefusal?> CheckAsync(LimitKeys keys, CancellationToken cancellationToken)
     {
-        foreach (var key in keys)
+        for (var i = 0; i < keys.Count; i++)
         {
+            var key = keys[i];
             // A bucket too small to lease from (Airtable's 5/s per base) costs a round trip per call, as it always did,
             // without queueing its callers behind one another at the refill gate.
             var refusal = _leases is null || _leases.SizeFor(key.PerSecond) == 1
@@ -111,13 +140,8 @@ internal sealed partial class GatewayRateLimiter : IAsyncDisposable
     private async ValueTask<RateLimitRefusal?> TakeLeasedAsync(LocalPermitLeases leases, LimitKey key, CancellationToken cancellationToken)
     {
         // Most calls of a busy partition spend a permit this host already holds: no round trip.
-        if (leases.TryTake(key.Partition, out var takeNext))
+        if (TakeHeld(leases, key))
         {
-            if (takeNext)
-            {
-                _ = TakeNextLeaseAsync(leases, key);
-            }
-
             return null;
         }
 
@@ -125,7 +149,7 @@ internal sealed partial class GatewayRateLimiter : IAsyncDisposable
         await gate.WaitAsync(cancellationToken);
         try
         {
-            if (leases.TryTake(key.Partition))
+            if (TakeHeld(leases, key))
             {
                 return null; // another caller refilled while this one waited
             }
@@ -154,6 +178,25 @@ internal sealed partial class GatewayRateLimiter : IAsyncDisposable
         {
             gate.Release();
         }
+    }
+
+    /// <summary>
+    /// Spends a held permit; the caller told to take the next lease starts it. Every spender must be able to start it: the one
+    /// told is the only one, and a next lease nobody took would never be taken.
+    /// </summary>
+    private bool TakeHeld(LocalPermitLeases leases, LimitKey key)
+    {
+        if (!leases.TryTake(key.Partition, out var takeNext))
+        {
+            return false;
+        }
+
+        if (takeNext)
+        {
+            _ = TakeNextLeaseAsync(leases, key);
+        }
+
+        return true;
     }
 
     /// <summary>

@@ -53,10 +53,10 @@ internal sealed class RateLimitChecks(GatewayRateLimiter limiter, IOptionsMonito
         }
     }
 
-    private static List<LimitKey> KeysOf<TRequest>(TRequest? request, HttpContext http, string rpcClass, ResolvedLimits limits)
+    private static LimitKeys KeysOf<TRequest>(TRequest? request, HttpContext http, string rpcClass, ResolvedLimits limits)
         where TRequest : class
     {
-        var keys = new List<LimitKey>(2);
+        var keys = default(LimitKeys);
         var user = http.User;
         // A cached credential's caller knows its partitions; any other principal's are read from its claims.
         var caller = ReadOnlyClaimsIdentity.CallerOf(user);
