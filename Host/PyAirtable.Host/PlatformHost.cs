@@ -84,6 +84,10 @@ public static partial class PlatformHost
         });
         // The health check service logs an error on every failing run; HealthTransitionLogger logs changes once.
         builder.Logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks.DefaultHealthCheckService", LogLevel.Critical);
+        // ASP.NET Core's hosting opens a logging scope (request id, path) on every request whenever its logger is on at any level,
+        // even with its request logs filtered out; RequestContextMiddleware's scope carries both, so one scope is pushed, not two.
+        // Its other messages are "request starting/finished" (Information) and startup failures, which StartAsync throws anyway.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         services.AddSingleton<IHealthCheckPublisher, HealthTransitionLogger>();
 
         services.AddOptions<ShutdownOptions>().Bind(builder.Configuration.GetSection("Shutdown"));

@@ -11,9 +11,13 @@ namespace PyAirtable.Host.Gateway;
 /// <summary>
 /// The first step of every request: settles its request id (the caller's <c>x-request-id</c> when
 /// it is sane, else a new one), echoes it in the response headers, opens a logging scope with it
-/// so every log line of the request carries it, and builds the <see cref="RequestMetadata"/> that
+/// so every log line of the request carries it, and installs the <see cref="RequestMetadata"/> that
 /// service code reads. Once the host is draining, new gRPC calls are refused with UNAVAILABLE.
 /// </summary>
+/// <remarks>
+/// This is the request's only logging scope: ASP.NET Core's hosting scope (request id and path) is switched off in
+/// PlatformHost, and this one carries both. Each scope costs every request an entry in the async context, pushed and popped.
+/// </remarks>
 internal sealed class RequestContextMiddleware(RequestDelegate next, ShutdownState shutdown, TimeProvider time, ILogger<RequestContextMiddleware> logger)
 {
     private const int MaxRequestIdLength = 128;
@@ -26,16 +30,9 @@ internal sealed class RequestContextMiddleware(RequestDelegate next, ShutdownSta
         context.TraceIdentifier = requestId;
         context.Response.Headers[RequestMetadataExtensions.RequestIdHeader] = requestId;
 
-        var metadata = new RequestMetadata
-        {
-            RequestId = requestId,
-            ClientIp = context.Connection.RemoteIpAddress?.ToString() ?? "",
-            UserAgent = context.Request.Headers.UserAgent.ToString(),
-            Timestamp = time.GetUtcNow().UtcDateTime,
-        };
-        context.Features.Set<IRequestMetadataFeature>(new RequestMetadataFeature(metadata));
+        context.Features.Set<IRequestMetadataFeature>(GatewayRequestMetadata.Of(context, requestId, time.GetUtcNow().UtcDateTime));
 
-        using (logger.BeginScope(new RequestScope(requestId)))
+        using (logger.BeginScope(new RequestScope(requestId, context.Request.Path.Value ?? "")))
         {
             if (shutdown.RefusingCalls && IsGrpc(context.Request))
             {
@@ -103,21 +100,29 @@ internal sealed class RequestContextMiddleware(RequestDelegate next, ShutdownSta
         response.Headers["grpc-message"] = "The server is shutting down; retry on another instance.";
     }
 
-    /// <summary>A logging scope that renders as <c>RequestId:…</c> and carries the id as a structured value.</summary>
-    private sealed class RequestScope(string requestId) : IReadOnlyList<KeyValuePair<string, object>>
+    /// <summary>
+    /// A logging scope that renders as <c>RequestId:… RequestPath:…</c> (the path of a gRPC call is its method) and carries both
+    /// as structured values.
+    /// </summary>
+    internal sealed class RequestScope(string requestId, string path) : IReadOnlyList<KeyValuePair<string, object>>
     {
-        public KeyValuePair<string, object> this[int index] =>
-            index == 0 ? new("RequestId", requestId) : throw new ArgumentOutOfRangeException(nameof(index));
+        public KeyValuePair<string, object> this[int index] => index switch
+        {
+            0 => new("RequestId", requestId),
+            1 => new("RequestPath", path),
+            _ => throw new ArgumentOutOfRangeException(nameof(index)),
+        };
 
-        public int Count => 1;
+        public int Count => 2;
 
         public IEnumerator<KeyValuePair<string, object>> GetEnumerator()
         {
             yield return this[0];
+            yield return this[1];
         }
 
         System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 
-        public override string ToString() => "RequestId:" + requestId;
+        public override string ToString() => $"RequestId:{requestId} RequestPath:{path}";
     }
 }

@@ -74,7 +74,7 @@ public static class CallerExtensions
 
     /// <summary>The caller established by the gateway layer (anonymous when the RPC is public and no credentials came).</summary>
     public static UserContext GetCaller(this CallContext context) =>
-        context.ServerCallContext is null ? Anonymous : context.GetRequestMetadata().UserContext ?? Anonymous;
+        context.ServerCallContext is null ? Anonymous : context.GetCallerContext() ?? Anonymous;
 
     private const string CredentialsNeeded =
         "This call needs credentials: an access token (authorization: Bearer …) or an API key (x-api-key).";

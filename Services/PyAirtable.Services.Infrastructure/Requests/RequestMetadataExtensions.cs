@@ -12,6 +12,9 @@ namespace PyAirtable.Services.Infrastructure.Requests;
 public interface IRequestMetadataFeature
 {
     RequestMetadata Metadata { get; set; }
+
+    /// <summary>The authenticated caller (null: anonymous); a feature that builds the metadata on demand answers it without.</summary>
+    UserContext? Caller => Metadata.UserContext;
 }
 
 /// <inheritdoc />
@@ -44,6 +47,13 @@ public static class RequestMetadataExtensions
             ? values[0]
             : null;
     }
+
+    /// <summary>The call's authenticated caller (null: anonymous), without building the rest of its metadata.</summary>
+    public static UserContext? GetCallerContext(this CallContext context) =>
+        (context.ServerCallContext ?? throw new InvalidOperationException("Request metadata exists only on the server side of a call."))
+        .GetHttpContext().Features.Get<IRequestMetadataFeature>() is { } feature
+            ? feature.Caller
+            : throw new InvalidOperationException("The gateway pipeline did not run for this request (UsePlatformGateway missing).");
 
     /// <summary>For protobuf-net.Grpc methods that take a <see cref="CallContext"/>.</summary>
     public static RequestMetadata GetRequestMetadata(this CallContext context) =>

@@ -64,6 +64,11 @@ public sealed class RequestMetadataTests(HostFixture hostFixture) : HostTests(ho
         var errors = Fixture.Host.Logs.TakeErrors(e => e.RequestId == requestId);
         var error = Assert.Single(errors);
         Assert.IsType<InvalidOperationException>(error.Exception);
+        // One scope carries the request: its id once (ASP.NET Core's hosting scope, which repeated it, is off) and its method.
+        var values = error.Scopes.OfType<IEnumerable<KeyValuePair<string, object>>>().SelectMany(s => s).ToList();
+        Assert.Single(values, kv => kv.Key == "RequestId");
+        Assert.Contains(values, kv => kv.Key == "RequestPath" && kv.Value is string path
+            && path == $"/{TestHost.DiagnosticsServiceName}/Fail");
     }
 
     [Fact]

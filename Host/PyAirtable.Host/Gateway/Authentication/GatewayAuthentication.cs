@@ -146,21 +146,23 @@ internal sealed class CallerContextMiddleware(RequestDelegate next)
     {
         if (GatewayAuthentication.AuthenticatedUser(context) is { } user)
         {
-            var feature = context.Features.Get<IRequestMetadataFeature>();
-            if (feature is not null)
-            {
-                // A cached credential's caller was derived once; any other principal's is derived from its claims now.
-                var caller = ReadOnlyClaimsIdentity.CallerOf(user)?.UserContext ?? PlatformClaims.ToUserContext(user.Claims);
-                feature.Metadata = feature.Metadata with { UserContext = caller };
-            }
-
             var headers = context.Request.Headers;
             var hasApiKey = headers.TryGetValue(ApiKeyAuthenticationHandler.HeaderName, out var apiKey);
-            context.Features.Set<ICallerCredentialsFeature>(new CallerCredentialsFeature
+            ICallerCredentialsFeature credentials;
+            if (context.Features.Get<IRequestMetadataFeature>() is GatewayRequestMetadata gateway)
             {
-                Authorization = hasApiKey ? null : headers.Authorization.ToString(),
-                ApiKey = hasApiKey ? apiKey.ToString() : null,
-            });
+                // A cached credential's caller was derived once; any other principal's is derived from its claims now.
+                gateway.SetCaller(ReadOnlyClaimsIdentity.CallerOf(user)?.UserContext ?? PlatformClaims.ToUserContext(user.Claims));
+                credentials = gateway;
+            }
+            else
+            {
+                credentials = new CallerCredentialsFeature(); // RequestContextMiddleware did not run: there is no metadata to fill
+            }
+
+            credentials.Authorization = hasApiKey ? null : headers.Authorization.ToString();
+            credentials.ApiKey = hasApiKey ? apiKey.ToString() : null;
+            context.Features.Set(credentials);
         }
 
         return next(context);
