@@ -29,7 +29,10 @@ public sealed class LocalRevocations(ChangeFeed feed, NpgsqlDataSource database,
     /// Answers from memory when the feed is current: true with <paramref name="revoked"/> set; false when this host cannot
     /// prove its copy current within the bound, and the caller must ask the shared state or PostgreSQL.
     /// </summary>
-    public bool TryCheck(string credentialKey, string userKey, out bool revoked)
+    public bool TryCheck(string credentialKey, string userKey, out bool revoked) => TryCheck(credentialKey, userKey.AsSpan(), out revoked);
+
+    /// <inheritdoc cref="TryCheck(string, string, out bool)"/>
+    public bool TryCheck(string credentialKey, ReadOnlySpan<char> userKey, out bool revoked)
     {
         if (!feed.IsCurrent)
         {
@@ -38,7 +41,8 @@ public sealed class LocalRevocations(ChangeFeed feed, NpgsqlDataSource database,
         }
 
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
-        revoked = (_expiries.TryGetValue(credentialKey, out var a) && a > now) || (_expiries.TryGetValue(userKey, out var b) && b > now);
+        revoked = (_expiries.TryGetValue(credentialKey, out var a) && a > now)
+            || (_expiries.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(userKey, out var b) && b > now);
         return true;
     }
 

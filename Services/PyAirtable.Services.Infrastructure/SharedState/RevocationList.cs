@@ -42,7 +42,9 @@ public sealed partial class RevocationList(
 
     public static string Session(string sessionId) => "revoked:session:" + sessionId;
 
-    public static string User(string userId) => "revoked:user:" + userId;
+    public static string User(string userId) => UserKeyPrefix + userId;
+
+    private const string UserKeyPrefix = "revoked:user:";
 
     public static string ApiKey(string keyId) => "revoked:api_key:" + keyId;
 
@@ -103,7 +105,7 @@ public sealed partial class RevocationList(
     public async Task<bool> IsRevokedAsync(string credentialKey, string userId, NpgsqlConnection? connection, NpgsqlTransaction? transaction,
         CancellationToken cancellationToken)
     {
-        if (local.TryCheck(credentialKey, User(userId), out var revoked))
+        if (TryCheckLocal(credentialKey, userId, out var revoked))
         {
             return revoked;
         }
@@ -132,6 +134,20 @@ public sealed partial class RevocationList(
 
         await using var own = await database.OpenConnectionAsync(cancellationToken);
         return await own.ExecuteScalarAsync<bool>(new CommandDefinition(Sql, new { keys }, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>The in-process answer, if the local copy is current; the user's key is spelled on the stack (every call asks).</summary>
+    private bool TryCheckLocal(string credentialKey, string userId, out bool revoked)
+    {
+        if (userId.Length > 128)
+        {
+            return local.TryCheck(credentialKey, User(userId), out revoked);
+        }
+
+        Span<char> userKey = stackalloc char[UserKeyPrefix.Length + userId.Length];
+        UserKeyPrefix.CopyTo(userKey);
+        userId.CopyTo(userKey[UserKeyPrefix.Length..]);
+        return local.TryCheck(credentialKey, userKey, out revoked);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Count} revocation(s) committed but not mirrored to Redis ({Error}); checks read PostgreSQL meanwhile and the mirror copies them when Redis answers")]
