@@ -18,6 +18,9 @@ internal sealed partial class ProfileCache(ISharedState cache, ProfileMemory mem
     /// <summary>Taken before a read of the shared level or the database; <see cref="WriteAsync"/> gives it back to the memory level.</summary>
     public long Generation => memory.Generation;
 
+    /// <summary>The profile if this host holds it (no network), as GetUser answers with it.</summary>
+    public bool TryGetHeld(Guid id, out HeldProfile held) => memory.TryGetHeld(id, out held);
+
     public async Task<UserRow?> ReadAsync(Guid id)
     {
         if (memory.TryGet(id, out var held))

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using Microsoft.Extensions.Options;
+using PyAirtable.Contracts.Users;
 using PyAirtable.Services.Infrastructure.SharedState;
 using PyAirtable.Services.Users.Stores;
 
@@ -25,7 +26,7 @@ public sealed class ProfileMemory(ChangeFeed feed, IOptions<UserServiceOptions> 
     private long _generation;
 
     /// <summary>A profile (or none, only the newest version heard of), kept in one generation until it expires.</summary>
-    private sealed record Slot(UserRow? Row, long MinVersion, long Generation, long ExpiresAt);
+    private sealed record Slot(HeldProfile? Row, long MinVersion, long Generation, long ExpiresAt);
 
     public char Kind => FeedKind;
 
@@ -36,14 +37,22 @@ public sealed class ProfileMemory(ChangeFeed feed, IOptions<UserServiceOptions> 
 
     internal bool TryGet(Guid id, out UserRow row)
     {
+        var found = TryGetHeld(id, out var held);
+        row = found ? held.Row : null!;
+        return found;
+    }
+
+    /// <summary>The profile as this host keeps it, with what GetUser derives from it (derived once per kept version).</summary>
+    internal bool TryGetHeld(Guid id, out HeldProfile held)
+    {
         if (feed.IsCurrent && _slots.TryGetValue(id, out var slot) && slot.Row is { } cached && slot.Generation == Generation
-            && cached.Version >= slot.MinVersion && slot.ExpiresAt > time.GetTimestamp())
+            && cached.Row.Version >= slot.MinVersion && slot.ExpiresAt > time.GetTimestamp())
         {
-            row = cached;
+            held = cached;
             return true;
         }
 
-        row = null!;
+        held = null!;
         return false;
     }
 
@@ -63,12 +72,12 @@ public sealed class ProfileMemory(ChangeFeed feed, IOptions<UserServiceOptions> 
 
         var expires = time.GetTimestamp() + (long)(options.Value.CacheTtl.TotalSeconds * time.TimestampFrequency);
         _slots.AddOrUpdate(row.Id,
-            _ => new Slot(row, row.Version, generation, expires),
+            _ => new Slot(new HeldProfile(row), row.Version, generation, expires),
             (_, slot) => slot.Generation != generation
-                ? new Slot(row, row.Version, generation, expires)
-                : row.Version < slot.MinVersion || (slot.Row is { } held && held.Version >= row.Version)
+                ? new Slot(new HeldProfile(row), row.Version, generation, expires)
+                : row.Version < slot.MinVersion || (slot.Row is { } held && held.Row.Version >= row.Version)
                     ? slot
-                    : new Slot(row, row.Version, generation, expires));
+                    : new Slot(new HeldProfile(row), row.Version, generation, expires));
     }
 
     public void Apply(string item)
@@ -89,7 +98,7 @@ public sealed class ProfileMemory(ChangeFeed feed, IOptions<UserServiceOptions> 
                 ? new Slot(null, version, generation, expires)
                 : version <= slot.MinVersion
                     ? slot
-                    : new Slot(slot.Row is { } held && held.Version >= version ? held : null, version, generation, expires));
+                    : new Slot(slot.Row is { } held && held.Row.Version >= version ? held : null, version, generation, expires));
     }
 
     public Task ResetAsync(CancellationToken cancellationToken)
@@ -104,4 +113,20 @@ public sealed class ProfileMemory(ChangeFeed feed, IOptions<UserServiceOptions> 
         Interlocked.Increment(ref _generation);
         _slots.Clear();
     }
+}
+
+/// <summary>
+/// A profile version as a host keeps it, with its contract form and etag made once: a warm GetUser answers with them as they are
+/// (the contract records are immutable, and the serializer only reads them).
+/// </summary>
+internal sealed class HeldProfile(UserRow row)
+{
+    private User? _contract;
+
+    public UserRow Row { get; } = row;
+
+    public string Etag { get; } = row.Etag;
+
+    /// <summary>Made on first use; two calls racing may each make one, which are equal.</summary>
+    public User Contract => _contract ??= Row.ToContract();
 }

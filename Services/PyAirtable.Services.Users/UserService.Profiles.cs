@@ -1,6 +1,7 @@
 using System.Globalization;
 using PyAirtable.Contracts.Auth;
 using PyAirtable.Contracts.Events;
+using PyAirtable.Contracts.Common;
 using PyAirtable.Contracts.Users;
 using PyAirtable.Services.Infrastructure.Errors;
 using PyAirtable.Services.Infrastructure.Events;
@@ -28,13 +29,19 @@ public sealed partial class UserService
             throw new ValidationException("if_none_match", "must be an etag returned by this service");
         }
 
-        if ((await CanReadAsync(context, caller, [id])).Count == 0)
+        // One's own profile (the hot read) needs no question to the Permission service.
+        if (!ReadsOwn(caller, id) && (await CanReadAsync(context, caller, [id])).Count == 0)
         {
             Fail.NotFound("user", request.UserId); // a profile you may not read does not exist for you
         }
 
-        var ct = context.CancellationToken;
         var noCache = context.GetRequestHeader(CacheControlHeader)?.Contains("no-cache", StringComparison.OrdinalIgnoreCase) == true;
+        if (!noCache && _cache.TryGetHeld(id, out var held))
+        {
+            return Answer(caller, request, held); // warm: no network, no task, the contract made once per version
+        }
+
+        var ct = context.CancellationToken;
         var generation = _cache.Generation;
         var row = noCache ? null : await _cache.ReadAsync(id);
         if (row is null)
@@ -49,10 +56,15 @@ public sealed partial class UserService
             await _cache.WriteAsync(row, generation);
         }
 
-        var cacheMetadata = CacheMetadataOf(row);
-        return request.IfNoneMatch == row.Etag
+        return Answer(caller, request, new HeldProfile(row));
+    }
+
+    private GetUserResponse Answer(UserContext caller, GetUserRequest request, HeldProfile profile)
+    {
+        var cacheMetadata = CacheMetadataOf(profile.Etag);
+        return request.IfNoneMatch == profile.Etag
             ? new GetUserResponse { NotModified = true, Cache = cacheMetadata }
-            : new GetUserResponse { User = VisibleTo(caller, row.ToContract()), Cache = cacheMetadata };
+            : new GetUserResponse { User = VisibleTo(caller, profile.Contract), Cache = cacheMetadata };
     }
 
     [RequiresScope(Scopes.UsersRead)]
@@ -168,6 +180,6 @@ public sealed partial class UserService
         }, EventOrigin.Of<IUserService>(context), ct);
         await db.CommitAsync(ct);
         await _cache.WriteAsync(row, _cache.Generation, changed: true);
-        return new UpdateUserResponse { User = user, Cache = CacheMetadataOf(row) };
+        return new UpdateUserResponse { User = user, Cache = CacheMetadataOf(row.Etag) };
     }
 }

@@ -58,6 +58,8 @@ public sealed partial class UserService(
     /// The profiles of <paramref name="ids"/> the caller may read: their own, those of members of a
     /// workspace they are a member of (asked of the Permission service), or all for operators.
     /// </summary>
+    private static bool ReadsOwn(UserContext caller, Guid id) => Guid.TryParse(caller.UserId, out var own) && own == id;
+
     private async Task<List<Guid>> CanReadAsync(CallContext context, UserContext caller, List<Guid> ids)
     {
         if (caller.IsPrivileged())
@@ -95,8 +97,8 @@ public sealed partial class UserService(
         }
     }
 
-    private CacheMetadata CacheMetadataOf(UserRow row) =>
-        new() { Etag = row.Etag, ExpiresAt = time.GetUtcNow().UtcDateTime + _cache.Ttl };
+    private CacheMetadata CacheMetadataOf(string etag) =>
+        new() { Etag = etag, ExpiresAt = time.GetUtcNow().UtcDateTime + _cache.Ttl };
 
     private static long? ParseEtag(string? etag) =>
         etag is { Length: > 1 and <= 32 } && etag[0] == 'v'
