@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text.RegularExpressions;
 using Microsoft.Diagnostics.Tracing.Etlx;
 using Microsoft.Diagnostics.Tracing.Parsers.Clr;
@@ -13,15 +14,44 @@ namespace PyAirtable.Tools;
 internal static partial class AllocationReport
 {
     private const int Top = 30;
+    private const int StackDepth = 14;
 
-    public static void Print(string nettrace, string what)
+    /// <summary><c>pyairtable trace-report FILE [--stacks REGEX]</c>: the same report from a trace kept by an earlier bench.</summary>
+    public static Command Create()
+    {
+        var file = new Argument<FileInfo>("trace") { Description = "A .nettrace written by bench-hotpath --trace-alloc (gc-verbose)." };
+        var stacks = new Option<string?>("--stacks")
+        {
+            Description = "Also print the most common allocating stacks of the types whose names match this regular expression " +
+                          "(e.g. 'AsyncLocalValueMap|ServiceCacheKey'): who allocates them.",
+        };
+        var command = new Command("trace-report", "Print the allocation report of a kept gc-verbose trace.") { file, stacks };
+        command.SetAction(parse =>
+        {
+            var trace = parse.GetValue(file)!;
+            if (!trace.Exists)
+            {
+                Console.Error.WriteLine($"trace-report: {trace.FullName} does not exist");
+                return 2;
+            }
+
+            var pattern = parse.GetValue(stacks);
+            Print(trace.FullName, trace.Name, pattern is null ? null : new Regex(pattern, RegexOptions.CultureInvariant));
+            return 0;
+        });
+        return command;
+    }
+
+    public static void Print(string nettrace, string what, Regex? stacksOf = null)
     {
         var etlx = TraceLog.CreateFromEventPipeDataFile(nettrace);
         using var log = new TraceLog(etlx);
         var byType = new Dictionary<string, long>(StringComparer.Ordinal);
         var byMethod = new Dictionary<string, long>(StringComparer.Ordinal);
+        var byStack = new Dictionary<string, long>(StringComparer.Ordinal);
         long total = 0;
         var onStack = new HashSet<string>(StringComparer.Ordinal);
+        var frames = new List<string>();
         // TraceEvents enumerates only as IEnumerable<TraceEvent> (its non-generic enumerator, which OfType uses, throws).
         foreach (var traceEvent in log.Events)
         {
@@ -35,17 +65,29 @@ internal static partial class AllocationReport
             var type = sample.TypeName ?? "?";
             byType[type] = byType.GetValueOrDefault(type) + bytes;
             onStack.Clear();
+            frames.Clear();
             for (var frame = sample.CallStack(); frame is not null; frame = frame.Caller)
             {
                 if (frame.CodeAddress.FullMethodName is { Length: > 0 } method)
                 {
-                    onStack.Add(Arguments().Replace(method, ""));
+                    var name = Arguments().Replace(method, "");
+                    onStack.Add(name);
+                    if (frames.Count < StackDepth && !IsPlumbing(name))
+                    {
+                        frames.Add(name);
+                    }
                 }
             }
 
             foreach (var method in onStack)
             {
                 byMethod[method] = byMethod.GetValueOrDefault(method) + bytes;
+            }
+
+            if (stacksOf?.IsMatch(type) == true)
+            {
+                var key = Shorten(type) + "\n      " + string.Join("\n      ", frames.Select(Shorten));
+                byStack[key] = byStack.GetValueOrDefault(key) + bytes;
             }
         }
 
@@ -65,6 +107,15 @@ internal static partial class AllocationReport
         foreach (var (method, bytes) in byMethod.Where(p => !IsPlumbing(p.Key)).OrderByDescending(p => p.Value).Take(Top * 2))
         {
             Console.WriteLine($"{bytes * 100.0 / total,6:F2} %  {Shorten(method)}");
+        }
+
+        if (stacksOf is not null)
+        {
+            Console.WriteLine($"## stacks allocating /{stacksOf}/ (share of all bytes; innermost frame first, {StackDepth} frames)");
+            foreach (var (stack, bytes) in byStack.OrderByDescending(p => p.Value).Take(Top))
+            {
+                Console.WriteLine($"{bytes * 100.0 / total,6:F2} %  {stack}");
+            }
         }
     }
 

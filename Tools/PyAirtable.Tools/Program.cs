@@ -16,5 +16,6 @@ var root = new RootCommand("PyAirtable developer tools.")
     BenchHotPathCommand.Create(),
     BenchFilesCommand.Create(),
     BenchNotifyCommand.Create(),
+    AllocationReport.Create(),
 };
 return await root.Parse(args).InvokeAsync();
