@@ -113,6 +113,8 @@ public static partial class PlatformHost
             // Error mapping, the call's workspace for analytics, then rate limits: one interceptor (see why there).
             o.Interceptors.Add<GatewayInterceptor>();
             o.EnableDetailedErrors = false; // never send exception text; ErrorMapping decides what callers see
+            // Unknown services and methods are answered by UnimplementedCalls (see why there), not by catch-all routes.
+            o.IgnoreUnknownServices = true;
         });
 
         services.AddPlatformInfrastructure(builder.Configuration);
@@ -181,6 +183,7 @@ public static partial class PlatformHost
 
         app.UseMiddleware<RequestContextMiddleware>();
         app.UseMiddleware<ClientResetMiddleware>();
+        app.UseMiddleware<UnimplementedCalls>();
         app.UseGatewayAuthentication();
         app.UseMiddleware<CallerContextMiddleware>();
         app.UseGatewayAuthorization();

@@ -51,6 +51,27 @@ public sealed class HostileInputTests(IdentityFixture fixture) : IClassFixture<I
     }
 
     [Fact]
+    public async Task UnknownServicesAndMethods_AreUnimplemented_WithTheRequestId_WithOrWithoutCredentials()
+    {
+        var user = await Host.RegisterAsync();
+        var bearer = new Metadata { { "authorization", "Bearer " + user.Tokens.AccessToken } };
+        foreach (var headers in new[] { null, bearer })
+        {
+            foreach (var (service, method) in new[]
+                     {
+                         ("pyairtable.users.v1.UserService", "NoSuchMethod"), ("pyairtable.nosuch.v1.NoSuchService", "Get"),
+                         ("pyairtable.users.v1.UserService", "Get%0d%0aX-Evil: 1"),
+                     })
+            {
+                var ex = await Assert.ThrowsAsync<RpcException>(() => Adversary.CallRawAsync(Host.Channel, service, method, [], headers));
+                var info = AssertStatus(ex, StatusCode.Unimplemented);
+                Assert.False(string.IsNullOrEmpty(info.Metadata["request_id"]));
+                Assert.DoesNotContain("Evil", ex.Status.Detail, StringComparison.Ordinal); // a path is echoed only if it looks like a method
+            }
+        }
+    }
+
+    [Fact]
     public async Task InvalidUtf8_InAString_IsInvalidArgument_NamingTheField()
     {
         var email = Encoding.UTF8.GetBytes(Identities.NewEmail());
