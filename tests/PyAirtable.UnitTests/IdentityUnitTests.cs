@@ -119,7 +119,7 @@ public sealed class IdentityUnitTests
     }
 
     [Fact]
-    public void AVerifiedTokensSharedIdentity_RefusesChanges_AndEachCallWrapsItInItsOwnPrincipal()
+    public void AVerifiedTokensSharedIdentityAndPrincipal_RefuseChanges()
     {
         var identity = new ReadOnlyClaimsIdentity([new Claim(PlatformClaims.Subject, "u1"), new Claim(PlatformClaims.Role, "member")], "Bearer");
         Assert.True(identity.IsAuthenticated);
@@ -129,10 +129,15 @@ public sealed class IdentityUnitTests
         Assert.False(identity.TryRemoveClaim(identity.FindFirst(PlatformClaims.Role)));
         Assert.Equal(["u1", "member"], identity.Claims.Select(c => c.Value));
 
-        // A call may add an identity to its own principal; the shared one, and the next call's principal, stay as they were.
-        var first = new ClaimsPrincipal(identity);
-        first.AddIdentity(new ClaimsIdentity([new Claim(PlatformClaims.Role, PlatformRoles.Admin)]));
-        Assert.False(new ClaimsPrincipal(identity).IsInRole(PlatformRoles.Admin));
-        Assert.Equal("u1", new ClaimsPrincipal(identity).Identity!.Name);
+        // Every call that presents the credential gets its one principal: a call cannot add an identity to what the next call is.
+        var credential = new VerifiedCredential(identity, "u1", "revoked:session:s1");
+        Assert.Same(credential.Principal, credential.Principal);
+        Assert.Throws<InvalidOperationException>(() =>
+            credential.Principal.AddIdentity(new ClaimsIdentity([new Claim(PlatformClaims.Role, PlatformRoles.Admin)])));
+        Assert.Throws<InvalidOperationException>(() =>
+            credential.Principal.AddIdentities([new ClaimsIdentity([new Claim(PlatformClaims.Role, PlatformRoles.Admin)])]));
+        Assert.False(credential.Principal.IsInRole(PlatformRoles.Admin));
+        Assert.Equal("u1", credential.Principal.Identity!.Name);
+        Assert.Same(identity.Caller, ReadOnlyClaimsIdentity.CallerOf(credential.Principal));
     }
 }

@@ -9,7 +9,7 @@ namespace PyAirtable.Host.Gateway.Authentication;
 /// schemes' handlers, exactly what they would have found; authorization then refuses the call (missing credentials)
 /// unless the endpoint allows anonymous callers;</item>
 /// <item>a bearer token or an API key this host has verified before (<see cref="ValidatedTokenCache"/>, the API key handler's
-/// verdicts): only revocation is checked, and the call's principal wraps the credential's shared, read-only identity;</item>
+/// verdicts): only revocation is checked, and the call's principal is the credential's shared, read-only one;</item>
 /// <item>anything else: ASP.NET Core's authentication middleware with the Platform scheme (JwtBearer or the API key handler),
 /// which adds a newly verified token to the cache.</item>
 /// </list>
@@ -66,7 +66,7 @@ internal static class GatewayAuthenticationMiddleware
         // path does: authorization refuses it with that cause.
         if (!await GatewayAuthentication.IsRevokedAsync(context, entry.CredentialKey, entry.Subject))
         {
-            context.User = new ClaimsPrincipal(entry.Identity);
+            context.User = entry.Principal;
         }
 
         await next(context);

@@ -122,10 +122,28 @@ internal sealed class ValidatedTokenCache(TimeProvider time) : VerifiedCredentia
 /// <param name="Identity">Built once and shared by every call that presents the credential: it refuses changes.</param>
 /// <param name="Subject">The user the credential acts for (empty: refused).</param>
 /// <param name="CredentialKey">The credential's own entry in the revocation list (a session, or an API key).</param>
-internal sealed record VerifiedCredential(ReadOnlyClaimsIdentity Identity, string Subject, string CredentialKey);
+internal sealed record VerifiedCredential(ReadOnlyClaimsIdentity Identity, string Subject, string CredentialKey)
+{
+    /// <summary>The principal of every call that presents the credential: shared, so it refuses new identities.</summary>
+    public ClaimsPrincipal Principal { get; } = new ReadOnlyClaimsPrincipal(Identity);
+}
 
 /// <summary>
-/// A verified credential's identity that many calls share: each call gets its own <see cref="ClaimsPrincipal"/> around it, and
+/// A verified credential's principal, shared by the calls that present it (one fewer principal, list and array per call). It
+/// refuses identities added to it, so no call can change what another call is.
+/// </summary>
+internal sealed class ReadOnlyClaimsPrincipal(ReadOnlyClaimsIdentity identity) : ClaimsPrincipal(identity)
+{
+    public override void AddIdentity(ClaimsIdentity identity) => throw Shared();
+
+    public override void AddIdentities(IEnumerable<ClaimsIdentity> identities) => throw Shared();
+
+    private static InvalidOperationException Shared() =>
+        new("A verified credential's principal is shared by every call that presents it; it cannot change.");
+}
+
+/// <summary>
+/// A verified credential's identity that many calls share (inside a shared <see cref="ReadOnlyClaimsPrincipal"/>), and
 /// the claims are neither cloned per call nor changeable, so no call can alter what another call is allowed. What the gateway
 /// derives from the claims on every call (<see cref="Caller"/>) is derived once, here.
 /// </summary>
