@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.RegularExpressions;
 using Microsoft.Diagnostics.Tracing.Etlx;
+using Microsoft.Diagnostics.Tracing.EventPipe;
 using Microsoft.Diagnostics.Tracing.Parsers.Clr;
 
 namespace PyAirtable.Tools;
@@ -25,7 +26,12 @@ internal static partial class AllocationReport
             Description = "Also print the most common allocating stacks of the types whose names match this regular expression " +
                           "(e.g. 'AsyncLocalValueMap|ServiceCacheKey'): who allocates them.",
         };
-        var command = new Command("trace-report", "Print the allocation report of a kept gc-verbose trace.") { file, stacks };
+        var cpu = new Option<bool>("--cpu")
+        {
+            Description = "The trace is a thread-time one (bench-hotpath --trace): report where the host's threads ran managed code " +
+                          "(samples of threads waiting or in native code left out), by method, inclusive and exclusive.",
+        };
+        var command = new Command("trace-report", "Print the allocation (or, with --cpu, the CPU) report of a kept trace.") { file, stacks, cpu };
         command.SetAction(parse =>
         {
             var trace = parse.GetValue(file)!;
@@ -33,6 +39,13 @@ internal static partial class AllocationReport
             {
                 Console.Error.WriteLine($"trace-report: {trace.FullName} does not exist");
                 return 2;
+            }
+
+            if (parse.GetValue(cpu))
+            {
+                var of = parse.GetValue(stacks);
+                PrintCpu(trace.FullName, trace.Name, of is null ? null : new Regex(of, RegexOptions.CultureInvariant));
+                return 0;
             }
 
             var pattern = parse.GetValue(stacks);
@@ -115,6 +128,92 @@ internal static partial class AllocationReport
             foreach (var (stack, bytes) in byStack.OrderByDescending(p => p.Value).Take(Top))
             {
                 Console.WriteLine($"{bytes * 100.0 / total,6:F2} %  {stack}");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Where the host ran managed code, from a thread-time trace: each sample of a thread in managed code counts for every
+    /// method on its stack (inclusive) and for the innermost one (exclusive). Waiting threads and native code are left out, so
+    /// the shares are of the managed CPU time, which is what the gateway's own code can change.
+    /// </summary>
+    /// <param name="stacksOf">Also print the most common stacks whose innermost method matches (who calls it).</param>
+    public static void PrintCpu(string nettrace, string what, Regex? stacksOf = null)
+    {
+        var byStack = new Dictionary<string, long>(StringComparer.Ordinal);
+        var frames = new List<string>();
+        var etlx = TraceLog.CreateFromEventPipeDataFile(nettrace);
+        using var log = new TraceLog(etlx);
+        var inclusive = new Dictionary<string, long>(StringComparer.Ordinal);
+        var exclusive = new Dictionary<string, long>(StringComparer.Ordinal);
+        var onStack = new HashSet<string>(StringComparer.Ordinal);
+        long total = 0;
+        foreach (var traceEvent in log.Events)
+        {
+            if (traceEvent is not ClrThreadSampleTraceData { Type: ClrThreadSampleType.Managed } sample)
+            {
+                continue;
+            }
+
+            total++;
+            onStack.Clear();
+            frames.Clear();
+            string? innermost = null;
+            for (var frame = sample.CallStack(); frame is not null; frame = frame.Caller)
+            {
+                if (frame.CodeAddress.FullMethodName is { Length: > 0 } method)
+                {
+                    var name = Arguments().Replace(method, "");
+                    innermost ??= name;
+                    onStack.Add(name);
+                    if (frames.Count < StackDepth)
+                    {
+                        frames.Add(name);
+                    }
+                }
+            }
+
+            if (innermost is not null && stacksOf?.IsMatch(innermost) == true)
+            {
+                var key = string.Join("\n      ", frames.Select(Shorten));
+                byStack[key] = byStack.GetValueOrDefault(key) + 1;
+            }
+
+            foreach (var method in onStack)
+            {
+                inclusive[method] = inclusive.GetValueOrDefault(method) + 1;
+            }
+
+            if (innermost is not null)
+            {
+                exclusive[innermost] = exclusive.GetValueOrDefault(innermost) + 1;
+            }
+        }
+
+        Console.WriteLine($"# managed CPU of the host during {what}: {total:N0} samples of threads running managed code");
+        if (total == 0)
+        {
+            return;
+        }
+
+        Console.WriteLine("## exclusive (share of samples)");
+        foreach (var (method, count) in exclusive.OrderByDescending(p => p.Value).Take(Top))
+        {
+            Console.WriteLine($"{count * 100.0 / total,6:F2} %  {Shorten(method)}");
+        }
+
+        Console.WriteLine("## inclusive (share of samples; thread-pool and Kestrel frames left out)");
+        foreach (var (method, count) in inclusive.Where(p => !IsPlumbing(p.Key)).OrderByDescending(p => p.Value).Take(Top * 2))
+        {
+            Console.WriteLine($"{count * 100.0 / total,6:F2} %  {Shorten(method)}");
+        }
+
+        if (stacksOf is not null)
+        {
+            Console.WriteLine($"## stacks running /{stacksOf}/ (share of samples; innermost frame first, {StackDepth} frames)");
+            foreach (var (stack, count) in byStack.OrderByDescending(p => p.Value).Take(Top))
+            {
+                Console.WriteLine($"{count * 100.0 / total,6:F2} %  {stack}");
             }
         }
     }

@@ -3,8 +3,9 @@ using System.Diagnostics;
 namespace PyAirtable.Tools;
 
 /// <summary>
-/// Where a host's CPU time goes while a load runs: dotnet-trace's thread-time sampling of the host process (~100 Hz per thread; idle threads show as waits), reported as the
-/// methods most often on the stack (exclusive, then inclusive). Needs dotnet-trace (<c>dotnet tool install -g dotnet-trace</c>).
+/// Where a host's CPU time goes while a load runs: dotnet-trace's thread-time sampling of the host process (~100 Hz per thread),
+/// reported from the samples of threads running managed code as the methods most often on the stack (exclusive, then
+/// inclusive). Needs dotnet-trace (<c>dotnet tool install -g dotnet-trace</c>).
 /// </summary>
 internal static class HostProfile
 {
@@ -42,18 +43,7 @@ internal static class HostProfile
             return;
         }
 
-        Console.WriteLine($"# dotnet-trace sampled thread time of the host during {what} (c16 m32): methods on the stack, top 30");
-        foreach (var inclusive in new[] { false, true })
-        {
-            using var report = Start(true, inclusive ? ["report", file, "topN", "-n", "30", "--inclusive"] : ["report", file, "topN", "-n", "30"]);
-            if (report is not null)
-            {
-                Console.WriteLine(inclusive ? "## inclusive" : "## exclusive");
-                Console.WriteLine(await report.StandardOutput.ReadToEndAsync(ct));
-                await report.WaitForExitAsync(ct);
-            }
-        }
-
+        AllocationReport.PrintCpu(file, what + " (c16 m32)");
         Console.WriteLine($"(trace kept: {file})");
     }
 
