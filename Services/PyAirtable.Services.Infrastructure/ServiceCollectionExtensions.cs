@@ -74,6 +74,7 @@ public static class ServiceCollectionExtensions
 
         services.AddOptions<EventStreamOptions>().Bind(configuration.GetSection(EventStreamOptions.Section));
         services.TryAddSingleton<EventLog>();
+        services.TryAddSingleton<OutboxNotifications>();
         services.TryAddSingleton<EventRelay>();
         services.AddHostedService(sp => sp.GetRequiredService<EventRelay>());
         services.TryAddSingleton<EventConsumerHost>();

@@ -23,6 +23,7 @@ namespace PyAirtable.Services.Infrastructure.Events;
 /// </remarks>
 public sealed partial class EventRelay(
     NpgsqlDataSource db,
+    OutboxNotifications notifications,
     IServiceProvider services,
     IOptions<EventStreamOptions> options,
     TimeProvider time,
@@ -47,11 +48,25 @@ public sealed partial class EventRelay(
         }
 
         var nextSweep = time.GetUtcNow();
+        var listening = notifications.RunAsync(stoppingToken);
+        try
+        {
+            await RelayUntilStoppedAsync(settings, nextSweep, stoppingToken);
+        }
+        finally
+        {
+            await listening;
+        }
+    }
+
+    private async Task RelayUntilStoppedAsync(EventStreamOptions settings, DateTimeOffset nextSweep, CancellationToken stoppingToken)
+    {
         while (!stoppingToken.IsCancellationRequested)
         {
             var relayed = 0;
             try
             {
+                notifications.Reset(); // this round reads what they announced; a write committed during it wakes the next
                 relayed = await RelayOnceAsync(stoppingToken);
                 if (_paused)
                 {
@@ -83,16 +98,21 @@ public sealed partial class EventRelay(
                 relayed = -1;
             }
 
-            if (relayed <= 0)
+            try
             {
-                try
+                if (relayed < 0)
                 {
-                    await Task.Delay(relayed == 0 ? settings.RelayInterval : FailureBackoff, time, stoppingToken);
+                    await Task.Delay(FailureBackoff, time, stoppingToken);
                 }
-                catch (OperationCanceledException)
+                else if (relayed == 0)
                 {
-                    return;
+                    // An outbox commit wakes it, and so does the listener coming (back) up; until then it polls.
+                    await notifications.WaitAsync(notifications.Listening ? settings.RelayIdleInterval : settings.RelayInterval, stoppingToken);
                 }
+            }
+            catch (OperationCanceledException)
+            {
+                return;
             }
         }
     }

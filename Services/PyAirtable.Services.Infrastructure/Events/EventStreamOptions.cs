@@ -8,8 +8,17 @@ public sealed class EventStreamOptions
     /// <summary>Set false on a host that serves calls but leaves relaying committed events to the stream to others.</summary>
     public bool RelayEnabled { get; set; } = true;
 
-    /// <summary>How long the relay sleeps when it found nothing to relay.</summary>
+    /// <summary>
+    /// How long the relay sleeps when it found nothing to relay while it cannot hear outbox writes commit (their PostgreSQL
+    /// notifications, <see cref="OutboxNotifications"/>): then it polls.
+    /// </summary>
     public TimeSpan RelayInterval { get; set; } = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>
+    /// How long an idle relay that hears outbox writes commit waits for one before it looks anyway (a safety net: a write
+    /// wakes it at once).
+    /// </summary>
+    public TimeSpan RelayIdleInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Events the relay sequences and publishes per round.</summary>
     public int RelayBatchSize { get; set; } = 1000;

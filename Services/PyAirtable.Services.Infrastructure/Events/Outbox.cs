@@ -39,7 +39,8 @@ public static class Outbox
     /// Adds an event to the outbox. It reaches the stream only when <paramref name="transaction"/> commits, and
     /// disappears with it on rollback. Writers of different aggregates never wait for each other; writers of the same
     /// aggregate are serialized from this call to their commit, so the aggregate's events are numbered in commit
-    /// order. Enqueue as the last statement of the transaction to keep that wait short.
+    /// order. Enqueue as the last statement of the transaction to keep that wait short. The same round trip notifies
+    /// <see cref="OutboxNotifications.Channel"/>, which PostgreSQL delivers at commit: the relays wake for it.
     /// </summary>
     /// <returns>The event id (CloudEvents id).</returns>
     public static async Task<Guid> EnqueueAsync<TEvent>(NpgsqlTransaction transaction, TEvent domainEvent, EventOrigin origin, CancellationToken cancellationToken)
@@ -62,6 +63,7 @@ public static class Outbox
             SELECT pg_advisory_xact_lock(@lockClass, hashtext(@aggregateType || '/' || @aggregateId));
             INSERT INTO platform.outbox (event_id, event_type, aggregate_type, aggregate_id, payload, request_id, source, workspace_id, actor_id)
             VALUES (@eventId, @eventType, @aggregateType, @aggregateId, @payload, @requestId, @source, @workspaceId, @actorId);
+            SELECT pg_notify('pyairtable_outbox', '');
             """,
             new
             {
