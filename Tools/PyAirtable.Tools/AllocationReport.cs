@@ -110,25 +110,13 @@ internal static partial class AllocationReport
             return;
         }
 
-        Console.WriteLine("## by type (share of bytes)");
-        foreach (var (type, bytes) in byType.OrderByDescending(p => p.Value).Take(Top))
-        {
-            Console.WriteLine($"{bytes * 100.0 / total,6:F2} %  {Shorten(type)}");
-        }
-
-        Console.WriteLine("## by method on the stack (inclusive share of bytes; thread-pool and Kestrel frames left out)");
-        foreach (var (method, bytes) in byMethod.Where(p => !IsPlumbing(p.Key)).OrderByDescending(p => p.Value).Take(Top * 2))
-        {
-            Console.WriteLine($"{bytes * 100.0 / total,6:F2} %  {Shorten(method)}");
-        }
-
+        PrintShares("## by type (share of bytes)", byType, total, Top);
+        PrintShares("## by method on the stack (inclusive share of bytes; thread-pool and Kestrel frames left out)",
+            byMethod.Where(p => !IsPlumbing(p.Key)), total, Top * 2);
         if (stacksOf is not null)
         {
-            Console.WriteLine($"## stacks allocating /{stacksOf}/ (share of all bytes; innermost frame first, {StackDepth} frames)");
-            foreach (var (stack, bytes) in byStack.OrderByDescending(p => p.Value).Take(Top))
-            {
-                Console.WriteLine($"{bytes * 100.0 / total,6:F2} %  {stack}");
-            }
+            PrintShares($"## stacks allocating /{stacksOf}/ (share of all bytes; innermost frame first, {StackDepth} frames)",
+                byStack, total, Top, shorten: false);
         }
     }
 
@@ -196,25 +184,23 @@ internal static partial class AllocationReport
             return;
         }
 
-        Console.WriteLine("## exclusive (share of samples)");
-        foreach (var (method, count) in exclusive.OrderByDescending(p => p.Value).Take(Top))
-        {
-            Console.WriteLine($"{count * 100.0 / total,6:F2} %  {Shorten(method)}");
-        }
-
-        Console.WriteLine("## inclusive (share of samples; thread-pool and Kestrel frames left out)");
-        foreach (var (method, count) in inclusive.Where(p => !IsPlumbing(p.Key)).OrderByDescending(p => p.Value).Take(Top * 2))
-        {
-            Console.WriteLine($"{count * 100.0 / total,6:F2} %  {Shorten(method)}");
-        }
-
+        PrintShares("## exclusive (share of samples)", exclusive, total, Top);
+        PrintShares("## inclusive (share of samples; thread-pool and Kestrel frames left out)",
+            inclusive.Where(p => !IsPlumbing(p.Key)), total, Top * 2);
         if (stacksOf is not null)
         {
-            Console.WriteLine($"## stacks running /{stacksOf}/ (share of samples; innermost frame first, {StackDepth} frames)");
-            foreach (var (stack, count) in byStack.OrderByDescending(p => p.Value).Take(Top))
-            {
-                Console.WriteLine($"{count * 100.0 / total,6:F2} %  {stack}");
-            }
+            PrintShares($"## stacks running /{stacksOf}/ (share of samples; innermost frame first, {StackDepth} frames)",
+                byStack, total, Top, shorten: false);
+        }
+    }
+
+    /// <summary>The <paramref name="top"/> largest entries under <paramref name="title"/>, each as its share of <paramref name="total"/>.</summary>
+    private static void PrintShares(string title, IEnumerable<KeyValuePair<string, long>> amounts, long total, int top, bool shorten = true)
+    {
+        Console.WriteLine(title);
+        foreach (var (name, amount) in amounts.OrderByDescending(p => p.Value).Take(top))
+        {
+            Console.WriteLine($"{amount * 100.0 / total,6:F2} %  {(shorten ? Shorten(name) : name)}");
         }
     }
 
