@@ -6,13 +6,44 @@ using Microsoft.Extensions.Time.Testing;
 using PyAirtable.Contracts.Common;
 using PyAirtable.Host.Gateway.Authentication;
 using PyAirtable.Services.Infrastructure.Identity;
+using PyAirtable.Services.Infrastructure.SharedState;
 
 namespace PyAirtable.UnitTests;
 
-/// <summary>The gateway's kept credentials (bearer tokens, API keys), what it derives from them once, and its authorization shortcut.</summary>
+/// <summary>
+/// The gateway's kept credentials (bearer tokens, API keys) without a host: how it reads the authorization header, what it keeps
+/// and for how long, its bound, what it derives from a credential once, and its authorization shortcut.
+/// </summary>
 public sealed class VerifiedCredentialTests
 {
     private static readonly DateTimeOffset Start = new(2026, 11, 29, 12, 0, 0, TimeSpan.Zero);
+
+    [Fact]
+    public void AVerifiedToken_IsKeptWithItsUser_ItsSession_AndItsRoles()
+    {
+        var cache = new ValidatedTokenCache(new FakeTimeProvider(Start));
+        cache.Add("t1", Principal(new Claim(PlatformClaims.Subject, "u1"), new Claim(PlatformClaims.SessionId, "s1"),
+            new Claim(PlatformClaims.Role, "member")), Start.UtcDateTime.AddMinutes(5));
+
+        Assert.True(cache.TryGet("t1".AsSpan(), out var entry));
+        Assert.Equal("u1", entry.Subject);
+        Assert.Equal(RevocationList.Session("s1"), entry.CredentialKey);
+        Assert.Equal("u1", entry.Identity.Name); // the subject names the caller
+        Assert.True(new ClaimsPrincipal(entry.Identity).IsInRole("member")); // roles are read from the platform's role claim
+        Assert.True(entry.Identity.IsAuthenticated);
+        Assert.False(cache.TryGet("t2".AsSpan(), out _));
+    }
+
+    [Fact]
+    public void AVerifiedTokenWithoutSubjectOrSession_IsKeptAsNobody_SoTheRevocationCheckRefusesIt()
+    {
+        var cache = new ValidatedTokenCache(new FakeTimeProvider(Start));
+        cache.Add("t1", Principal(new Claim(PlatformClaims.Email, "a@example.com")), Start.UtcDateTime.AddMinutes(5));
+
+        Assert.True(cache.TryGet("t1".AsSpan(), out var entry));
+        Assert.Equal("", entry.Subject); // an empty subject is refused as revoked (GatewayAuthentication.IsRevokedAsync)
+        Assert.Equal(RevocationList.Session(""), entry.CredentialKey);
+    }
 
     [Fact]
     public void AKeptToken_IsFoundByTheSpanOfTheHeader_UntilTheMomentItExpires()
@@ -36,41 +67,59 @@ public sealed class VerifiedCredentialTests
     }
 
     [Fact]
-    public void AnExpiredToken_IsNotKept()
+    public void AnExpiredToken_IsNotKept_NorOneExpiringThisInstant()
     {
         var time = new FakeTimeProvider(Start);
         var cache = new ValidatedTokenCache(time);
-        cache.Add("old", Principal(new Claim(PlatformClaims.Subject, "u1")), Start.UtcDateTime);
+        cache.Add("old", Principal(new Claim(PlatformClaims.Subject, "u1")), Start.UtcDateTime.AddSeconds(-1));
+        cache.Add("now", Principal(new Claim(PlatformClaims.Subject, "u1")), Start.UtcDateTime);
         Assert.False(cache.TryGet("old".AsSpan(), out _));
+        Assert.False(cache.TryGet("now".AsSpan(), out _));
         Assert.Equal(0, cache.Count);
     }
 
     [Theory]
+    [InlineData("Bearer abc.def.ghi", "abc.def.ghi")]
     [InlineData("Bearer abc", "abc")]
+    [InlineData("bearer abc", "abc")] // the scheme in any case
+    [InlineData("BEARER   abc  ", "abc")]
     [InlineData("bearer  abc ", "abc")]
-    [InlineData("Basic abc", "")]
-    [InlineData("Bearer", "")]
-    [InlineData(null, "")]
-    public void BearerTokenSpan_ReadsTheTokenOfABearerHeaderOnly(string? header, string token) =>
-        Assert.Equal(token, GatewayAuthenticationMiddleware.BearerTokenSpan(header).ToString());
+    [InlineData("Basic dXNlcjpwdw==", null)]
+    [InlineData("Basic abc", null)]
+    [InlineData("Bearer", null)]
+    [InlineData("Bearer    ", null)] // the scheme without a token
+    [InlineData("Bearerabc", null)]
+    [InlineData("", null)]
+    [InlineData(null, null)]
+    public void BearerToken_TakesTheTokenOfABearerHeaderOnly(string? header, string? token)
+    {
+        Assert.Equal(token ?? "", GatewayAuthenticationMiddleware.BearerTokenSpan(header).ToString());
+        if (header is not null)
+        {
+            Assert.Equal(token, GatewayAuthenticationMiddleware.BearerToken(header));
+        }
+    }
 
     [Fact]
-    public void TheCache_StaysBounded_DroppingExpiredEntriesFirst()
+    public void AFloodOfDistinctTokens_StaysBounded_DroppingExpiredEntriesFirst()
     {
         var time = new FakeTimeProvider(Start);
-        var cache = new TestCache(time);
-        var credential = Credential();
-        cache.Keep("short-lived", credential, Start.AddSeconds(1));
+        var cache = new ValidatedTokenCache(time);
+        var principal = Principal(new Claim(PlatformClaims.Subject, "u1"));
+        cache.Add("short-lived", principal, Start.UtcDateTime.AddSeconds(1));
         for (var i = 0; i < VerifiedCredentialCache.MaxEntries - 1; i++)
         {
-            cache.Keep("k" + i, credential, Start.AddHours(1));
+            cache.Add("t" + i, principal, Start.UtcDateTime.AddHours(1));
         }
 
         Assert.Equal(VerifiedCredentialCache.MaxEntries, cache.Count);
         time.Advance(TimeSpan.FromSeconds(2));
-        cache.Keep("newest", credential, Start.AddHours(1)); // over the bound: the expired entry goes, then a quarter of the rest
+        cache.Add("newest", principal, Start.UtcDateTime.AddHours(1)); // over the bound: the expired entry goes, then a quarter of the rest
         Assert.InRange(cache.Count, 1, VerifiedCredentialCache.MaxEntries * 3 / 4);
-        Assert.False(cache.Find("short-lived"));
+        var found = Enumerable.Range(0, VerifiedCredentialCache.MaxEntries - 1).Count(i => cache.TryGet(("t" + i).AsSpan(), out _))
+            + (cache.TryGet("newest".AsSpan(), out _) ? 1 : 0);
+        Assert.Equal(cache.Count, found); // the count is what is held
+        Assert.False(cache.TryGet("short-lived".AsSpan(), out _));
     }
 
     [Fact]
@@ -158,11 +207,4 @@ public sealed class VerifiedCredentialTests
 
     private static VerifiedCredential Credential() =>
         new(new ReadOnlyClaimsIdentity([new Claim(PlatformClaims.Subject, "u1")], "ApiKey"), "u1", "key:k1");
-
-    private sealed class TestCache(TimeProvider time) : VerifiedCredentialCache(time)
-    {
-        public new void Keep(string key, VerifiedCredential credential, DateTimeOffset expiresAt) => base.Keep(key, credential, expiresAt);
-
-        public bool Find(string key) => TryFind(key, out _);
-    }
 }
