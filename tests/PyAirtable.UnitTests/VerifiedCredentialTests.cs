@@ -73,9 +73,9 @@ public sealed class VerifiedCredentialTests
         var cache = new ValidatedTokenCache(time);
         cache.Add("old", Principal(new Claim(PlatformClaims.Subject, "u1")), Start.UtcDateTime.AddSeconds(-1));
         cache.Add("now", Principal(new Claim(PlatformClaims.Subject, "u1")), Start.UtcDateTime);
+        Assert.Equal(0, cache.Count); // not even held until the next lookup
         Assert.False(cache.TryGet("old".AsSpan(), out _));
         Assert.False(cache.TryGet("now".AsSpan(), out _));
-        Assert.Equal(0, cache.Count);
     }
 
     [Theory]
@@ -101,25 +101,79 @@ public sealed class VerifiedCredentialTests
     }
 
     [Fact]
-    public void AFloodOfDistinctTokens_StaysBounded_DroppingExpiredEntriesFirst()
+    public void AToken_VerifiedAgain_IsKeptWithTheNewerVerdict_WhetherOrNotTheOldOneHadExpired()
     {
         var time = new FakeTimeProvider(Start);
         var cache = new ValidatedTokenCache(time);
+        cache.Add("t", Principal(new Claim(PlatformClaims.Subject, "u1")), Start.UtcDateTime.AddMinutes(1));
+        cache.Add("t", Principal(new Claim(PlatformClaims.Subject, "u2")), Start.UtcDateTime.AddMinutes(5));
+        Assert.True(cache.TryGet("t".AsSpan(), out var credential));
+        Assert.Equal("u2", credential.Subject);
+
+        time.Advance(TimeSpan.FromMinutes(6)); // expired here, not looked up since: still held
+        cache.Add("t", Principal(new Claim(PlatformClaims.Subject, "u3")), Start.UtcDateTime.AddMinutes(10));
+        Assert.True(cache.TryGet("t".AsSpan(), out credential));
+        Assert.Equal("u3", credential.Subject);
+        Assert.Equal(1, cache.Count);
+    }
+
+    [Fact]
+    public void AFloodOfCurrentTokens_KeepsAtMostTheBound_ThenDropsAQuarter()
+    {
+        var cache = new ValidatedTokenCache(new FakeTimeProvider(Start));
         var principal = Principal(new Claim(PlatformClaims.Subject, "u1"));
-        cache.Add("short-lived", principal, Start.UtcDateTime.AddSeconds(1));
-        for (var i = 0; i < VerifiedCredentialCache.MaxEntries - 1; i++)
+        for (var i = 0; i < VerifiedCredentialCache.MaxEntries; i++)
         {
             cache.Add("t" + i, principal, Start.UtcDateTime.AddHours(1));
         }
 
-        Assert.Equal(VerifiedCredentialCache.MaxEntries, cache.Count);
-        time.Advance(TimeSpan.FromSeconds(2));
-        cache.Add("newest", principal, Start.UtcDateTime.AddHours(1)); // over the bound: the expired entry goes, then a quarter of the rest
-        Assert.InRange(cache.Count, 1, VerifiedCredentialCache.MaxEntries * 3 / 4);
-        var found = Enumerable.Range(0, VerifiedCredentialCache.MaxEntries - 1).Count(i => cache.TryGet(("t" + i).AsSpan(), out _))
+        Assert.Equal(VerifiedCredentialCache.MaxEntries, cache.Count); // the bound itself is held
+        cache.Add("newest", principal, Start.UtcDateTime.AddHours(1)); // one over: a quarter goes (verified again when used)
+        Assert.Equal(VerifiedCredentialCache.MaxEntries * 3 / 4, cache.Count);
+        var found = Enumerable.Range(0, VerifiedCredentialCache.MaxEntries).Count(i => cache.TryGet(("t" + i).AsSpan(), out _))
             + (cache.TryGet("newest".AsSpan(), out _) ? 1 : 0);
         Assert.Equal(cache.Count, found); // the count is what is held
-        Assert.False(cache.TryGet("short-lived".AsSpan(), out _));
+    }
+
+    [Fact]
+    public void AFloodOverTheBound_DropsExpiredTokensFirst_AndNoCurrentOneWhenThatIsEnough()
+    {
+        var time = new FakeTimeProvider(Start);
+        var cache = new ValidatedTokenCache(time);
+        var principal = Principal(new Claim(PlatformClaims.Subject, "u1"));
+        const int Expiring = 30_000;
+        for (var i = 0; i < Expiring; i++)
+        {
+            cache.Add("old" + i, principal, Start.UtcDateTime.AddSeconds(1));
+        }
+
+        for (var i = 0; i < VerifiedCredentialCache.MaxEntries - Expiring; i++)
+        {
+            cache.Add("t" + i, principal, Start.UtcDateTime.AddHours(1));
+        }
+
+        time.Advance(TimeSpan.FromSeconds(1)); // the old ones expire at this very instant
+        cache.Add("newest", principal, Start.UtcDateTime.AddHours(1));
+        Assert.Equal(VerifiedCredentialCache.MaxEntries - Expiring + 1, cache.Count);
+        Assert.Equal(VerifiedCredentialCache.MaxEntries - Expiring, Enumerable.Range(0, VerifiedCredentialCache.MaxEntries - Expiring)
+            .Count(i => cache.TryGet(("t" + i).AsSpan(), out _)));
+        Assert.True(cache.TryGet("newest".AsSpan(), out _));
+    }
+
+    [Fact]
+    public void ASharedIdentity_RefusesChanges()
+    {
+        var subject = new Claim(PlatformClaims.Subject, "u1");
+        var identity = new ReadOnlyClaimsIdentity([subject], "Bearer");
+        var admin = new Claim(PlatformClaims.Role, PlatformRoles.Admin);
+        Assert.Throws<InvalidOperationException>(() => identity.AddClaim(admin));
+        Assert.Throws<InvalidOperationException>(() => identity.AddClaims([admin]));
+        Assert.Throws<InvalidOperationException>(() => identity.RemoveClaim(identity.FindFirst(PlatformClaims.Subject)));
+        Assert.False(identity.TryRemoveClaim(identity.FindFirst(PlatformClaims.Subject)));
+
+        Assert.Equal("u1", Assert.Single(identity.Claims).Value);
+        Assert.False(new ClaimsPrincipal(identity).IsInRole(PlatformRoles.Admin));
+        Assert.Equal("u1", identity.Caller.UserContext.UserId);
     }
 
     [Fact]
