@@ -1,5 +1,7 @@
 using Grpc.Core;
 using Grpc.Health.V1;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.Extensions.DependencyInjection;
 using PyAirtable.Contracts.Auth;
 using PyAirtable.Contracts.Users;
 using PyAirtable.IntegrationTests.Identity;
@@ -52,6 +54,41 @@ public sealed class AuthenticationPathTests : DatabasePerTest
         // The first call (its token verified just now) is authorized by ASP.NET Core's middleware, which also teaches the shortcut
         // the endpoint's policy; the next ones, with the kept token, are not.
         Assert.Equal(1, Evaluated() - before);
+    }
+
+    [Fact]
+    public async Task AnAuthorizationHandlerTheHostAdds_DecidesEveryCall_KeptTokensIncluded()
+    {
+        var handler = new CountingHandler();
+        await using var host = await TestHost.StartAsync(Database.ConnectionString,
+            o => o.ConfigureServices = services => services.AddSingleton<IAuthorizationHandler>(handler));
+        var user = await host.RegisterAsync();
+        var before = handler.Calls;
+        for (var i = 0; i < 3; i++)
+        {
+            await host.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, user.Bearer);
+        }
+
+        // The gateway's shortcut cannot know what such a handler decides: it stands aside, and the handler sees all three calls.
+        Assert.Equal(3, handler.Calls - before);
+    }
+
+    private sealed class CountingHandler : IAuthorizationHandler
+    {
+        private int _calls;
+
+        public int Calls => Volatile.Read(ref _calls);
+
+        public Task HandleAsync(AuthorizationHandlerContext context)
+        {
+            if (context.Resource is Microsoft.AspNetCore.Http.HttpContext http
+                && http.Request.Path.Value?.EndsWith("/GetUser", StringComparison.Ordinal) == true)
+            {
+                Interlocked.Increment(ref _calls);
+            }
+
+            return Task.CompletedTask;
+        }
     }
 
     [Fact]
