@@ -63,6 +63,7 @@ public sealed class DuplicateCredentialHeaderTests(IdentityFixture fixture) : IC
         Assert.Equal(user.UserId, Found(await GetUserAsync(user, ("authorization", "Bearer " + user.Tokens.AccessToken))));
         Assert.Equal(user.UserId, await EchoCallerAsync(("authorization", "Bearer " + user.Tokens.AccessToken)));
         AssertRefused(await GetUserAsync(user), "missing_credentials");
+        AssertRefused(await GetUserAsync(user, ("authorization", "Bearer not-a-token")), "invalid_token");
         Assert.Equal("", await EchoCallerAsync());
     }
 

@@ -57,6 +57,32 @@ public sealed class AuthenticationPathTests : DatabasePerTest
     }
 
     [Fact]
+    public async Task ATokenWhoseSessionEndedBeforeThisHostSawIt_IsRefusedAsRevoked()
+    {
+        await using var host = await TestHost.StartAsync(Database.ConnectionString);
+        var user = await host.RegisterAsync();
+        var other = (await host.Auth().LoginAsync(new LoginRequest { Email = user.Email, Password = user.Password })).Tokens!;
+
+        // The other session ends before its access token is ever presented: the first verification must see that.
+        await host.Auth().LogoutAsync(new LogoutRequest { RefreshToken = other.RefreshToken }, user.Bearer);
+
+        AssertStatus(await Assert.ThrowsAsync<RpcException>(async () => await host.Users().GetUserAsync(
+            new GetUserRequest { UserId = user.UserId }, Identities.WithBearer(other.AccessToken))), StatusCode.Unauthenticated, "revoked");
+        await host.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, user.Bearer); // the caller's own session goes on
+    }
+
+    [Fact]
+    public async Task AnRpcThatNamesNoScope_IsStillRefusedToAnonymousCallers_BeforeItsMessageIsRead()
+    {
+        await using var host = await TestHost.StartAsync(Database.ConnectionString);
+
+        // Logout declares neither [AllowAnonymous] nor a scope: the gateway's fallback policy (an authenticated caller) decides.
+        var refused = await Assert.ThrowsAsync<RpcException>(() => Adversarial.Adversary.CallRawAsync(host.Channel,
+            "pyairtable.auth.v1.AuthService", "Logout", [0xff, 0xff, 0xff, 0xff]));
+        AssertStatus(refused, StatusCode.Unauthenticated, "missing_credentials");
+    }
+
+    [Fact]
     public async Task AnAuthorizationHandlerTheHostAdds_DecidesEveryCall_KeptTokensIncluded()
     {
         var handler = new CountingHandler();
