@@ -49,6 +49,9 @@ public sealed class DuplicateCredentialHeaderTests(IdentityFixture fixture) : IC
         return ProtoBuf.Serializer.Deserialize<EchoResponse>(new MemoryStream(response.Message)).Metadata?.UserContext?.UserId ?? "";
     }
 
+    private async Task<string> KeyAsync(TestUser user, string name) =>
+        (await Host.Auth().CreateApiKeyAsync(new CreateApiKeyRequest { Name = name, Scopes = [Scopes.UsersRead] }, user.Bearer)).Secret;
+
     private static void AssertRefused(RawHttp2.Response response, string cause)
     {
         Assert.Equal("200", response.Header(":status")); // a gRPC refusal, not an HTTP one
@@ -71,8 +74,8 @@ public sealed class DuplicateCredentialHeaderTests(IdentityFixture fixture) : IC
     public async Task TwoApiKeyLines_AreRefused_WhicheverIsValid_AndWhetherTheGatewayKeepsTheKey()
     {
         var user = await Host.RegisterAsync();
-        var kept = (await Host.Auth().CreateApiKeyAsync(new CreateApiKeyRequest { Name = "kept", Scopes = [Scopes.UsersRead] }, user.Bearer)).Secret;
-        var fresh = (await Host.Auth().CreateApiKeyAsync(new CreateApiKeyRequest { Name = "fresh", Scopes = [Scopes.UsersRead] }, user.Bearer)).Secret;
+        var kept = await KeyAsync(user, "kept");
+        var fresh = await KeyAsync(user, "fresh");
         Assert.Equal(user.UserId, Found(await GetUserAsync(user, ("x-api-key", kept)))); // verified, and kept by the gateway
 
         foreach (var (first, second) in new[] { (kept, UnknownKey), (UnknownKey, kept), (kept, kept), (fresh, UnknownKey), (fresh, fresh) })
@@ -82,8 +85,8 @@ public sealed class DuplicateCredentialHeaderTests(IdentityFixture fixture) : IC
         }
 
         // Beside a valid bearer token as well: the keys decide (an x-api-key header selects the API key scheme), and two refuse.
-        AssertRefused(await GetUserAsync(user, ("authorization", "Bearer " + user.Tokens.AccessToken), ("x-api-key", kept), ("x-api-key", kept)),
-            "invalid_api_key");
+        var bearer = ("authorization", "Bearer " + user.Tokens.AccessToken);
+        AssertRefused(await GetUserAsync(user, bearer, ("x-api-key", kept), ("x-api-key", kept)), "invalid_api_key");
         Assert.Equal(user.UserId, Found(await GetUserAsync(user, ("x-api-key", fresh)))); // each key on its own still works
         Assert.Equal(user.UserId, Found(await GetUserAsync(user, ("x-api-key", kept))));
     }

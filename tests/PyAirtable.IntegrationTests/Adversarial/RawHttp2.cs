@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Globalization;
 using System.Net.Sockets;
 using System.Text;
 using Google.Rpc;
@@ -19,7 +20,8 @@ public static class RawHttp2
     {
         public string? Header(string name) => Headers.Where(h => h.Name == name).Select(h => h.Value).FirstOrDefault();
 
-        public StatusCode GrpcStatus => (StatusCode)int.Parse(Header("grpc-status") ?? throw new InvalidOperationException("no grpc-status"));
+        public StatusCode GrpcStatus =>
+            (StatusCode)int.Parse(Header("grpc-status") ?? throw new InvalidOperationException("no grpc-status"), CultureInfo.InvariantCulture);
 
         /// <summary>The <c>cause</c> of the refusal's ErrorInfo, if it has one.</summary>
         public string? Cause
@@ -45,8 +47,9 @@ public static class RawHttp2
     private const byte Data = 0, Headers = 1, RstStream = 3, Settings = 4, Ping = 6, GoAway = 7, Continuation = 9;
     private const byte EndStream = 0x1, Ack = 0x1, EndHeaders = 0x4, Padded = 0x8, Priority = 0x20;
 
-    /// <summary>Calls <paramref name="path"/> (<c>/package.Service/Method</c>) at <paramref name="address"/> with <paramref name="message"/>.</summary>
-    public static async Task<Response> UnaryAsync(string address, string path, byte[] message, IEnumerable<(string Name, string Value)> headers)
+    /// <summary>Calls <paramref name="path"/> (<c>/package.Service/Method</c>) at <paramref name="address"/>, header lines as given.</summary>
+    public static async Task<Response> UnaryAsync(
+        string address, string path, byte[] message, IEnumerable<(string Name, string Value)> headers)
     {
         var uri = new Uri(address);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));

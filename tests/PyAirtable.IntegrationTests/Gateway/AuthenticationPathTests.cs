@@ -66,8 +66,9 @@ public sealed class AuthenticationPathTests : DatabasePerTest
         // The other session ends before its access token is ever presented: the first verification must see that.
         await host.Auth().LogoutAsync(new LogoutRequest { RefreshToken = other.RefreshToken }, user.Bearer);
 
-        AssertStatus(await Assert.ThrowsAsync<RpcException>(async () => await host.Users().GetUserAsync(
-            new GetUserRequest { UserId = user.UserId }, Identities.WithBearer(other.AccessToken))), StatusCode.Unauthenticated, "revoked");
+        var refused = await Assert.ThrowsAsync<RpcException>(async () => await host.Users().GetUserAsync(
+            new GetUserRequest { UserId = user.UserId }, Identities.WithBearer(other.AccessToken)));
+        AssertStatus(refused, StatusCode.Unauthenticated, "revoked");
         await host.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, user.Bearer); // the caller's own session goes on
     }
 
