@@ -63,7 +63,8 @@ target_of() {
     gateway-auth) project=Host; files="**/Gateway/Authentication/*.cs"
       tests="FullyQualifiedName~IdentityUnitTests|FullyQualifiedName~GatewayProtectionTests|FullyQualifiedName~IntegrationTests.Identity."
       tests+="|FullyQualifiedName~CredentialAbuseTests|FullyQualifiedName~ScopeTests|FullyQualifiedName~RedisOutageTests"
-      tests+="|FullyQualifiedName~GatewayCredentialUnitTests|FullyQualifiedName~AuthenticationPathTests|FullyQualifiedName~ApiKeyIdentityTests" ;;
+      tests+="|FullyQualifiedName~VerifiedCredentialTests|FullyQualifiedName~AuthenticationPathTests|FullyQualifiedName~ApiKeyIdentityTests"
+      tests+="|FullyQualifiedName~DuplicateCredentialHeaderTests" ;;
     auth) project=Auth; files="**/Tokens.cs;**/AuthService.Tokens.cs;**/AuthService.ApiKeys.cs;**/AuthService.Sessions.cs;**/LoginThrottle.cs;**/SigningKeys.cs"
       tests="FullyQualifiedName~IdentityUnitTests|FullyQualifiedName~IntegrationTests.Identity.|FullyQualifiedName~LoginLockoutTests"
       tests+="|FullyQualifiedName~CredentialAbuseTests|FullyQualifiedName~MembershipConsentTests|FullyQualifiedName~LoginThrottleTests" ;;

@@ -6,13 +6,44 @@ using Microsoft.Extensions.Time.Testing;
 using PyAirtable.Contracts.Common;
 using PyAirtable.Host.Gateway.Authentication;
 using PyAirtable.Services.Infrastructure.Identity;
+using PyAirtable.Services.Infrastructure.SharedState;
 
 namespace PyAirtable.UnitTests;
 
-/// <summary>The gateway's kept credentials (bearer tokens, API keys), what it derives from them once, and its authorization shortcut.</summary>
+/// <summary>
+/// The gateway's kept credentials (bearer tokens, API keys) without a host: how it reads the authorization header, what it keeps
+/// and for how long, its bound, what it derives from a credential once, and its authorization shortcut.
+/// </summary>
 public sealed class VerifiedCredentialTests
 {
     private static readonly DateTimeOffset Start = new(2026, 11, 29, 12, 0, 0, TimeSpan.Zero);
+
+    [Fact]
+    public void AVerifiedToken_IsKeptWithItsUser_ItsSession_AndItsRoles()
+    {
+        var cache = new ValidatedTokenCache(new FakeTimeProvider(Start));
+        cache.Add("t1", Principal(new Claim(PlatformClaims.Subject, "u1"), new Claim(PlatformClaims.SessionId, "s1"),
+            new Claim(PlatformClaims.Role, "member")), Start.UtcDateTime.AddMinutes(5));
+
+        Assert.True(cache.TryGet("t1".AsSpan(), out var entry));
+        Assert.Equal("u1", entry.Subject);
+        Assert.Equal(RevocationList.Session("s1"), entry.CredentialKey);
+        Assert.Equal("u1", entry.Identity.Name); // the subject names the caller
+        Assert.True(new ClaimsPrincipal(entry.Identity).IsInRole("member")); // roles are read from the platform's role claim
+        Assert.True(entry.Identity.IsAuthenticated);
+        Assert.False(cache.TryGet("t2".AsSpan(), out _));
+    }
+
+    [Fact]
+    public void AVerifiedTokenWithoutSubjectOrSession_IsKeptAsNobody_SoTheRevocationCheckRefusesIt()
+    {
+        var cache = new ValidatedTokenCache(new FakeTimeProvider(Start));
+        cache.Add("t1", Principal(new Claim(PlatformClaims.Email, "a@example.com")), Start.UtcDateTime.AddMinutes(5));
+
+        Assert.True(cache.TryGet("t1".AsSpan(), out var entry));
+        Assert.Equal("", entry.Subject); // an empty subject is refused as revoked (GatewayAuthentication.IsRevokedAsync)
+        Assert.Equal(RevocationList.Session(""), entry.CredentialKey);
+    }
 
     [Fact]
     public void AKeptToken_IsFoundByTheSpanOfTheHeader_UntilTheMomentItExpires()
@@ -36,41 +67,113 @@ public sealed class VerifiedCredentialTests
     }
 
     [Fact]
-    public void AnExpiredToken_IsNotKept()
+    public void AnExpiredToken_IsNotKept_NorOneExpiringThisInstant()
     {
         var time = new FakeTimeProvider(Start);
         var cache = new ValidatedTokenCache(time);
-        cache.Add("old", Principal(new Claim(PlatformClaims.Subject, "u1")), Start.UtcDateTime);
+        cache.Add("old", Principal(new Claim(PlatformClaims.Subject, "u1")), Start.UtcDateTime.AddSeconds(-1));
+        cache.Add("now", Principal(new Claim(PlatformClaims.Subject, "u1")), Start.UtcDateTime);
+        Assert.Equal(0, cache.Count); // not even held until the next lookup
         Assert.False(cache.TryGet("old".AsSpan(), out _));
-        Assert.Equal(0, cache.Count);
+        Assert.False(cache.TryGet("now".AsSpan(), out _));
     }
 
     [Theory]
+    [InlineData("Bearer abc.def.ghi", "abc.def.ghi")]
     [InlineData("Bearer abc", "abc")]
+    [InlineData("bearer abc", "abc")] // the scheme in any case
+    [InlineData("BEARER   abc  ", "abc")]
     [InlineData("bearer  abc ", "abc")]
-    [InlineData("Basic abc", "")]
-    [InlineData("Bearer", "")]
-    [InlineData(null, "")]
-    public void BearerTokenSpan_ReadsTheTokenOfABearerHeaderOnly(string? header, string token) =>
-        Assert.Equal(token, GatewayAuthenticationMiddleware.BearerTokenSpan(header).ToString());
+    [InlineData("Basic dXNlcjpwdw==", null)]
+    [InlineData("Basic abc", null)]
+    [InlineData("Bearer", null)]
+    [InlineData("Bearer    ", null)] // the scheme without a token
+    [InlineData("Bearerabc", null)]
+    [InlineData("", null)]
+    [InlineData(null, null)]
+    public void BearerToken_TakesTheTokenOfABearerHeaderOnly(string? header, string? token)
+    {
+        Assert.Equal(token ?? "", GatewayAuthenticationMiddleware.BearerTokenSpan(header).ToString());
+        if (header is not null)
+        {
+            Assert.Equal(token, GatewayAuthenticationMiddleware.BearerToken(header));
+        }
+    }
 
     [Fact]
-    public void TheCache_StaysBounded_DroppingExpiredEntriesFirst()
+    public void AToken_VerifiedAgain_IsKeptWithTheNewerVerdict_WhetherOrNotTheOldOneHadExpired()
     {
         var time = new FakeTimeProvider(Start);
-        var cache = new TestCache(time);
-        var credential = Credential();
-        cache.Keep("short-lived", credential, Start.AddSeconds(1));
-        for (var i = 0; i < VerifiedCredentialCache.MaxEntries - 1; i++)
+        var cache = new ValidatedTokenCache(time);
+        cache.Add("t", Principal(new Claim(PlatformClaims.Subject, "u1")), Start.UtcDateTime.AddMinutes(1));
+        cache.Add("t", Principal(new Claim(PlatformClaims.Subject, "u2")), Start.UtcDateTime.AddMinutes(5));
+        Assert.True(cache.TryGet("t".AsSpan(), out var credential));
+        Assert.Equal("u2", credential.Subject);
+
+        time.Advance(TimeSpan.FromMinutes(6)); // expired here, not looked up since: still held
+        cache.Add("t", Principal(new Claim(PlatformClaims.Subject, "u3")), Start.UtcDateTime.AddMinutes(10));
+        Assert.True(cache.TryGet("t".AsSpan(), out credential));
+        Assert.Equal("u3", credential.Subject);
+        Assert.Equal(1, cache.Count);
+    }
+
+    [Fact]
+    public void AFloodOfCurrentTokens_KeepsAtMostTheBound_ThenDropsAQuarter()
+    {
+        var cache = new ValidatedTokenCache(new FakeTimeProvider(Start));
+        var principal = Principal(new Claim(PlatformClaims.Subject, "u1"));
+        for (var i = 0; i < VerifiedCredentialCache.MaxEntries; i++)
         {
-            cache.Keep("k" + i, credential, Start.AddHours(1));
+            cache.Add("t" + i, principal, Start.UtcDateTime.AddHours(1));
         }
 
-        Assert.Equal(VerifiedCredentialCache.MaxEntries, cache.Count);
-        time.Advance(TimeSpan.FromSeconds(2));
-        cache.Keep("newest", credential, Start.AddHours(1)); // over the bound: the expired entry goes, then a quarter of the rest
-        Assert.InRange(cache.Count, 1, VerifiedCredentialCache.MaxEntries * 3 / 4);
-        Assert.False(cache.Find("short-lived"));
+        Assert.Equal(VerifiedCredentialCache.MaxEntries, cache.Count); // the bound itself is held
+        cache.Add("newest", principal, Start.UtcDateTime.AddHours(1)); // one over: a quarter goes (verified again when used)
+        Assert.Equal(VerifiedCredentialCache.MaxEntries * 3 / 4, cache.Count);
+        var found = Enumerable.Range(0, VerifiedCredentialCache.MaxEntries).Count(i => cache.TryGet(("t" + i).AsSpan(), out _))
+            + (cache.TryGet("newest".AsSpan(), out _) ? 1 : 0);
+        Assert.Equal(cache.Count, found); // the count is what is held
+    }
+
+    [Fact]
+    public void AFloodOverTheBound_DropsExpiredTokensFirst_AndNoCurrentOneWhenThatIsEnough()
+    {
+        var time = new FakeTimeProvider(Start);
+        var cache = new ValidatedTokenCache(time);
+        var principal = Principal(new Claim(PlatformClaims.Subject, "u1"));
+        const int Expiring = 30_000;
+        for (var i = 0; i < Expiring; i++)
+        {
+            cache.Add("old" + i, principal, Start.UtcDateTime.AddSeconds(1));
+        }
+
+        for (var i = 0; i < VerifiedCredentialCache.MaxEntries - Expiring; i++)
+        {
+            cache.Add("t" + i, principal, Start.UtcDateTime.AddHours(1));
+        }
+
+        time.Advance(TimeSpan.FromSeconds(1)); // the old ones expire at this very instant
+        cache.Add("newest", principal, Start.UtcDateTime.AddHours(1));
+        Assert.Equal(VerifiedCredentialCache.MaxEntries - Expiring + 1, cache.Count);
+        Assert.Equal(VerifiedCredentialCache.MaxEntries - Expiring, Enumerable.Range(0, VerifiedCredentialCache.MaxEntries - Expiring)
+            .Count(i => cache.TryGet(("t" + i).AsSpan(), out _)));
+        Assert.True(cache.TryGet("newest".AsSpan(), out _));
+    }
+
+    [Fact]
+    public void ASharedIdentity_RefusesChanges()
+    {
+        var subject = new Claim(PlatformClaims.Subject, "u1");
+        var identity = new ReadOnlyClaimsIdentity([subject], "Bearer");
+        var admin = new Claim(PlatformClaims.Role, PlatformRoles.Admin);
+        Assert.Throws<InvalidOperationException>(() => identity.AddClaim(admin));
+        Assert.Throws<InvalidOperationException>(() => identity.AddClaims([admin]));
+        Assert.Throws<InvalidOperationException>(() => identity.RemoveClaim(identity.FindFirst(PlatformClaims.Subject)));
+        Assert.False(identity.TryRemoveClaim(identity.FindFirst(PlatformClaims.Subject)));
+
+        Assert.Equal("u1", Assert.Single(identity.Claims).Value);
+        Assert.False(new ClaimsPrincipal(identity).IsInRole(PlatformRoles.Admin));
+        Assert.Equal("u1", identity.Caller.UserContext.UserId);
     }
 
     [Fact]
@@ -158,11 +261,4 @@ public sealed class VerifiedCredentialTests
 
     private static VerifiedCredential Credential() =>
         new(new ReadOnlyClaimsIdentity([new Claim(PlatformClaims.Subject, "u1")], "ApiKey"), "u1", "key:k1");
-
-    private sealed class TestCache(TimeProvider time) : VerifiedCredentialCache(time)
-    {
-        public new void Keep(string key, VerifiedCredential credential, DateTimeOffset expiresAt) => base.Keep(key, credential, expiresAt);
-
-        public bool Find(string key) => TryFind(key, out _);
-    }
 }

@@ -3,6 +3,7 @@ using ProtoBuf.Grpc.Client;
 using PyAirtable.Contracts.Auth;
 using PyAirtable.Contracts.Permissions;
 using PyAirtable.Contracts.Workspaces;
+using PyAirtable.IntegrationTests.Adversarial;
 using PyAirtable.IntegrationTests.Diagnostics;
 using PyAirtable.IntegrationTests.Identity;
 using PyAirtable.IntegrationTests.Infrastructure;
@@ -94,6 +95,23 @@ public sealed class ScopeTests(IdentityFixture fixture) : IClassFixture<Identity
 
         var read = await Host.Workspaces().GetWorkspaceAsync(new GetWorkspaceRequest { WorkspaceId = workspace.Id }, Identities.WithApiKey(readOnly));
         Assert.Equal(workspace.Id, read.Workspace!.Id);
+    }
+
+    [Fact]
+    public async Task AKeyWithoutTheScope_IsRefusedBeforeItsMessageIsRead_FirstCallAndKeptAlike()
+    {
+        var (owner, _) = await OwnWorkspaceAsync();
+        var usersOnly = await KeyAsync(owner, Scopes.UsersRead);
+        var undecodable = new byte[] { 0xff, 0xff, 0xff, 0xff }; // not a GrantRequest: reading it would fail the call otherwise
+
+        // The first call verifies the key and teaches the gateway Grant's policy; the next ones take its shortcut path, which
+        // must refuse alike: the scope is the gateway's to check, before the service (and its own check) reads anything.
+        for (var call = 0; call < 3; call++)
+        {
+            var denied = await Assert.ThrowsAsync<RpcException>(() => Adversary.CallRawAsync(Host.Channel,
+                "pyairtable.permissions.v1.PermissionService", "Grant", undecodable, new Metadata { { "x-api-key", usersOnly } }));
+            Assert.Equal(Scopes.WorkspacesWrite, AssertStatus(denied, StatusCode.PermissionDenied).Metadata["required_scope"]);
+        }
     }
 
     /// <summary>A new user's workspace, and a Grant that would succeed for them: making themselves owner again.</summary>

@@ -1,5 +1,7 @@
 using Grpc.Core;
 using Grpc.Health.V1;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.Extensions.DependencyInjection;
 using PyAirtable.Contracts.Auth;
 using PyAirtable.Contracts.Users;
 using PyAirtable.IntegrationTests.Identity;
@@ -52,6 +54,68 @@ public sealed class AuthenticationPathTests : DatabasePerTest
         // The first call (its token verified just now) is authorized by ASP.NET Core's middleware, which also teaches the shortcut
         // the endpoint's policy; the next ones, with the kept token, are not.
         Assert.Equal(1, Evaluated() - before);
+    }
+
+    [Fact]
+    public async Task ATokenWhoseSessionEndedBeforeThisHostSawIt_IsRefusedAsRevoked()
+    {
+        await using var host = await TestHost.StartAsync(Database.ConnectionString);
+        var user = await host.RegisterAsync();
+        var other = (await host.Auth().LoginAsync(new LoginRequest { Email = user.Email, Password = user.Password })).Tokens!;
+
+        // The other session ends before its access token is ever presented: the first verification must see that.
+        await host.Auth().LogoutAsync(new LogoutRequest { RefreshToken = other.RefreshToken }, user.Bearer);
+
+        var refused = await Assert.ThrowsAsync<RpcException>(async () => await host.Users().GetUserAsync(
+            new GetUserRequest { UserId = user.UserId }, Identities.WithBearer(other.AccessToken)));
+        AssertStatus(refused, StatusCode.Unauthenticated, "revoked");
+        await host.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, user.Bearer); // the caller's own session goes on
+    }
+
+    [Fact]
+    public async Task AnRpcThatNamesNoScope_IsStillRefusedToAnonymousCallers_BeforeItsMessageIsRead()
+    {
+        await using var host = await TestHost.StartAsync(Database.ConnectionString);
+
+        // Logout declares neither [AllowAnonymous] nor a scope: the gateway's fallback policy (an authenticated caller) decides.
+        var refused = await Assert.ThrowsAsync<RpcException>(() => Adversarial.Adversary.CallRawAsync(host.Channel,
+            "pyairtable.auth.v1.AuthService", "Logout", [0xff, 0xff, 0xff, 0xff]));
+        AssertStatus(refused, StatusCode.Unauthenticated, "missing_credentials");
+    }
+
+    [Fact]
+    public async Task AnAuthorizationHandlerTheHostAdds_DecidesEveryCall_KeptTokensIncluded()
+    {
+        var handler = new CountingHandler();
+        await using var host = await TestHost.StartAsync(Database.ConnectionString,
+            o => o.ConfigureServices = services => services.AddSingleton<IAuthorizationHandler>(handler));
+        var user = await host.RegisterAsync();
+        var before = handler.Calls;
+        for (var i = 0; i < 3; i++)
+        {
+            await host.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, user.Bearer);
+        }
+
+        // The gateway's shortcut cannot know what such a handler decides: it stands aside, and the handler sees all three calls.
+        Assert.Equal(3, handler.Calls - before);
+    }
+
+    private sealed class CountingHandler : IAuthorizationHandler
+    {
+        private int _calls;
+
+        public int Calls => Volatile.Read(ref _calls);
+
+        public Task HandleAsync(AuthorizationHandlerContext context)
+        {
+            if (context.Resource is Microsoft.AspNetCore.Http.HttpContext http
+                && http.Request.Path.Value?.EndsWith("/GetUser", StringComparison.Ordinal) == true)
+            {
+                Interlocked.Increment(ref _calls);
+            }
+
+            return Task.CompletedTask;
+        }
     }
 
     [Fact]

@@ -177,7 +177,15 @@ public sealed class SplitHostIdentityTests : DatabasePerTest
         var ex = await Assert.ThrowsAsync<RpcException>(async () => await edge.Users().GetUserAsync(
             new GetUserRequest { UserId = Guid.NewGuid().ToString() }, Identities.WithApiKey("pat_" + new string('A', 43))));
         Assert.Equal(StatusCode.Unavailable, ex.StatusCode);
+
+        // The operator is told why calls are refused: a warning naming the failure, never the key.
+        edge.WaitForQuiet();
+        var warning = Assert.Single(edge.Logs.Entries, e => e.Category == "PyAirtable.Gateway.Authentication");
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Warning, warning.Level);
+        Assert.Contains("could not be checked", warning.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("pat_", warning.Message, StringComparison.Ordinal);
     }
+
     [Fact]
     public async Task AKeyTheEdgeHasVerified_KeepsWorkingThere_WhileTheAuthHostIsDown()
     {

@@ -53,7 +53,17 @@ internal static class GatewayAuthentication
                     OnMessageReceived = async context =>
                     {
                         // A token verified before on this host never gets here (GatewayAuthenticationMiddleware answers it).
-                        if (GatewayAuthenticationMiddleware.BearerToken(context.Request.Headers.Authorization.ToString()) is not { } token)
+                        var authorization = context.Request.Headers.Authorization;
+                        if (authorization.Count > 1)
+                        {
+                            // Two authorization lines: which one the client meant is unknowable, so neither is used. (Their joined
+                            // value is never a valid token, but one line of another scheme would read as no credentials at all.)
+                            context.HttpContext.Items[AuthFailure.ItemKey] = AuthFailure.InvalidToken;
+                            context.Fail(AuthFailure.InvalidToken);
+                            return;
+                        }
+
+                        if (GatewayAuthenticationMiddleware.BearerToken(authorization.ToString()) is not { } token)
                         {
                             return;
                         }
