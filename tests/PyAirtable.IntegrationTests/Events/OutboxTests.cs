@@ -34,7 +34,10 @@ public sealed class OutboxTests : DatabasePerTest
 
         var userRow = await RowAsync(byUser.EventId);
         Assert.Equal((user.UserId, requestId, "/" + TestHost.DiagnosticsServiceName), (userRow.ActorId, userRow.RequestId, userRow.Source));
-        Assert.Equal(("item", byUser.ItemId.ToString(System.Globalization.CultureInfo.InvariantCulture)), (userRow.AggregateType, userRow.AggregateId));
+        var itemId = byUser.ItemId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(("item", itemId), (userRow.AggregateType, userRow.AggregateId));
+        var data = ProtoBuf.Serializer.Deserialize<ItemCreated>((ReadOnlyMemory<byte>)userRow.Payload);
+        Assert.Equal((byUser.ItemId, "by a user"), (data.ItemId, data.Name)); // the event itself, not only its envelope
         var anonymousRow = await RowAsync(anonymous.EventId);
         Assert.Equal("", anonymousRow.ActorId);
         Assert.False(string.IsNullOrEmpty(anonymousRow.RequestId)); // the gateway numbered the call
@@ -89,12 +92,14 @@ public sealed class OutboxTests : DatabasePerTest
         await using var connection = new NpgsqlConnection(Database.ConnectionString);
         return await connection.QuerySingleAsync<OutboxRow>(
             """
-            SELECT actor_id AS ActorId, request_id AS RequestId, source AS Source, aggregate_type AS AggregateType, aggregate_id AS AggregateId
+            SELECT actor_id AS ActorId, request_id AS RequestId, source AS Source, aggregate_type AS AggregateType,
+                   aggregate_id AS AggregateId, payload AS Payload
               FROM platform.outbox WHERE event_id = @id
             """, new { id = Guid.Parse(eventId) });
     }
 
-    private sealed record OutboxRow(string ActorId, string RequestId, string Source, string AggregateType, string AggregateId);
+    private sealed record OutboxRow(
+        string ActorId, string RequestId, string Source, string AggregateType, string AggregateId, byte[] Payload);
 
     /// <summary>An event without a subject.</summary>
     private sealed record AboutNothing : PyAirtable.Contracts.Events.IDomainEvent

@@ -148,7 +148,10 @@ public sealed class TokenHandlingTests : DatabasePerTest
         Assert.Single(kids.Distinct());
         await using var check = new NpgsqlConnection(Database.ConnectionString);
         Assert.Equal((1L, 1L), await check.QuerySingleAsync<(long, long)>(
-            "SELECT count(*) FILTER (WHERE activated_at IS NOT NULL), count(*) FILTER (WHERE activated_at IS NULL) FROM auth.signing_keys"));
+            """
+            SELECT count(*) FILTER (WHERE activated_at IS NOT NULL), count(*) FILTER (WHERE activated_at IS NULL)
+              FROM auth.signing_keys
+            """));
     }
 
     [Fact]
@@ -234,7 +237,8 @@ public sealed class TokenHandlingTests : DatabasePerTest
         switch (kind)
         {
             case "expired":
-                return handler.CreateToken(Descriptor(signing, notBefore: now.AddMinutes(-20), expires: now.AddMinutes(-5))); // beyond the skew
+                // Expired beyond the skew.
+                return handler.CreateToken(Descriptor(signing, notBefore: now.AddMinutes(-20), expires: now.AddMinutes(-5)));
             case "not_yet_valid":
                 return handler.CreateToken(Descriptor(signing, notBefore: now.AddMinutes(5), expires: now.AddMinutes(20)));
             case "no_expiry":
@@ -259,14 +263,16 @@ public sealed class TokenHandlingTests : DatabasePerTest
             case "unknown_kid":
             {
                 using var rsa = RSA.Create(2048);
-                return handler.CreateToken(Descriptor(new SigningCredentials(new RsaSecurityKey(rsa) { KeyId = "not-a-platform-key" }, SecurityAlgorithms.RsaSha256)));
+                var key = new RsaSecurityKey(rsa) { KeyId = "not-a-platform-key" };
+                return handler.CreateToken(Descriptor(new SigningCredentials(key, SecurityAlgorithms.RsaSha256)));
             }
 
             case "platform_kid_other_key":
             {
                 // The platform's kid, the attacker's key: the kid picks the key, it never vouches for one.
                 using var rsa = RSA.Create(2048);
-                return handler.CreateToken(Descriptor(new SigningCredentials(new RsaSecurityKey(rsa) { KeyId = signing.Key.KeyId }, SecurityAlgorithms.RsaSha256)));
+                var key = new RsaSecurityKey(rsa) { KeyId = signing.Key.KeyId };
+                return handler.CreateToken(Descriptor(new SigningCredentials(key, SecurityAlgorithms.RsaSha256)));
             }
 
             case "hmac_with_public_key":
