@@ -107,6 +107,25 @@ public sealed class TokenHandlingTests : DatabasePerTest
     }
 
     [Fact]
+    public async Task HostsShareTheKeysThroughPostgreSQL_ATokenOneIssues_AnotherVerifies()
+    {
+        await using var host = await TestHost.StartAsync(Database.ConnectionString);
+        var (_, keys, tokens) = Create(host);
+        var user = await host.RegisterAsync();
+        var (token, _) = await tokens.IssueAsync(user.UserId, user.Email, false, [PlatformRoles.Admin], "s1", default);
+
+        var there = await host.Auth().ValidateTokenAsync(new ValidateTokenRequest { AccessToken = token }, user.Bearer);
+        var (here, _, reason) = await tokens.ValidateAsync(user.Tokens.AccessToken, default);
+
+        Assert.True(there.Valid, there.Reason);
+        Assert.Equal((user.UserId, false), (there.User!.UserId, there.User.EmailVerified));
+        Assert.Equal([PlatformRoles.Admin], there.User.Roles);
+        Assert.Equal(("", user.UserId), (reason, here?.FindFirst(PlatformClaims.Subject)?.Value));
+        Assert.Equal((await host.App.Services.GetRequiredService<SigningKeyStore>().GetAsync(default)).Signing.Key.KeyId,
+            (await keys.GetAsync(default)).Signing.Key.KeyId);
+    }
+
+    [Fact]
     public async Task ARetiredKey_IsTrustedForTheTokenLifetimeSkewAndReload_ThenItsTokensAreRefused()
     {
         await using var host = await TestHost.StartAsync(Database.ConnectionString);
