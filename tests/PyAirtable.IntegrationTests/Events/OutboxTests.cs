@@ -1,11 +1,13 @@
 using Dapper;
 using Grpc.Core;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using ProtoBuf.Grpc;
 using PyAirtable.IntegrationTests.Diagnostics;
 using PyAirtable.IntegrationTests.Identity;
 using PyAirtable.IntegrationTests.Infrastructure;
 using PyAirtable.Services.Infrastructure.Events;
+using PyAirtable.Services.Infrastructure.Identity;
 
 namespace PyAirtable.IntegrationTests.Events;
 
@@ -31,6 +33,11 @@ public sealed class OutboxTests : DatabasePerTest
 
         var byUser = await host.Diagnostics.RecordEventAsync(new RecordEventRequest { Name = "by a user" }, asUser);
         var anonymous = await host.Diagnostics.RecordEventAsync(new RecordEventRequest { Name = "anonymous" });
+        // A platform service is authenticated but is no user: no actor either.
+        var services = host.App.Services.GetRequiredService<IServiceTokenIssuer>();
+        var serviceAuthorization = await services.AuthorizationAsync("auth", [], default);
+        var byService = await host.Diagnostics.RecordEventAsync(new RecordEventRequest { Name = "by a service" },
+            new CallContext(new CallOptions(new Metadata { { "authorization", serviceAuthorization } })));
 
         var userRow = await RowAsync(byUser.EventId);
         Assert.Equal((user.UserId, requestId, "/" + TestHost.DiagnosticsServiceName), (userRow.ActorId, userRow.RequestId, userRow.Source));
@@ -42,6 +49,7 @@ public sealed class OutboxTests : DatabasePerTest
         Assert.Equal("", anonymousRow.ActorId);
         Assert.False(string.IsNullOrEmpty(anonymousRow.RequestId)); // the gateway numbered the call
         Assert.NotEqual(requestId, anonymousRow.RequestId);
+        Assert.Equal("", (await RowAsync(byService.EventId)).ActorId);
     }
 
     [Fact]
