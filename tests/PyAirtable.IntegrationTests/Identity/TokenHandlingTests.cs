@@ -8,6 +8,7 @@ using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 using Npgsql;
 using PyAirtable.Contracts.Auth;
+using PyAirtable.Contracts.Users;
 using PyAirtable.IntegrationTests.Infrastructure;
 using PyAirtable.Services.Auth;
 using PyAirtable.Services.Infrastructure.Identity;
@@ -59,6 +60,23 @@ public sealed class TokenHandlingTests : DatabasePerTest
     }
 
     [Fact]
+    public async Task ValidateToken_AfterTheAccountIsDeactivated_SaysRevoked_ForEverySessionOfIt()
+    {
+        await using var host = await TestHost.StartAsync(Database.ConnectionString);
+        var user = await host.RegisterAsync();
+        var otherSession = (await host.Auth().LoginAsync(new LoginRequest { Email = user.Email, Password = user.Password })).Tokens!;
+        var asker = await host.RegisterAsync();
+
+        await host.Users().DeactivateUserAsync(new DeactivateUserRequest { UserId = user.UserId }, user.Bearer);
+
+        foreach (var token in new[] { user.Tokens.AccessToken, otherSession.AccessToken })
+        {
+            var verdict = await host.Auth().ValidateTokenAsync(new ValidateTokenRequest { AccessToken = token }, asker.Bearer);
+            Assert.Equal((false, "revoked"), (verdict.Valid, verdict.Reason));
+        }
+    }
+
+    [Fact]
     public async Task AToken_IsHonouredForTheClockSkewPastItsExpiry_AndNotASecondLonger()
     {
         await using var host = await TestHost.StartAsync(Database.ConnectionString);
@@ -97,8 +115,13 @@ public sealed class TokenHandlingTests : DatabasePerTest
             Assert.Equal(rotated, (await keys.GetAsync(default)).Signing.Key.KeyId);
         }
 
+        // Not only at the exact instant: a set older than the interval is never used again.
+        var again = await otherHost.RotateAsync(default);
+        time.Advance(SigningKeyStore.ReloadInterval + TimeSpan.FromSeconds(1));
+        Assert.Equal(again, (await keys.GetAsync(default)).Signing.Key.KeyId);
+
         await using var connection = new NpgsqlConnection(Database.ConnectionString);
-        Assert.Equal((1L, 1L, 1L), await connection.QuerySingleAsync<(long, long, long)>(
+        Assert.Equal((1L, 1L, 2L), await connection.QuerySingleAsync<(long, long, long)>(
             """
             SELECT count(*) FILTER (WHERE activated_at IS NOT NULL AND retired_at IS NULL),
                    count(*) FILTER (WHERE activated_at IS NULL), count(*) FILTER (WHERE retired_at IS NOT NULL)
@@ -210,6 +233,12 @@ public sealed class TokenHandlingTests : DatabasePerTest
             identity.FindFirst(PlatformClaims.AuthMethod)?.Value, identity.FindFirst(PlatformClaims.Role)?.Value));
 
         Assert.NotEqual(first, await issuer.AuthorizationAsync("users", ["users.provision"], default));
+        // Each service its own token, whatever its name and scopes spell together ("aut" + "hx" is not "auth" + "x").
+        var auth = await issuer.AuthorizationAsync("auth", ["x"], default);
+        var aut = await issuer.AuthorizationAsync("aut", ["hx"], default);
+        var autIdentity = (await tokens.ValidateAsync(aut["Bearer ".Length..], default)).Identity;
+        Assert.Equal("service:aut", autIdentity?.FindFirst(PlatformClaims.Subject)?.Value);
+        Assert.NotEqual(auth, aut);
         Assert.NotEqual(first, await issuer.AuthorizationAsync("auth", ["users.provision", "users.read"], default));
         time.Advance(TimeSpan.FromMinutes(4)); // five-minute tokens: one minute left
         Assert.Equal(first, await issuer.AuthorizationAsync("auth", ["users.provision"], default));
