@@ -125,7 +125,7 @@ internal static partial class AllocationReport
     /// method on its stack (inclusive) and for the innermost one (exclusive). Waiting threads and native code are left out, so
     /// the shares are of the managed CPU time, which is what the gateway's own code can change.
     /// </summary>
-    /// <param name="stacksOf">Also print the most common stacks whose innermost method matches (who calls it).</param>
+    /// <param name="stacksOf">Also print the most common stacks running a method that matches, from it outward (who calls it).</param>
     public static void PrintCpu(string nettrace, string what, Regex? stacksOf = null)
     {
         var byStack = new Dictionary<string, long>(StringComparer.Ordinal);
@@ -154,14 +154,15 @@ internal static partial class AllocationReport
                     var name = Arguments().Replace(method, "");
                     innermost ??= name;
                     onStack.Add(name);
-                    if (frames.Count < StackDepth)
+                    // From the innermost frame that matches outward: who calls it.
+                    if (frames.Count > 0 ? frames.Count < StackDepth : stacksOf?.IsMatch(name) == true)
                     {
                         frames.Add(name);
                     }
                 }
             }
 
-            if (innermost is not null && stacksOf?.IsMatch(innermost) == true)
+            if (frames.Count > 0)
             {
                 var key = string.Join("\n      ", frames.Select(Shorten));
                 byStack[key] = byStack.GetValueOrDefault(key) + 1;
@@ -189,7 +190,7 @@ internal static partial class AllocationReport
             inclusive.Where(p => !IsPlumbing(p.Key)), total, Top * 2);
         if (stacksOf is not null)
         {
-            PrintShares($"## stacks running /{stacksOf}/ (share of samples; innermost frame first, {StackDepth} frames)",
+            PrintShares($"## stacks running /{stacksOf}/ (share of samples; from the matching frame outward, {StackDepth} frames)",
                 byStack, total, Top, shorten: false);
         }
     }
