@@ -57,6 +57,27 @@ public sealed class AuthenticationPathTests : DatabasePerTest
     }
 
     [Fact]
+    public async Task AVerifiedToken_IsNotVerifiedAgain_OnLaterCalls()
+    {
+        // WebApplication puts its own authentication middleware at the head of the pipeline unless told one is in place: every
+        // call would then run JwtBearer in full before the gateway's cached path, answering the same but at full cost.
+        const string authentication = "Microsoft.AspNetCore.Authentication";
+        await using var host = await TestHost.StartAsync(Database.ConnectionString, o => o.Settings[$"Logging:LogLevel:{authentication}"] = "Debug");
+        var user = await host.RegisterAsync();
+        host.WaitForQuiet();
+        int Verified() => host.Logs.Entries.Count(e => e.Category.StartsWith(authentication, StringComparison.Ordinal)
+            && e.Message.Contains("Successfully validated the token", StringComparison.Ordinal));
+        var before = Verified();
+        for (var i = 0; i < 3; i++)
+        {
+            await host.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, user.Bearer);
+        }
+
+        host.WaitForQuiet();
+        Assert.Equal(1, Verified() - before); // the first call verifies the token; the host keeps it for the next ones
+    }
+
+    [Fact]
     public async Task ATokenWhoseSessionEndedBeforeThisHostSawIt_IsRefusedAsRevoked()
     {
         await using var host = await TestHost.StartAsync(Database.ConnectionString);
