@@ -88,7 +88,7 @@ internal sealed class RequestContextMiddleware(RequestDelegate next, ShutdownSta
 
     private static string NewRequestId() => Guid.CreateVersion7().ToString("N");
 
-    private static bool IsGrpc(HttpRequest request) =>
+    internal static bool IsGrpc(HttpRequest request) =>
         request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true;
 
     private static void RefuseDuringShutdown(HttpResponse response)

@@ -13,7 +13,7 @@ namespace PyAirtable.Host.Gateway;
 internal sealed class UnimplementedCalls(RequestDelegate next)
 {
     public Task InvokeAsync(HttpContext context) =>
-        context.GetEndpoint() is null && context.Request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true
+        context.GetEndpoint() is null && RequestContextMiddleware.IsGrpc(context.Request)
             ? TrailersOnlyResponse.WriteAsync(context, new PlatformException(ErrorCode.Unimplemented,
                 $"This server does not serve {Describe(context.Request.Path.Value)}."))
             : next(context);

@@ -59,11 +59,11 @@ public static class Outbox
         ProtoBuf.Serializer.Serialize(buffer, domainEvent);
         var eventId = Guid.CreateVersion7();
         await connection.ExecuteAsync(new CommandDefinition(
-            """
+            $"""
             SELECT pg_advisory_xact_lock(@lockClass, hashtext(@aggregateType || '/' || @aggregateId));
             INSERT INTO platform.outbox (event_id, event_type, aggregate_type, aggregate_id, payload, request_id, source, workspace_id, actor_id)
             VALUES (@eventId, @eventType, @aggregateType, @aggregateId, @payload, @requestId, @source, @workspaceId, @actorId);
-            SELECT pg_notify('pyairtable_outbox', '');
+            SELECT pg_notify('{OutboxNotifications.Channel}', '');
             """,
             new
             {
