@@ -25,6 +25,11 @@ public static class ServiceCollectionExtensions
             return services.AddContract<IAuthService, AuthService>(configuration);
         }
 
+        // Only where Auth is served: its keys are made here. A remote Auth's gateway verifies whatever its JWKS publishes.
+        services.AddOptions<TokenOptions>()
+            .Validate(o => TokenOptions.SupportedAlgorithms.Contains(o.SigningAlgorithm, StringComparer.Ordinal),
+                $"Auth:SigningAlgorithm must be one of {string.Join(", ", TokenOptions.SupportedAlgorithms)}.")
+            .ValidateOnStart();
         services.AddOptions<LockoutOptions>().Bind(configuration.GetSection(TokenOptions.Section + ":Lockout"));
         services.AddServiceMigrations("auth", typeof(ServiceCollectionExtensions).Assembly);
         // Where Auth's schema is served, a UserDeactivated disables the account; hosts serving Auth share the work.

@@ -11,7 +11,8 @@ using Jwk = PyAirtable.Contracts.Auth.JsonWebKey;
 namespace PyAirtable.Services.Auth;
 
 /// <summary>
-/// The RS256 keys in <c>auth.signing_keys</c>. One key signs; the next key is published ahead of use,
+/// The signing keys in <c>auth.signing_keys</c>, each ES256 or RS256 for life (new ones follow
+/// <see cref="TokenOptions.SigningAlgorithm"/>). One key signs; the next key is published ahead of use,
 /// so when a rotation promotes it every host's gateway already holds it; retired keys stay published
 /// for the access-token lifetime, so rotating never logs anybody out. Each host reloads the set every
 /// <see cref="ReloadInterval"/>, so a rotation on one host reaches the others within that time.
@@ -23,7 +24,7 @@ internal sealed class SigningKeyStore(NpgsqlDataSource dataSource, IOptions<Toke
     private readonly SemaphoreSlim _gate = new(1, 1);
     private volatile KeySet? _keys;
 
-    internal sealed record PublishedKey(string Kid, RsaSecurityKey Key, Jwk Jwk, DateTime? ActivatedAt, DateTime? RetiredAt);
+    internal sealed record PublishedKey(string Kid, AsymmetricSecurityKey Key, string Algorithm, Jwk Jwk, DateTime? ActivatedAt, DateTime? RetiredAt);
 
     internal sealed record KeySet(SigningCredentials Signing, IReadOnlyList<PublishedKey> Published, DateTimeOffset LoadedAt)
     {
@@ -104,9 +105,10 @@ internal sealed class SigningKeyStore(NpgsqlDataSource dataSource, IOptions<Toke
 
         // Until the last token it signed expires, counting hosts that keep signing with it until they reload.
         var keepFor = options.Value.AccessTokenLifetime + options.Value.ClockSkew + ReloadInterval;
-        var rows = (await connection.QueryAsync<(string Kid, byte[] PrivateKey, DateTime? ActivatedAt, DateTime? RetiredAt)>(new CommandDefinition(
+        var rows = (await connection.QueryAsync<(string Kid, byte[] PrivateKey, string Algorithm, DateTime? ActivatedAt, DateTime? RetiredAt)>(
+            new CommandDefinition(
             """
-            SELECT kid, private_key, activated_at, retired_at FROM auth.signing_keys
+            SELECT kid, private_key, algorithm, activated_at, retired_at FROM auth.signing_keys
              WHERE retired_at IS NULL OR retired_at > now() - @keepFor
              ORDER BY activated_at DESC NULLS LAST, created_at DESC
             """, new { keepFor }, tx, cancellationToken: cancellationToken))).ToList();
@@ -116,43 +118,70 @@ internal sealed class SigningKeyStore(NpgsqlDataSource dataSource, IOptions<Toke
         foreach (var row in rows)
         {
             var existing = _keys?.Published.FirstOrDefault(p => p.Kid == row.Kid);
-            if (existing is not null)
-            {
-                published.Add(existing with { ActivatedAt = row.ActivatedAt, RetiredAt = row.RetiredAt });
-                continue;
-            }
-
-            var rsa = RSA.Create();
-            rsa.ImportPkcs8PrivateKey(row.PrivateKey, out _);
-            var parameters = rsa.ExportParameters(false);
-            var jwk = new Jwk
-            {
-                Kty = "RSA",
-                Kid = row.Kid,
-                Use = "sig",
-                Alg = SecurityAlgorithms.RsaSha256,
-                N = Base64Url.EncodeToString(parameters.Modulus),
-                E = Base64Url.EncodeToString(parameters.Exponent),
-            };
-            published.Add(new PublishedKey(row.Kid, new RsaSecurityKey(rsa) { KeyId = row.Kid }, jwk, row.ActivatedAt, row.RetiredAt));
+            published.Add(existing is not null
+                ? existing with { ActivatedAt = row.ActivatedAt, RetiredAt = row.RetiredAt }
+                : Publish(row.Kid, row.PrivateKey, row.Algorithm, row.ActivatedAt, row.RetiredAt));
         }
 
         var signing = published.First(p => p.ActivatedAt is not null && p.RetiredAt is null);
-        return new KeySet(new SigningCredentials(signing.Key, SecurityAlgorithms.RsaSha256), published, time.GetUtcNow());
+        return new KeySet(new SigningCredentials(signing.Key, signing.Algorithm), published, time.GetUtcNow());
     }
 
-    private static async Task InsertKeyAsync(NpgsqlConnection connection, NpgsqlTransaction tx, bool active, CancellationToken cancellationToken)
+    /// <summary>A stored key as it signs and as the JWKS publishes it (the public members of its type only).</summary>
+    private static PublishedKey Publish(string kid, byte[] privateKey, string algorithm, DateTime? activatedAt, DateTime? retiredAt)
     {
-        using var rsa = RSA.Create(2048);
+        if (algorithm == SecurityAlgorithms.EcdsaSha256)
+        {
+            var ecdsa = ECDsa.Create();
+            ecdsa.ImportPkcs8PrivateKey(privateKey, out _);
+            var point = ecdsa.ExportParameters(includePrivateParameters: false).Q;
+            var jwk = new Jwk
+            {
+                Kty = "EC", Kid = kid, Use = "sig", Alg = algorithm, Crv = "P-256",
+                X = Base64Url.EncodeToString(point.X), Y = Base64Url.EncodeToString(point.Y),
+            };
+            return new PublishedKey(kid, new ECDsaSecurityKey(ecdsa) { KeyId = kid }, algorithm, jwk, activatedAt, retiredAt);
+        }
+
+        var rsa = RSA.Create();
+        rsa.ImportPkcs8PrivateKey(privateKey, out _);
+        var parameters = rsa.ExportParameters(includePrivateParameters: false);
+        var rsaJwk = new Jwk
+        {
+            Kty = "RSA", Kid = kid, Use = "sig", Alg = SecurityAlgorithms.RsaSha256,
+            N = Base64Url.EncodeToString(parameters.Modulus), E = Base64Url.EncodeToString(parameters.Exponent),
+        };
+        return new PublishedKey(kid, new RsaSecurityKey(rsa) { KeyId = kid }, SecurityAlgorithms.RsaSha256, rsaJwk, activatedAt, retiredAt);
+    }
+
+    private async Task InsertKeyAsync(NpgsqlConnection connection, NpgsqlTransaction tx, bool active, CancellationToken cancellationToken)
+    {
+        var algorithm = options.Value.SigningAlgorithm;
+        byte[] privateKey;
+        if (algorithm == SecurityAlgorithms.EcdsaSha256)
+        {
+            using var ecdsa = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+            privateKey = ecdsa.ExportPkcs8PrivateKey();
+        }
+        else
+        {
+            using var rsa = RSA.Create(2048);
+            privateKey = rsa.ExportPkcs8PrivateKey();
+        }
+
         var kid = Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(12));
         await connection.ExecuteAsync(new CommandDefinition(
-            "INSERT INTO auth.signing_keys (kid, private_key, activated_at) VALUES (@kid, @key, CASE WHEN @active THEN now() END)",
-            new { kid, key = rsa.ExportPkcs8PrivateKey(), active }, tx, cancellationToken: cancellationToken));
+            """
+            INSERT INTO auth.signing_keys (kid, private_key, algorithm, activated_at)
+            VALUES (@kid, @privateKey, @algorithm, CASE WHEN @active THEN now() END)
+            """, new { kid, privateKey, algorithm, active }, tx, cancellationToken: cancellationToken));
     }
 
-    /// <summary>The JWKS JSON document of the published keys.</summary>
+    /// <summary>The JWKS JSON document of the published keys: each with the members of its own type only.</summary>
     public static string ToJson(IEnumerable<Jwk> keys) => JsonSerializer.Serialize(new
     {
-        keys = keys.Select(k => new { kty = k.Kty, kid = k.Kid, use = k.Use, alg = k.Alg, n = k.N, e = k.E }),
+        keys = keys.Select(k => k.Kty == "EC"
+            ? (object)new { kty = k.Kty, kid = k.Kid, use = k.Use, alg = k.Alg, crv = k.Crv, x = k.X, y = k.Y }
+            : new { kty = k.Kty, kid = k.Kid, use = k.Use, alg = k.Alg, n = k.N, e = k.E }),
     });
 }

@@ -40,16 +40,19 @@ internal static class BenchNotifySeed
         return users;
     }
 
-    /// <summary>Access tokens for <paramref name="users"/>, signed RS256 with the active key of auth.signing_keys.</summary>
+    /// <summary>Access tokens for <paramref name="users"/>, signed with the active key of auth.signing_keys (ES256 or RS256).</summary>
     public static async Task<string[]> TokensAsync(string connectionString, Guid[] users, CancellationToken ct)
     {
         await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync(ct);
-        var (kid, key) = await connection.QuerySingleAsync<(string, byte[])>(new CommandDefinition(
-            "SELECT kid, private_key FROM auth.signing_keys WHERE activated_at IS NOT NULL AND retired_at IS NULL", cancellationToken: ct));
-        using var rsa = RSA.Create();
-        rsa.ImportPkcs8PrivateKey(key, out _);
-        var header = Base64Url.EncodeToString(JsonSerializer.SerializeToUtf8Bytes(new { alg = "RS256", kid, typ = "JWT" }));
+        var (kid, key, algorithm) = await connection.QuerySingleAsync<(string, byte[], string)>(new CommandDefinition(
+            "SELECT kid, private_key, algorithm FROM auth.signing_keys WHERE activated_at IS NOT NULL AND retired_at IS NULL",
+            cancellationToken: ct));
+        using var ecdsa = algorithm == "ES256" ? ECDsa.Create() : null;
+        using var rsa = ecdsa is null ? RSA.Create() : null;
+        ecdsa?.ImportPkcs8PrivateKey(key, out _);
+        rsa?.ImportPkcs8PrivateKey(key, out _);
+        var header = Base64Url.EncodeToString(JsonSerializer.SerializeToUtf8Bytes(new { alg = algorithm, kid, typ = "JWT" }));
         var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         return users.Select(user =>
         {
@@ -59,9 +62,12 @@ internal static class BenchNotifySeed
                 ["email"] = $"bench-{user}@example.dev", ["email_verified"] = false, ["sid"] = Guid.NewGuid().ToString(),
                 ["jti"] = Guid.NewGuid().ToString("N"), ["iat"] = now, ["nbf"] = now, ["exp"] = now + 7200,
             }));
-            var signed = header + "." + payload;
-            var signature = rsa.SignData(Encoding.ASCII.GetBytes(signed), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-            return signed + "." + Base64Url.EncodeToString(signature);
+            var signed = Encoding.ASCII.GetBytes(header + "." + payload);
+            // JWS ES256 is the raw r‖s pair (IEEE P1363), .NET's default format for ECDsa.SignData.
+            var signature = ecdsa is not null
+                ? ecdsa.SignData(signed, HashAlgorithmName.SHA256)
+                : rsa!.SignData(signed, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+            return header + "." + payload + "." + Base64Url.EncodeToString(signature);
         }).ToArray();
     }
 

@@ -8,7 +8,7 @@ namespace PyAirtable.Contracts.Auth;
 /// <summary>
 /// Accounts, sessions and credentials. Register, Login, Refresh and GetJwks are public; every other
 /// RPC needs a bearer access token (<c>authorization: Bearer …</c>) or an API key (<c>x-api-key</c>).
-/// Access tokens are RS256 JWTs whose keys GetJwks publishes, so any language can verify them.
+/// Access tokens are JWTs (ES256, or RS256 where configured) whose keys GetJwks publishes, so any language can verify them.
 /// </summary>
 [Service("pyairtable.auth.v1.AuthService")]
 public interface IAuthService
@@ -214,11 +214,12 @@ public sealed record GetJwksRequest
 {
 }
 
-/// <summary>One RSA public key (RFC 7517/7518 members).</summary>
+/// <summary>One public key (RFC 7517/7518 members): an EC P-256 key for ES256 (<c>crv</c>, <c>x</c>, <c>y</c>) or an RSA key for
+/// RS256 (<c>n</c>, <c>e</c>); the members of the other type are empty.</summary>
 [ProtoContract]
 public sealed record JsonWebKey
 {
-    /// <summary>Key type: <c>RSA</c>.</summary>
+    /// <summary>Key type: <c>EC</c> or <c>RSA</c>.</summary>
     [ProtoMember(1)] public string Kty { get; init; } = "";
 
     /// <summary>Key id, matching the <c>kid</c> header of the tokens it verifies.</summary>
@@ -227,14 +228,23 @@ public sealed record JsonWebKey
     /// <summary>Always <c>sig</c>.</summary>
     [ProtoMember(3)] public string Use { get; init; } = "";
 
-    /// <summary>The only algorithm the key is used with: <c>RS256</c>.</summary>
+    /// <summary>The only algorithm the key is used with: <c>ES256</c> (type <c>EC</c>) or <c>RS256</c> (type <c>RSA</c>).</summary>
     [ProtoMember(4)] public string Alg { get; init; } = "";
 
-    /// <summary>Modulus, base64url.</summary>
+    /// <summary>RSA: the modulus, base64url.</summary>
     [ProtoMember(5)] public string N { get; init; } = "";
 
-    /// <summary>Public exponent, base64url.</summary>
+    /// <summary>RSA: the public exponent, base64url.</summary>
     [ProtoMember(6)] public string E { get; init; } = "";
+
+    /// <summary>EC: the curve, <c>P-256</c>.</summary>
+    [ProtoMember(7)] public string Crv { get; init; } = "";
+
+    /// <summary>EC: the x coordinate of the public point, base64url (32 bytes).</summary>
+    [ProtoMember(8)] public string X { get; init; } = "";
+
+    /// <summary>EC: the y coordinate of the public point, base64url (32 bytes).</summary>
+    [ProtoMember(9)] public string Y { get; init; } = "";
 }
 
 /// <summary>The verification keys, newest first.</summary>

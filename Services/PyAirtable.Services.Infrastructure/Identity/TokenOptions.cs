@@ -29,13 +29,24 @@ public sealed class TokenOptions
     /// <summary>How long the gateway keeps the JWKS before refreshing it anyway.</summary>
     public TimeSpan JwksRefreshInterval { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// The JWS algorithm of the signing keys the Auth service creates from now on: <c>ES256</c> (ECDSA P-256, the default: a
+    /// token about 600 characters long) or <c>RS256</c> (RSA 2048, about 850, for verifiers that know nothing else). Existing
+    /// keys keep theirs, so a change takes effect as rotations replace them; tokens of either kind verify everywhere.
+    /// </summary>
+    public string SigningAlgorithm { get; set; } = SecurityAlgorithms.EcdsaSha256;
+
+    /// <summary>The algorithms platform keys sign with; a key verifies only tokens of its own algorithm.</summary>
+    public static IReadOnlyList<string> SupportedAlgorithms { get; } = [SecurityAlgorithms.EcdsaSha256, SecurityAlgorithms.RsaSha256];
+
     /// <summary>How long the gateway keeps an API key's validation (revocation is checked on every call regardless).</summary>
     public TimeSpan ApiKeyCacheDuration { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// How an access token is validated — by the gateway of every host and by the Auth service's
-    /// ValidateToken alike: issuer, audience, lifetime with <see cref="ClockSkew"/>, and RS256 only ("none"
-    /// and HMAC signed with the public key never verify), the key found by <c>kid</c> alone.
+    /// ValidateToken alike: issuer, audience, lifetime with <see cref="ClockSkew"/>, ES256 or RS256 only ("none"
+    /// and HMAC signed with the public key never verify), the key found by <c>kid</c> alone; a token must use its key's own
+    /// algorithm (an EC key never checks an RS256 signature, nor an RSA key an ES256 one).
     /// </summary>
     public TokenValidationParameters CreateValidationParameters(Func<string?, SecurityKey?> findKey)
     {
@@ -44,7 +55,7 @@ public sealed class TokenOptions
         {
             ValidIssuer = Issuer,
             ValidAudience = Audience,
-            ValidAlgorithms = [SecurityAlgorithms.RsaSha256],
+            ValidAlgorithms = SupportedAlgorithms,
             RequireSignedTokens = true,
             RequireExpirationTime = true,
             ValidateLifetime = true,

@@ -11,7 +11,7 @@ using static PyAirtable.IntegrationTests.Identity.AuthenticationTests;
 namespace PyAirtable.IntegrationTests.Gateway;
 
 /// <summary>
-/// How much work the gateway does to find out who calls: a token is verified (parsed, RSA-checked) once per host, and a call
+/// How much work the gateway does to find out who calls: a token is verified (parsed, signature-checked) once per host, and a call
 /// without credentials builds no authentication handler. Seen through ASP.NET Core's own authentication log lines.
 /// </summary>
 public sealed class AuthenticationPathTests : DatabasePerTest

@@ -249,7 +249,7 @@ public sealed class AuthenticationTests(IdentityFixture fixture) : IClassFixture
             ValidIssuer = jwks.Issuer,
             ValidAudience = jwks.Audience,
             IssuerSigningKeys = keys,
-            ValidAlgorithms = [SecurityAlgorithms.RsaSha256],
+            ValidAlgorithms = [SecurityAlgorithms.EcdsaSha256],
         });
 
         Assert.True(result.IsValid, result.Exception?.Message);

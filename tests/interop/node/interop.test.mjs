@@ -243,20 +243,24 @@ test('auth: register, log in, verify the JWT against the JWKS with node:crypto, 
 
   const [encodedHeader, encodedPayload, signature] = token.split('.');
   const header = fromBase64Url(encodedHeader);
-  assert.equal(header.alg, 'RS256');
+  // ES256 for keys made since it became the default; RS256 for older keys (or Auth:SigningAlgorithm=RS256) until rotated.
+  assert.ok(['ES256', 'RS256'].includes(header.alg), `unexpected alg ${header.alg}`);
   // The JSON document and the typed keys describe the same key set.
   const documentKeys = JSON.parse(jwks.jwks_json).keys;
   assert.deepEqual(documentKeys.map((k) => k.kid), jwks.keys.map((k) => k.kid));
   const jwk = documentKeys.find((k) => k.kid === header.kid);
   assert.ok(jwk, `the token's kid ${header.kid} is not in the JWKS ${documentKeys.map((k) => k.kid)}`);
-  assert.deepEqual([jwk.kty, jwk.use, jwk.alg], ['RSA', 'sig', 'RS256']);
+  const ec = header.alg === 'ES256';
+  assert.deepEqual([jwk.kty, jwk.use, jwk.alg, jwk.crv], ec ? ['EC', 'sig', 'ES256', 'P-256'] : ['RSA', 'sig', 'RS256', undefined]);
   const publicKey = createPublicKey({ key: jwk, format: 'jwk' });
   const typed = jwks.keys.find((k) => k.kid === header.kid);
-  assert.deepEqual(createPublicKey({ key: { kty: typed.kty, n: typed.n, e: typed.e }, format: 'jwk' }).export({ format: 'jwk' }),
-    publicKey.export({ format: 'jwk' }));
+  const typedJwk = ec ? { kty: typed.kty, crv: typed.crv, x: typed.x, y: typed.y } : { kty: typed.kty, n: typed.n, e: typed.e };
+  assert.deepEqual(createPublicKey({ key: typedJwk, format: 'jwk' }).export({ format: 'jwk' }), publicKey.export({ format: 'jwk' }));
 
+  // JWS ES256 signatures are the raw r‖s pair (RFC 7518 §3.4), not DER; RS256 is PKCS #1 v1.5.
+  const verifier = ec ? { key: publicKey, dsaEncoding: 'ieee-p1363' } : publicKey;
   const signed = Buffer.from(`${encodedHeader}.${encodedPayload}`);
-  assert.equal(verify('RSA-SHA256', signed, publicKey, Buffer.from(signature, 'base64url')), true, 'the signature does not verify');
+  assert.equal(verify('sha256', signed, verifier, Buffer.from(signature, 'base64url')), true, 'the signature does not verify');
   const claims = fromBase64Url(encodedPayload);
   assert.equal(claims.iss, jwks.issuer);
   assert.ok([claims.aud].flat().includes(jwks.audience), `aud ${JSON.stringify(claims.aud)} lacks ${jwks.audience}`);
@@ -267,7 +271,7 @@ test('auth: register, log in, verify the JWT against the JWKS with node:crypto, 
 
   // A payload altered after signing no longer verifies.
   const forged = Buffer.from(JSON.stringify({ ...claims, sub: randomUUID() })).toString('base64url');
-  assert.equal(verify('RSA-SHA256', Buffer.from(`${encodedHeader}.${forged}`), publicKey, Buffer.from(signature, 'base64url')), false);
+  assert.equal(verify('sha256', Buffer.from(`${encodedHeader}.${forged}`), verifier, Buffer.from(signature, 'base64url')), false);
 
   const { response } = await unary(userService, 'GetUser', { user_id: login.user_id }, bearer(token));
   assert.equal(response.not_modified, false);

@@ -213,20 +213,27 @@ class InteropTest(unittest.TestCase):
         self.assertTrue(jwks.audience)
         self.assertTrue(jwks.keys)
         header = jwt.get_unverified_header(token)
-        self.assertEqual(header["alg"], "RS256")
+        # ES256 for keys made since it became the default; RS256 for older keys (or Auth:SigningAlgorithm=RS256) until rotated.
+        alg = header["alg"]
+        self.assertIn(alg, ("ES256", "RS256"))
         kid = header["kid"]
         # The JSON document and the typed keys describe the same key set.
         key_set = jwt.PyJWKSet.from_json(jwks.jwks_json)
         self.assertEqual([k.key_id for k in key_set.keys], [k.kid for k in jwks.keys])
         typed = next((k for k in jwks.keys if k.kid == kid), None)
         self.assertIsNotNone(typed, f"the token's kid {kid!r} is not in the JWKS {[k.kid for k in jwks.keys]}")
-        self.assertEqual((typed.kty, typed.use, typed.alg), ("RSA", "sig", "RS256"))
         public_key = key_set[kid].key
-        from_typed = jwt.algorithms.RSAAlgorithm.from_jwk(
-            json.dumps({"kty": typed.kty, "kid": typed.kid, "n": typed.n, "e": typed.e}))
+        if alg == "ES256":
+            self.assertEqual((typed.kty, typed.use, typed.alg, typed.crv), ("EC", "sig", "ES256", "P-256"))
+            from_typed = jwt.algorithms.ECAlgorithm.from_jwk(
+                json.dumps({"kty": typed.kty, "kid": typed.kid, "crv": typed.crv, "x": typed.x, "y": typed.y}))
+        else:
+            self.assertEqual((typed.kty, typed.use, typed.alg), ("RSA", "sig", "RS256"))
+            from_typed = jwt.algorithms.RSAAlgorithm.from_jwk(
+                json.dumps({"kty": typed.kty, "kid": typed.kid, "n": typed.n, "e": typed.e}))
         self.assertEqual(from_typed.public_numbers(), public_key.public_numbers())
 
-        claims = jwt.decode(token, public_key, algorithms=["RS256"], audience=jwks.audience, issuer=jwks.issuer,
+        claims = jwt.decode(token, public_key, algorithms=[alg], audience=jwks.audience, issuer=jwks.issuer,
                             options={"require": ["exp", "iat", "iss", "aud", "sub"]})
         self.assertEqual(claims["sub"], login.user_id)
         self.assertEqual(claims["iss"], jwks.issuer)
@@ -240,7 +247,7 @@ class InteropTest(unittest.TestCase):
         forged_claims = dict(json.loads(b64url_decode(payload)), sub=str(uuid.uuid4()))
         forged_payload = base64.urlsafe_b64encode(json.dumps(forged_claims).encode()).rstrip(b"=").decode()
         with self.assertRaises(jwt.InvalidSignatureError):
-            jwt.decode(f"{head}.{forged_payload}.{signature}", public_key, algorithms=["RS256"],
+            jwt.decode(f"{head}.{forged_payload}.{signature}", public_key, algorithms=[alg],
                        audience=jwks.audience, issuer=jwks.issuer)
 
         bearer = (("authorization", f"Bearer {token}"),)

@@ -56,11 +56,10 @@ internal sealed partial class SigningKeyCache(IServiceProvider services, IOption
             var keys = new Dictionary<string, SecurityKey>(StringComparer.Ordinal);
             foreach (var jwk in jwks.Keys)
             {
-                if (jwk.Kty == "RSA" && jwk.Alg == SecurityAlgorithms.RsaSha256)
+                var key = _keys.TryGetValue(jwk.Kid, out var existing) ? existing : ToSecurityKey(jwk);
+                if (key is not null)
                 {
-                    keys[jwk.Kid] = _keys.TryGetValue(jwk.Kid, out var existing)
-                        ? existing
-                        : new RsaSecurityKey(new RSAParameters { Modulus = Base64Url.DecodeFromChars(jwk.N), Exponent = Base64Url.DecodeFromChars(jwk.E) }) { KeyId = jwk.Kid };
+                    keys[jwk.Kid] = key;
                 }
             }
 
@@ -77,6 +76,24 @@ internal sealed partial class SigningKeyCache(IServiceProvider services, IOption
             _refresh.Release();
         }
     }
+
+    /// <summary>
+    /// A published key as the token handler checks signatures with it; null for a kind the platform does not sign with. The
+    /// key type decides the one algorithm it verifies: the handler refuses a token whose <c>alg</c> does not fit its key.
+    /// </summary>
+    internal static SecurityKey? ToSecurityKey(PyAirtable.Contracts.Auth.JsonWebKey jwk) => (jwk.Kty, jwk.Alg, jwk.Crv) switch
+    {
+        ("EC", SecurityAlgorithms.EcdsaSha256, "P-256") => new ECDsaSecurityKey(ECDsa.Create(new ECParameters
+        {
+            Curve = ECCurve.NamedCurves.nistP256,
+            Q = new ECPoint { X = Base64Url.DecodeFromChars(jwk.X), Y = Base64Url.DecodeFromChars(jwk.Y) },
+        })) { KeyId = jwk.Kid },
+        ("RSA", SecurityAlgorithms.RsaSha256, _) => new RsaSecurityKey(new RSAParameters
+        {
+            Modulus = Base64Url.DecodeFromChars(jwk.N), Exponent = Base64Url.DecodeFromChars(jwk.E),
+        }) { KeyId = jwk.Kid },
+        _ => null,
+    };
 
     /// <summary>The <c>kid</c> of a compact JWS, read from its header without validating anything.</summary>
     public static string? ReadKid(string token)
