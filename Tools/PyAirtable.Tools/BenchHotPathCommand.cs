@@ -76,6 +76,7 @@ public static class BenchHotPathCommand
         await using var host = BenchHost.Start(hostDll, "host", limits, scratch.ConnectionString(40), redis, scratch.Prefix);
         await host.WaitServingAsync(ct);
 
+        var cluster = await ClusterCpu.FindAsync(scratch.ConnectionString(1), ct);
         var world = await World.CreateAsync(host.Address, ct);
         await using var reference = await ReferenceServer.StartAsync(world.UserReply);
         var scenarios = world.Scenarios(host.Address, reference.Address);
@@ -95,6 +96,7 @@ public static class BenchHotPathCommand
             var results = new Dictionary<(string, string), List<H2LoadResult>>();
             var cpu = new Dictionary<(string, string), List<double>>();
             var allocs = new Dictionary<(string, string), List<double>>();
+            var database = new Dictionary<(string, string), List<double>>();
             for (var round = 0; round < rounds; round++)
             {
                 foreach (var shape in shapes)
@@ -110,6 +112,7 @@ public static class BenchHotPathCommand
                         var isReference = server.Id == Environment.ProcessId;
                         var allocBefore = isReference ? GC.GetTotalAllocatedBytes() : await AllocatedAsync(host, ct);
                         var cpuBefore = server.TotalProcessorTime;
+                        var databaseBefore = cluster?.Total();
                         var result = await H2Load.RunAsync(scenario.Url, files[scenario.Name], scenario.Headers, shape.Requests, shape.Clients, shape.Streams, ct);
                         server.Refresh();
                         var allocAfter = isReference ? GC.GetTotalAllocatedBytes() : await AllocatedAsync(host, ct);
@@ -117,6 +120,14 @@ public static class BenchHotPathCommand
                         allocs[(scenario.Name, shape.Name)].Add((double)(allocAfter - allocBefore) / shape.Requests);
                         cpu.TryAdd((scenario.Name, shape.Name), []);
                         cpu[(scenario.Name, shape.Name)].Add((server.TotalProcessorTime - cpuBefore).TotalMicroseconds / shape.Requests);
+                        if (cluster is not null)
+                        {
+                            // The host writes each call's analytics row within Analytics:FlushInterval (1 s) of the call.
+                            await Task.Delay(TimeSpan.FromSeconds(1.2), ct);
+                            database.TryAdd((scenario.Name, shape.Name), []);
+                            database[(scenario.Name, shape.Name)].Add((cluster.Total() - databaseBefore!.Value).TotalMicroseconds / shape.Requests);
+                        }
+
                         var failedAtLeast = result.FailedAtLeast(shape.Requests, scenario.MinResponseFrame);
                         if (failedAtLeast > 0)
                         {
@@ -136,7 +147,7 @@ public static class BenchHotPathCommand
             {
                 Console.WriteLine();
                 Console.WriteLine($"h2load -c{shape.Clients} -m{shape.Streams} -n {shape.Requests}");
-                Console.WriteLine($"{"scenario",-34} {"req/s",9} {"vs bare",8} {"p50 ms",8} {"p99 ms",8} {"cpu µs",8} {"vs bare",8} {"B alloc",8}");
+                Console.WriteLine($"{"scenario",-34} {"req/s",9} {"vs bare",8} {"p50 ms",8} {"p99 ms",8} {"cpu µs",8} {"vs bare",8} {"B alloc",8} {"db µs",7}");
                 var bare = H2LoadResult.Median(results[(scenarios[0].Name, shape.Name)].Select(r => r.Rps));
                 var bareCpu = H2LoadResult.Median(cpu[(scenarios[0].Name, shape.Name)]);
                 foreach (var scenario in scenarios)
@@ -146,7 +157,8 @@ public static class BenchHotPathCommand
                     var cpuPerCall = H2LoadResult.Median(cpu[(scenario.Name, shape.Name)]);
                     Console.WriteLine($"{scenario.Name,-34} {rps,9:N0} {rps / bare,8:F2} {H2LoadResult.Median(runs.Select(r => r.P50)),8:F3} " +
                                       $"{H2LoadResult.Median(runs.Select(r => r.P99)),8:F3} {cpuPerCall,8:F1} {bareCpu / cpuPerCall,8:F2} " +
-                                      $"{H2LoadResult.Median(allocs[(scenario.Name, shape.Name)]),8:N0}");
+                                      $"{H2LoadResult.Median(allocs[(scenario.Name, shape.Name)]),8:N0} " +
+                                      (cluster is null ? "      —" : $"{H2LoadResult.Median(database[(scenario.Name, shape.Name)]),7:F1}"));
                 }
             }
 
