@@ -110,6 +110,8 @@ public static class ServiceCollectionExtensions
             services.AddOptions<RedisCacheOptions>().Configure<IServiceProvider>((o, sp) =>
                 o.ConnectionMultiplexerFactory = () => Task.FromResult(sp.GetRequiredService<IConnectionMultiplexer>()));
             health.AddCheck<RedisHealthCheck>("redis", HealthStatus.Unhealthy, [HealthTags.Ready], TimeSpan.FromSeconds(3));
+            services.TryAddSingleton<RedisEvictionHealthCheck>(); // one instance, so its verdict is kept between checks
+            health.AddCheck<RedisEvictionHealthCheck>("redis-eviction", HealthStatus.Degraded, [HealthTags.Ready], TimeSpan.FromSeconds(3));
             services.TryAddSingleton<ISharedState, RedisSharedState>();
             services.TryAddSingleton<RedisEventStore>();
         }

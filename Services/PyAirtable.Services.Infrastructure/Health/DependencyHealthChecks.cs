@@ -56,6 +56,75 @@ public sealed class RedisHealthCheck(IConnectionMultiplexer redis) : IHealthChec
     }
 }
 
+/// <summary>
+/// Degraded while a Redis primary may evict keys under memory pressure (its <c>maxmemory-policy</c> is not
+/// <c>noeviction</c>): an evicted revocation flag reads as "not revoked" to a host whose in-process copy is not proven current,
+/// and an event evicted from the stream before its consumers read it is lost. Degraded rather than unhealthy: the host serves
+/// correctly until Redis is actually short of memory, and taking every host out of rotation over a setting would be an
+/// outage of its own. Read with <c>INFO memory</c> (managed Redis services often refuse CONFIG), at most once a minute;
+/// a Redis that cannot be asked is the <see cref="RedisHealthCheck"/>'s to report.
+/// </summary>
+public sealed class RedisEvictionHealthCheck(IConnectionMultiplexer redis, TimeProvider time) : IHealthCheck
+{
+    internal static readonly TimeSpan RecheckInterval = TimeSpan.FromMinutes(1);
+    private volatile Verdict? _last;
+
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var now = time.GetUtcNow();
+        if (_last is { } last && now - last.At < RecheckInterval)
+        {
+            return last.Result;
+        }
+
+        try
+        {
+            var result = HealthCheckResult.Healthy();
+            foreach (var server in redis.GetServers())
+            {
+                if (!server.IsConnected || server.IsReplica)
+                {
+                    continue;
+                }
+
+                // INFO from a script: StackExchange.Redis refuses INFO itself without admin mode, which the platform leaves off.
+                var info = (string?)await server.ExecuteAsync("EVAL", "return redis.call('INFO', 'memory')", 0).WaitAsync(cancellationToken);
+                var policy = PolicyOf(info);
+                if (policy is not null && policy != "noeviction")
+                {
+                    result = HealthCheckResult.Degraded(
+                        $"Redis may evict keys (maxmemory-policy {policy}): an evicted revocation flag reads as not revoked and an " +
+                        "evicted event is lost; run it with maxmemory-policy noeviction.");
+                    break;
+                }
+            }
+
+            _last = new Verdict(now, result);
+            return result;
+        }
+        catch (Exception ex) when (ex is RedisException or RedisCommandException or TimeoutException or OperationCanceledException)
+        {
+            return HealthCheckResult.Healthy("Redis's eviction policy could not be read now.");
+        }
+    }
+
+    /// <summary>The <c>maxmemory_policy</c> line of an INFO reply, or null.</summary>
+    internal static string? PolicyOf(string? info)
+    {
+        foreach (var line in (info ?? "").Split('\n'))
+        {
+            if (line.StartsWith("maxmemory_policy:", StringComparison.Ordinal))
+            {
+                return line["maxmemory_policy:".Length..].Trim();
+            }
+        }
+
+        return null;
+    }
+
+    private sealed record Verdict(DateTimeOffset At, HealthCheckResult Result);
+}
+
 /// <summary>Where the host is in its shutdown: serving, draining (health NOT_SERVING), refusing new calls.</summary>
 public sealed class ShutdownState
 {

@@ -17,7 +17,7 @@ public sealed class HealthServiceTests(HostFixture hostFixture) : HostTests(host
         var response = await Service.CheckAsync(new CheckRequest());
 
         Assert.Equal(HealthStatus.Serving, response.Status);
-        Assert.Equal(["postgres", "redis", "shutdown"], response.Dependencies.Select(d => d.Name));
+        Assert.Equal(["postgres", "redis", "redis-eviction", "shutdown"], response.Dependencies.Select(d => d.Name));
         Assert.All(response.Dependencies, d => Assert.Equal(HealthStatus.Serving, d.Status));
         Assert.NotNull(response.CheckedAt);
     }

@@ -109,7 +109,7 @@ async function reflect(client, request) {
 test('unary: HealthService.Check reports every dependency', async () => {
   const { response } = await unary(healthService, 'Check', { service: '' });
   assert.equal(response.status, 'HEALTH_STATUS_SERVING');
-  assert.deepEqual(response.dependencies.map((d) => d.name), ['postgres', 'redis', 'shutdown']);
+  assert.deepEqual(response.dependencies.map((d) => d.name), ['postgres', 'redis', 'redis-eviction', 'shutdown']);
   assert.ok(response.dependencies.every((d) => d.status === 'HEALTH_STATUS_SERVING'));
   assert.ok(Number(response.checked_at.seconds) > 1_700_000_000);
 });

@@ -86,7 +86,7 @@ class InteropTest(unittest.TestCase):
     def test_unary_check_reports_every_dependency(self):
         response = self.health.Check(health_pb2.CheckRequest(service=""), timeout=TIMEOUT)
         self.assertEqual(response.status, common_pb2.HEALTH_STATUS_SERVING)
-        self.assertEqual([d.name for d in response.dependencies], ["postgres", "redis", "shutdown"])
+        self.assertEqual([d.name for d in response.dependencies], ["postgres", "redis", "redis-eviction", "shutdown"])
         self.assertTrue(all(d.status == common_pb2.HEALTH_STATUS_SERVING for d in response.dependencies))
         self.assertTrue(response.HasField("checked_at"))
         self.assertGreater(response.checked_at.seconds, 1_700_000_000)
