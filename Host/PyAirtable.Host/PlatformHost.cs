@@ -162,6 +162,14 @@ public static partial class PlatformHost
         ArgumentNullException.ThrowIfNull(builder);
         var app = builder.Build();
 
+        // First: who the client is, when a proxy or another platform host may say so; everything after counts that address.
+        var proxies = app.Configuration.GetSection(Gateway.ForwardedHeadersOptions.Section).Get<Gateway.ForwardedHeadersOptions>()?
+            .ParsedKnownProxies() ?? [];
+        if (proxies.Count > 0 || app.Services.GetService<PlatformTls>() is not null)
+        {
+            app.UseMiddleware<Gateway.ForwardedClientAddress>(proxies);
+        }
+
         // Browsers of the allowed origins (Cors:AllowedOrigins; none by default): preflights end here.
         app.UsePlatformCors();
         // Before routing: a JSON/HTTP request becomes the gRPC call of its route, so everything below serves it as one.

@@ -199,6 +199,23 @@ public sealed class CallPropagationInterceptor(IHttpContextAccessor accessor, IO
             headers.Add("x-api-key", apiKey);
         }
 
+        // The client's address as this host established it, replacing any the caller sent (a forwarded call starts from the
+        // caller's own headers): the next host believes this header from a platform host, so it must be this host's word.
+        if (http.Connection.RemoteIpAddress is { } client)
+        {
+            var own = new Metadata();
+            foreach (var entry in headers)
+            {
+                if (!string.Equals(entry.Key, RequestMetadataExtensions.ForwardedForHeader, StringComparison.OrdinalIgnoreCase))
+                {
+                    own.Add(entry);
+                }
+            }
+
+            own.Add(RequestMetadataExtensions.ForwardedForHeader, (client.IsIPv4MappedToIPv6 ? client.MapToIPv4() : client).ToString());
+            headers = own;
+        }
+
         var incoming = http.Features.Get<Grpc.AspNetCore.Server.IServerCallContextFeature>()?.ServerCallContext;
         // Which service this host is serving the call for: the callee believes it only from a platform certificate
         // naming that service (ServiceCalls.CallingService), so operations meant for services stay theirs.

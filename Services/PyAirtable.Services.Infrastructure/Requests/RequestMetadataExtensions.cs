@@ -29,6 +29,12 @@ public static class RequestMetadataExtensions
     /// <summary>The header that carries the request id in both directions.</summary>
     public const string RequestIdHeader = "x-request-id";
 
+    /// <summary>
+    /// The client's address as the calling proxy or platform host established it; believed only from a trusted peer (the
+    /// host's ForwardedHeaders settings, or a platform client certificate).
+    /// </summary>
+    public const string ForwardedForHeader = "x-forwarded-for";
+
     public static RequestMetadata GetRequestMetadata(this HttpContext httpContext) =>
         httpContext.Features.Get<IRequestMetadataFeature>()?.Metadata
         ?? throw new InvalidOperationException("The gateway pipeline did not run for this request (UsePlatformGateway missing).");

@@ -92,6 +92,26 @@ public sealed class RateLimitTests : DatabasePerTest
     }
 
     [Fact]
+    public async Task BehindAKnownProxy_EachForwardedClientHasItsOwnAddressLimit()
+    {
+        await using var host = await StartAsync("host", o =>
+        {
+            o.Settings["RateLimits:Classes:default:PerClientIp"] = "5";
+            o.Settings["ForwardedHeaders:KnownProxies"] = "127.0.0.2";
+        });
+        using var proxy = Adversary.ChannelFrom(host, "127.0.0.2");
+        var diagnostics = proxy.CreateGrpcService<IDiagnosticsService>();
+        CallContext From(string client) => new(new CallOptions(new Metadata { { "x-forwarded-for", client } }));
+
+        var (ok, refused, elapsed) = await BurstAsync(40, _ => diagnostics.EchoAsync(new EchoRequest(), From("203.0.113.9")));
+
+        AssertAllowed(ok, elapsed, perSecond: 5);
+        Assert.All(refused, ex => AssertRefusal(ex, "per_client_ip", "203.0.113.9"));
+        // Another client behind the same proxy is not held back by the noisy one.
+        await diagnostics.EchoAsync(new EchoRequest(), From("198.51.100.7"));
+    }
+
+    [Fact]
     public async Task BusyCredential_SpendsPermitsLeasedFromRedis_WithoutARoundTripPerCall()
     {
         await using var redis = await PrivateRedis.StartAsync();
