@@ -4,6 +4,7 @@ using Grpc.Net.Client;
 using PyAirtable.Contracts.Permissions;
 using PyAirtable.Contracts.Workspaces;
 using PyAirtable.IntegrationTests.Access;
+using PyAirtable.IntegrationTests.Diagnostics;
 using PyAirtable.IntegrationTests.Identity;
 using PyAirtable.IntegrationTests.Infrastructure;
 using static PyAirtable.IntegrationTests.Access.Access;
@@ -82,6 +83,22 @@ public sealed class MtlsTests : DatabasePerTest
         var refused = await Assert.ThrowsAsync<RpcException>(async () => await workspaces.Permissions().RegisterResourceAsync(
             new RegisterResourceRequest { Resource = Ref(ResourceType.Workspace, Guid.NewGuid().ToString()) }, user.Bearer));
         Assert.Equal(StatusCode.PermissionDenied, refused.StatusCode);
+    }
+
+    [Fact]
+    public async Task AForwardedCallsClientAddress_IsBelievedFromAPlatformCertificate_WithoutAnyProxyConfigured()
+    {
+        await using var backend = await StartAsync("permissions", require: true);
+        // The edge trusts the test's client as a proxy (it is on 127.0.0.1), so it takes the client from its header and
+        // sends it on; the backend has no proxies configured: it believes the edge for its platform certificate alone.
+        await using var edge = await StartAsync("edge", require: false, ("ForwardedHeaders:KnownProxies", "127.0.0.1"),
+            ("Topology:Serve", $"*,-{TestHost.DiagnosticsServiceName}"), ("Topology:Forward", "true"),
+            ($"Remote:{TestHost.DiagnosticsServiceName}", backend.GrpcAddress));
+
+        var reply = await edge.Diagnostics.EchoAsync(new EchoRequest(),
+            new ProtoBuf.Grpc.CallContext(new CallOptions(new Metadata { { "x-forwarded-for", "203.0.113.9" } })));
+
+        Assert.Equal("203.0.113.9", reply.Metadata!.ClientIp);
     }
 
     [Fact]
