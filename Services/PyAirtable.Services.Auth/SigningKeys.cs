@@ -24,7 +24,8 @@ internal sealed class SigningKeyStore(NpgsqlDataSource dataSource, IOptions<Toke
     private readonly SemaphoreSlim _gate = new(1, 1);
     private volatile KeySet? _keys;
 
-    internal sealed record PublishedKey(string Kid, AsymmetricSecurityKey Key, string Algorithm, Jwk Jwk, DateTime? ActivatedAt, DateTime? RetiredAt);
+    internal sealed record PublishedKey(
+        string Kid, AsymmetricSecurityKey Key, string Algorithm, Jwk Jwk, DateTime? ActivatedAt, DateTime? RetiredAt);
 
     internal sealed record KeySet(SigningCredentials Signing, IReadOnlyList<PublishedKey> Published, DateTimeOffset LoadedAt)
     {
@@ -105,8 +106,8 @@ internal sealed class SigningKeyStore(NpgsqlDataSource dataSource, IOptions<Toke
 
         // Until the last token it signed expires, counting hosts that keep signing with it until they reload.
         var keepFor = options.Value.AccessTokenLifetime + options.Value.ClockSkew + ReloadInterval;
-        var rows = (await connection.QueryAsync<(string Kid, byte[] PrivateKey, string Algorithm, DateTime? ActivatedAt, DateTime? RetiredAt)>(
-            new CommandDefinition(
+        var rows = (await connection.QueryAsync<(string Kid, byte[] PrivateKey, string Algorithm, DateTime? ActivatedAt,
+            DateTime? RetiredAt)>(new CommandDefinition(
             """
             SELECT kid, private_key, algorithm, activated_at, retired_at FROM auth.signing_keys
              WHERE retired_at IS NULL OR retired_at > now() - @keepFor

@@ -125,7 +125,8 @@ public static class BenchHotPathCommand
                             // The host writes each call's analytics row within Analytics:FlushInterval (1 s) of the call.
                             await Task.Delay(TimeSpan.FromSeconds(1.2), ct);
                             database.TryAdd((scenario.Name, shape.Name), []);
-                            database[(scenario.Name, shape.Name)].Add((cluster.Total() - databaseBefore!.Value).TotalMicroseconds / shape.Requests);
+                            var spent = cluster.Total() - databaseBefore!.Value;
+                            database[(scenario.Name, shape.Name)].Add(spent.TotalMicroseconds / shape.Requests);
                         }
 
                         var failedAtLeast = result.FailedAtLeast(shape.Requests, scenario.MinResponseFrame);
@@ -147,7 +148,8 @@ public static class BenchHotPathCommand
             {
                 Console.WriteLine();
                 Console.WriteLine($"h2load -c{shape.Clients} -m{shape.Streams} -n {shape.Requests}");
-                Console.WriteLine($"{"scenario",-34} {"req/s",9} {"vs bare",8} {"p50 ms",8} {"p99 ms",8} {"cpu µs",8} {"vs bare",8} {"B alloc",8} {"db µs",7}");
+                Console.WriteLine($"{"scenario",-34} {"req/s",9} {"vs bare",8} {"p50 ms",8} {"p99 ms",8} {"cpu µs",8} {"vs bare",8} " +
+                                  $"{"B alloc",8} {"db µs",7}");
                 var bare = H2LoadResult.Median(results[(scenarios[0].Name, shape.Name)].Select(r => r.Rps));
                 var bareCpu = H2LoadResult.Median(cpu[(scenarios[0].Name, shape.Name)]);
                 foreach (var scenario in scenarios)
@@ -158,7 +160,8 @@ public static class BenchHotPathCommand
                     Console.WriteLine($"{scenario.Name,-34} {rps,9:N0} {rps / bare,8:F2} {H2LoadResult.Median(runs.Select(r => r.P50)),8:F3} " +
                                       $"{H2LoadResult.Median(runs.Select(r => r.P99)),8:F3} {cpuPerCall,8:F1} {bareCpu / cpuPerCall,8:F2} " +
                                       $"{H2LoadResult.Median(allocs[(scenario.Name, shape.Name)]),8:N0} " +
-                                      (cluster is null ? "      —" : $"{H2LoadResult.Median(database[(scenario.Name, shape.Name)]),7:F1}"));
+                                      (cluster is null ? "      —"
+                                          : $"{H2LoadResult.Median(database[(scenario.Name, shape.Name)]),7:F1}"));
                 }
             }
 
@@ -248,7 +251,8 @@ public static class BenchHotPathCommand
                 // The reference carrying the same token, which it ignores: what the token costs the transport alone. h2load, like
                 // every nghttp2 client (Node's http2, grpc-js), never indexes `authorization` in HPACK (RFC 7541 §7.1.3), so
                 // each call sends it whole, Huffman-coded, and the server decodes it on every call.
-                new("bare reference + bearer header", reference + "/pyairtable.bench.v1.ReferenceService/GetUser", H2Load.Frame(GetUser), bearer, user),
+                new("bare reference + bearer header", reference + "/pyairtable.bench.v1.ReferenceService/GetUser", H2Load.Frame(GetUser),
+                    bearer, user),
                 new("health Check (anonymous)", host + "/grpc.health.v1.Health/Check", [0, 0, 0, 0, 0], [], 5 + 2),
                 new("GetUser warm (bearer JWT)", host + "/pyairtable.users.v1.UserService/GetUser", H2Load.Frame(GetUser), bearer, user),
                 new("GetUser warm (API key)", host + "/pyairtable.users.v1.UserService/GetUser", H2Load.Frame(GetUser), ["x-api-key: " + ApiKey], user),

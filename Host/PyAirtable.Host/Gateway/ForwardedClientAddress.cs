@@ -47,8 +47,8 @@ internal sealed class ForwardedClientAddress(RequestDelegate next, IReadOnlyList
 
     public Task InvokeAsync(HttpContext context)
     {
-        if (context.Request.Headers.TryGetValue(RequestMetadataExtensions.ForwardedForHeader, out var values) && context.Connection.RemoteIpAddress is { } peer
-            && Trusted(context, peer) && ClientOf(values, proxies) is { } client)
+        if (context.Request.Headers.TryGetValue(RequestMetadataExtensions.ForwardedForHeader, out var values)
+            && context.Connection.RemoteIpAddress is { } peer && Trusted(context, peer) && ClientOf(values, proxies) is { } client)
         {
             context.Connection.RemoteIpAddress = client;
         }
@@ -57,12 +57,14 @@ internal sealed class ForwardedClientAddress(RequestDelegate next, IReadOnlyList
     }
 
     private bool Trusted(HttpContext context, IPAddress peer) =>
-        IsProxy(peer, proxies) || (tls is not null && context.Connection.ClientCertificate is { } certificate && tls.IsPlatformCertificate(certificate));
+        IsProxy(peer, proxies)
+        || (tls is not null && context.Connection.ClientCertificate is { } certificate && tls.IsPlatformCertificate(certificate));
 
     /// <summary>The client a trusted peer's chain names, or null when it names none that parses.</summary>
     internal static IPAddress? ClientOf(IEnumerable<string?> values, IReadOnlyList<IPNetwork> proxies)
     {
-        var hops = values.SelectMany(v => (v ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
+        var hops = values.SelectMany(v => (v ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            .ToList();
         IPAddress? client = null;
         for (var i = hops.Count - 1; i >= Math.Max(0, hops.Count - MaxHops); i--)
         {

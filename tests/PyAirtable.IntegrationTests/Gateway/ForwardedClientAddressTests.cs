@@ -74,7 +74,8 @@ public sealed class ForwardedClientAddressTests : DatabasePerTest
             headers.Add("x-forwarded-for", forwardedFor);
         }
 
-        var reply = await channel.CreateGrpcService<IDiagnosticsService>().EchoAsync(new EchoRequest(), new CallContext(new CallOptions(headers)));
+        var diagnostics = channel.CreateGrpcService<IDiagnosticsService>();
+        var reply = await diagnostics.EchoAsync(new EchoRequest(), new CallContext(new CallOptions(headers)));
         return reply.Metadata!.ClientIp;
     }
 }

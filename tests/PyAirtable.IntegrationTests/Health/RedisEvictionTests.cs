@@ -21,11 +21,13 @@ public sealed class RedisEvictionTests : DatabasePerTest
             await admin.GetServer(admin.GetEndPoints()[0]).ConfigSetAsync("maxmemory-policy", "volatile-lru");
         }
 
-        await using var host = await TestHost.StartAsync(Database.ConnectionString, o => o.Settings["ConnectionStrings:Redis"] = redis.ConnectionString);
+        await using var host = await TestHost.StartAsync(Database.ConnectionString,
+            o => o.Settings["ConnectionStrings:Redis"] = redis.ConnectionString);
         var health = host.Channel.CreateGrpcService<IHealthService>();
 
         CheckResponse? response = null;
-        await Eventually.TrueAsync(async () => (response = await health.CheckAsync(new CheckRequest())).Degraded, "health reports the policy");
+        await Eventually.TrueAsync(async () => (response = await health.CheckAsync(new CheckRequest())).Degraded,
+            "health reports the policy");
 
         Assert.Equal(HealthStatus.Serving, response!.Status);
         var eviction = Assert.Single(response.Dependencies, d => d.Name == "redis-eviction");
@@ -38,11 +40,13 @@ public sealed class RedisEvictionTests : DatabasePerTest
     public async Task ARedisThatNeverEvicts_IsNotDegraded()
     {
         await using var redis = await PrivateRedis.StartAsync(); // scripts/redis.sh runs noeviction
-        await using var host = await TestHost.StartAsync(Database.ConnectionString, o => o.Settings["ConnectionStrings:Redis"] = redis.ConnectionString);
+        await using var host = await TestHost.StartAsync(Database.ConnectionString,
+            o => o.Settings["ConnectionStrings:Redis"] = redis.ConnectionString);
         var health = host.Channel.CreateGrpcService<IHealthService>();
 
         CheckResponse? response = null;
-        await Eventually.TrueAsync(async () => (response = await health.CheckAsync(new CheckRequest())).Status == HealthStatus.Serving, "serving");
+        await Eventually.TrueAsync(async () => (response = await health.CheckAsync(new CheckRequest())).Status == HealthStatus.Serving,
+            "serving");
 
         Assert.False(response!.Degraded);
         var eviction = Assert.Single(response.Dependencies, d => d.Name == "redis-eviction");

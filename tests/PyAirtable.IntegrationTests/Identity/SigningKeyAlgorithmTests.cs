@@ -101,7 +101,8 @@ public sealed class SigningKeyAlgorithmTests : DatabasePerTest
         }
 
         await using var check = new NpgsqlConnection(Database.ConnectionString);
-        Assert.Equal(["ES256", "ES256", "RS256", "RS256"], (await check.QueryAsync<string>("SELECT algorithm FROM auth.signing_keys")).Order());
+        var stored = await check.QueryAsync<string>("SELECT algorithm FROM auth.signing_keys");
+        Assert.Equal(["ES256", "ES256", "RS256", "RS256"], stored.Order());
     }
 
     [Theory]

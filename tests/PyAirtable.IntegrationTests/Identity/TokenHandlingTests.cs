@@ -237,7 +237,8 @@ public sealed class TokenHandlingTests : DatabasePerTest
         var time = new FakeTimeProvider(start ?? DateTimeOffset.UtcNow);
         var tokenOptions = options ?? host.App.Services.GetRequiredService<IOptions<TokenOptions>>().Value;
         var keys = new SigningKeyStore(host.App.Services.GetRequiredService<NpgsqlDataSource>(), Options.Create(tokenOptions), time);
-        return (time, keys, new TokenService(keys, Options.Create(tokenOptions), time, host.App.Services.GetRequiredService<RevocationList>()));
+        var revocations = host.App.Services.GetRequiredService<RevocationList>();
+        return (time, keys, new TokenService(keys, Options.Create(tokenOptions), time, revocations));
     }
 
     private async Task RetireAsync(string kid, TimeSpan ago)
