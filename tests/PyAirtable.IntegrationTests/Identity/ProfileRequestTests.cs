@@ -1,0 +1,113 @@
+using Google.Rpc;
+using Grpc.Core;
+using PyAirtable.Contracts.Users;
+using PyAirtable.IntegrationTests.Infrastructure;
+using static PyAirtable.IntegrationTests.Identity.AuthenticationTests;
+
+namespace PyAirtable.IntegrationTests.Identity;
+
+/// <summary>
+/// What GetUser, GetUsers and UpdateUser refuse, through real gRPC calls: another user's profile, requests that name too
+/// much or nothing, and the bounds of each field (just inside is accepted, just outside refused with the field named).
+/// </summary>
+public sealed class ProfileRequestTests(IdentityFixture fixture) : IClassFixture<IdentityFixture>, IDisposable
+{
+    private TestHost Host => fixture.Host;
+
+    public void Dispose() => fixture.AssertNoUnexpectedErrors();
+
+    [Fact]
+    public async Task AUser_CannotChangeAnotherUsersProfile_EvenWithItsCurrentEtag()
+    {
+        var victim = await Host.RegisterAsync("Victim");
+        var attacker = await Host.RegisterAsync("Attacker");
+        var etag = (await Host.Users().GetUserAsync(new GetUserRequest { UserId = victim.UserId }, victim.Bearer)).Cache!.Etag;
+
+        var ex = await Assert.ThrowsAsync<RpcException>(async () => await Host.Users().UpdateUserAsync(
+            new UpdateUserRequest { UserId = victim.UserId, Etag = etag, DisplayName = "Owned" }, attacker.Bearer));
+
+        AssertStatus(ex, StatusCode.PermissionDenied);
+        var after = await Host.Users().GetUserAsync(new GetUserRequest { UserId = victim.UserId }, victim.Bearer);
+        Assert.Equal(("Victim", etag), (after.User!.DisplayName, after.Cache!.Etag));
+    }
+
+    [Fact]
+    public async Task AProfileTheCallerMayNotRead_DoesNotExistForThem()
+    {
+        var stranger = await Host.RegisterAsync();
+        var caller = await Host.RegisterAsync();
+
+        var ex = await Assert.ThrowsAsync<RpcException>(async () =>
+            await Host.Users().GetUserAsync(new GetUserRequest { UserId = stranger.UserId }, caller.Bearer));
+
+        AssertStatus(ex, StatusCode.NotFound);
+        var batch = await Host.Users().GetUsersAsync(new GetUsersRequest { UserIds = [stranger.UserId, caller.UserId] }, caller.Bearer);
+        Assert.Equal([caller.UserId], batch.Users.Select(u => u.Id));
+        Assert.Equal([stranger.UserId], batch.MissingIds);
+    }
+
+    [Fact]
+    public async Task UpdateUser_WithoutAnEtag_OrWithNothingToChange_IsInvalid_NamingTheField()
+    {
+        var user = await Host.RegisterAsync();
+        var etag = (await Host.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, user.Bearer)).Cache!.Etag;
+
+        Assert.Equal(["etag"], await ViolationsAsync(new UpdateUserRequest { UserId = user.UserId, DisplayName = "No etag" }, user));
+        Assert.Equal(["display_name"], await ViolationsAsync(new UpdateUserRequest { UserId = user.UserId, Etag = etag }, user));
+        Assert.Equal(["display_name"],
+            await ViolationsAsync(new UpdateUserRequest { UserId = user.UserId, Etag = etag, DisplayName = "" }, user));
+    }
+
+    [Fact]
+    public async Task UpdateUser_TimeZone_IsAnIanaIdOfAtMost64Characters_AndAloneChangesOnlyTheZone()
+    {
+        var user = await Host.RegisterAsync("Zoned");
+        var etag = (await Host.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, user.Bearer)).Cache!.Etag;
+
+        Assert.Equal(["time_zone"], await ViolationsAsync(new UpdateUserRequest
+        {
+            UserId = user.UserId, Etag = etag, TimeZone = "Europe/" + new string('A', 58),
+        }, user));
+        var updated = await Host.Users().UpdateUserAsync(
+            new UpdateUserRequest { UserId = user.UserId, Etag = etag, TimeZone = "Europe/Paris" }, user.Bearer);
+        Assert.Equal(("Europe/Paris", "Zoned"), (updated.User!.TimeZone, updated.User.DisplayName));
+    }
+
+    [Fact]
+    public async Task GetUser_IfNoneMatch_IsAnEtagOfAtMost64Characters()
+    {
+        var user = await Host.RegisterAsync();
+
+        var sixtyFour = await Host.Users().GetUserAsync(
+            new GetUserRequest { UserId = user.UserId, IfNoneMatch = new string('v', 64) }, user.Bearer);
+        Assert.False(sixtyFour.NotModified);
+        var ex = await Assert.ThrowsAsync<RpcException>(async () => await Host.Users().GetUserAsync(
+            new GetUserRequest { UserId = user.UserId, IfNoneMatch = new string('v', 65) }, user.Bearer));
+        Assert.Equal("if_none_match", Assert.Single(ex.GetRpcStatus()!.GetDetail<BadRequest>().FieldViolations).Field);
+    }
+
+    [Fact]
+    public async Task GetUsers_TakesOneTo100Ids()
+    {
+        var user = await Host.RegisterAsync();
+        var hundred = Enumerable.Range(0, 99).Select(_ => Guid.NewGuid().ToString()).Append(user.UserId).ToList();
+
+        var batch = await Host.Users().GetUsersAsync(new GetUsersRequest { UserIds = hundred }, user.Bearer);
+        Assert.Equal([user.UserId], batch.Users.Select(u => u.Id));
+        Assert.Equal(99, batch.MissingIds.Count);
+
+        foreach (var ids in new[] { new List<string>(), [.. hundred, Guid.NewGuid().ToString()] })
+        {
+            var ex = await Assert.ThrowsAsync<RpcException>(async () =>
+                await Host.Users().GetUsersAsync(new GetUsersRequest { UserIds = ids }, user.Bearer));
+            Assert.Equal("user_ids", Assert.Single(ex.GetRpcStatus()!.GetDetail<BadRequest>().FieldViolations).Field);
+        }
+    }
+
+    private async Task<List<string>> ViolationsAsync(UpdateUserRequest request, TestUser user)
+    {
+        var ex = await Assert.ThrowsAsync<RpcException>(async () => await Host.Users().UpdateUserAsync(request, user.Bearer));
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        return ex.GetRpcStatus()!.GetDetail<BadRequest>().FieldViolations.Select(v => v.Field).ToList();
+    }
+}
