@@ -152,6 +152,24 @@ public sealed class ProfileMemoryTests
     }
 
     [Fact]
+    public async Task AtItsBoundOf100000Profiles_TheMemoryStartsOver_RatherThanGrow()
+    {
+        var (memory, _, _) = await CurrentAsync();
+        memory.Put(Version(1), memory.Generation);
+        for (var i = 1; i < 100_000; i++)
+        {
+            memory.Put(new UserRow { Id = Guid.NewGuid(), Version = 1 }, memory.Generation);
+        }
+
+        Assert.Equal(1, Held(memory)); // 100,000 kept
+        var generation = memory.Generation;
+        memory.Put(new UserRow { Id = Guid.NewGuid(), Version = 1 }, generation); // one more: everything is dropped
+
+        Assert.Null(Held(memory));
+        Assert.NotEqual(generation, memory.Generation);
+    }
+
+    [Fact]
     public async Task WhileTheFeedIsNotCurrent_NothingIsAnswered()
     {
         var (memory, feed, time) = await CurrentAsync();
