@@ -52,6 +52,32 @@ public sealed class GrantTests(IdentityFixture fixture) : IClassFixture<Identity
         check = await Host.Permissions().CheckPermissionAsync(
             new CheckPermissionRequest { Resource = onBase, Level = PermissionLevel.Read, ConsistencyToken = revoked.ConsistencyToken }, member.Bearer);
         Assert.Equal(PermissionLevel.Read, check.EffectiveLevel); // back to what the workspace gives
+
+        // Removing someone from the whole workspace takes what they hold deeper down too, not only the workspace's grant.
+        await Host.Permissions().GrantAsync(new GrantRequest { Resource = onBase, UserId = member.UserId, Level = PermissionLevel.Edit }, owner.Bearer);
+        revoked = await Host.Permissions().RevokeAsync(
+            new RevokeRequest { Resource = Ref(ResourceType.Workspace, workspace.Id), UserId = member.UserId, WholeWorkspace = true }, owner.Bearer);
+        Assert.True(revoked.Removed);
+        check = await Host.Permissions().CheckPermissionAsync(
+            new CheckPermissionRequest { Resource = onBase, Level = PermissionLevel.Read, ConsistencyToken = revoked.ConsistencyToken }, member.Bearer);
+        Assert.False(check.Allowed);
+    }
+
+    [Fact]
+    public async Task GrantAndRevoke_NameEachInvalidField()
+    {
+        var owner = await Host.RegisterAsync();
+        var grant = await Assert.ThrowsAsync<RpcException>(async () => await Host.Permissions().GrantAsync(
+            new GrantRequest { UserId = "not-a-user", Level = (PermissionLevel)42 }, owner.Bearer));
+        AssertStatus(grant, StatusCode.InvalidArgument);
+        Assert.Equal(["level", "resource", "user_id"], grant.GetRpcStatus()!.GetDetail<BadRequest>().FieldViolations.Select(v => v.Field).Order());
+        var revoke = await Assert.ThrowsAsync<RpcException>(async () => await Host.Permissions().RevokeAsync(
+            new RevokeRequest { UserId = "" }, owner.Bearer));
+        AssertStatus(revoke, StatusCode.InvalidArgument);
+        Assert.Equal(["resource", "user_id"], revoke.GetRpcStatus()!.GetDetail<BadRequest>().FieldViolations.Select(v => v.Field).Order());
+        var list = await Assert.ThrowsAsync<RpcException>(async () =>
+            await Host.Permissions().ListPermissionsAsync(new ListPermissionsRequest { UserId = "not-a-user" }, owner.Bearer));
+        Assert.Equal("user_id", list.GetRpcStatus()!.GetDetail<BadRequest>().FieldViolations.Single().Field);
     }
 
     [Fact]
@@ -129,6 +155,14 @@ public sealed class GrantTests(IdentityFixture fixture) : IClassFixture<Identity
         var expected = bases.Order(StringComparer.Ordinal).Select(b => (ResourceType.Base, b)).Prepend((ResourceType.Workspace, workspace.Id)).ToList();
         Assert.Equal(expected, seen.Select(g => (g.Resource!.Type, g.Resource.Id)).ToList());
         Assert.All(seen, g => Assert.Equal((owner.UserId, PermissionLevel.Owner), (g.UserId, g.Level)));
+
+        // A cursor of one user's listing is refused on another's.
+        var firstOfOwner = await Host.Permissions().ListPermissionsAsync(
+            new ListPermissionsRequest { UserId = owner.UserId, Pagination = new PaginationRequest { PageSize = 2 } }, admin.Bearer);
+        AssertStatus(await Assert.ThrowsAsync<RpcException>(async () => await Host.Permissions().ListPermissionsAsync(new ListPermissionsRequest
+        {
+            UserId = other.UserId, Pagination = new PaginationRequest { PageSize = 2, Cursor = firstOfOwner.Pagination!.NextCursor },
+        }, admin.Bearer)), StatusCode.InvalidArgument);
 
         var theirs = new ListPermissionsRequest { UserId = owner.UserId };
         AssertStatus(await Assert.ThrowsAsync<RpcException>(async () =>
