@@ -37,6 +37,12 @@ public sealed class GrantTests(IdentityFixture fixture) : IClassFixture<Identity
             new CheckPermissionRequest { Resource = onBase, Level = PermissionLevel.Edit, ConsistencyToken = granted.ConsistencyToken }, member.Bearer);
         Assert.Equal(PermissionLevel.Edit, check.EffectiveLevel);
 
+        // A reader asking to manage the base is told what it takes and what they have.
+        var tooLow = await Assert.ThrowsAsync<RpcException>(async () => await Host.Permissions().GrantAsync(
+            new GrantRequest { Resource = onBase, UserId = owner.UserId, Level = PermissionLevel.Read }, member.Bearer));
+        AssertStatus(tooLow, StatusCode.PermissionDenied);
+        Assert.Equal("owner on the base is needed for managing its permissions; you have edit.", tooLow.Status.Detail);
+
         // The only owner may give themselves owner again (a client re-applying a list): that demotes nobody.
         await Host.Permissions().GrantAsync(
             new GrantRequest { Resource = Ref(ResourceType.Workspace, workspace.Id), UserId = owner.UserId, Level = PermissionLevel.Owner }, owner.Bearer);
