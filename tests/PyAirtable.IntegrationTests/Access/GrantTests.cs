@@ -84,6 +84,9 @@ public sealed class GrantTests(IdentityFixture fixture) : IClassFixture<Identity
         var list = await Assert.ThrowsAsync<RpcException>(async () =>
             await Host.Permissions().ListPermissionsAsync(new ListPermissionsRequest { UserId = "not-a-user" }, owner.Bearer));
         Assert.Equal("user_id", list.GetRpcStatus()!.GetDetail<BadRequest>().FieldViolations.Single().Field);
+        list = await Assert.ThrowsAsync<RpcException>(async () =>
+            await Host.Permissions().ListPermissionsAsync(new ListPermissionsRequest { Resource = Ref(ResourceType.Unspecified, "x") }, owner.Bearer));
+        Assert.Equal(["resource.id", "resource.type"], list.GetRpcStatus()!.GetDetail<BadRequest>().FieldViolations.Select(v => v.Field).Order());
     }
 
     [Fact]
