@@ -55,6 +55,10 @@ public sealed partial class PermissionService
         var ct = context.CancellationToken;
         await using var db = await database.BeginAsync(ct);
         await RequireAsync(db, caller, resource, PermissionLevel.Owner, "managing its permissions", ct);
+        // Taking a grant away can take the user out of the workspace: ordered with Grant's membership check, or a
+        // concurrent Grant that found them a member would put them back without their consent.
+        var workspace = resource.Type == ResourceType.Workspace ? resource.Id : await db.Resources.WorkspaceOfAsync(resource, ct);
+        await db.Membership.LockAsync(workspace, user, ct);
         await EnsureNotLastOwnerAsync(db, resource, user, ct);
         if (request.WholeWorkspace && resource.Type != ResourceType.Workspace)
         {

@@ -140,9 +140,15 @@ public sealed class InProcessMirrorTests : DatabasePerTest
         var key = await a.Auth().CreateApiKeyAsync(new CreateApiKeyRequest { Name = "k", Scopes = [Scopes.UsersRead] }, user.Bearer);
         var local = b.App.Services.GetRequiredService<LocalRevocations>();
         var feed = b.App.Services.GetRequiredService<ChangeFeed>();
+        var workspace = (await a.Workspaces().CreateWorkspaceAsync(new CreateWorkspaceRequest { Name = "Lost" }, user.Bearer)).Workspace!;
+        var baseId = (await a.Workspaces().CreateBaseAsync(new CreateBaseRequest { WorkspaceId = workspace.Id, Name = "Before" }, user.Bearer)).Base!.Id;
+        var get = new GetBaseRequest { BaseId = baseId };
+        await Eventually.TrueAsync(() => Task.FromResult(feed.IsCurrent), "host b's change feed is current", TimeSpan.FromSeconds(5));
+        Assert.Equal("Before", (await b.Workspaces().GetBaseAsync(get, user.Bearer)).Base!.Name); // now in b's memory
 
         faults.FailChangeReads = true;
         await a.Auth().RevokeApiKeyAsync(new RevokeApiKeyRequest { Id = key.ApiKey!.Id }, user.Bearer);
+        await a.Workspaces().RenameBaseAsync(new RenameBaseRequest { BaseId = baseId, Name = "After" }, user.Bearer);
         // Redis loses the feed (a restart or a flush would): the item b missed is gone from it.
         await a.App.Services.GetRequiredService<ISharedState>().ResetChangesAsync(Guid.NewGuid().ToString("N"));
         await a.Auth().CreateApiKeyAsync(new CreateApiKeyRequest { Name = "later", Scopes = [Scopes.UsersRead] }, user.Bearer);
@@ -153,6 +159,8 @@ public sealed class InProcessMirrorTests : DatabasePerTest
         await Eventually.TrueAsync(() => Task.FromResult(feed.IsCurrent), "b follows the feed again");
         Assert.True(local.TryCheck(RevocationList.ApiKey(key.ApiKey.Id), RevocationList.User(user.UserId), out var isRevoked));
         Assert.True(isRevoked, "the revocation b never heard of came from PostgreSQL when it saw the new epoch");
+        // The rename b never heard of either: what b kept in memory went with the old epoch.
+        Assert.Equal("After", (await b.Workspaces().GetBaseAsync(get, user.Bearer)).Base!.Name);
         b.Logs.TakeErrors(_ => false);
     }
 }
