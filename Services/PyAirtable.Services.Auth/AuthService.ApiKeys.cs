@@ -68,7 +68,8 @@ public sealed partial class AuthService
             Name = request.Name.Trim(),
             Prefix = secret[..VisiblePrefixLength],
             Scopes = scopes,
-            ExpiresAt = request.ExpiresAt,
+            // As PostgreSQL keeps it (microseconds), so that this response and every later read tell the same expiry.
+            ExpiresAt = request.ExpiresAt is { } e ? new DateTime(e.Ticks - e.Ticks % TimeSpan.TicksPerMicrosecond, e.Kind) : null,
         };
         Guid? parentKeyId = caller.AuthMethod == AuthMethod.ApiKey && Guid.TryParse(caller.CredentialId, out var parent) ? parent : null;
         await using var db = await AuthSession.BeginAsync(_dataSource, ct);

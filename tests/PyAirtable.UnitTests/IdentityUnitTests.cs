@@ -66,8 +66,27 @@ public sealed class IdentityUnitTests
     [InlineData("bm90IGpzb24.e30.x", null)]
     [InlineData("no-dots", null)]
     [InlineData("!!!.e30.x", null)]
+    [InlineData("eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCIsImtpZCI6ImsyIn0.e30.x", "k2")] // after other members
+    [InlineData("eyJ4Ijp7ImtpZCI6ImlubmVyIn0sImtpZCI6Im91dGVyIn0.e30.x", "outer")] // a nested kid is not the header's
+    [InlineData("eyJhbGciOiJSUzI1NiJ9.e30.x", null)] // no kid
+    [InlineData("eyJraWQiOjV9.e30.x", null)] // a kid that is not a string
+    [InlineData("WyJraWQiXQ.e30.x", null)] // not an object
+    [InlineData("eyJraWQi.e30.x", null)] // cut short
+    [InlineData(".e30.x", null)] // no header
     public void ReadKid_TakesTheHeaderOnly_AndNeverThrows(string token, string? kid) =>
         Assert.Equal(kid, SigningKeyCache.ReadKid(token));
+
+    [Fact]
+    public void ReadKid_ReadsAHeaderOfUpTo2048Characters_AndNoLonger()
+    {
+        static string Header(int bytes) => System.Buffers.Text.Base64Url.EncodeToString(System.Text.Encoding.UTF8.GetBytes(
+            "{\"kid\":\"long\",\"p\":\"" + new string('x', bytes - 21) + "\"}"));
+
+        Assert.Equal(2048, Header(1536).Length);
+        Assert.Equal("long", SigningKeyCache.ReadKid(Header(1536) + ".e30.x"));
+        Assert.Equal(2052, Header(1539).Length);
+        Assert.Null(SigningKeyCache.ReadKid(Header(1539) + ".e30.x")); // longer than any header the Auth service writes: not read
+    }
 
     [Fact]
     public void UserContext_FromClaims_SplitsScopes_AndTellsApiKeysFromSessions()

@@ -96,6 +96,21 @@ public sealed class TokenHandlingTests : DatabasePerTest
     }
 
     [Fact]
+    public async Task ValidateToken_ReadsAGenuineTokenOfUpTo8192Characters_AndRefusesALongerOneUnread()
+    {
+        await using var host = await TestHost.StartAsync(Database.ConnectionString);
+        var user = await host.RegisterAsync();
+
+        foreach (var (length, valid) in new[] { (8192, true), (8193, false) })
+        {
+            var token = await ForgeAsync(host, $"genuine_{length}", user);
+            Assert.Equal(length, token.Length);
+            var verdict = await host.Auth().ValidateTokenAsync(new ValidateTokenRequest { AccessToken = token }, user.Bearer);
+            Assert.Equal((valid, valid ? "" : "invalid_token"), (verdict.Valid, verdict.Reason));
+        }
+    }
+
+    [Fact]
     public async Task TheKeySet_IsReloadedEveryThirtySeconds_SoARotationElsewhereArrives_AndReloadingNeverRotates()
     {
         await using var host = await TestHost.StartAsync(Database.ConnectionString);
@@ -265,6 +280,30 @@ public sealed class TokenHandlingTests : DatabasePerTest
             Claims = new Dictionary<string, object> { ["sub"] = user.UserId, ["email"] = user.Email, ["sid"] = Guid.NewGuid().ToString() },
             SigningCredentials = credentials,
         };
+
+        if (kind.StartsWith("genuine_", StringComparison.Ordinal))
+        {
+            // Signed by the platform, padded (payload and header) to exactly this many characters.
+            var length = int.Parse(kind["genuine_".Length..], System.Globalization.CultureInfo.InvariantCulture);
+            for (var header = 0; header < 4; header++)
+            {
+                for (var pad = 0; pad < 8; pad++)
+                {
+                    var descriptor = Descriptor(signing);
+                    descriptor.AdditionalHeaderClaims = new Dictionary<string, object> { ["x"] = new string('h', header) };
+                    descriptor.Claims["pad"] = "";
+                    var bare = handler.CreateToken(descriptor).Length;
+                    descriptor.Claims["pad"] = new string('p', Math.Max(0, (length - bare) * 3 / 4 - 3 + pad));
+                    var token = handler.CreateToken(descriptor);
+                    if (token.Length == length)
+                    {
+                        return token;
+                    }
+                }
+            }
+
+            throw new InvalidOperationException($"no padding gives {length} characters");
+        }
 
         switch (kind)
         {

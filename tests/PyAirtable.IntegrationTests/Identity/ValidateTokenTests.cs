@@ -1,5 +1,7 @@
+using Dapper;
 using Google.Rpc;
 using Grpc.Core;
+using Npgsql;
 using PyAirtable.Contracts.Auth;
 using PyAirtable.Contracts.Common;
 using PyAirtable.IntegrationTests.Infrastructure;
@@ -77,6 +79,62 @@ public sealed class ValidateTokenTests : DatabasePerTest
 
         var verdict = await ValidateAsync(host, user, key.Secret);
         Assert.Equal((false, "expired", null), (verdict.Valid, verdict.Reason, verdict.User));
+    }
+
+    [Fact]
+    public async Task AnApiKey_SpeaksForItsAccountAsItIsNow_AndItsOwnRowRevokesIt_WithoutTheRevocationList()
+    {
+        await using var host = await TestHost.StartAsync(Database.ConnectionString);
+        var user = await host.RegisterAsync();
+        var keys = await Task.WhenAll(Enumerable.Range(0, 2).Select(async _ => (await host.Auth().CreateApiKeyAsync(
+            new CreateApiKeyRequest { Name = "k", Scopes = [Scopes.UsersRead] }, user.Bearer)).Secret));
+        var verdict = await ValidateAsync(host, user, keys[0]);
+        Assert.Equal((false, 0), (verdict.User!.EmailVerified, verdict.User.Roles.Count));
+
+        // Roles and the e-mail's verification are the account's at the time of the question, not when the key was made.
+        await SqlAsync("UPDATE auth.credentials SET roles = '{admin}', email_verified_at = now() WHERE user_id = @id", Guid.Parse(user.UserId));
+        verdict = await ValidateAsync(host, user, keys[0]);
+        Assert.True(verdict.User!.EmailVerified);
+        Assert.Equal(["admin"], verdict.User.Roles);
+
+        // The revocation list forgets an entry after its TTL; the key's row and the account's do not.
+        await SqlAsync("UPDATE auth.api_keys SET revoked_at = now() WHERE secret_hash = @id", PyAirtable.Services.Auth.TokenService.Hash(keys[0]));
+        var revoked = await ValidateAsync(host, user, keys[0]);
+        Assert.Equal((false, "revoked"), (revoked.Valid, revoked.Reason));
+        Assert.True((await ValidateAsync(host, user, keys[1])).Valid);
+        await SqlAsync("UPDATE auth.credentials SET disabled_at = now() WHERE user_id = @id", Guid.Parse(user.UserId));
+        var disabled = await ValidateAsync(host, user, keys[1]);
+        Assert.Equal((false, "revoked", null), (disabled.Valid, disabled.Reason, disabled.User));
+    }
+
+    [Fact]
+    public async Task AKeysLastUse_IsWrittenAgainOnceItIsMoreThanAMinuteOld()
+    {
+        await using var host = await TestHost.StartAsync(Database.ConnectionString);
+        var user = await host.RegisterAsync();
+        var key = await host.Auth().CreateApiKeyAsync(new CreateApiKeyRequest { Name = "k", Scopes = [Scopes.UsersRead] }, user.Bearer);
+        var id = Guid.Parse(key.ApiKey!.Id);
+
+        foreach (var (age, written) in new[] { (50, false), (70, true) })
+        {
+            var before = await SqlAsync<DateTime>(
+                "UPDATE auth.api_keys SET last_used_at = now() - make_interval(secs => @age) WHERE id = @id RETURNING last_used_at", id, age);
+            Assert.True((await ValidateAsync(host, user, key.Secret)).Valid);
+            var after = await SqlAsync<DateTime>("SELECT last_used_at FROM auth.api_keys WHERE id = @id", id);
+            Assert.Equal(written, after > before);
+        }
+    }
+
+    private async Task SqlAsync(string sql, object id)
+    {
+        await using var connection = new NpgsqlConnection(Database.ConnectionString);
+        await connection.ExecuteAsync(sql, new { id });
+    }
+
+    private async Task<T> SqlAsync<T>(string sql, Guid id, int age = 0)
+    {
+        await using var connection = new NpgsqlConnection(Database.ConnectionString);
+        return await connection.QuerySingleAsync<T>(sql, new { id, age = (double)age });
     }
 
     private static async Task<ValidateTokenResponse> ValidateAsync(TestHost host, TestUser asker, string apiKey) =>
