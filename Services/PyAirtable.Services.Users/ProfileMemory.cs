@@ -92,13 +92,11 @@ public sealed class ProfileMemory(ChangeFeed feed, IOptions<UserServiceOptions> 
 
         var generation = Generation;
         var expires = time.GetTimestamp() + (long)(options.Value.CacheTtl.TotalSeconds * time.TimestampFrequency);
+        // A newer version drops the kept row: a slot's row is always its floor's version (Put sets both), so a row at
+        // least as new as a version above the floor cannot exist.
         _slots.AddOrUpdate(id,
             _ => new Slot(null, version, generation, expires),
-            (_, slot) => slot.Generation != generation
-                ? new Slot(null, version, generation, expires)
-                : version <= slot.MinVersion
-                    ? slot
-                    : new Slot(slot.Row is { } held && held.Row.Version >= version ? held : null, version, generation, expires));
+            (_, slot) => slot.Generation == generation && version <= slot.MinVersion ? slot : new Slot(null, version, generation, expires));
     }
 
     public Task ResetAsync(CancellationToken cancellationToken)
