@@ -203,17 +203,22 @@ public sealed class CallPropagationInterceptor(IHttpContextAccessor accessor, IO
         // caller's own headers): the next host believes this header from a platform host, so it must be this host's word.
         if (http.Connection.RemoteIpAddress is { } client)
         {
-            var own = new Metadata();
-            foreach (var entry in headers)
+            if (headers.Get(RequestMetadataExtensions.ForwardedForHeader) is not null)
             {
-                if (!string.Equals(entry.Key, RequestMetadataExtensions.ForwardedForHeader, StringComparison.OrdinalIgnoreCase))
+                // A copy without the caller's lines (these headers may be the incoming call's own).
+                var own = new Metadata();
+                foreach (var entry in headers)
                 {
-                    own.Add(entry);
+                    if (!string.Equals(entry.Key, RequestMetadataExtensions.ForwardedForHeader, StringComparison.OrdinalIgnoreCase))
+                    {
+                        own.Add(entry);
+                    }
                 }
+
+                headers = own;
             }
 
-            own.Add(RequestMetadataExtensions.ForwardedForHeader, (client.IsIPv4MappedToIPv6 ? client.MapToIPv4() : client).ToString());
-            headers = own;
+            headers.Add(RequestMetadataExtensions.ForwardedForHeader, (client.IsIPv4MappedToIPv6 ? client.MapToIPv4() : client).ToString());
         }
 
         var incoming = http.Features.Get<Grpc.AspNetCore.Server.IServerCallContextFeature>()?.ServerCallContext;
