@@ -1,5 +1,6 @@
 using Google.Rpc;
 using Grpc.Core;
+using PyAirtable.Contracts.Common;
 using PyAirtable.Contracts.Users;
 using PyAirtable.IntegrationTests.Infrastructure;
 using static PyAirtable.IntegrationTests.Identity.AuthenticationTests;
@@ -102,6 +103,43 @@ public sealed class ProfileRequestTests(IdentityFixture fixture) : IClassFixture
                 await Host.Users().GetUsersAsync(new GetUsersRequest { UserIds = ids }, user.Bearer));
             Assert.Equal("user_ids", Assert.Single(ex.GetRpcStatus()!.GetDetail<BadRequest>().FieldViolations).Field);
         }
+    }
+
+    [Fact]
+    public async Task AnOperatorsListingCursor_IsRefusedToAPlainUser_WhoseListingIsTheirOwn()
+    {
+        var admin = await Host.RegisterAdminAsync(fixture.Database.ConnectionString);
+        await Host.RegisterAsync();
+        var user = await Host.RegisterAsync();
+        var first = await Host.Users().ListUsersAsync(new ListUsersRequest { Pagination = new PaginationRequest { PageSize = 1 } }, admin.Bearer);
+        var cursor = first.Pagination!.NextCursor!;
+
+        // The operator goes on with it; a user handed it cannot: a cursor is a position in one list, and a user's
+        // list is themself only. Refused, not "an empty second page", so a client does not mistake it for the end.
+        var second = await Host.Users().ListUsersAsync(
+            new ListUsersRequest { Pagination = new PaginationRequest { PageSize = 1, Cursor = cursor } }, admin.Bearer);
+        Assert.NotEqual(first.Users.Single().Id, second.Users.Single().Id);
+        var ex = await Assert.ThrowsAsync<RpcException>(async () => await Host.Users().ListUsersAsync(
+            new ListUsersRequest { Pagination = new PaginationRequest { PageSize = 1, Cursor = cursor } }, user.Bearer));
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        Assert.Equal("pagination.cursor", Assert.Single(ex.GetRpcStatus()!.GetDetail<BadRequest>().FieldViolations).Field);
+    }
+
+    [Fact]
+    public async Task AnIdThatIsNoOnes_IsNotFound_ToAnOperator_ForGetUserAndUpdateUser()
+    {
+        // An operator may read and change any profile, so these reach the database and find nothing there
+        // (a plain user is refused sooner): the answer is NOT_FOUND, never an empty profile or a write to nobody.
+        var admin = await Host.RegisterAdminAsync(fixture.Database.ConnectionString);
+        var nobody = Guid.NewGuid().ToString();
+        var etag = (await Host.Users().GetUserAsync(new GetUserRequest { UserId = admin.UserId }, admin.Bearer)).Cache!.Etag;
+
+        var read = await Assert.ThrowsAsync<RpcException>(async () =>
+            await Host.Users().GetUserAsync(new GetUserRequest { UserId = nobody }, admin.Bearer));
+        AssertStatus(read, StatusCode.NotFound);
+        var write = await Assert.ThrowsAsync<RpcException>(async () => await Host.Users().UpdateUserAsync(
+            new UpdateUserRequest { UserId = nobody, Etag = etag, DisplayName = "Ghost" }, admin.Bearer));
+        AssertStatus(write, StatusCode.NotFound);
     }
 
     private async Task<List<string>> ViolationsAsync(UpdateUserRequest request, TestUser user)
