@@ -172,6 +172,9 @@ public static partial class PlatformHost
 
         // Browsers of the allowed origins (Cors:AllowedOrigins; none by default): preflights end here.
         app.UsePlatformCors();
+        // A JSON/HTTP deprecation the Deprecation header (RFC 9745: a date) cannot state stops the start, naming the setting.
+        Gateway.Rest.RestRetirement.Validate(app.Services.GetRequiredService<Gateway.Rest.RestRouteTable>().Routes,
+            app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Gateway.Rest.RestApiOptions>>().Value);
         // Before routing: a JSON/HTTP request becomes the gRPC call of its route, so everything below serves it as one.
         app.UseMiddleware<Gateway.Rest.RestTranscodingMiddleware>();
         app.UseRouting();

@@ -22,6 +22,12 @@ public sealed class ApiDeprecatedAttribute : Attribute
     /// <summary>The full name of the service (or <c>package.Service/Method</c>) that replaces this one.</summary>
     public string Successor { get; }
 
+    /// <summary>
+    /// When the deprecation took effect (ISO 8601 date, e.g. <c>2026-11-29</c>): the date the JSON routes' <c>Deprecation</c>
+    /// header carries (RFC 9745 defines no other form). A host refuses to start announcing a deprecation without it.
+    /// </summary>
+    public string? Since { get; init; }
+
     /// <summary>When the deprecated version may stop being served (ISO 8601 date, e.g. <c>2027-06-30</c>), or null if not decided.</summary>
     public string? Sunset { get; init; }
 }

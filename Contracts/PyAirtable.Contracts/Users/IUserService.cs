@@ -12,7 +12,7 @@ namespace PyAirtable.Contracts.Users;
 /// <c>pyairtable.users.v2.UserService</c> (the same profiles; ListUsers pages with page tokens).
 /// </summary>
 [Service("pyairtable.users.v1.UserService")]
-[ApiDeprecated("pyairtable.users.v2.UserService", Sunset = "2027-06-30")]
+[ApiDeprecated("pyairtable.users.v2.UserService", Since = "2026-11-29", Sunset = "2027-06-30")]
 public interface IUserService
 {
     /// <summary>

@@ -6,6 +6,8 @@ using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
 using PyAirtable.Contracts.Auth;
 using PyAirtable.Contracts.Users;
+using PyAirtable.Contracts.Workspaces;
+using PyAirtable.IntegrationTests.Access;
 using PyAirtable.IntegrationTests.Identity;
 using PyAirtable.IntegrationTests.Infrastructure;
 
@@ -165,6 +167,7 @@ public sealed class RestRetirementFixture : HostFixture
     protected override void Configure(TestHostOptions options)
     {
         options.Settings["RestApi:Deprecated:pyairtable.users.v1.UserService/GetUser"] = "2027-06-30";
+        options.Settings["RestApi:Deprecated:pyairtable.workspaces.v1.WorkspaceService/GetWorkspace"] = "2026-12-01/";
         options.Settings["RestApi:Retired:pyairtable.users.v1.UserService/ListUsers"] = "2026-11-01";
     }
 }
@@ -180,8 +183,39 @@ public sealed class RestRetirementTests(RestRetirementFixture fixture) : IClassF
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", user.Tokens.AccessToken);
         using var response = await http.SendAsync(request);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Equal("true", response.Headers.GetValues("Deprecation").Single());
+        // RFC 9745: the date the deprecation took effect (the contract's, 2026-11-29), as a structured-field date.
+        Assert.Equal("@1795910400", response.Headers.GetValues("Deprecation").Single());
         Assert.Equal("Wed, 30 Jun 2027 00:00:00 GMT", response.Headers.GetValues("Sunset").Single());
+    }
+
+    [Fact]
+    public async Task ASettingDeprecatingAMethodItsContractDoesNot_NamesTheDate_AndASunsetOnlyIfDecided()
+    {
+        var owner = await fixture.Host.RegisterAsync();
+        var workspace = await fixture.Host.Workspaces().CreateWorkspaceAsync(
+            new CreateWorkspaceRequest { Name = "Deprecated read" }, owner.Bearer);
+        using var http = fixture.Host.RestClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/v1/workspaces/{workspace.Workspace!.Id}");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", owner.Tokens.AccessToken);
+        using var response = await http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("@1796083200", response.Headers.GetValues("Deprecation").Single()); // 2026-12-01T00:00:00Z
+        Assert.False(response.Headers.Contains("Sunset"));
+    }
+
+    [Theory]
+    [InlineData("pyairtable.workspaces.v1.WorkspaceService/GetWorkspace", "2027-06-30", "names no date the deprecation took effect")]
+    [InlineData("pyairtable.workspaces.v1.WorkspaceService/GetWorkspace", "2027-06-30/2027-01-01", "has its sunset before")]
+    [InlineData("pyairtable.users.v1.UserService/GetUser", "soon/2027-06-30", "('soon') that is not an ISO 8601 date")]
+    [InlineData("pyairtable.users.v1.UserService/GetUser", "2027-13-45", "has a sunset ('2027-13-45') that is not")]
+    public async Task ADeprecationTheHeaderCannotState_StopsTheHostAtStart_NamingTheSetting(string method, string value, string problem)
+    {
+        var failure = await Assert.ThrowsAnyAsync<Exception>(() => TestHost.StartAsync(fixture.Database.ConnectionString,
+            o => o.Settings[$"RestApi:Deprecated:{method}"] = value));
+
+        Assert.Contains($"RestApi:Deprecated:{method} = '{value}' ", failure.ToString(), StringComparison.Ordinal);
+        Assert.Contains(problem, failure.ToString(), StringComparison.Ordinal);
     }
 
     [Fact]

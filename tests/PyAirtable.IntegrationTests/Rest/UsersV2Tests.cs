@@ -50,8 +50,8 @@ public sealed class UsersV2Tests(HostFixture fixture) : HostTests(fixture)
         Assert.Equal(v1.User.Email, v2Rest["user"]!["email"]!.GetValue<string>());
         Assert.Equal(v1.User.DisplayName, v2Rest["user"]!["displayName"]!.GetValue<string>());
 
-        // v1 announces its end on every JSON answer (the contract's sunset); v2 does not.
-        Assert.Equal("true", v1Headers.GetValues("Deprecation").Single());
+        // v1 announces its end on every JSON answer (the contract's dates: deprecated 2026-11-29, sunset); v2 does not.
+        Assert.Equal("@1795910400", v1Headers.GetValues("Deprecation").Single());
         Assert.Equal("Wed, 30 Jun 2027 00:00:00 GMT", v1Headers.GetValues("Sunset").Single());
         Assert.False(v2Headers.Contains("Deprecation"));
         Assert.False(v2Headers.Contains("Sunset"));
@@ -183,7 +183,7 @@ public sealed class QuietDeprecationTests(QuietDeprecationFixture fixture) : ICl
         batch.Headers.Authorization = new AuthenticationHeaderValue("Bearer", user.Tokens.AccessToken);
         using var announced = await http.SendAsync(batch);
         Assert.Equal(HttpStatusCode.OK, announced.StatusCode);
-        Assert.Equal("true", announced.Headers.GetValues("Deprecation").Single());
+        Assert.Equal("@1795910400", announced.Headers.GetValues("Deprecation").Single()); // the contract's date
         Assert.Equal("Wed, 31 Mar 2027 00:00:00 GMT", announced.Headers.GetValues("Sunset").Single());
     }
 

@@ -16,7 +16,11 @@ internal sealed class RestApiOptions
 {
     public const string Section = "RestApi";
 
-    /// <summary>Method → sunset date (ISO 8601, e.g. <c>2027-06-30</c>).</summary>
+    /// <summary>
+    /// Method → its deprecation, as an ISO 8601 interval <c>SINCE/SUNSET</c> (<c>2026-12-01/2027-06-30</c>): the date the
+    /// deprecation took effect (the <c>Deprecation</c> header) and the date the route may stop (<c>Sunset</c>). <c>SINCE/</c>
+    /// when no sunset is decided; a lone date is a sunset, for a method whose contract says since when it is deprecated.
+    /// </summary>
     public Dictionary<string, string> Deprecated { get; init; } = new(StringComparer.Ordinal);
 
     /// <summary>
@@ -31,25 +35,87 @@ internal sealed class RestApiOptions
 
 internal static class RestRetirement
 {
-    /// <summary>Adds the deprecation headers of a route whose method is deprecated.</summary>
+    /// <summary>
+    /// Adds the deprecation headers of a route whose method is deprecated: <c>Deprecation: @SECONDS</c> (RFC 9745, a
+    /// structured-field date: when the deprecation took effect) and <c>Sunset</c> (RFC 8594) when a sunset is known.
+    /// </summary>
     public static void Announce(HttpResponse response, RestRoute route, RestApiOptions options)
     {
-        if (!options.Deprecated.TryGetValue(route.GrpcPath[1..], out var sunset))
+        if (!TryGetDeprecation(route, options, out var since, out var sunset, out _))
         {
-            if (!options.AnnounceContractDeprecations || route.Deprecated is null)
-            {
-                return;
-            }
-
-            sunset = route.Deprecated.Sunset;
+            return;
         }
 
-        response.Headers["Deprecation"] = "true";
-        if (DateTimeOffset.TryParse(sunset, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var date))
+        // A reload that left a date out or unreadable (a start refuses such settings, see Validate) announces what it can.
+        if (since is { } effective)
         {
-            response.Headers["Sunset"] = date.ToString("r", CultureInfo.InvariantCulture);
+            response.Headers["Deprecation"] = "@" + effective.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+        }
+
+        if (sunset is { } end)
+        {
+            response.Headers["Sunset"] = end.ToString("r", CultureInfo.InvariantCulture);
         }
     }
+
+    /// <summary>
+    /// Refuses, naming each setting, a deprecation that cannot be announced as RFC 9745 asks: a date that does not parse,
+    /// no date the deprecation took effect, or a sunset before it. Run when the host starts.
+    /// </summary>
+    public static void Validate(IEnumerable<RestRoute> routes, RestApiOptions options)
+    {
+        var problems = new List<string>();
+        foreach (var route in routes)
+        {
+            if (TryGetDeprecation(route, options, out var since, out var sunset, out var problem) && problem is null)
+            {
+                problem = since is null
+                    ? "names no date the deprecation took effect: write SINCE/SUNSET, e.g. 2026-12-01/2027-06-30"
+                    : since > sunset ? "has its sunset before the date the deprecation took effect"
+                    : null;
+            }
+
+            if (problem is not null)
+            {
+                problems.Add(options.Deprecated.TryGetValue(route.GrpcPath[1..], out var entry)
+                    ? $"{RestApiOptions.Section}:Deprecated:{route.GrpcPath[1..]} = '{entry}' {problem}"
+                    : $"the contract's [ApiDeprecated] of {route.GrpcPath[1..]} {problem} (set its Since)");
+            }
+        }
+
+        if (problems.Count > 0)
+        {
+            throw new InvalidOperationException("JSON/HTTP deprecations: " + string.Join("; ", problems.Distinct()));
+        }
+    }
+
+    /// <summary>
+    /// The route's deprecation (false when it is not announced): since when, and its sunset, each null when unknown; the
+    /// setting names the dates, else the contract's <see cref="ApiDeprecatedAttribute"/>. <paramref name="problem"/> says
+    /// which date of the setting does not read.
+    /// </summary>
+    private static bool TryGetDeprecation(RestRoute route, RestApiOptions options,
+        out DateTimeOffset? since, out DateTimeOffset? sunset, out string? problem)
+    {
+        string? sinceText = route.Deprecated?.Since, sunsetText = route.Deprecated?.Sunset;
+        var configured = options.Deprecated.TryGetValue(route.GrpcPath[1..], out var entry);
+        if (configured)
+        {
+            var slash = entry!.IndexOf('/', StringComparison.Ordinal);
+            (sinceText, sunsetText) = slash < 0 ? (sinceText, entry) : (entry[..slash], entry[(slash + 1)..]);
+        }
+
+        since = Date(sinceText);
+        sunset = Date(sunsetText);
+        problem = !string.IsNullOrEmpty(sinceText) && since is null
+            ? $"has a date the deprecation took effect ('{sinceText}') that is not an ISO 8601 date"
+            : !string.IsNullOrEmpty(sunsetText) && sunset is null ? $"has a sunset ('{sunsetText}') that is not an ISO 8601 date"
+            : null;
+        return configured || (options.AnnounceContractDeprecations && route.Deprecated is not null);
+    }
+
+    private static DateTimeOffset? Date(string? text) =>
+        DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var date) ? date : null;
 
     /// <summary>Answers a retired route: 410 Gone with a google.rpc.Status that says what to call instead. True when it did.</summary>
     public static async Task<bool> RefuseIfRetiredAsync(HttpContext context, RestRoute route, RestApiOptions options)
