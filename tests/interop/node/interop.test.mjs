@@ -28,6 +28,7 @@ const definition = protoLoader.loadSync(
     'pyairtable/health/v1/health.proto',
     'pyairtable/auth/v1/auth.proto',
     'pyairtable/users/v1/users.proto',
+    'pyairtable/users/v2/users.proto',
     'pyairtable/workspaces/v1/workspaces.proto',
     'pyairtable/permissions/v1/permissions.proto',
     'pyairtable/analytics/v1/analytics.proto',
@@ -47,6 +48,7 @@ const reflectionV1 = new loaded.grpc.reflection.v1.ServerReflection(address, cre
 const reflectionV1Alpha = new loaded.grpc.reflection.v1alpha.ServerReflection(address, credentials);
 const authService = new loaded.pyairtable.auth.v1.AuthService(address, credentials);
 const userService = new loaded.pyairtable.users.v1.UserService(address, credentials);
+const userServiceV2 = new loaded.pyairtable.users.v2.UserService(address, credentials);
 const workspaceService = new loaded.pyairtable.workspaces.v1.WorkspaceService(address, credentials);
 const permissionService = new loaded.pyairtable.permissions.v1.PermissionService(address, credentials);
 const analyticsService = new loaded.pyairtable.analytics.v1.AnalyticsService(address, credentials);
@@ -59,7 +61,7 @@ const rpcTypes = new protobuf.Root().loadSync([
 ], { keepCase: true });
 const Status = rpcTypes.lookupType('google.rpc.Status');
 
-after(() => [healthService, standardHealth, reflectionV1, reflectionV1Alpha, authService, userService, workspaceService,
+after(() => [healthService, standardHealth, reflectionV1, reflectionV1Alpha, authService, userService, userServiceV2, workspaceService,
   permissionService, analyticsService, fileService, notificationService].forEach((c) => c.close()));
 
 const unary = (client, method, request, metadata = new grpc.Metadata()) =>
@@ -285,6 +287,24 @@ test('auth: register, log in, verify the JWT against the JWKS with node:crypto, 
     { user_id: login.user_id, if_none_match: response.user.etag }, bearer(token));
   assert.equal(again.not_modified, true);
   assert.equal(again.user, null);
+});
+
+test('users v2: the same profile as v1, and ListUsers pages with page tokens (AIP-158)', async () => {
+  const { displayName, login } = await registerAndLogin();
+  const token = login.tokens.access_token;
+  const { response: v1 } = await unary(userService, 'GetUser', { user_id: login.user_id }, bearer(token));
+  const { response: v2 } = await unary(userServiceV2, 'GetUser', { user_id: login.user_id }, bearer(token));
+  assert.deepEqual([v2.user.id, v2.user.display_name, v2.user.etag, v2.user.status],
+    [login.user_id, displayName, v1.user.etag, 'USER_STATUS_ACTIVE']);
+
+  // A plain user lists themself: one page, no next token.
+  const { response: page } = await unary(userServiceV2, 'ListUsers', { page_size: 1 }, bearer(token));
+  assert.deepEqual(page.users.map((u) => u.id), [login.user_id]);
+  assert.deepEqual([page.next_page_token, Number(page.total_size)], ['', 1]);
+  const error = await unary(userServiceV2, 'ListUsers', { page_token: 'not-a-token' }, bearer(token)).then(
+    () => assert.fail('expected an error'), (e) => e);
+  assert.equal(error.code, grpc.status.INVALID_ARGUMENT);
+  assert.deepEqual(statusOf(error).details.BadRequest.field_violations.map((v) => v.field), ['page_token']);
 });
 
 test('auth: GetUser without credentials is UNAUTHENTICATED (missing_credentials)', async () => {

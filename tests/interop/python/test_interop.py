@@ -31,6 +31,7 @@ from pyairtable.health.v1 import health_pb2, health_pb2_grpc
 from pyairtable.notifications.v1 import notifications_pb2, notifications_pb2_grpc
 from pyairtable.permissions.v1 import permissions_pb2, permissions_pb2_grpc
 from pyairtable.users.v1 import users_pb2, users_pb2_grpc
+from pyairtable.users.v2 import users_pb2 as users_v2_pb2, users_pb2_grpc as users_v2_grpc
 from pyairtable.webhooks.v1 import webhooks_pb2, webhooks_pb2_grpc
 from pyairtable.workspaces.v1 import workspaces_pb2, workspaces_pb2_grpc
 
@@ -72,6 +73,7 @@ class InteropTest(unittest.TestCase):
         cls.health = health_pb2_grpc.HealthServiceStub(cls.channel)
         cls.auth = auth_pb2_grpc.AuthServiceStub(cls.channel)
         cls.users = users_pb2_grpc.UserServiceStub(cls.channel)
+        cls.users_v2 = users_v2_grpc.UserServiceStub(cls.channel)
         cls.workspaces = workspaces_pb2_grpc.WorkspaceServiceStub(cls.channel)
         cls.permissions = permissions_pb2_grpc.PermissionServiceStub(cls.channel)
         cls.analytics = analytics_pb2_grpc.AnalyticsServiceStub(cls.channel)
@@ -263,6 +265,28 @@ class InteropTest(unittest.TestCase):
                                    metadata=bearer, timeout=TIMEOUT)
         self.assertTrue(again.not_modified)
         self.assertFalse(again.HasField("user"))
+
+    def test_users_v2_reads_the_same_profile_as_v1_and_pages_with_page_tokens(self):
+        # v1 is marked deprecated in the protos, so generated code can warn; v2 is not.
+        self.assertTrue(users_pb2.DESCRIPTOR.services_by_name["UserService"].GetOptions().deprecated)
+        self.assertFalse(users_v2_pb2.DESCRIPTOR.services_by_name["UserService"].GetOptions().deprecated)
+        _, display_name, _, login = self.register_and_login()
+        bearer = (("authorization", f"Bearer {login.tokens.access_token}"),)
+
+        v1 = self.users.GetUser(users_pb2.GetUserRequest(user_id=login.user_id), metadata=bearer, timeout=TIMEOUT)
+        v2 = self.users_v2.GetUser(users_v2_pb2.GetUserRequest(user_id=login.user_id), metadata=bearer, timeout=TIMEOUT)
+        self.assertEqual((v2.user.id, v2.user.display_name, v2.user.etag), (login.user_id, display_name, v1.user.etag))
+        self.assertEqual(v2.user.status, users_pb2.USER_STATUS_ACTIVE)
+
+        # AIP-158: a plain user lists themself, one page, no next token.
+        page = self.users_v2.ListUsers(users_v2_pb2.ListUsersRequest(page_size=1), metadata=bearer, timeout=TIMEOUT)
+        self.assertEqual([u.id for u in page.users], [login.user_id])
+        self.assertEqual((page.next_page_token, page.total_size), ("", 1))
+        with self.assertRaises(grpc.RpcError) as caught:
+            self.users_v2.ListUsers(users_v2_pb2.ListUsersRequest(page_token="not-a-token"), metadata=bearer, timeout=TIMEOUT)
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        violations = detail(status_details(caught.exception), error_details_pb2.BadRequest).field_violations
+        self.assertEqual([v.field for v in violations], ["page_token"])
 
     def test_get_user_without_credentials_is_unauthenticated(self):
         with self.assertRaises(grpc.RpcError) as caught:

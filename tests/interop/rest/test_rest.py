@@ -1,6 +1,7 @@
 """The JSON/HTTP API from Python with nothing but `requests` (Debian's python3-requests): a user walks
 register -> login -> workspace -> base over REST only, and errors arrive as google.rpc.Status JSON.
 Prints `rest interop: N passed, M failed`; exits non-zero on a failure."""
+import email.utils
 import json
 import os
 import sys
@@ -32,6 +33,19 @@ def test_register_and_login():
     state["token"], state["user_id"] = body["tokens"]["accessToken"], body["userId"]
     me = call("GET", f"/v1/users/{state['user_id']}", token=state["token"]).json()
     assert me["user"]["displayName"] == "Rest Walker" and me["user"]["status"] == "USER_STATUS_ACTIVE", me
+
+
+def test_v1_announces_its_deprecation_as_rfc_9745_and_8594_say_and_v2_does_not():
+    v1 = call("GET", f"/v1/users/{state['user_id']}", token=state["token"])
+    v2 = call("GET", f"/v2/users/{state['user_id']}", token=state["token"])
+    assert v1.status_code == v2.status_code == 200, (v1.text, v2.text)
+    # Deprecation is a structured-field date (RFC 9745: "@" and Unix seconds); Sunset an HTTP date (RFC 8594).
+    deprecation = v1.headers["deprecation"]
+    assert deprecation.startswith("@") and deprecation[1:].isdigit(), deprecation
+    sunset = email.utils.parsedate_to_datetime(v1.headers["sunset"])
+    assert int(deprecation[1:]) < sunset.timestamp(), (deprecation, sunset)
+    assert "deprecation" not in v2.headers and "sunset" not in v2.headers, v2.headers
+    assert v1.json()["user"] == v2.json()["user"]
 
 
 def test_workspace_and_base():
