@@ -23,23 +23,13 @@ public sealed class EdgeTopologyTests : DatabasePerTest
     [Fact]
     public async Task Edge_ServesNothingItself_AndForwardsEveryContract()
     {
-        await using var backend = await TestHost.StartAsync(Database.ConnectionString, o =>
-        {
-            o.Name = "backend";
-            o.Settings["Redis:InstanceName"] = _redisPrefix;
-        });
+        await using var backend = await TestHost.StartAsync(Database.ConnectionString, "backend", _redisPrefix, []);
         var names = backend.App.Services.GetServices<ContractBinding>().Where(b => b.IsLocal).Select(b => b.ServiceName).ToList();
-        await using var edge = await TestHost.StartAsync(Database.ConnectionString, o =>
-        {
-            o.Name = "edge";
-            o.Settings["Redis:InstanceName"] = _redisPrefix;
-            o.Settings[Topology.ServeKey] = "none";
-            o.Settings[Topology.ForwardKey] = "true";
-            foreach (var name in names.Where(n => n != "pyairtable.health.v1.HealthService"))
-            {
-                o.Settings[$"Remote:{name}"] = backend.GrpcAddress;
-            }
-        });
+        await using var edge = await TestHost.StartAsync(Database.ConnectionString, "edge", _redisPrefix,
+        [
+            (Topology.ServeKey, "none"), (Topology.ForwardKey, "true"),
+            .. names.Where(n => n != "pyairtable.health.v1.HealthService").Select(n => ($"Remote:{n}", backend.GrpcAddress)),
+        ]);
 
         // Nothing but health runs on the edge…
         Assert.All(edge.App.Services.GetServices<ContractBinding>().Where(b => b.IsLocal),

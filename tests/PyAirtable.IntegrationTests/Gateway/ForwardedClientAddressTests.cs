@@ -56,15 +56,7 @@ public sealed class ForwardedClientAddressTests : DatabasePerTest
     }
 
     private Task<TestHost> StartAsync(string name, params (string Key, string Value)[] settings) =>
-        TestHost.StartAsync(Database.ConnectionString, o =>
-        {
-            o.Name = name;
-            o.Settings["Redis:InstanceName"] = _redisPrefix;
-            foreach (var (key, value) in settings)
-            {
-                o.Settings[key] = value;
-            }
-        });
+        TestHost.StartAsync(Database.ConnectionString, name, _redisPrefix, settings);
 
     private static async Task<string> ClientIpAsync(Grpc.Net.Client.GrpcChannel channel, string? forwardedFor)
     {

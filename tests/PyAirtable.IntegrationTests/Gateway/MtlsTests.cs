@@ -117,14 +117,5 @@ public sealed class MtlsTests : DatabasePerTest
     }
 
     private Task<TestHost> StartAsync(string name, bool require, params (string Key, string Value)[] settings) =>
-        TestHost.StartAsync(Database.ConnectionString, o =>
-        {
-            o.Name = name;
-            _certs.Apply(o, name, require);
-            o.Settings["Redis:InstanceName"] = _redisPrefix;
-            foreach (var (key, value) in settings)
-            {
-                o.Settings[key] = value;
-            }
-        });
+        TestHost.StartAsync(Database.ConnectionString, name, _redisPrefix, settings, o => _certs.Apply(o, name, require));
 }

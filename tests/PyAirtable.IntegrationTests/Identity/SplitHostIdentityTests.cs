@@ -19,15 +19,7 @@ public sealed class SplitHostIdentityTests : DatabasePerTest
     private readonly string _redisPrefix = $"split-{Guid.NewGuid():N}:";
 
     private Task<TestHost> StartAsync(string name, params (string Key, string Value)[] settings) =>
-        TestHost.StartAsync(Database.ConnectionString, o =>
-        {
-            o.Name = name;
-            o.Settings["Redis:InstanceName"] = _redisPrefix;
-            foreach (var (key, value) in settings)
-            {
-                o.Settings[key] = value;
-            }
-        });
+        TestHost.StartAsync(Database.ConnectionString, name, _redisPrefix, settings);
 
     [Fact]
     public async Task UsersOnAnotherHost_RegisterCreatesTheProfileThere_AndGetUserCarriesTheCallersToken()

@@ -82,6 +82,23 @@ public sealed class TestHost : IAsyncDisposable
 
     public Grpc.Health.V1.Health.HealthClient Health => new(Channel);
 
+    /// <summary>
+    /// One host of a topology a test starts: named <paramref name="name"/> (its log lines say so), sharing the other hosts'
+    /// Redis key prefix, with <paramref name="settings"/> set after what <paramref name="configure"/> sets.
+    /// </summary>
+    public static Task<TestHost> StartAsync(string postgresConnectionString, string name, string redisPrefix,
+        IEnumerable<(string Key, string Value)> settings, Action<TestHostOptions>? configure = null) =>
+        StartAsync(postgresConnectionString, o =>
+        {
+            o.Name = name;
+            configure?.Invoke(o);
+            o.Settings["Redis:InstanceName"] = redisPrefix;
+            foreach (var (key, value) in settings)
+            {
+                o.Settings[key] = value;
+            }
+        });
+
     public static async Task<TestHost> StartAsync(string postgresConnectionString, Action<TestHostOptions>? configure = null)
     {
         var options = new TestHostOptions();
