@@ -82,6 +82,22 @@ public sealed class InProcessMirrorTests : DatabasePerTest
     }
 
     [Fact]
+    public async Task AccountDeactivatedOnOneHost_TheOtherShowsItDeactivatedWithinTheBound()
+    {
+        await using var a = await StartAsync("a");
+        await using var b = await StartAsync("b");
+        var admin = await a.RegisterAdminAsync(Database.ConnectionString);
+        var user = await a.RegisterAsync();
+        var get = new GetUserRequest { UserId = user.UserId };
+        await b.Users().GetUserAsync(get, admin.Bearer);
+        Assert.Equal(UserStatus.Active, (await b.Users().GetUserAsync(get, admin.Bearer)).User!.Status); // from b's memory
+
+        await a.Users().DeactivateUserAsync(new DeactivateUserRequest { UserId = user.UserId }, admin.Bearer);
+        await Task.Delay(Bound);
+        Assert.Equal(UserStatus.Deactivated, (await b.Users().GetUserAsync(get, admin.Bearer)).User!.Status);
+    }
+
+    [Fact]
     public async Task BaseRenamedOnOneHost_TheOtherServesTheNewNameWithinTheBound_AndADeletionAtOnceOnItsOwnHost()
     {
         await using var a = await StartAsync("a");

@@ -28,6 +28,32 @@ public sealed class ProfileCacheTests : DatabasePerTest
 
         var read = await host.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, user.Bearer);
         Assert.Equal("Second", read.User!.DisplayName); // not the cached v1
+        // Nor will another host read v1 from the shared level: the entry the change could not replace is gone.
+        Assert.Null(await host.App.Services.GetRequiredService<ISharedState>().GetVersionedAsync(KeyOf(user.UserId)));
         host.Logs.TakeErrors(_ => false);
     }
+
+    [Fact]
+    public async Task AProfileOneHostRead_IsInTheSharedLevelForTheOthers_AndAnUpdateStoresItsNewVersionThere()
+    {
+        var prefix = $"profiles-{Guid.NewGuid():N}:";
+        await using var a = await TestHost.StartAsync(Database.ConnectionString, "a", prefix, []);
+        await using var b = await TestHost.StartAsync(Database.ConnectionString, "b", prefix, []);
+        var shared = a.App.Services.GetRequiredService<ISharedState>();
+        var user = await a.RegisterAsync("Shared");
+        var get = new GetUserRequest { UserId = user.UserId };
+
+        var read = await a.Users().GetUserAsync(get, user.Bearer);
+        Assert.Equal(VersionOf(read.Cache!.Etag), (await shared.GetVersionedAsync(KeyOf(user.UserId)))?.Version);
+        // b never read it: it answers with what a stored there, field by field the same.
+        Assert.Equal(read.User, (await b.Users().GetUserAsync(get, user.Bearer)).User);
+
+        var updated = await b.Users().UpdateUserAsync(
+            new UpdateUserRequest { UserId = user.UserId, Etag = read.Cache.Etag, DisplayName = "Changed" }, user.Bearer);
+        Assert.Equal(VersionOf(updated.User!.Etag), (await shared.GetVersionedAsync(KeyOf(user.UserId)))?.Version);
+    }
+
+    private static string KeyOf(string userId) => "users:user:" + Guid.Parse(userId).ToString("N");
+
+    private static long VersionOf(string etag) => long.Parse(etag.AsSpan(1), System.Globalization.CultureInfo.InvariantCulture);
 }
