@@ -53,6 +53,30 @@ public sealed class ProfileCacheTests : DatabasePerTest
         Assert.Equal(VersionOf(updated.User!.Etag), (await shared.GetVersionedAsync(KeyOf(user.UserId)))?.Version);
     }
 
+    [Fact]
+    public async Task AWarmRead_AsksTheSharedLevelNothing_WhetherTheHostReadTheProfileFromPostgreSqlOrFromRedis()
+    {
+        // The hot path's promise: once a host holds a profile, reading it touches no network. Shown by the shared level
+        // failing every read afterwards: a host that still asked it would log that the cache is away.
+        var prefix = $"warm-{Guid.NewGuid():N}:";
+        var faultsA = new CacheFaults();
+        var faultsB = new CacheFaults();
+        await using var a = await TestHost.StartAsync(Database.ConnectionString, "a", prefix, [],
+            o => o.ConfigureServices = services => FaultySharedState.Install(services, faultsA));
+        await using var b = await TestHost.StartAsync(Database.ConnectionString, "b", prefix, [],
+            o => o.ConfigureServices = services => FaultySharedState.Install(services, faultsB));
+        var user = await a.RegisterAsync("Warm");
+        var get = new GetUserRequest { UserId = user.UserId };
+        var fromPostgres = await a.Users().GetUserAsync(get, user.Bearer); // a: cold, from PostgreSQL, then kept
+        var fromRedis = await b.Users().GetUserAsync(get, user.Bearer); // b: from what a stored in Redis, then kept
+
+        faultsA.FailVersionedReads = faultsB.FailVersionedReads = true;
+        Assert.Equal(fromPostgres.User, (await a.Users().GetUserAsync(get, user.Bearer)).User);
+        Assert.Equal(fromRedis.User, (await b.Users().GetUserAsync(get, user.Bearer)).User);
+        Assert.DoesNotContain(a.Logs.Entries.Concat(b.Logs.Entries),
+            l => l.Message.StartsWith("Profile cache unavailable", StringComparison.Ordinal));
+    }
+
     private static string KeyOf(string userId) => "users:user:" + Guid.Parse(userId).ToString("N");
 
     private static long VersionOf(string etag) => long.Parse(etag.AsSpan(1), System.Globalization.CultureInfo.InvariantCulture);

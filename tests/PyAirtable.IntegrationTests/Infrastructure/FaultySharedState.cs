@@ -8,9 +8,13 @@ public sealed class CacheFaults
 {
     private volatile bool _failVersionedWrites;
     private volatile bool _failChangeReads;
+    private volatile bool _failVersionedReads;
 
     /// <summary>Writes of versioned cache entries (the profile cache) fail.</summary>
     public bool FailVersionedWrites { get => _failVersionedWrites; set => _failVersionedWrites = value; }
+
+    /// <summary>Reads of versioned cache entries (the profile cache) fail.</summary>
+    public bool FailVersionedReads { get => _failVersionedReads; set => _failVersionedReads = value; }
 
     /// <summary>Reads of the change feed fail: the host is cut off from the feed while the rest of Redis answers.</summary>
     public bool FailChangeReads { get => _failChangeReads; set => _failChangeReads = value; }
@@ -48,7 +52,8 @@ public sealed class FaultySharedState(ISharedState inner, CacheFaults faults) : 
 
     public Task DeleteAsync(string key) => inner.DeleteAsync(key);
 
-    public Task<VersionedEntry?> GetVersionedAsync(string key) => inner.GetVersionedAsync(key);
+    public Task<VersionedEntry?> GetVersionedAsync(string key) =>
+        faults.FailVersionedReads ? throw Down() : inner.GetVersionedAsync(key);
 
     public Task<bool> SetVersionedIfNewerAsync(string key, VersionedEntry entry, TimeSpan ttl) =>
         faults.FailVersionedWrites ? throw Down() : inner.SetVersionedIfNewerAsync(key, entry, ttl);
