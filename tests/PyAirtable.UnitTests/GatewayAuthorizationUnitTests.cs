@@ -110,7 +110,8 @@ public sealed class GatewayAuthorizationUnitTests
         foreach (var kept in new[] { false, true })
         {
             // A kept credential's scopes were derived once; any other principal's are read from its claims: the same answers.
-            ClaimsPrincipal User(params Claim[] claims) => kept ? new ClaimsPrincipal(new ReadOnlyClaimsIdentity(claims, "Bearer")) : Principal(claims);
+            ClaimsPrincipal User(params Claim[] claims) =>
+                kept ? new ClaimsPrincipal(new ReadOnlyClaimsIdentity(claims, "Bearer")) : Principal(claims);
             var subject = new Claim(PlatformClaims.Subject, "u1");
             var scoped = User(subject, new Claim(PlatformClaims.Scope, "users:read workspaces:read"));
 
@@ -125,8 +126,8 @@ public sealed class GatewayAuthorizationUnitTests
     public async Task AScope_IsNeverHeldByAnUnauthenticatedCaller()
     {
         // Claims without an authentication type were never verified: holding no scope is not "unrestricted" for them.
-        AssertRefused(await DecideScopeAsync(new ClaimsPrincipal(new ClaimsIdentity([new Claim(PlatformClaims.Subject, "u1")])), "users:read"),
-            "users:read");
+        var unverified = new ClaimsPrincipal(new ClaimsIdentity([new Claim(PlatformClaims.Subject, "u1")]));
+        AssertRefused(await DecideScopeAsync(unverified, "users:read"), "users:read");
         AssertRefused(await DecideScopeAsync(new ClaimsPrincipal(), "users:read"), "users:read");
     }
 
@@ -168,7 +169,8 @@ public sealed class GatewayAuthorizationUnitTests
 
     [Theory]
     [MemberData(nameof(Causes))]
-    public async Task AnUnauthenticatedGrpcCall_IsUnauthenticated_WithTheCauseAuthenticationLeft(string? cause, string expected, string says)
+    public async Task AnUnauthenticatedGrpcCall_IsUnauthenticated_WithTheCauseAuthenticationLeft(
+        string? cause, string expected, string says)
     {
         var (handler, _) = ResultHandler();
         var context = GrpcRequest();
@@ -178,7 +180,11 @@ public sealed class GatewayAuthorizationUnitTests
         }
 
         var next = 0;
-        await handler.HandleAsync(_ => { next++; return Task.CompletedTask; }, context, Authenticated, PolicyAuthorizationResult.Challenge());
+        await handler.HandleAsync(_ =>
+        {
+            next++;
+            return Task.CompletedTask;
+        }, context, Authenticated, PolicyAuthorizationResult.Challenge());
 
         Assert.Equal(0, next);
         var status = AssertTrailersOnly(context.Response, StatusCode.Unauthenticated);
@@ -219,7 +225,8 @@ public sealed class GatewayAuthorizationUnitTests
         var challenged = GrpcRequest(Principal(new Claim(PlatformClaims.Subject, "u1")));
         challenged.Items[AuthFailure.ItemKey] = AuthFailure.Expired;
         await handler.HandleAsync(_ => Task.CompletedTask, challenged, Authenticated, PolicyAuthorizationResult.Challenge());
-        Assert.Equal(AuthFailure.Expired, AssertTrailersOnly(challenged.Response, StatusCode.Unauthenticated).GetDetail<ErrorInfo>().Metadata["cause"]);
+        Assert.Equal(AuthFailure.Expired,
+            AssertTrailersOnly(challenged.Response, StatusCode.Unauthenticated).GetDetail<ErrorInfo>().Metadata["cause"]);
 
         // An authenticated caller without the scope: PERMISSION_DENIED naming the scope, as the services' own check does.
         var scoped = GrpcRequest(Principal(new Claim(PlatformClaims.Subject, "u1"), new Claim(PlatformClaims.Scope, "users:read")));
@@ -280,13 +287,18 @@ public sealed class GatewayAuthorizationUnitTests
     {
         var (handler, policies) = ResultHandler();
         var endpoint = new Endpoint(null, new EndpointMetadataCollection(), "rpc");
-        var scoped = new AuthorizationPolicyBuilder().RequireAuthenticatedUser().AddRequirements(new ScopeRequirement("users:read")).Build();
+        var scoped = new AuthorizationPolicyBuilder().RequireAuthenticatedUser()
+            .AddRequirements(new ScopeRequirement("users:read")).Build();
         var context = GrpcRequest(Principal(new Claim(PlatformClaims.Subject, "u1")));
         context.SetEndpoint(endpoint);
         Assert.Null(policies.Find(endpoint));
 
         var next = 0;
-        await handler.HandleAsync(_ => { next++; return Task.CompletedTask; }, context, scoped, PolicyAuthorizationResult.Success());
+        await handler.HandleAsync(_ =>
+        {
+            next++;
+            return Task.CompletedTask;
+        }, context, scoped, PolicyAuthorizationResult.Success());
 
         Assert.Equal(1, next);
         Assert.False(context.Response.Headers.ContainsKey("grpc-status"));
@@ -365,7 +377,8 @@ public sealed class GatewayAuthorizationUnitTests
         Assert.Equal("application/grpc", response.ContentType);
         Assert.Equal(((int)code).ToString(System.Globalization.CultureInfo.InvariantCulture), response.Headers["grpc-status"].ToString());
         var details = response.Headers["grpc-status-details-bin"].ToString();
-        var status = Google.Rpc.Status.Parser.ParseFrom(Convert.FromBase64String(details.PadRight(details.Length + (4 - details.Length % 4) % 4, '=')));
+        var padded = details.PadRight(details.Length + ((4 - (details.Length % 4)) % 4), '='); // sent without padding
+        var status = Google.Rpc.Status.Parser.ParseFrom(Convert.FromBase64String(padded));
         Assert.Equal((int)code, status.Code);
         Assert.Equal(status.Message, Uri.UnescapeDataString(response.Headers["grpc-message"].ToString()));
         return status;
