@@ -6,6 +6,7 @@ using PyAirtable.Contracts.Auth;
 using PyAirtable.Contracts.Users;
 using PyAirtable.IntegrationTests.Identity;
 using PyAirtable.IntegrationTests.Infrastructure;
+using PyAirtable.IntegrationTests.Rest;
 using static PyAirtable.IntegrationTests.Identity.AuthenticationTests;
 
 namespace PyAirtable.IntegrationTests.Gateway;
@@ -154,5 +155,35 @@ public sealed class AuthenticationPathTests : DatabasePerTest
             await host.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, user.Bearer)), StatusCode.Unauthenticated, "revoked");
         var mine = await host.Users().GetUserAsync(new GetUserRequest { UserId = other.UserId }, other.Bearer);
         Assert.Equal(other.UserId, mine.User!.Id);
+    }
+
+    [Fact]
+    public async Task AnHttpCallThatIsNotGrpc_IsRefusedWith401_WithoutBeingToldWhyItsTokenFailed()
+    {
+        // Only what is not a contract's route reaches authorization without a gRPC content type (the JSON API's calls are rewritten
+        // into gRPC before it): ASP.NET Core's 401 with a bare challenge. Why a token failed (a bad signature, a malformed token)
+        // is not the caller's to learn: it would help whoever forges tokens.
+        await using var host = await TestHost.StartAsync(Database.ConnectionString);
+        var user = await host.RegisterAsync();
+        var token = user.Tokens.AccessToken;
+        var signature = token.LastIndexOf('.') + 10;
+        var forged = token[..signature] + (token[signature] == 'A' ? 'B' : 'A') + token[(signature + 1)..];
+        using var http = host.RestClient();
+        foreach (var authorization in new[] { null, "Bearer not-a-token", "Bearer " + forged })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/v1/nothing-here");
+            if (authorization is not null)
+            {
+                request.Headers.TryAddWithoutValidation("authorization", authorization);
+            }
+
+            using var response = await http.SendAsync(request);
+            Assert.Equal(System.Net.HttpStatusCode.Unauthorized, response.StatusCode);
+            Assert.Equal("Bearer", Assert.Single(response.Headers.WwwAuthenticate).ToString());
+            Assert.False(response.Headers.Contains("grpc-status"));
+        }
+
+        // The genuine token passes authorization and finds no route.
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await http.CallAsync(HttpMethod.Get, "/v1/nothing-here", bearer: token)).Status);
     }
 }
