@@ -139,9 +139,52 @@ public sealed class ApiKeyRulesTests(IdentityFixture fixture) : IClassFixture<Id
         var notAnId = await Assert.ThrowsAsync<RpcException>(async () =>
             await Host.Auth().RevokeApiKeyAsync(new RevokeApiKeyRequest { Id = "not-an-id" }, user.Bearer));
         AssertStatus(notAnId, StatusCode.InvalidArgument);
+        Assert.Equal("id", notAnId.GetRpcStatus()!.GetDetail<Google.Rpc.BadRequest>().FieldViolations.Single().Field);
+        var missing = Guid.NewGuid().ToString();
         var unknown = await Assert.ThrowsAsync<RpcException>(async () =>
-            await Host.Auth().RevokeApiKeyAsync(new RevokeApiKeyRequest { Id = Guid.NewGuid().ToString() }, user.Bearer));
-        AssertStatus(unknown, StatusCode.NotFound);
+            await Host.Auth().RevokeApiKeyAsync(new RevokeApiKeyRequest { Id = missing }, user.Bearer));
+        var info = AssertStatus(unknown, StatusCode.NotFound);
+        Assert.Equal(("api_key", missing), (info.Metadata["resource_type"], info.Metadata["resource_id"]));
+    }
+
+    [Fact]
+    public async Task AKey_MintsKeysExpiringUpToItsOwnExpiry_NotAMicrosecondLater()
+    {
+        var user = await Host.RegisterAsync();
+        var parent = await Host.Auth().CreateApiKeyAsync(new CreateApiKeyRequest
+        {
+            Name = "p", Scopes = [Scopes.ApiKeysManage, Scopes.UsersRead], ExpiresAt = DateTime.UtcNow.AddHours(1),
+        }, user.Bearer);
+        var limit = parent.ApiKey!.ExpiresAt!.Value; // as the platform keeps it, to the microsecond
+        var withParent = Identities.WithApiKey(parent.Secret);
+
+        Assert.Equal(["expires_at"], await RefusedFieldsAsync(withParent,
+            new CreateApiKeyRequest { Name = "c", Scopes = [Scopes.UsersRead], ExpiresAt = limit.AddTicks(TimeSpan.TicksPerMicrosecond) }));
+        var child = await Host.Auth().CreateApiKeyAsync(
+            new CreateApiKeyRequest { Name = "c", Scopes = [Scopes.UsersRead], ExpiresAt = limit }, withParent);
+        Assert.Equal(limit, child.ApiKey!.ExpiresAt);
+    }
+
+    [Fact]
+    public async Task AKey_CannotMint_OnceAKeyAboveItIsRevoked()
+    {
+        var user = await Host.RegisterAsync();
+        var parent = await Host.Auth().CreateApiKeyAsync(
+            new CreateApiKeyRequest { Name = "p", Scopes = [Scopes.ApiKeysManage, Scopes.UsersRead] }, user.Bearer);
+        var child = await Host.Auth().CreateApiKeyAsync(
+            new CreateApiKeyRequest { Name = "c", Scopes = [Scopes.ApiKeysManage, Scopes.UsersRead] }, Identities.WithApiKey(parent.Secret));
+
+        // The parent's revocation commits while the child's call is on its way: its row says so, nothing else does yet.
+        await using (var connection = new NpgsqlConnection(fixture.Database.ConnectionString))
+        {
+            await connection.ExecuteAsync("UPDATE auth.api_keys SET revoked_at = now() WHERE id = @id", new { id = Guid.Parse(parent.ApiKey!.Id) });
+        }
+
+        var refused = await Assert.ThrowsAsync<RpcException>(async () => await Host.Auth().CreateApiKeyAsync(
+            new CreateApiKeyRequest { Name = "g", Scopes = [Scopes.UsersRead] }, Identities.WithApiKey(child.Secret)));
+        AssertStatus(refused, StatusCode.Unauthenticated, "revoked");
+        var keys = (await Host.Auth().ListApiKeysAsync(new ListApiKeysRequest(), user.Bearer)).ApiKeys;
+        Assert.Equal(["c", "p"], keys.Select(k => k.Name)); // no grandchild
     }
 
     private Task<List<string>> RefusedFieldsAsync(TestUser user, CreateApiKeyRequest request) => RefusedFieldsAsync(user.Bearer, request);

@@ -1,7 +1,9 @@
 using Dapper;
 using Grpc.Core;
 using Microsoft.AspNetCore.Identity;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 using Npgsql;
 using PyAirtable.Contracts.Auth;
 using PyAirtable.Contracts.Common;
@@ -58,6 +60,15 @@ public sealed class SessionTests(IdentityFixture fixture) : IClassFixture<Identi
     }
 
     [Fact]
+    public async Task Login_NamesEachInvalidField()
+    {
+        var invalid = await Assert.ThrowsAsync<RpcException>(async () =>
+            await Host.Auth().LoginAsync(new LoginRequest { Email = "not-an-address", Password = "" }));
+        AssertStatus(invalid, StatusCode.InvalidArgument);
+        Assert.Equal(["email", "password"], invalid.GetRpcStatus()!.GetDetail<Google.Rpc.BadRequest>().FieldViolations.Select(v => v.Field));
+    }
+
+    [Fact]
     public async Task Refresh_RefusesWhatCannotBeARefreshToken_AsInvalid_AndAnUnknownOneAsUnauthenticated()
     {
         foreach (var token in new[] { "", "rt_" + new string('x', 198) })
@@ -94,6 +105,27 @@ public sealed class SessionTests(IdentityFixture fixture) : IClassFixture<Identi
     }
 
     [Fact]
+    public async Task Refresh_IsRefusedFromTheInstantItsTokenExpires_AndTakenUpToIt()
+    {
+        // A host whose clock stands still, so that the test can put a refresh token's expiry on "now" to the microsecond.
+        var start = DateTime.UtcNow;
+        var time = new FakeTimeProvider(new DateTimeOffset(start.Ticks - start.Ticks % TimeSpan.TicksPerMicrosecond, TimeSpan.Zero));
+        await using var host = await TestHost.StartAsync(fixture.Database.ConnectionString,
+            options => options.ConfigureServices = services => services.AddSingleton<TimeProvider>(time));
+        var user = await host.RegisterAsync();
+        var now = time.GetUtcNow().UtcDateTime;
+
+        await SqlAsync("UPDATE auth.refresh_tokens SET expires_at = @at WHERE token_hash = @hash",
+            new { at = now.AddTicks(TimeSpan.TicksPerMicrosecond), hash = TokenService.Hash(user.Tokens.RefreshToken) });
+        var refreshed = (await host.Auth().RefreshAsync(new RefreshRequest { RefreshToken = user.Tokens.RefreshToken })).Tokens!;
+
+        await SqlAsync("UPDATE auth.refresh_tokens SET expires_at = @at WHERE token_hash = @hash",
+            new { at = now, hash = TokenService.Hash(refreshed.RefreshToken) });
+        AssertStatus(await Assert.ThrowsAsync<RpcException>(async () =>
+            await host.Auth().RefreshAsync(new RefreshRequest { RefreshToken = refreshed.RefreshToken })), StatusCode.Unauthenticated, "expired");
+    }
+
+    [Fact]
     public async Task Logout_WithARefreshToken_EndsThatSessionOfTheCaller_NotTheCallingOne_AndNeverAnotherUsers()
     {
         var user = await Host.RegisterAsync();
@@ -103,7 +135,12 @@ public sealed class SessionTests(IdentityFixture fixture) : IClassFixture<Identi
         var foreign = await Assert.ThrowsAsync<RpcException>(async () =>
             await Host.Auth().LogoutAsync(new LogoutRequest { RefreshToken = stranger.Tokens.RefreshToken }, user.Bearer));
         AssertStatus(foreign, StatusCode.InvalidArgument);
+        Assert.Equal("refresh_token", foreign.GetRpcStatus()!.GetDetail<Google.Rpc.BadRequest>().FieldViolations.Single().Field);
         await Host.Auth().RefreshAsync(new RefreshRequest { RefreshToken = stranger.Tokens.RefreshToken }); // untouched
+        var unknown = await Assert.ThrowsAsync<RpcException>(async () =>
+            await Host.Auth().LogoutAsync(new LogoutRequest { RefreshToken = "rt_" + Guid.NewGuid().ToString("N") }, user.Bearer));
+        AssertStatus(unknown, StatusCode.InvalidArgument);
+        Assert.Equal("refresh_token", unknown.GetRpcStatus()!.GetDetail<Google.Rpc.BadRequest>().FieldViolations.Single().Field);
 
         await Host.Auth().LogoutAsync(new LogoutRequest { RefreshToken = laptop.RefreshToken }, user.Bearer);
         AssertStatus(await Assert.ThrowsAsync<RpcException>(async () =>
