@@ -126,6 +126,33 @@ public sealed class SessionTests(IdentityFixture fixture) : IClassFixture<Identi
     }
 
     [Fact]
+    public async Task AnEndedSession_RecordsWhyItEnded_AndItsRefreshIsToldToLogInAgain()
+    {
+        var loggedOut = await Host.RegisterAsync();
+        var replayed = await Host.RegisterAsync();
+        var expired = await Host.RegisterAsync();
+        await Host.Auth().LogoutAsync(new LogoutRequest(), loggedOut.Bearer);
+        await Host.Auth().RefreshAsync(new RefreshRequest { RefreshToken = replayed.Tokens.RefreshToken });
+        await SqlAsync("UPDATE auth.refresh_tokens SET expires_at = now() - interval '1 second' WHERE token_hash = @hash",
+            new { hash = TokenService.Hash(expired.Tokens.RefreshToken) });
+
+        foreach (var (user, cause) in new[] { (loggedOut, "revoked"), (replayed, "refresh_token_reused"), (expired, "expired") })
+        {
+            var refused = await Assert.ThrowsAsync<RpcException>(async () =>
+                await Host.Auth().RefreshAsync(new RefreshRequest { RefreshToken = user.Tokens.RefreshToken }));
+            AssertStatus(refused, StatusCode.Unauthenticated, cause);
+            Assert.Contains("log in again", refused.Status.Detail, StringComparison.OrdinalIgnoreCase); // what the client is to do
+        }
+
+        // Operators read auth.sessions to tell a user why they were logged out.
+        foreach (var (user, reason) in new[] { (loggedOut, "logout"), (replayed, "refresh_token_reuse") })
+        {
+            Assert.Equal(reason, await QueryAsync<string>(
+                "SELECT revoked_reason FROM auth.sessions WHERE user_id = @id", new { id = Guid.Parse(user.UserId) }));
+        }
+    }
+
+    [Fact]
     public async Task Logout_WithARefreshToken_EndsThatSessionOfTheCaller_NotTheCallingOne_AndNeverAnotherUsers()
     {
         var user = await Host.RegisterAsync();
