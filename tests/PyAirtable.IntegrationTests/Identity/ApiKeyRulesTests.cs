@@ -1,3 +1,4 @@
+using System.Globalization;
 using Dapper;
 using Grpc.Core;
 using Npgsql;
@@ -34,6 +35,11 @@ public sealed class ApiKeyRulesTests(IdentityFixture fixture) : IClassFixture<Id
         Assert.Equal(["expires_at"], await RefusedFieldsAsync(user,
             new CreateApiKeyRequest { Name = "k", Scopes = [Scopes.UsersRead], ExpiresAt = DateTime.UtcNow.AddSeconds(-1) }));
         Assert.Equal(["name"], await RefusedFieldsAsync(user, new CreateApiKeyRequest { Name = " ", Scopes = [Scopes.UsersRead] }));
+
+        // An unknown scope is answered with the scopes there are.
+        var unknownScope = Assert.Single(await ViolationsAsync(user.Bearer, new CreateApiKeyRequest { Name = "k", Scopes = ["a.b"] }));
+        Assert.Equal("scopes[0]", unknownScope.Field);
+        Assert.Contains(string.Join(", ", Scopes.Grantable), unknownScope.Description, StringComparison.Ordinal);
 
         // Eleven entries naming one scope are one scope.
         var key = await Host.Auth().CreateApiKeyAsync(
@@ -158,8 +164,11 @@ public sealed class ApiKeyRulesTests(IdentityFixture fixture) : IClassFixture<Id
         var limit = parent.ApiKey!.ExpiresAt!.Value; // as the platform keeps it, to the microsecond
         var withParent = Identities.WithApiKey(parent.Secret);
 
-        Assert.Equal(["expires_at"], await RefusedFieldsAsync(withParent,
+        var later = Assert.Single(await ViolationsAsync(withParent,
             new CreateApiKeyRequest { Name = "c", Scopes = [Scopes.UsersRead], ExpiresAt = limit.AddTicks(TimeSpan.TicksPerMicrosecond) }));
+        Assert.Equal("expires_at", later.Field);
+        // The refusal tells the latest expiry the key may have.
+        Assert.Contains(limit.ToString("yyyy-MM-ddTHH:mm:ss.ffffff", CultureInfo.InvariantCulture), later.Description, StringComparison.Ordinal);
         var child = await Host.Auth().CreateApiKeyAsync(
             new CreateApiKeyRequest { Name = "c", Scopes = [Scopes.UsersRead], ExpiresAt = limit }, withParent);
         Assert.Equal(limit, child.ApiKey!.ExpiresAt);
@@ -189,11 +198,14 @@ public sealed class ApiKeyRulesTests(IdentityFixture fixture) : IClassFixture<Id
 
     private Task<List<string>> RefusedFieldsAsync(TestUser user, CreateApiKeyRequest request) => RefusedFieldsAsync(user.Bearer, request);
 
-    private async Task<List<string>> RefusedFieldsAsync(ProtoBuf.Grpc.CallContext caller, CreateApiKeyRequest request)
+    private async Task<List<string>> RefusedFieldsAsync(ProtoBuf.Grpc.CallContext caller, CreateApiKeyRequest request) =>
+        [.. (await ViolationsAsync(caller, request)).Select(v => v.Field)];
+
+    private async Task<List<Google.Rpc.BadRequest.Types.FieldViolation>> ViolationsAsync(ProtoBuf.Grpc.CallContext caller, CreateApiKeyRequest request)
     {
         var ex = await Assert.ThrowsAsync<RpcException>(async () => await Host.Auth().CreateApiKeyAsync(request, caller));
         AssertStatus(ex, StatusCode.InvalidArgument);
-        return [.. ex.GetRpcStatus()!.GetDetail<Google.Rpc.BadRequest>().FieldViolations.Select(v => v.Field)];
+        return [.. ex.GetRpcStatus()!.GetDetail<Google.Rpc.BadRequest>().FieldViolations];
     }
 
     private async Task<T> QueryAsync<T>(string sql, object parameters)
