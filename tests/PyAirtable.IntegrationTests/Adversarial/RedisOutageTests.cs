@@ -193,7 +193,8 @@ public sealed class RedisOutageTests(ITestOutputHelper output) : DatabasePerTest
         foreach (var ended in endedSessions)
         {
             AssertStatus(await Assert.ThrowsAsync<RpcException>(async () =>
-                await host.Users().GetUserAsync(new GetUserRequest { UserId = ended.UserId }, ended.Bearer)), StatusCode.Unauthenticated, "revoked");
+                await host.Users().GetUserAsync(new GetUserRequest { UserId = ended.UserId }, ended.Bearer)),
+                StatusCode.Unauthenticated, "revoked");
         }
 
         AssertStatus(await Assert.ThrowsAsync<RpcException>(async () =>

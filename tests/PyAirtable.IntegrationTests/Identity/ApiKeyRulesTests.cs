@@ -168,7 +168,8 @@ public sealed class ApiKeyRulesTests(IdentityFixture fixture) : IClassFixture<Id
             new CreateApiKeyRequest { Name = "c", Scopes = [Scopes.UsersRead], ExpiresAt = limit.AddTicks(TimeSpan.TicksPerMicrosecond) }));
         Assert.Equal("expires_at", later.Field);
         // The refusal tells the latest expiry the key may have.
-        Assert.Contains(limit.ToString("yyyy-MM-ddTHH:mm:ss.ffffff", CultureInfo.InvariantCulture), later.Description, StringComparison.Ordinal);
+        var latest = limit.ToString("yyyy-MM-ddTHH:mm:ss.ffffff", CultureInfo.InvariantCulture);
+        Assert.Contains(latest, later.Description, StringComparison.Ordinal);
         var child = await Host.Auth().CreateApiKeyAsync(
             new CreateApiKeyRequest { Name = "c", Scopes = [Scopes.UsersRead], ExpiresAt = limit }, withParent);
         Assert.Equal(limit, child.ApiKey!.ExpiresAt);
@@ -181,12 +182,14 @@ public sealed class ApiKeyRulesTests(IdentityFixture fixture) : IClassFixture<Id
         var parent = await Host.Auth().CreateApiKeyAsync(
             new CreateApiKeyRequest { Name = "p", Scopes = [Scopes.ApiKeysManage, Scopes.UsersRead] }, user.Bearer);
         var child = await Host.Auth().CreateApiKeyAsync(
-            new CreateApiKeyRequest { Name = "c", Scopes = [Scopes.ApiKeysManage, Scopes.UsersRead] }, Identities.WithApiKey(parent.Secret));
+            new CreateApiKeyRequest { Name = "c", Scopes = [Scopes.ApiKeysManage, Scopes.UsersRead] },
+            Identities.WithApiKey(parent.Secret));
 
         // The parent's revocation commits while the child's call is on its way: its row says so, nothing else does yet.
         await using (var connection = new NpgsqlConnection(fixture.Database.ConnectionString))
         {
-            await connection.ExecuteAsync("UPDATE auth.api_keys SET revoked_at = now() WHERE id = @id", new { id = Guid.Parse(parent.ApiKey!.Id) });
+            await connection.ExecuteAsync(
+                "UPDATE auth.api_keys SET revoked_at = now() WHERE id = @id", new { id = Guid.Parse(parent.ApiKey!.Id) });
         }
 
         var refused = await Assert.ThrowsAsync<RpcException>(async () => await Host.Auth().CreateApiKeyAsync(
@@ -201,7 +204,8 @@ public sealed class ApiKeyRulesTests(IdentityFixture fixture) : IClassFixture<Id
     private async Task<List<string>> RefusedFieldsAsync(ProtoBuf.Grpc.CallContext caller, CreateApiKeyRequest request) =>
         [.. (await ViolationsAsync(caller, request)).Select(v => v.Field)];
 
-    private async Task<List<Google.Rpc.BadRequest.Types.FieldViolation>> ViolationsAsync(ProtoBuf.Grpc.CallContext caller, CreateApiKeyRequest request)
+    private async Task<List<Google.Rpc.BadRequest.Types.FieldViolation>> ViolationsAsync(
+        ProtoBuf.Grpc.CallContext caller, CreateApiKeyRequest request)
     {
         var ex = await Assert.ThrowsAsync<RpcException>(async () => await Host.Auth().CreateApiKeyAsync(request, caller));
         AssertStatus(ex, StatusCode.InvalidArgument);

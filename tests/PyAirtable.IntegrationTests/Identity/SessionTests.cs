@@ -65,7 +65,8 @@ public sealed class SessionTests(IdentityFixture fixture) : IClassFixture<Identi
         var invalid = await Assert.ThrowsAsync<RpcException>(async () =>
             await Host.Auth().LoginAsync(new LoginRequest { Email = "not-an-address", Password = "" }));
         AssertStatus(invalid, StatusCode.InvalidArgument);
-        Assert.Equal(["email", "password"], invalid.GetRpcStatus()!.GetDetail<Google.Rpc.BadRequest>().FieldViolations.Select(v => v.Field));
+        Assert.Equal(["email", "password"],
+            invalid.GetRpcStatus()!.GetDetail<Google.Rpc.BadRequest>().FieldViolations.Select(v => v.Field));
     }
 
     [Fact]
@@ -122,7 +123,8 @@ public sealed class SessionTests(IdentityFixture fixture) : IClassFixture<Identi
         await SqlAsync("UPDATE auth.refresh_tokens SET expires_at = @at WHERE token_hash = @hash",
             new { at = now, hash = TokenService.Hash(refreshed.RefreshToken) });
         AssertStatus(await Assert.ThrowsAsync<RpcException>(async () =>
-            await host.Auth().RefreshAsync(new RefreshRequest { RefreshToken = refreshed.RefreshToken })), StatusCode.Unauthenticated, "expired");
+            await host.Auth().RefreshAsync(new RefreshRequest { RefreshToken = refreshed.RefreshToken })),
+            StatusCode.Unauthenticated, "expired");
     }
 
     [Fact]
