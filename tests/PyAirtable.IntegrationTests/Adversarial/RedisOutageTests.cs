@@ -61,16 +61,22 @@ public sealed class RedisOutageTests(ITestOutputHelper output) : DatabasePerTest
         // Used once, so the gateway holds a good verdict for it: only the revocation list can refuse it later.
         await host.Users().GetUserAsync(new GetUserRequest { UserId = keyOwner.UserId }, Identities.WithApiKey(key.Secret));
         await host.Auth().LogoutAsync(new LogoutRequest(), loggedOut.Bearer);
+        // A refresh token that comes back after it was spent ends its session, as a logout does.
+        var replayed = await host.RegisterAsync();
+        var rotated = (await host.Auth().RefreshAsync(new RefreshRequest { RefreshToken = replayed.Tokens.RefreshToken })).Tokens!;
+        await Assert.ThrowsAsync<RpcException>(async () =>
+            await host.Auth().RefreshAsync(new RefreshRequest { RefreshToken = replayed.Tokens.RefreshToken }));
+        TestUser[] ended = [loggedOut, replayed with { Tokens = rotated }];
         await host.Users().DeactivateUserAsync(new DeactivateUserRequest { UserId = deactivated.UserId }, deactivated.Bearer);
         await host.Auth().RevokeApiKeyAsync(new RevokeApiKeyRequest { Id = key.ApiKey!.Id }, keyOwner.Bearer);
-        await AssertAllRefusedAsync(host, loggedOut, deactivated, key.Secret);
+        await AssertAllRefusedAsync(host, ended, deactivated, key.Secret);
 
         // kill -9 and start again: Redis comes back with nothing in it.
         await Redis.KillAsync();
         await Redis.RestartAsync();
-        await AssertAllRefusedAsync(host, loggedOut, deactivated, key.Secret);
+        await AssertAllRefusedAsync(host, ended, deactivated, key.Secret);
         await WaitForMirrorAsync();
-        await AssertAllRefusedAsync(host, loggedOut, deactivated, key.Secret);
+        await AssertAllRefusedAsync(host, ended, deactivated, key.Secret);
 
         // FLUSHALL (an operator's mistake, or a failover to an empty replica).
         await using (var admin = await ConnectionMultiplexer.ConnectAsync(Redis.ConnectionString + ",allowAdmin=true"))
@@ -78,15 +84,15 @@ public sealed class RedisOutageTests(ITestOutputHelper output) : DatabasePerTest
             await admin.GetServers()[0].FlushAllDatabasesAsync();
         }
 
-        await AssertAllRefusedAsync(host, loggedOut, deactivated, key.Secret);
+        await AssertAllRefusedAsync(host, ended, deactivated, key.Secret);
         await WaitForMirrorAsync();
-        await AssertAllRefusedAsync(host, loggedOut, deactivated, key.Secret);
+        await AssertAllRefusedAsync(host, ended, deactivated, key.Secret);
 
         // A host started after the loss (a new deployment) refuses them too.
         await Redis.KillAsync();
         await Redis.RestartAsync();
         await using var fresh = await StartHostAsync();
-        await AssertAllRefusedAsync(fresh, loggedOut, deactivated, key.Secret);
+        await AssertAllRefusedAsync(fresh, ended, deactivated, key.Secret);
         TakeRedisOutageErrors(host, fresh);
     }
 
@@ -182,10 +188,15 @@ public sealed class RedisOutageTests(ITestOutputHelper output) : DatabasePerTest
         Assert.Equal([6], entry.Value.Data);
     }
 
-    private static async Task AssertAllRefusedAsync(TestHost host, TestUser loggedOut, TestUser deactivated, string revokedKey)
+    private static async Task AssertAllRefusedAsync(TestHost host, TestUser[] endedSessions, TestUser deactivated, string revokedKey)
     {
-        AssertStatus(await Assert.ThrowsAsync<RpcException>(async () =>
-            await host.Users().GetUserAsync(new GetUserRequest { UserId = loggedOut.UserId }, loggedOut.Bearer)), StatusCode.Unauthenticated, "revoked");
+        foreach (var ended in endedSessions)
+        {
+            AssertStatus(await Assert.ThrowsAsync<RpcException>(async () =>
+                await host.Users().GetUserAsync(new GetUserRequest { UserId = ended.UserId }, ended.Bearer)),
+                StatusCode.Unauthenticated, "revoked");
+        }
+
         AssertStatus(await Assert.ThrowsAsync<RpcException>(async () =>
             await host.Users().GetUserAsync(new GetUserRequest { UserId = deactivated.UserId }, deactivated.Bearer)), StatusCode.Unauthenticated, "revoked");
         AssertStatus(await Assert.ThrowsAsync<RpcException>(async () =>

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Dapper;
 using Grpc.Core;
 using Npgsql;
@@ -34,6 +35,11 @@ public sealed class ApiKeyRulesTests(IdentityFixture fixture) : IClassFixture<Id
         Assert.Equal(["expires_at"], await RefusedFieldsAsync(user,
             new CreateApiKeyRequest { Name = "k", Scopes = [Scopes.UsersRead], ExpiresAt = DateTime.UtcNow.AddSeconds(-1) }));
         Assert.Equal(["name"], await RefusedFieldsAsync(user, new CreateApiKeyRequest { Name = " ", Scopes = [Scopes.UsersRead] }));
+
+        // An unknown scope is answered with the scopes there are.
+        var unknownScope = Assert.Single(await ViolationsAsync(user.Bearer, new CreateApiKeyRequest { Name = "k", Scopes = ["a.b"] }));
+        Assert.Equal("scopes[0]", unknownScope.Field);
+        Assert.Contains(string.Join(", ", Scopes.Grantable), unknownScope.Description, StringComparison.Ordinal);
 
         // Eleven entries naming one scope are one scope.
         var key = await Host.Auth().CreateApiKeyAsync(
@@ -139,18 +145,71 @@ public sealed class ApiKeyRulesTests(IdentityFixture fixture) : IClassFixture<Id
         var notAnId = await Assert.ThrowsAsync<RpcException>(async () =>
             await Host.Auth().RevokeApiKeyAsync(new RevokeApiKeyRequest { Id = "not-an-id" }, user.Bearer));
         AssertStatus(notAnId, StatusCode.InvalidArgument);
+        Assert.Equal("id", notAnId.GetRpcStatus()!.GetDetail<Google.Rpc.BadRequest>().FieldViolations.Single().Field);
+        var missing = Guid.NewGuid().ToString();
         var unknown = await Assert.ThrowsAsync<RpcException>(async () =>
-            await Host.Auth().RevokeApiKeyAsync(new RevokeApiKeyRequest { Id = Guid.NewGuid().ToString() }, user.Bearer));
-        AssertStatus(unknown, StatusCode.NotFound);
+            await Host.Auth().RevokeApiKeyAsync(new RevokeApiKeyRequest { Id = missing }, user.Bearer));
+        var info = AssertStatus(unknown, StatusCode.NotFound);
+        Assert.Equal(("api_key", missing), (info.Metadata["resource_type"], info.Metadata["resource_id"]));
+    }
+
+    [Fact]
+    public async Task AKey_MintsKeysExpiringUpToItsOwnExpiry_NotAMicrosecondLater()
+    {
+        var user = await Host.RegisterAsync();
+        var parent = await Host.Auth().CreateApiKeyAsync(new CreateApiKeyRequest
+        {
+            Name = "p", Scopes = [Scopes.ApiKeysManage, Scopes.UsersRead], ExpiresAt = DateTime.UtcNow.AddHours(1),
+        }, user.Bearer);
+        var limit = parent.ApiKey!.ExpiresAt!.Value; // as the platform keeps it, to the microsecond
+        var withParent = Identities.WithApiKey(parent.Secret);
+
+        var later = Assert.Single(await ViolationsAsync(withParent,
+            new CreateApiKeyRequest { Name = "c", Scopes = [Scopes.UsersRead], ExpiresAt = limit.AddTicks(TimeSpan.TicksPerMicrosecond) }));
+        Assert.Equal("expires_at", later.Field);
+        // The refusal tells the latest expiry the key may have.
+        var latest = limit.ToString("yyyy-MM-ddTHH:mm:ss.ffffff", CultureInfo.InvariantCulture);
+        Assert.Contains(latest, later.Description, StringComparison.Ordinal);
+        var child = await Host.Auth().CreateApiKeyAsync(
+            new CreateApiKeyRequest { Name = "c", Scopes = [Scopes.UsersRead], ExpiresAt = limit }, withParent);
+        Assert.Equal(limit, child.ApiKey!.ExpiresAt);
+    }
+
+    [Fact]
+    public async Task AKey_CannotMint_OnceAKeyAboveItIsRevoked()
+    {
+        var user = await Host.RegisterAsync();
+        var parent = await Host.Auth().CreateApiKeyAsync(
+            new CreateApiKeyRequest { Name = "p", Scopes = [Scopes.ApiKeysManage, Scopes.UsersRead] }, user.Bearer);
+        var child = await Host.Auth().CreateApiKeyAsync(
+            new CreateApiKeyRequest { Name = "c", Scopes = [Scopes.ApiKeysManage, Scopes.UsersRead] },
+            Identities.WithApiKey(parent.Secret));
+
+        // The parent's revocation commits while the child's call is on its way: its row says so, nothing else does yet.
+        await using (var connection = new NpgsqlConnection(fixture.Database.ConnectionString))
+        {
+            await connection.ExecuteAsync(
+                "UPDATE auth.api_keys SET revoked_at = now() WHERE id = @id", new { id = Guid.Parse(parent.ApiKey!.Id) });
+        }
+
+        var refused = await Assert.ThrowsAsync<RpcException>(async () => await Host.Auth().CreateApiKeyAsync(
+            new CreateApiKeyRequest { Name = "g", Scopes = [Scopes.UsersRead] }, Identities.WithApiKey(child.Secret)));
+        AssertStatus(refused, StatusCode.Unauthenticated, "revoked");
+        var keys = (await Host.Auth().ListApiKeysAsync(new ListApiKeysRequest(), user.Bearer)).ApiKeys;
+        Assert.Equal(["c", "p"], keys.Select(k => k.Name)); // no grandchild
     }
 
     private Task<List<string>> RefusedFieldsAsync(TestUser user, CreateApiKeyRequest request) => RefusedFieldsAsync(user.Bearer, request);
 
-    private async Task<List<string>> RefusedFieldsAsync(ProtoBuf.Grpc.CallContext caller, CreateApiKeyRequest request)
+    private async Task<List<string>> RefusedFieldsAsync(ProtoBuf.Grpc.CallContext caller, CreateApiKeyRequest request) =>
+        [.. (await ViolationsAsync(caller, request)).Select(v => v.Field)];
+
+    private async Task<List<Google.Rpc.BadRequest.Types.FieldViolation>> ViolationsAsync(
+        ProtoBuf.Grpc.CallContext caller, CreateApiKeyRequest request)
     {
         var ex = await Assert.ThrowsAsync<RpcException>(async () => await Host.Auth().CreateApiKeyAsync(request, caller));
         AssertStatus(ex, StatusCode.InvalidArgument);
-        return [.. ex.GetRpcStatus()!.GetDetail<Google.Rpc.BadRequest>().FieldViolations.Select(v => v.Field)];
+        return [.. ex.GetRpcStatus()!.GetDetail<Google.Rpc.BadRequest>().FieldViolations];
     }
 
     private async Task<T> QueryAsync<T>(string sql, object parameters)

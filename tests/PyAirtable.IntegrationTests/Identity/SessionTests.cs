@@ -1,7 +1,9 @@
 using Dapper;
 using Grpc.Core;
 using Microsoft.AspNetCore.Identity;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 using Npgsql;
 using PyAirtable.Contracts.Auth;
 using PyAirtable.Contracts.Common;
@@ -58,6 +60,16 @@ public sealed class SessionTests(IdentityFixture fixture) : IClassFixture<Identi
     }
 
     [Fact]
+    public async Task Login_NamesEachInvalidField()
+    {
+        var invalid = await Assert.ThrowsAsync<RpcException>(async () =>
+            await Host.Auth().LoginAsync(new LoginRequest { Email = "not-an-address", Password = "" }));
+        AssertStatus(invalid, StatusCode.InvalidArgument);
+        Assert.Equal(["email", "password"],
+            invalid.GetRpcStatus()!.GetDetail<Google.Rpc.BadRequest>().FieldViolations.Select(v => v.Field));
+    }
+
+    [Fact]
     public async Task Refresh_RefusesWhatCannotBeARefreshToken_AsInvalid_AndAnUnknownOneAsUnauthenticated()
     {
         foreach (var token in new[] { "", "rt_" + new string('x', 198) })
@@ -94,6 +106,55 @@ public sealed class SessionTests(IdentityFixture fixture) : IClassFixture<Identi
     }
 
     [Fact]
+    public async Task Refresh_IsRefusedFromTheInstantItsTokenExpires_AndTakenUpToIt()
+    {
+        // A host whose clock stands still, so that the test can put a refresh token's expiry on "now" to the microsecond.
+        var start = DateTime.UtcNow;
+        var time = new FakeTimeProvider(new DateTimeOffset(start.Ticks - start.Ticks % TimeSpan.TicksPerMicrosecond, TimeSpan.Zero));
+        await using var host = await TestHost.StartAsync(fixture.Database.ConnectionString,
+            options => options.ConfigureServices = services => services.AddSingleton<TimeProvider>(time));
+        var user = await host.RegisterAsync();
+        var now = time.GetUtcNow().UtcDateTime;
+
+        await SqlAsync("UPDATE auth.refresh_tokens SET expires_at = @at WHERE token_hash = @hash",
+            new { at = now.AddTicks(TimeSpan.TicksPerMicrosecond), hash = TokenService.Hash(user.Tokens.RefreshToken) });
+        var refreshed = (await host.Auth().RefreshAsync(new RefreshRequest { RefreshToken = user.Tokens.RefreshToken })).Tokens!;
+
+        await SqlAsync("UPDATE auth.refresh_tokens SET expires_at = @at WHERE token_hash = @hash",
+            new { at = now, hash = TokenService.Hash(refreshed.RefreshToken) });
+        AssertStatus(await Assert.ThrowsAsync<RpcException>(async () =>
+            await host.Auth().RefreshAsync(new RefreshRequest { RefreshToken = refreshed.RefreshToken })),
+            StatusCode.Unauthenticated, "expired");
+    }
+
+    [Fact]
+    public async Task AnEndedSession_RecordsWhyItEnded_AndItsRefreshIsToldToLogInAgain()
+    {
+        var loggedOut = await Host.RegisterAsync();
+        var replayed = await Host.RegisterAsync();
+        var expired = await Host.RegisterAsync();
+        await Host.Auth().LogoutAsync(new LogoutRequest(), loggedOut.Bearer);
+        await Host.Auth().RefreshAsync(new RefreshRequest { RefreshToken = replayed.Tokens.RefreshToken });
+        await SqlAsync("UPDATE auth.refresh_tokens SET expires_at = now() - interval '1 second' WHERE token_hash = @hash",
+            new { hash = TokenService.Hash(expired.Tokens.RefreshToken) });
+
+        foreach (var (user, cause) in new[] { (loggedOut, "revoked"), (replayed, "refresh_token_reused"), (expired, "expired") })
+        {
+            var refused = await Assert.ThrowsAsync<RpcException>(async () =>
+                await Host.Auth().RefreshAsync(new RefreshRequest { RefreshToken = user.Tokens.RefreshToken }));
+            AssertStatus(refused, StatusCode.Unauthenticated, cause);
+            Assert.Contains("log in again", refused.Status.Detail, StringComparison.OrdinalIgnoreCase); // what the client is to do
+        }
+
+        // Operators read auth.sessions to tell a user why they were logged out.
+        foreach (var (user, reason) in new[] { (loggedOut, "logout"), (replayed, "refresh_token_reuse") })
+        {
+            Assert.Equal(reason, await QueryAsync<string>(
+                "SELECT revoked_reason FROM auth.sessions WHERE user_id = @id", new { id = Guid.Parse(user.UserId) }));
+        }
+    }
+
+    [Fact]
     public async Task Logout_WithARefreshToken_EndsThatSessionOfTheCaller_NotTheCallingOne_AndNeverAnotherUsers()
     {
         var user = await Host.RegisterAsync();
@@ -103,7 +164,12 @@ public sealed class SessionTests(IdentityFixture fixture) : IClassFixture<Identi
         var foreign = await Assert.ThrowsAsync<RpcException>(async () =>
             await Host.Auth().LogoutAsync(new LogoutRequest { RefreshToken = stranger.Tokens.RefreshToken }, user.Bearer));
         AssertStatus(foreign, StatusCode.InvalidArgument);
+        Assert.Equal("refresh_token", foreign.GetRpcStatus()!.GetDetail<Google.Rpc.BadRequest>().FieldViolations.Single().Field);
         await Host.Auth().RefreshAsync(new RefreshRequest { RefreshToken = stranger.Tokens.RefreshToken }); // untouched
+        var unknown = await Assert.ThrowsAsync<RpcException>(async () =>
+            await Host.Auth().LogoutAsync(new LogoutRequest { RefreshToken = "rt_" + Guid.NewGuid().ToString("N") }, user.Bearer));
+        AssertStatus(unknown, StatusCode.InvalidArgument);
+        Assert.Equal("refresh_token", unknown.GetRpcStatus()!.GetDetail<Google.Rpc.BadRequest>().FieldViolations.Single().Field);
 
         await Host.Auth().LogoutAsync(new LogoutRequest { RefreshToken = laptop.RefreshToken }, user.Bearer);
         AssertStatus(await Assert.ThrowsAsync<RpcException>(async () =>
