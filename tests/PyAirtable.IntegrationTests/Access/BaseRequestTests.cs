@@ -100,7 +100,7 @@ public sealed class BaseRequestTests(IdentityFixture fixture) : IClassFixture<Id
     }
 
     [Fact]
-    public async Task ABaseWithoutItsRow_IsNotFound_ToReadOrRename()
+    public async Task ABaseWithoutItsRow_IsNotFound_ToReadOrRename_ButCanBeDeleted()
     {
         var owner = await Host.RegisterAsync();
         var ws = Host.Workspaces();
@@ -118,6 +118,13 @@ public sealed class BaseRequestTests(IdentityFixture fixture) : IClassFixture<Id
         Assert.Equal("base", AssertStatus(await Assert.ThrowsAsync<RpcException>(async () =>
             await ws.RenameBaseAsync(new RenameBaseRequest { BaseId = baseId, Name = "Back" }, owner.Bearer)), StatusCode.NotFound).Metadata["resource_type"]);
         Assert.Empty((await ws.ListBasesAsync(new ListBasesRequest { WorkspaceId = workspace.Id }, owner.Bearer)).Bases);
+
+        // Its owner can still delete what is left of it: the tree entry.
+        await ws.DeleteBaseAsync(new DeleteBaseRequest { BaseId = baseId }, owner.Bearer);
+        var check = await Host.Permissions().CheckPermissionAsync(
+            new CheckPermissionRequest { Resource = Ref(ResourceType.Base, baseId), Level = PermissionLevel.Read }, owner.Bearer);
+        Assert.False(check.Allowed);
+        Assert.Single(await OutboxEvents.OfAsync<BaseDeleted>(fixture.Database.ConnectionString, baseId));
     }
 
     [Fact]

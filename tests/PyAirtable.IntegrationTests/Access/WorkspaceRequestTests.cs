@@ -147,8 +147,8 @@ public sealed class WorkspaceRequestTests(IdentityFixture fixture) : IClassFixtu
         {
             Assert.Equal("workspace", AssertStatus(await Assert.ThrowsAsync<RpcException>(async () =>
                 await ws.GetWorkspaceAsync(new GetWorkspaceRequest { WorkspaceId = id }, owner.Bearer)), StatusCode.NotFound).Metadata["resource_type"]);
-            AssertStatus(await Assert.ThrowsAsync<RpcException>(async () =>
-                await ws.UpdateWorkspaceAsync(new UpdateWorkspaceRequest { WorkspaceId = id, Name = "Back" }, owner.Bearer)), StatusCode.NotFound);
+            Assert.Equal("workspace", AssertStatus(await Assert.ThrowsAsync<RpcException>(async () =>
+                await ws.UpdateWorkspaceAsync(new UpdateWorkspaceRequest { WorkspaceId = id, Name = "Back" }, owner.Bearer)), StatusCode.NotFound).Metadata["resource_type"]);
         }
 
         var pages = new List<(List<string> Ids, bool HasNext)>();
