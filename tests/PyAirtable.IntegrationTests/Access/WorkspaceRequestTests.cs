@@ -1,13 +1,17 @@
 using Dapper;
 using Google.Rpc;
 using Grpc.Core;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using ProtoBuf.Grpc;
+using PyAirtable.Contracts.Auth;
 using PyAirtable.Contracts.Common;
 using PyAirtable.Contracts.Events;
 using PyAirtable.Contracts.Permissions;
 using PyAirtable.Contracts.Workspaces;
 using PyAirtable.IntegrationTests.Identity;
 using PyAirtable.IntegrationTests.Infrastructure;
+using PyAirtable.Services.Infrastructure.Identity;
 using static PyAirtable.IntegrationTests.Identity.AuthenticationTests;
 
 namespace PyAirtable.IntegrationTests.Access;
@@ -188,5 +192,52 @@ public sealed class WorkspaceRequestTests(IdentityFixture fixture) : IClassFixtu
         // The same workspaces, in the same order, but another caller's listing: their cursor is refused.
         AssertStatus(await Assert.ThrowsAsync<RpcException>(async () => await ws.ListWorkspacesAsync(next, member.Bearer)), StatusCode.InvalidArgument);
         Assert.Equal([ids.Order(StringComparer.Ordinal).ElementAt(1)], (await ws.ListWorkspacesAsync(next, owner.Bearer)).Workspaces.Select(w => w.Id));
+    }
+
+    [Fact]
+    public async Task APlatformService_IsRefusedByEveryWorkspaceRpc_WorkspacesBelongToUsers()
+    {
+        var owner = await Host.RegisterAsync();
+        var member = await Host.RegisterAsync();
+        var ws = Host.Workspaces();
+        var workspace = (await ws.CreateWorkspaceAsync(new CreateWorkspaceRequest { Name = "Users only" }, owner.Bearer)).Workspace!.Id;
+        member = await Host.JoinAsync(owner, member, workspace, PermissionLevel.Read);
+        var baseId = (await ws.CreateBaseAsync(new CreateBaseRequest { WorkspaceId = workspace, Name = "B" }, owner.Bearer)).Base!.Id;
+        var invitation = (await ws.InviteMemberAsync(new InviteMemberRequest { WorkspaceId = workspace, Email = Identities.NewEmail(), Level = PermissionLevel.Read }, owner.Bearer)).Invitation!.Id;
+        var issuer = Host.App.Services.GetRequiredService<IServiceTokenIssuer>();
+        var authorization = await issuer.AuthorizationAsync("auth", [Scopes.WorkspacesRead, Scopes.WorkspacesWrite], default);
+        var asService = new CallContext(new CallOptions(new Metadata { { "authorization", authorization } }));
+
+        // A service token holds the scopes but is no user: refused before anything is looked up or changed. (Left to
+        // the Permission service, some of these would answer INVALID_ARGUMENT, and its member listing lets services read.)
+        foreach (var call in new Func<Task>[]
+        {
+            async () => await ws.CreateWorkspaceAsync(new CreateWorkspaceRequest { Name = "Theirs" }, asService),
+            async () => await ws.GetWorkspaceAsync(new GetWorkspaceRequest { WorkspaceId = workspace }, asService),
+            async () => await ws.ListWorkspacesAsync(new ListWorkspacesRequest(), asService),
+            async () => await ws.UpdateWorkspaceAsync(new UpdateWorkspaceRequest { WorkspaceId = workspace, Name = "Renamed" }, asService),
+            async () => await ws.DeleteWorkspaceAsync(new DeleteWorkspaceRequest { WorkspaceId = workspace }, asService),
+            async () => await ws.AddMemberAsync(new AddMemberRequest { WorkspaceId = workspace, UserId = owner.UserId, Level = PermissionLevel.Read }, asService),
+            async () => await ws.InviteMemberAsync(new InviteMemberRequest { WorkspaceId = workspace, Email = Identities.NewEmail(), Level = PermissionLevel.Read }, asService),
+            async () => await ws.AcceptInviteAsync(new AcceptInviteRequest { InvitationId = invitation }, asService),
+            async () => await ws.LeaveWorkspaceAsync(new LeaveWorkspaceRequest { WorkspaceId = workspace }, asService),
+            async () => await ws.RemoveMemberAsync(new RemoveMemberRequest { WorkspaceId = workspace, UserId = member.UserId }, asService),
+            async () => await ws.ChangeMemberRoleAsync(new ChangeMemberRoleRequest { WorkspaceId = workspace, UserId = member.UserId, Level = PermissionLevel.Edit }, asService),
+            async () => await ws.ListMembersAsync(new ListMembersRequest { WorkspaceId = workspace }, asService),
+            async () => await ws.CreateBaseAsync(new CreateBaseRequest { WorkspaceId = workspace, Name = "Theirs" }, asService),
+            async () => await ws.GetBaseAsync(new GetBaseRequest { BaseId = baseId }, asService),
+            async () => await ws.ListBasesAsync(new ListBasesRequest { WorkspaceId = workspace }, asService),
+            async () => await ws.RenameBaseAsync(new RenameBaseRequest { BaseId = baseId, Name = "Renamed" }, asService),
+            async () => await ws.DeleteBaseAsync(new DeleteBaseRequest { BaseId = baseId }, asService),
+        })
+        {
+            var refused = await Assert.ThrowsAsync<RpcException>(call);
+            AssertStatus(refused, StatusCode.PermissionDenied);
+            Assert.Equal("Workspaces belong to users.", refused.Status.Detail);
+        }
+
+        var after = (await ws.GetWorkspaceAsync(new GetWorkspaceRequest { WorkspaceId = workspace }, member.Bearer)).Workspace!;
+        Assert.Equal(("Users only", PermissionLevel.Read), (after.Name, after.MyLevel));
+        Assert.Equal("B", (await ws.GetBaseAsync(new GetBaseRequest { BaseId = baseId }, member.Bearer)).Base!.Name);
     }
 }
