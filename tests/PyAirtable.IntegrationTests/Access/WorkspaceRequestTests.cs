@@ -117,8 +117,17 @@ public sealed class WorkspaceRequestTests(IdentityFixture fixture) : IClassFixtu
         AssertStatus(await Assert.ThrowsAsync<RpcException>(async () =>
             await ws.DeleteWorkspaceAsync(new DeleteWorkspaceRequest { WorkspaceId = workspace.Id }, editor.Bearer)), StatusCode.PermissionDenied);
         Assert.Equal("Doomed", (await ws.GetWorkspaceAsync(new GetWorkspaceRequest { WorkspaceId = workspace.Id }, editor.Bearer)).Workspace!.Name);
-        AssertStatus(await Assert.ThrowsAsync<RpcException>(async () =>
-            await ws.DeleteWorkspaceAsync(new DeleteWorkspaceRequest { WorkspaceId = "x" }, owner.Bearer)), StatusCode.InvalidArgument);
+        foreach (var call in new Func<Task>[]
+        {
+            async () => await ws.DeleteWorkspaceAsync(new DeleteWorkspaceRequest { WorkspaceId = "x" }, owner.Bearer),
+            async () => await ws.GetWorkspaceAsync(new GetWorkspaceRequest { WorkspaceId = "x" }, owner.Bearer),
+        })
+        {
+            var ex = await Assert.ThrowsAsync<RpcException>(call);
+            AssertStatus(ex, StatusCode.InvalidArgument);
+            Assert.Equal("workspace_id", ex.GetRpcStatus()!.GetDetail<BadRequest>().FieldViolations.Single().Field);
+        }
+
 
         var deleted = await ws.DeleteWorkspaceAsync(new DeleteWorkspaceRequest { WorkspaceId = workspace.Id }, owner.Bearer);
         Assert.False(string.IsNullOrEmpty(deleted.ConsistencyToken));
@@ -209,7 +218,7 @@ public sealed class WorkspaceRequestTests(IdentityFixture fixture) : IClassFixtu
         var asService = new CallContext(new CallOptions(new Metadata { { "authorization", authorization } }));
 
         // A service token holds the scopes but is no user: refused before anything is looked up or changed. (Left to
-        // the Permission service, some of these would answer INVALID_ARGUMENT, and its member listing lets services read.)
+        // the Permission service, the calls that begin with a permission check would answer INVALID_ARGUMENT on user_id.)
         foreach (var call in new Func<Task>[]
         {
             async () => await ws.CreateWorkspaceAsync(new CreateWorkspaceRequest { Name = "Theirs" }, asService),
