@@ -218,7 +218,8 @@ public sealed class WorkspaceRequestTests(IdentityFixture fixture) : IClassFixtu
         var asService = new CallContext(new CallOptions(new Metadata { { "authorization", authorization } }));
 
         // A service token holds the scopes but is no user: refused before anything is looked up or changed. (Left to
-        // the Permission service, the calls that begin with a permission check would answer INVALID_ARGUMENT on user_id.)
+        // the Permission service, the calls that begin with a permission check would answer INVALID_ARGUMENT on user_id,
+        // and ListMembers would answer: ListPermissions lets privileged callers, services included, list any resource.)
         foreach (var call in new Func<Task>[]
         {
             async () => await ws.CreateWorkspaceAsync(new CreateWorkspaceRequest { Name = "Theirs" }, asService),
