@@ -84,10 +84,7 @@ public sealed class ApiKeyRulesTests(IdentityFixture fixture) : IClassFixture<Id
         Assert.Equal(key with { Scopes = scopes }, listed with { Scopes = scopes }); // the list tells what the creation told
         Assert.Equal(key.Scopes, listed.Scopes);
 
-        var payload = await QueryAsync<byte[]>(
-            "SELECT payload FROM platform.outbox WHERE aggregate_id = @id AND event_type = @type",
-            new { id = key.Id, type = EventTypes.NameOf<ApiKeyCreated>() });
-        var happened = ProtoBuf.Serializer.Deserialize<ApiKeyCreated>((ReadOnlyMemory<byte>)payload);
+        var happened = Assert.Single(await OutboxEvents.OfAsync<ApiKeyCreated>(fixture.Database.ConnectionString, key.Id));
         Assert.Equal((key.Id, user.UserId, "reporting", key.Prefix), (happened.KeyId, happened.UserId, happened.Name, happened.Prefix));
         Assert.Equal(key.Scopes, happened.Scopes);
         Assert.Equal(expires, happened.ExpiresAt!.Value, TimeSpan.FromMilliseconds(1));
@@ -135,10 +132,7 @@ public sealed class ApiKeyRulesTests(IdentityFixture fixture) : IClassFixture<Id
 
         var revoked = await Host.Auth().RevokeApiKeyAsync(new RevokeApiKeyRequest { Id = parent.ApiKey!.Id }, user.Bearer);
         Assert.Equal(parent.ApiKey.Id, revoked.ApiKey!.Id);
-        var payload = await QueryAsync<byte[]>(
-            "SELECT payload FROM platform.outbox WHERE aggregate_id = @id AND event_type = @type",
-            new { id = parent.ApiKey.Id, type = EventTypes.NameOf<ApiKeyRevoked>() });
-        var happened = ProtoBuf.Serializer.Deserialize<ApiKeyRevoked>((ReadOnlyMemory<byte>)payload);
+        var happened = Assert.Single(await OutboxEvents.OfAsync<ApiKeyRevoked>(fixture.Database.ConnectionString, parent.ApiKey.Id));
         Assert.Equal((parent.ApiKey.Id, user.UserId), (happened.KeyId, happened.UserId));
         Assert.Equal([child.ApiKey!.Id], happened.DescendantKeyIds);
 
@@ -210,11 +204,5 @@ public sealed class ApiKeyRulesTests(IdentityFixture fixture) : IClassFixture<Id
         var ex = await Assert.ThrowsAsync<RpcException>(async () => await Host.Auth().CreateApiKeyAsync(request, caller));
         AssertStatus(ex, StatusCode.InvalidArgument);
         return [.. ex.GetRpcStatus()!.GetDetail<Google.Rpc.BadRequest>().FieldViolations];
-    }
-
-    private async Task<T> QueryAsync<T>(string sql, object parameters)
-    {
-        await using var connection = new NpgsqlConnection(fixture.Database.ConnectionString);
-        return await connection.QuerySingleAsync<T>(sql, parameters);
     }
 }

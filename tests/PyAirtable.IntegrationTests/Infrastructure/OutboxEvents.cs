@@ -2,7 +2,7 @@ using Dapper;
 using Npgsql;
 using PyAirtable.Contracts.Events;
 
-namespace PyAirtable.IntegrationTests.Access;
+namespace PyAirtable.IntegrationTests.Infrastructure;
 
 /// <summary>The events a service wrote to the outbox for one aggregate, decoded, oldest first.</summary>
 public static class OutboxEvents
