@@ -20,6 +20,12 @@ public sealed class RemoteCallOptions
     /// <summary>The first retry's backoff ceiling (grpc-dotnet picks a random delay up to it; doubled per retry, at most 1 s).</summary>
     public TimeSpan InitialBackoff { get; set; } = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>
+    /// How long an instance of a balanced target that just failed a call (its connection failed, or it refused the call
+    /// with UNAVAILABLE) is left out of the round-robin, so a retried read goes to another one; zero turns this off.
+    /// </summary>
+    public TimeSpan FailedInstancePause { get; set; } = TimeSpan.FromSeconds(2);
+
     /// <summary>How often a <c>dns:///</c> target is resolved again (new and removed instances show within this).</summary>
     public TimeSpan DnsRefreshInterval { get; set; } = TimeSpan.FromSeconds(15);
 

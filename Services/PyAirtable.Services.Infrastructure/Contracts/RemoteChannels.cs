@@ -5,6 +5,8 @@ using Grpc.Net.Client.Balancer;
 using Grpc.Net.Client.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using PyAirtable.Services.Infrastructure.Security;
 
@@ -14,7 +16,7 @@ namespace PyAirtable.Services.Infrastructure.Contracts;
 /// One channel per remote target (<see cref="RemoteTarget"/>), shared by every contract bound to it. A single address is
 /// one pooled HTTP/2 channel; a list or a resolver target is balanced round-robin over the instances the resolver
 /// yields, each with its own pooled HTTP/2 connections, taking out those that are not SERVING
-/// (<see cref="HealthCheckingResolver"/>). The channel retries the idempotent reads of its contracts
+/// (<see cref="HealthCheckingResolver"/>) and, for a moment, those that just failed a call (<see cref="FailedInstances"/>). The channel retries the idempotent reads of its contracts
 /// (<see cref="RemoteCallOptions.IsIdempotent"/>) on UNAVAILABLE with grpc-dotnet's retry policy — on a balanced
 /// channel each attempt is picked anew, so a read an instance failed goes to another one; nothing else is retried,
 /// since a failed write may have been applied.
@@ -23,7 +25,9 @@ public sealed class RemoteChannels(
     IEnumerable<ContractBinding> bindings,
     IEnumerable<ResolverFactory> resolvers,
     IOptions<RemoteCallOptions> options,
-    PlatformTls? tls = null) : IDisposable
+    PlatformTls? tls = null,
+    ILoggerFactory? loggerFactory = null,
+    TimeProvider? time = null) : IDisposable
 {
     private readonly ConcurrentDictionary<string, GrpcChannel> _channels = new(StringComparer.Ordinal);
 
@@ -77,8 +81,12 @@ public sealed class RemoteChannels(
                       "(register a Grpc.Net.Client.Balancer.ResolverFactory with that Name in the host's services).");
         }
 
+        var failed = new FailedInstances(target.Text, settings.FailedInstancePause, time ?? TimeProvider.System,
+            (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<RemoteChannels>());
+        channelOptions.HttpHandler = new FailedInstanceHandler(failed, channelOptions.HttpHandler);
         var provider = new ServiceCollection()
             .AddSingleton<ResolverFactory>(new HealthCheckingResolverFactory(inner, HealthChannel))
+            .AddSingleton<LoadBalancerFactory>(new FailedInstanceAwareRoundRobin.Factory(failed))
             .BuildServiceProvider();
         channelOptions.ServiceProvider = provider;
         channelOptions.Credentials = secure ? ChannelCredentials.SecureSsl : ChannelCredentials.Insecure;
@@ -113,7 +121,7 @@ public sealed class RemoteChannels(
         var config = new ServiceConfig();
         if (target.IsBalanced)
         {
-            config.LoadBalancingConfigs.Add(new RoundRobinConfig());
+            config.LoadBalancingConfigs.Add(FailedInstanceAwareRoundRobin.Config);
         }
 
         var reads = bindings

@@ -108,6 +108,72 @@ public sealed class LoadBalancingTests : DatabasePerTest
     }
 
     [Fact]
+    public async Task InstanceRefusingCalls_IsTakenOutAtItsFirstRefusal_AndNoReadFails()
+    {
+        // b stays SERVING to the health watch but refuses every call UNAVAILABLE, as a host does while it shuts down.
+        // Without taking it out, about half of all first attempts would go to it, and under concurrency a read's
+        // retries land on it with the same odds.
+        var (a, countA) = await StartBackendAsync("a");
+        var (b, countB) = await StartBackendAsync("b");
+        await using var _a = a;
+        await using var _b = b;
+        await using var edge = await StartEdgeAsync($"{a.GrpcAddress},{b.GrpcAddress}", pause: TimeSpan.FromMinutes(1));
+        var diagnostics = edge.App.Services.GetRequiredService<IDiagnosticsService>();
+        await WarmUpAsync(diagnostics, countA, countB);
+
+        countB.Refusing = true;
+        var before = (A: countA.Value, B: countB.Value);
+        var failures = new ConcurrentBag<RpcException>();
+        const int Loops = 8, CallsEach = 25;
+        await Task.WhenAll(Enumerable.Range(0, Loops).Select(_ => Task.Run(async () =>
+        {
+            for (var i = 0; i < CallsEach; i++)
+            {
+                try
+                {
+                    await diagnostics.GetFlakyAsync(new FlakyRequest { Key = Guid.NewGuid().ToString("N") });
+                }
+                catch (RpcException ex)
+                {
+                    failures.Add(ex);
+                }
+            }
+        })));
+
+        Assert.Empty(failures);
+        Assert.InRange(countB.Value - before.B, 1, Loops); // at most the calls already on their way when it first refused
+        Assert.Equal(Loops * CallsEach, countA.Value - before.A);
+    }
+
+    [Fact]
+    public async Task InstanceTakenOut_IsPickedAgainAfterThePause()
+    {
+        var (a, countA) = await StartBackendAsync("a");
+        var (b, countB) = await StartBackendAsync("b");
+        await using var _a = a;
+        await using var _b = b;
+        await using var edge = await StartEdgeAsync($"{a.GrpcAddress},{b.GrpcAddress}", pause: TimeSpan.FromMilliseconds(300));
+        var diagnostics = edge.App.Services.GetRequiredService<IDiagnosticsService>();
+        await WarmUpAsync(diagnostics, countA, countB);
+
+        countB.Refusing = true;
+        var refusedFrom = countB.Value;
+        await Eventually.TrueAsync(async () =>
+        {
+            await diagnostics.GetFlakyAsync(new FlakyRequest { Key = Guid.NewGuid().ToString("N") });
+            return countB.Value > refusedFrom;
+        }, "b refused a call", TimeSpan.FromSeconds(10));
+        countB.Refusing = false;
+        var recoveredFrom = countB.Value;
+
+        await Eventually.TrueAsync(async () =>
+        {
+            await diagnostics.EchoAsync(new EchoRequest());
+            return countB.Value > recoveredFrom;
+        }, "b served again after the pause", TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
     public async Task DnsTarget_ResolvesTheNameAndServes()
     {
         var (a, countA) = await StartBackendAsync("a");
@@ -144,19 +210,30 @@ public sealed class LoadBalancingTests : DatabasePerTest
         return (host, counter);
     }
 
-    private Task<TestHost> StartEdgeAsync(string target) =>
+    private Task<TestHost> StartEdgeAsync(string target, TimeSpan? pause = null) =>
         TestHost.StartAsync(Database.ConnectionString, o =>
         {
             o.Name = "edge";
             o.Settings[Remote] = target;
+            if (pause is { } p)
+            {
+                o.Settings["RemoteCalls:FailedInstancePause"] = p.ToString();
+            }
         });
 
-    /// <summary>Counts the Diagnostics calls a backend served.</summary>
+    /// <summary>Counts the Diagnostics calls that reached a backend; while <see cref="Refusing"/>, refuses them UNAVAILABLE.</summary>
     private sealed class Counter : IStartupFilter
     {
         private int _value;
+        private volatile bool _refusing;
 
         public int Value => Volatile.Read(ref _value);
+
+        public bool Refusing
+        {
+            get => _refusing;
+            set => _refusing = value;
+        }
 
         public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
         {
@@ -165,6 +242,14 @@ public sealed class LoadBalancingTests : DatabasePerTest
                 if (context.Request.Path.Value?.Contains("DiagnosticsService/", StringComparison.Ordinal) == true)
                 {
                     Interlocked.Increment(ref _value);
+                    if (_refusing)
+                    {
+                        // Trailers-only UNAVAILABLE, before anything runs: what a host that is shutting down answers.
+                        context.Response.ContentType = "application/grpc";
+                        context.Response.Headers["grpc-status"] = "14";
+                        context.Response.Headers["grpc-message"] = "refusing (test)";
+                        return;
+                    }
                 }
 
                 await nextMiddleware(context);
