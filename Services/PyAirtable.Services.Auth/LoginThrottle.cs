@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using Npgsql;
 using PyAirtable.Contracts.Common;
 using PyAirtable.Services.Infrastructure.Errors;
+using PyAirtable.Services.Infrastructure.Requests;
 using PyAirtable.Services.Infrastructure.SharedState;
 
 namespace PyAirtable.Services.Auth;
@@ -118,11 +119,7 @@ internal sealed class LoginThrottle(ISharedState state, NpgsqlDataSource db, IOp
             return clientIp;
         }
 
-        if (address.IsIPv4MappedToIPv6)
-        {
-            return address.MapToIPv4().ToString();
-        }
-
+        address = address.Unmapped();
         if (address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
         {
             return address.ToString();

@@ -73,7 +73,7 @@ internal sealed class ForwardedClientAddress(RequestDelegate next, IReadOnlyList
                 break; // not an address (a port, "unknown", garbage): nothing to its left can be believed either
             }
 
-            client = hop.IsIPv4MappedToIPv6 ? hop.MapToIPv4() : hop;
+            client = hop.Unmapped();
             if (!IsProxy(client, proxies))
             {
                 break;
@@ -85,7 +85,7 @@ internal sealed class ForwardedClientAddress(RequestDelegate next, IReadOnlyList
 
     private static bool IsProxy(IPAddress address, IReadOnlyList<IPNetwork> proxies)
     {
-        var normalized = address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+        var normalized = address.Unmapped();
         foreach (var proxy in proxies)
         {
             if (proxy.Contains(normalized))

@@ -218,7 +218,7 @@ public sealed class CallPropagationInterceptor(IHttpContextAccessor accessor, IO
                 headers = own;
             }
 
-            headers.Add(RequestMetadataExtensions.ForwardedForHeader, (client.IsIPv4MappedToIPv6 ? client.MapToIPv4() : client).ToString());
+            headers.Add(RequestMetadataExtensions.ForwardedForHeader, client.Unmapped().ToString());
         }
 
         var incoming = http.Features.Get<Grpc.AspNetCore.Server.IServerCallContextFeature>()?.ServerCallContext;

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using PyAirtable.Services.Infrastructure.Requests;
 
 namespace PyAirtable.Services.Infrastructure.Errors;
 
@@ -134,11 +135,7 @@ public static partial class Validation
     public static bool IsPublicAddress(System.Net.IPAddress address)
     {
         ArgumentNullException.ThrowIfNull(address);
-        if (address.IsIPv4MappedToIPv6)
-        {
-            address = address.MapToIPv4();
-        }
-
+        address = address.Unmapped();
         var b = address.GetAddressBytes();
         if (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork)
         {

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Options;
 using PyAirtable.Services.Infrastructure.Errors;
+using PyAirtable.Services.Infrastructure.Requests;
 
 namespace PyAirtable.Services.Webhooks.Outbound;
 
@@ -19,7 +20,7 @@ public sealed class AddressPolicy(IOptions<WebhookOptions> options)
     public string? Refusal(IPAddress address)
     {
         ArgumentNullException.ThrowIfNull(address);
-        var plain = address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+        var plain = address.Unmapped();
         if (_allowed.Any(n => n.Contains(plain)))
         {
             return null;
