@@ -27,7 +27,6 @@ internal static class GatewayAuthentication
     public static IServiceCollection AddGatewayAuthentication(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<TokenOptions>().Bind(configuration.GetSection(TokenOptions.Section));
-        services.AddMemoryCache();
         services.AddSingleton<SigningKeyCache>();
         services.AddSingleton<ValidatedTokenCache>();
         services.AddSingleton<VerifiedApiKeyCache>();
