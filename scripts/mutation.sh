@@ -7,7 +7,8 @@
 #     --fast           unit tests only, for the targets they cover (cursors errors shared-state gateway-auth): minutes
 #     --since REF      only mutants in code changed since REF (git), e.g. --since main before a merge
 #     --concurrency N  Stryker's parallel test sessions (default 1: the box is shared, and integration tests start hosts)
-#     --mutate GLOB    only these files instead of the target's own (e.g. "**/Pagination/CursorCodec.cs")
+#     --mutate GLOB    only these files instead of the target's own (e.g. "**/Pagination/CursorCodec.cs"); repeat it,
+#                      or separate globs with ';', for several
 #     --filter EXPR    only these tests (dotnet test --filter syntax) instead of the target's own
 #   TARGET (default: all, one after the other; with --fast the four above):
 #     cursors  errors  shared-state  outbox        the shared infrastructure (Services.Infrastructure)
@@ -28,9 +29,9 @@ while [ $# -gt 0 ]; do
     --full) ;; # the default; kept for old command lines
     --since) since=${2:?--since needs a git ref}; shift ;;
     --concurrency) concurrency=${2:?--concurrency needs a number}; shift ;;
-    --mutate) glob=${2:?--mutate needs a glob}; shift ;;
+    --mutate) glob=${glob:+$glob;}${2:?--mutate needs a glob}; shift ;; # repeatable: the globs add up
     --filter) filter=${2:?--filter needs an expression}; shift ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) targets+=("$1") ;;
   esac
   shift
