@@ -49,13 +49,15 @@ public sealed class CredentialAbuseTests(IdentityFixture fixture) : IClassFixtur
     public async Task AKeyTheGatewayKeeps_IsRefusedOnceTheKeyExpires()
     {
         var user = await Host.RegisterAsync();
+        // Room for the create and the first call on a slow box; the wait below is measured from the expiry itself.
+        var expires = DateTime.UtcNow.AddSeconds(6);
         var key = await Host.Auth().CreateApiKeyAsync(new CreateApiKeyRequest
         {
-            Name = "short", Scopes = [Scopes.UsersRead], ExpiresAt = DateTime.UtcNow.AddSeconds(3),
+            Name = "short", Scopes = [Scopes.UsersRead], ExpiresAt = expires,
         }, user.Bearer);
         await Host.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, Identities.WithApiKey(key.Secret)); // verified and kept (30 s)
 
-        await Task.Delay(TimeSpan.FromSeconds(4));
+        await DelayUntilAsync(expires.AddSeconds(1));
         AssertStatus(await Assert.ThrowsAsync<RpcException>(async () => await Host.Users().GetUserAsync(
             new GetUserRequest { UserId = user.UserId }, Identities.WithApiKey(key.Secret))), StatusCode.Unauthenticated, "expired");
     }
@@ -185,5 +187,14 @@ public sealed class CredentialAbuseTests(IdentityFixture fixture) : IClassFixtur
 
         // Within its own lifetime it may.
         await Host.Auth().CreateApiKeyAsync(new CreateApiKeyRequest { Name = "ok", Scopes = [Scopes.UsersRead], ExpiresAt = DateTime.UtcNow.AddMinutes(30) }, withKey);
+    }
+
+    private static async Task DelayUntilAsync(DateTime utc)
+    {
+        var left = utc - DateTime.UtcNow;
+        if (left > TimeSpan.Zero)
+        {
+            await Task.Delay(left);
+        }
     }
 }
