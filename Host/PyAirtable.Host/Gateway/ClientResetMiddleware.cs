@@ -30,7 +30,11 @@ internal sealed class ClientResetMiddleware(RequestDelegate next)
     {
         PipeReader IRequestBodyPipeFeature.Reader => this;
 
-        private static readonly TimeSpan AbortWait = TimeSpan.FromSeconds(1);
+        /// <summary>
+        /// An upper bound only: the wait ends as soon as the token is set, which is at once on a quiet box. Under thread-pool
+        /// starvation the signal can take over a second, and then the error log this exists to avoid would be written.
+        /// </summary>
+        private static readonly TimeSpan AbortWait = TimeSpan.FromSeconds(5);
 
         public override async ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
         {
