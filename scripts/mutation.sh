@@ -45,6 +45,7 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 
 # Per target: the project under test, the files to mutate (';'-separated globs) and the tests that concern it.
+# A partial class's main file needs its own glob: "**/X.*.cs" does not match X.cs.
 unit="FullyQualifiedName~PyAirtable.UnitTests."
 integration="FullyQualifiedName~PyAirtable.IntegrationTests."
 target_of() {
@@ -66,14 +67,14 @@ target_of() {
       tests+="|FullyQualifiedName~CredentialAbuseTests|FullyQualifiedName~ScopeTests|FullyQualifiedName~RedisOutageTests"
       tests+="|FullyQualifiedName~VerifiedCredentialTests|FullyQualifiedName~AuthenticationPathTests|FullyQualifiedName~ApiKeyIdentityTests"
       tests+="|FullyQualifiedName~DuplicateCredentialHeaderTests" ;;
-    auth) project=Auth; files="**/Tokens.cs;**/AuthService.Tokens.cs;**/AuthService.ApiKeys.cs;**/AuthService.Sessions.cs;**/LoginThrottle.cs;**/SigningKeys.cs"
+    auth) project=Auth; files="**/Tokens.cs;**/AuthService.cs;**/AuthService.Tokens.cs;**/AuthService.ApiKeys.cs;**/AuthService.Sessions.cs;**/LoginThrottle.cs;**/SigningKeys.cs"
       tests="FullyQualifiedName~IdentityUnitTests|FullyQualifiedName~IntegrationTests.Identity.|FullyQualifiedName~LoginLockoutTests"
       tests+="|FullyQualifiedName~CredentialAbuseTests|FullyQualifiedName~MembershipConsentTests|FullyQualifiedName~LoginThrottleTests" ;;
     permissions) project=Permissions; files="**/PermissionService.Rules.cs;**/Stores/CheckStore.cs;**/PermissionDecisionCache.cs;**/PermissionService.Grants.cs"
       tests="FullyQualifiedName~IntegrationTests.Access.|FullyQualifiedName~PermissionDecisionCacheTests" ;;
-    workspaces) project=Workspaces; files="**/WorkspaceService.*.cs;**/WorkspaceMemory.cs"
+    workspaces) project=Workspaces; files="**/WorkspaceService.cs;**/WorkspaceService.*.cs;**/WorkspaceMemory.cs"
       tests="FullyQualifiedName~IntegrationTests.Access.|FullyQualifiedName~MembershipConsentTests|FullyQualifiedName~InProcessMirrorTests" ;;
-    users) project=Users; files="**/UserService.*.cs;**/ProfileCache.cs;**/ProfileMemory.cs"
+    users) project=Users; files="**/UserService.cs;**/UserService.*.cs;**/ProfileCache.cs;**/ProfileMemory.cs"
       tests="FullyQualifiedName~UserAndApiKeyTests|FullyQualifiedName~ProfileCacheTests|FullyQualifiedName~CacheTests"
       tests+="|FullyQualifiedName~HostileInputTests|FullyQualifiedName~InProcessMirrorTests|FullyQualifiedName~RedisOutageTests" ;;
     *) echo "unknown target $1 (cursors errors shared-state outbox gateway-auth auth permissions workspaces users)" >&2; exit 2 ;;
