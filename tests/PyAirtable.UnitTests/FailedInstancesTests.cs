@@ -48,6 +48,22 @@ public sealed class FailedInstancesTests
     }
 
     [Fact]
+    public void InstancesWhosePauseIsOver_AreForgotten_WhenManyHaveFailed()
+    {
+        var instances = Instances(TimeSpan.FromSeconds(2));
+        for (var port = 1; port <= 100; port++)
+        {
+            instances.TakeOut("10.0.0.1", port, "old");
+        }
+
+        _time.Advance(TimeSpan.FromSeconds(3));
+        instances.TakeOut(B.Host, B.Port, "new");
+
+        Assert.Equal(1, instances.Count);
+        Assert.True(instances.IsOut(B));
+    }
+
+    [Fact]
     public void APauseOfZero_TakesNothingOut()
     {
         var instances = Instances(TimeSpan.Zero);

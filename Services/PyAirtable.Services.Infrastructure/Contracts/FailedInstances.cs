@@ -43,7 +43,25 @@ internal sealed partial class FailedInstances(string target, TimeSpan pause, Tim
         {
             Log.TakenOut(logger, target, $"{host}:{port}", pause, reason);
         }
+
+        if (_outUntil.Count > PruneAbove)
+        {
+            // Instances come and go (a resolver's pods get new addresses): forget those whose pause is over.
+            foreach (var (instance, end) in _outUntil)
+            {
+                if (end <= now)
+                {
+                    _outUntil.TryRemove(KeyValuePair.Create(instance, end));
+                }
+            }
+        }
     }
+
+    /// <summary>More remembered instances than a target usually has: time to forget those back in.</summary>
+    private const int PruneAbove = 64;
+
+    /// <summary>How many instances are remembered (out, or back in and not yet forgotten).</summary>
+    internal int Count => _outUntil.Count;
 
     /// <summary>True while the instance at <paramref name="endPoint"/> is out.</summary>
     public bool IsOut(DnsEndPoint endPoint) =>
