@@ -1,7 +1,10 @@
 using Google.Rpc;
 using Grpc.Core;
 using PyAirtable.Contracts.Common;
+using PyAirtable.Contracts.Permissions;
 using PyAirtable.Contracts.Users;
+using PyAirtable.Contracts.Workspaces;
+using PyAirtable.IntegrationTests.Access;
 using PyAirtable.IntegrationTests.Infrastructure;
 using static PyAirtable.IntegrationTests.Identity.AuthenticationTests;
 
@@ -45,6 +48,38 @@ public sealed class ProfileRequestTests(IdentityFixture fixture) : IClassFixture
         var batch = await Host.Users().GetUsersAsync(new GetUsersRequest { UserIds = [stranger.UserId, caller.UserId] }, caller.Bearer);
         Assert.Equal([caller.UserId], batch.Users.Select(u => u.Id));
         Assert.Equal([stranger.UserId], batch.MissingIds);
+    }
+
+    [Fact]
+    public async Task CoMembers_SeeEachOthersPublicProfileOnly_OneAtATimeAndInABatch()
+    {
+        var owner = await Host.RegisterAsync("Owner");
+        var first = await Host.RegisterAsync("First");
+        var second = await Host.RegisterAsync("Second");
+        var reader = await Host.RegisterAsync("Reader");
+        foreach (var user in new[] { first, second })
+        {
+            var etag = (await Host.Users().GetUserAsync(new GetUserRequest { UserId = user.UserId }, user.Bearer)).Cache!.Etag;
+            await Host.Users().UpdateUserAsync(new UpdateUserRequest { UserId = user.UserId, Etag = etag, TimeZone = "Europe/Paris" }, user.Bearer);
+        }
+
+        var workspace = (await Host.Workspaces().CreateWorkspaceAsync(new CreateWorkspaceRequest { Name = "Shared" }, owner.Bearer)).Workspace!;
+        foreach (var member in new[] { first, second, reader })
+        {
+            await Host.JoinAsync(owner, member, workspace.Id, PermissionLevel.Read);
+        }
+
+        // Both co-members in one batch: each is asked of the Permission service, none dropped on the way.
+        var batch = await Host.Users().GetUsersAsync(new GetUsersRequest { UserIds = [first.UserId, second.UserId] }, reader.Bearer);
+        Assert.Equal([first.UserId, second.UserId], batch.Users.Select(u => u.Id));
+        Assert.Empty(batch.MissingIds);
+        var one = (await Host.Users().GetUserAsync(new GetUserRequest { UserId = first.UserId }, reader.Bearer)).User!;
+
+        // Name, not the e-mail address or the time zone: co-members are not necessarily contacts.
+        Assert.All(batch.Users.Append(one), u => Assert.Equal(("", ""), (u.Email, u.TimeZone)));
+        Assert.Equal(["First", "Second"], batch.Users.Select(u => u.DisplayName));
+        var own = (await Host.Users().GetUserAsync(new GetUserRequest { UserId = first.UserId }, first.Bearer)).User!;
+        Assert.Equal((first.Email, "Europe/Paris"), (own.Email, own.TimeZone));
     }
 
     [Fact]
