@@ -25,14 +25,19 @@ public sealed partial class TailHub : IAsyncDisposable
     /// <summary>Calls a tail may fall behind by before the oldest are skipped.</summary>
     public const int TailCapacity = 10_000;
 
-    /// <summary>How long a batch waits to learn whether anyone tails: a hung Redis must not hold up the writer for long.</summary>
-    private static readonly TimeSpan ListenerQuestionTimeout = TimeSpan.FromMilliseconds(250);
-
     private readonly IConnectionMultiplexer? _redis;
     private readonly RedisSharedState? _shared; // its breaker: while it is open, nobody could be reached anyway
     private readonly string _channelName;
     private readonly RedisChannel _channel;
     private readonly ILogger<TailHub> _logger;
+
+    /// <summary>
+    /// How long a batch waits to learn whether anyone tails (<c>Redis:OperationTimeout</c>): a hung Redis must not hold up
+    /// the writer for long, but a healthy one on a host whose CPUs are saturated may take far more than a millisecond to
+    /// answer, and a "no" that was only slow drops the batch for every tail. The same cap as every other Redis operation.
+    /// </summary>
+    private readonly TimeSpan _listenerQuestionTimeout;
+
     private readonly Lock _gate = new();
     private readonly List<Subscriber> _subscribers = [];
     private Task? _subscribed;
@@ -47,6 +52,7 @@ public sealed partial class TailHub : IAsyncDisposable
         _channelName = redisOptions.Value.InstanceName + "analytics:tail";
         _channel = RedisChannel.Literal(_channelName);
         _logger = logger;
+        _listenerQuestionTimeout = redisOptions.Value.OperationTimeout;
     }
 
     /// <summary>Tails open on this host.</summary>
@@ -97,7 +103,7 @@ public sealed partial class TailHub : IAsyncDisposable
         }
     }
 
-    /// <summary>Whether any host subscribes to the tail channel now; false when Redis cannot say so quickly.</summary>
+    /// <summary>Whether any host subscribes to the tail channel now; false when Redis cannot say so within its operation timeout.</summary>
     private async Task<bool> AnyoneListensAsync()
     {
         if (_shared?.IsFailingFast == true)
@@ -107,7 +113,7 @@ public sealed partial class TailHub : IAsyncDisposable
 
         try
         {
-            var reply = await _redis!.GetDatabase().ExecuteAsync("PUBSUB", "NUMSUB", _channelName).WaitAsync(ListenerQuestionTimeout);
+            var reply = await _redis!.GetDatabase().ExecuteAsync("PUBSUB", "NUMSUB", _channelName).WaitAsync(_listenerQuestionTimeout);
             // [channel, subscribers]
             return reply.Resp2Type == ResultType.Array && (RedisResult[])reply! is [_, var count] && (long)count > 0;
         }

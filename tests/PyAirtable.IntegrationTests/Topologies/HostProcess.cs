@@ -127,11 +127,28 @@ public sealed class HostProcess : IAsyncDisposable
         throw new TimeoutException($"{Name} was not ready within {timeout}:\n{Log}");
     }
 
-    /// <summary>The calls of <paramref name="method"/> this host served, from its /metrics.</summary>
+    /// <summary>
+    /// The Prometheus exporter answers every scrape within 300 ms of the one it collected with that same text
+    /// (OpenTelemetry's ScrapeResponseCacheDurationMilliseconds default): a scrape at least this long after the last
+    /// one this host answered is collected anew.
+    /// </summary>
+    private static readonly TimeSpan ScrapeCache = TimeSpan.FromMilliseconds(350);
+
+    private long _lastScrape;
+
+    /// <summary>The calls of <paramref name="method"/> this host served, every call that ended before this began included.</summary>
     public async Task<long> ServedAsync(string method)
     {
+        // Without the wait, two reads a moment apart see the same figure, and calls between them count for nothing.
+        var last = Interlocked.Read(ref _lastScrape);
+        if (last != 0 && ScrapeCache - Stopwatch.GetElapsedTime(last) is { Ticks: > 0 } wait)
+        {
+            await Task.Delay(wait);
+        }
+
         using var http = new HttpClient();
         var text = await http.GetStringAsync(new Uri(ProbeAddress + "/metrics"));
+        Interlocked.Exchange(ref _lastScrape, Stopwatch.GetTimestamp());
         return text.Split('\n')
             .Where(l => l.StartsWith("rpc_server_call_duration_seconds_count{", StringComparison.Ordinal)
                 && l.Contains($"rpc_method=\"{method}\"", StringComparison.Ordinal))

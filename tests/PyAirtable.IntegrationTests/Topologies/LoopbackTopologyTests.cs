@@ -99,7 +99,9 @@ public sealed class LoopbackTopologyTests(ITestOutputHelper output) : DatabasePe
                 ["Mtls:CertificatePath"] = Path.Combine(_certs.Directory, name + ".crt"),
                 ["Mtls:KeyPath"] = Path.Combine(_certs.Directory, name + ".key"),
                 ["Mtls:CaPath"] = Path.Combine(_certs.Directory, "ca.crt"),
-                ["Shutdown:DrainDelay"] = "00:00:02",
+                // Long enough for the edge to hear NOT_SERVING (health watch) before a SIGTERMed instance refuses calls, even
+                // with seven host processes on two busy cores: a write it refuses is not retried, and fails step 3.
+                ["Shutdown:DrainDelay"] = "00:00:05",
                 ["Health:PublishPeriod"] = "00:00:01",
                 ["Files:FileSystem:Path"] = Path.Combine(_dir, "files"),
                 ["RateLimits:Classes:default:PerCredential"] = "1000000",
@@ -148,18 +150,16 @@ public sealed class LoopbackTopologyTests(ITestOutputHelper output) : DatabasePe
             () => permissionApi.CheckPermissionAsync(check, user.Bearer).AsTask());
 
         // 2. Blue-green: green's share of GetUser follows the routing file, 0 → 50 → 100 % and back, within ±5 %.
+        Task GetUser() => userApi.GetUserAsync(new GetUserRequest { UserId = user.UserId }, user.Bearer).AsTask();
         foreach (var weight in new[] { 0, 50, 100, 50, 0 })
         {
             await WriteGreenWeightAsync(routingFile, Address("users-green"), weight);
-            await Task.Delay(TimeSpan.FromSeconds(1.5)); // the edge reloads the file when it changes
-            var before = await green.ServedAsync("GetUser");
+            // The edge reloads the file through a file watcher and the configuration's reload delay, which a starved
+            // process can stretch past any fixed wait: probe until the new weight is in force, then measure.
+            await Eventually.TrueAsync(async () => Math.Abs(await GreenShareAsync(green, ProbeCalls, GetUser) - weight) <= 15,
+                $"the edge routes {weight} % of GetUser calls to green", TimeSpan.FromSeconds(30));
             const int calls = 400;
-            for (var i = 0; i < calls; i++)
-            {
-                await userApi.GetUserAsync(new GetUserRequest { UserId = user.UserId }, user.Bearer);
-            }
-
-            var share = 100.0 * (await green.ServedAsync("GetUser") - before) / calls;
+            var share = await GreenShareAsync(green, calls, GetUser);
             output.WriteLine($"blue-green: weight {weight,3} % → green served {share:F1} % of {calls} GetUser calls");
             Assert.InRange(share, weight - 5, weight + 5);
         }
@@ -210,6 +210,26 @@ public sealed class LoopbackTopologyTests(ITestOutputHelper output) : DatabasePe
                 await intruder.CreateGrpcService<IPermissionService>().CheckPermissionAsync(check, user.Bearer));
             Assert.Contains(refused.StatusCode, new[] { StatusCode.Unavailable, StatusCode.Internal });
         }
+    }
+
+    /// <summary>
+    /// Calls in a probe of the routing weights. The edge picks the version of call n by slot n·37 mod 100
+    /// (<c>VersionRouting</c>), so any 20 consecutive calls give green its weight within one call (5 points). The weights
+    /// this test moves between lie 50 points apart, so a probe within 15 points of the new weight was made (at least
+    /// mostly) after the reload, and the calls measured after it all are.
+    /// </summary>
+    private const int ProbeCalls = 20;
+
+    /// <summary>The percentage of <paramref name="calls"/> sequential calls that green served (its own metrics).</summary>
+    private static async Task<double> GreenShareAsync(HostProcess green, int calls, Func<Task> call)
+    {
+        var before = await green.ServedAsync("GetUser");
+        for (var i = 0; i < calls; i++)
+        {
+            await call();
+        }
+
+        return 100.0 * (await green.ServedAsync("GetUser") - before) / calls;
     }
 
     private async Task SpreadAsync(string method, HostProcess[] instances, int calls, Func<Task> call)

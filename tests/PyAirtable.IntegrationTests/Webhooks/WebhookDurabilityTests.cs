@@ -92,7 +92,10 @@ public sealed class WebhookDurabilityTests : DatabasePerTest
         Assert.Equal(received[0].Id, received[1].Id);
         Assert.Equal(received[0].Body, received[1].Body);
         Assert.True(received[1].VerifiesWith(secret));
-        Assert.True(received[1].ReceivedAt - killedAt < TimeSpan.FromSeconds(15), $"redelivered {received[1].ReceivedAt - killedAt} after the kill");
+        // Within the test's 5 s lease, not the 60 s default: the survivor's start, the lease's end and a 100 ms poll, with
+        // room for a slow start on a busy machine.
+        Assert.True(received[1].ReceivedAt - killedAt < TimeSpan.FromSeconds(30),
+            $"redelivered {received[1].ReceivedAt - killedAt} after the kill");
 
         var hooks = survivor.Channel.CreateGrpcService<IWebhookService>();
         Delivery? delivery = null;
@@ -110,24 +113,42 @@ public sealed class WebhookDurabilityTests : DatabasePerTest
     public async Task TwoHostsShareTheQueue_EachDeliveryOnce()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
+        // Each host sends two at a time, and the receiver holds the first attempts until three are there at once, so
+        // both hosts are sending however slowly the events are written (one host could otherwise claim each at once).
+        var atOnce = 0;
+        var bothSending = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         receiver.Respond = async (_, _) =>
         {
+            if (Interlocked.Increment(ref atOnce) >= 3)
+            {
+                bothSending.TrySetResult();
+            }
+
+            await Task.WhenAny(bothSending.Task, Task.Delay(TimeSpan.FromSeconds(20)));
+            Interlocked.Decrement(ref atOnce);
             await Task.Delay(50); // a receiver that takes a moment, so both hosts find work
             return 200;
         };
-        // A (where the events are written, so its worker is woken first) sends two at a time: it cannot keep up alone.
-        await using var a = await TestHost.StartAsync(Database.ConnectionString, o =>
+        void HeldAttemptSettings(TestHostOptions o)
         {
             WebhookFixture.Apply(o.Settings);
+            // An attempt held at the receiver must not time out (a retry would be a second request for it).
+            o.Settings["Webhooks:Timeout"] = "00:00:30";
+            o.Settings["Webhooks:LeaseDuration"] = "00:01:00";
+        }
+
+        await using var a = await TestHost.StartAsync(Database.ConnectionString, o =>
+        {
+            HeldAttemptSettings(o);
             o.Name = "a";
             o.Settings["Webhooks:MaxConcurrency"] = "2";
         });
         await using var b = await TestHost.StartAsync(Database.ConnectionString, o =>
         {
-            WebhookFixture.Apply(o.Settings);
+            HeldAttemptSettings(o);
             o.Name = "b";
             o.Settings["Redis:InstanceName"] = a.App.Services.GetRequiredService<Microsoft.Extensions.Configuration.IConfiguration>()["Redis:InstanceName"];
-            o.Settings["Webhooks:MaxConcurrency"] = "4";
+            o.Settings["Webhooks:MaxConcurrency"] = "2";
         });
         var owner = await a.RegisterAsync();
         var workspace = (await a.Workspaces().CreateWorkspaceAsync(new CreateWorkspaceRequest { Name = "Shared" }, owner.Bearer)).Workspace!;
@@ -150,6 +171,7 @@ public sealed class WebhookDurabilityTests : DatabasePerTest
         var byA = a.Logs.Entries.Count(e => e.Message.StartsWith("Webhook delivery ", StringComparison.Ordinal));
         var byB = b.Logs.Entries.Count(e => e.Message.StartsWith("Webhook delivery ", StringComparison.Ordinal));
         Assert.Equal(Events, byA + byB);
+        Assert.True(bothSending.Task.IsCompleted, "three attempts were at the receiver at once, one more than either host sends");
         Assert.True(byA > 0 && byB > 0, $"both hosts delivered: a {byA}, b {byB}");
     }
 
