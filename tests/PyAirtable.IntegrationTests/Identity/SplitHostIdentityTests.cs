@@ -1,4 +1,6 @@
+using Dapper;
 using Grpc.Core;
+using Npgsql;
 using ProtoBuf.Grpc.Client;
 using PyAirtable.Contracts.Auth;
 using PyAirtable.Contracts.Common;
@@ -43,6 +45,44 @@ public sealed class SplitHostIdentityTests : DatabasePerTest
         var denied = await Assert.ThrowsAsync<RpcException>(async () => await users.Users().CreateUserAsync(
             new CreateUserRequest { UserId = Guid.NewGuid().ToString(), Email = Identities.NewEmail(), DisplayName = "x" }, user.Bearer));
         AssertStatus(denied, StatusCode.PermissionDenied);
+    }
+
+    [Fact]
+    public async Task Register_WhileTheUserServiceIsDown_IsUnavailable_LeavesNoAccount_AndTheAddressRegistersOnceItIsBack()
+    {
+        var usersAddress = $"http://127.0.0.1:{TestEnvironment.FreeTcpPort()}";
+        await using var edge = await StartAsync("edge", ("Remote:pyairtable.users.v1.UserService", usersAddress));
+        var request = new RegisterRequest { Email = Identities.NewEmail(), Password = "a-long-password-1", DisplayName = "Later" };
+
+        // The account is written first, then the profile is asked of the User service, which is down.
+        var down = await Assert.ThrowsAsync<RpcException>(async () => await edge.Auth().RegisterAsync(request));
+        Assert.Equal(StatusCode.Unavailable, down.StatusCode);
+
+        // No account without a profile: the half-made account is gone, so the address is not taken.
+        await using (var connection = new NpgsqlConnection(Database.ConnectionString))
+        {
+            Assert.Equal(0, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM auth.credentials WHERE email = @email",
+                new { email = request.Email }));
+        }
+
+        // Once the User service is back (the edge reconnects after its backoff: until then the answer is still UNAVAILABLE,
+        // and each such attempt is undone the same way), the same address registers.
+        await using var users = await StartAsync("users-host", ("Kestrel:Endpoints:Grpc:Url", usersAddress));
+        RegisterResponse? registered = null;
+        await Eventually.TrueAsync(async () =>
+        {
+            try
+            {
+                registered = await edge.Auth().RegisterAsync(request);
+                return true;
+            }
+            catch (RpcException ex) when (ex.StatusCode == StatusCode.Unavailable)
+            {
+                return false;
+            }
+        }, "the address registers once the User service is back", TimeSpan.FromSeconds(30));
+        var login = await edge.Auth().LoginAsync(new LoginRequest { Email = request.Email, Password = request.Password });
+        Assert.Equal(registered!.UserId, login.UserId);
     }
 
     [Fact]
