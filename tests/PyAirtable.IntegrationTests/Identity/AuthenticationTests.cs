@@ -85,7 +85,7 @@ public sealed class AuthenticationTests(IdentityFixture fixture) : IClassFixture
         var user = await Host.RegisterAsync();
         var ex = await Assert.ThrowsAsync<RpcException>(async () =>
             await Host.Auth().RegisterAsync(new RegisterRequest { Email = user.Email.ToUpperInvariant(), Password = "another-password-1", DisplayName = "Twin" }));
-        AssertStatus(ex, StatusCode.AlreadyExists);
+        Assert.Equal("account", AssertStatus(ex, StatusCode.AlreadyExists).Metadata["resource_type"]); // what a client branches on
     }
 
     [Fact]
