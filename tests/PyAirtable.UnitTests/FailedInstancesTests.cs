@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Grpc.Core;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using PyAirtable.Services.Infrastructure.Contracts;
@@ -112,6 +113,37 @@ public sealed class FailedInstancesTests
         Assert.Same(refused, thrown);
         Assert.True(instances.IsOut(B));
         Assert.False(instances.IsOut(A));
+    }
+
+    [Fact]
+    public async Task AConnectionClosedGracefullyBeforeAnswering_IsUnavailable_NotInternal()
+    {
+        // What a stopping host's GOAWAY does to a call whose headers were being sent (seen in CI): grpc-dotnet would map
+        // the NO_ERROR protocol error to INTERNAL, which no retry policy retries.
+        var instances = Instances(TimeSpan.FromSeconds(2));
+        var closed = new HttpRequestException("The HTTP/2 server closed the connection.",
+            new HttpProtocolException(0, "The HTTP/2 server closed the connection. HTTP/2 error code 'NO_ERROR' (0x0).", null));
+
+        foreach (var handler in new[] { new FailedInstanceHandler(instances, new Answer(_ => throw closed)),
+            new FailedInstanceHandler(null, new Answer(_ => throw closed)) })
+        {
+            using var invoker = new HttpMessageInvoker(handler);
+            var thrown = await Assert.ThrowsAsync<RpcException>(() => invoker.SendAsync(Request(B), CancellationToken.None));
+
+            Assert.Equal(StatusCode.Unavailable, thrown.StatusCode);
+            Assert.Same(closed, thrown.Status.DebugException);
+        }
+
+        Assert.True(instances.IsOut(B));
+    }
+
+    [Fact]
+    public async Task AStreamResetWithAnotherCode_IsLeftAsItIs()
+    {
+        var reset = new HttpRequestException("reset", new HttpProtocolException(8, "The HTTP/2 server reset the stream. HTTP/2 error code 'CANCEL' (0x8).", null));
+        using var invoker = new HttpMessageInvoker(new FailedInstanceHandler(null, new Answer(_ => throw reset)));
+
+        Assert.Same(reset, await Assert.ThrowsAsync<HttpRequestException>(() => invoker.SendAsync(Request(B), CancellationToken.None)));
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
+using Grpc.Core;
 using Grpc.Net.Client.Balancer;
 using Grpc.Net.Client.Configuration;
 using Microsoft.Extensions.Logging;
@@ -77,9 +78,17 @@ internal sealed partial class FailedInstances(string target, TimeSpan pause, Tim
 
 /// <summary>
 /// Sits under grpc-dotnet's balancing handler, so it sees each attempt on the instance it was sent to (the request's
-/// address is that instance's), and takes the instance out (<see cref="FailedInstances"/>) when the attempt failed there.
+/// address is that instance's), and takes the instance out (<see cref="FailedInstances"/>, on a balanced target) when
+/// the attempt failed there. A connection the instance closed gracefully before answering is reported as UNAVAILABLE.
 /// </summary>
-internal sealed class FailedInstanceHandler(FailedInstances instances, HttpMessageHandler inner) : DelegatingHandler(inner)
+/// <remarks>
+/// A host that stops sends GOAWAY (NO_ERROR) and closes; a call whose headers were being sent on that connection fails
+/// with an HTTP/2 protocol error NO_ERROR, which grpc-dotnet maps to INTERNAL as the gRPC spec maps a stream reset with
+/// that code. Such a call never reached the instance's application (a graceful close lets the calls it accepted
+/// finish), so it is what UNAVAILABLE means: retry, elsewhere. As INTERNAL no retry policy would retry it — CI saw a read
+/// fail that way while an instance stopped — and a client of the edge would be told of an internal error.
+/// </remarks>
+internal sealed class FailedInstanceHandler(FailedInstances? instances, HttpMessageHandler inner) : DelegatingHandler(inner)
 {
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
@@ -91,16 +100,36 @@ internal sealed class FailedInstanceHandler(FailedInstances instances, HttpMessa
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested && request.RequestUri is { } failed)
         {
             // The caller did not cancel: the connection could not be made, or broke before the response began.
-            instances.TakeOut(failed.Host, failed.Port, $"the call could not be sent ({ex.GetType().Name}: {ex.Message})");
+            instances?.TakeOut(failed.Host, failed.Port, $"the call could not be sent ({ex.GetType().Name}: {ex.Message})");
+            if (ClosedBeforeAnswering(ex))
+            {
+                throw new RpcException(new Status(StatusCode.Unavailable,
+                    $"{failed.Host}:{failed.Port} closed the connection before answering the call; retry ({ex.Message})", ex));
+            }
+
             throw;
         }
 
-        if (request.RequestUri is { } uri && RefusedUnavailable(response))
+        if (instances is not null && request.RequestUri is { } uri && RefusedUnavailable(response))
         {
             instances.TakeOut(uri.Host, uri.Port, "it refused a call with UNAVAILABLE");
         }
 
         return response;
+    }
+
+    /// <summary>The instance ended the connection with HTTP/2 NO_ERROR (a graceful GOAWAY) before any response.</summary>
+    internal static bool ClosedBeforeAnswering(Exception ex)
+    {
+        for (var e = ex; e is not null; e = e.InnerException)
+        {
+            if (e is HttpProtocolException { ErrorCode: 0 })
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>

@@ -54,6 +54,8 @@ public sealed class RemoteChannels(
         };
         if (!target.IsBalanced)
         {
+            // One instance: nothing to take out, but a connection it closed before answering is still UNAVAILABLE.
+            channelOptions.HttpHandler = new FailedInstanceHandler(null, channelOptions.HttpHandler);
             return GrpcChannel.ForAddress(target.Addresses[0], channelOptions);
         }
 
