@@ -15,13 +15,16 @@ namespace PyAirtable.Services.Infrastructure.Contracts;
 /// grpc-dotnet's round-robin picks among the instances whose connection it believes ready, and learns that one is
 /// gone only when its connection closes and a reconnect fails, or (here) when the health watch hears NOT_SERVING.
 /// Until then each pick, the retry of a read that instance just failed included, lands on it again with the same odds:
-/// under concurrent load a read could spend all its attempts on an instance that had stopped (seen in CI as a read
-/// failing three times against a closed connection). A failure that says "this instance" — the transport failed, or
+/// under concurrent load a read could spend all its attempts on an instance that had stopped. A failure that says
+/// "this instance" — the transport failed, or
 /// the instance refused the call with UNAVAILABLE before any response, which is how a host that is shutting down
 /// answers — takes it out at once, for every call on the channel, so the retry goes elsewhere.
 /// </remarks>
 internal sealed partial class FailedInstances(string target, TimeSpan pause, TimeProvider time, ILogger logger)
 {
+    /// <summary>More remembered instances than a target usually has: time to forget those back in.</summary>
+    private const int PruneAbove = 64;
+
     private readonly ConcurrentDictionary<(string Host, int Port), long> _outUntil = new();
 
     /// <summary>Takes the instance at <paramref name="host"/>:<paramref name="port"/> out for the pause, from now.</summary>
@@ -57,9 +60,6 @@ internal sealed partial class FailedInstances(string target, TimeSpan pause, Tim
             }
         }
     }
-
-    /// <summary>More remembered instances than a target usually has: time to forget those back in.</summary>
-    private const int PruneAbove = 64;
 
     /// <summary>How many instances are remembered (out, or back in and not yet forgotten).</summary>
     internal int Count => _outUntil.Count;
@@ -142,7 +142,8 @@ internal sealed class FailedInstanceHandler(FailedInstances? instances, HttpMess
 }
 
 /// <summary>Round-robin over the ready instances that are not taken out; over all ready ones when every one is.</summary>
-internal sealed class FailedInstanceAwareRoundRobin(IChannelControlHelper controller, ILoggerFactory loggerFactory, FailedInstances instances)
+internal sealed class FailedInstanceAwareRoundRobin(
+    IChannelControlHelper controller, ILoggerFactory loggerFactory, FailedInstances instances)
     : SubchannelsLoadBalancer(controller, loggerFactory)
 {
     /// <summary>The policy's name in a channel's service config (<see cref="Config"/>).</summary>

@@ -16,10 +16,10 @@ namespace PyAirtable.Services.Infrastructure.Contracts;
 /// One channel per remote target (<see cref="RemoteTarget"/>), shared by every contract bound to it. A single address is
 /// one pooled HTTP/2 channel; a list or a resolver target is balanced round-robin over the instances the resolver
 /// yields, each with its own pooled HTTP/2 connections, taking out those that are not SERVING
-/// (<see cref="HealthCheckingResolver"/>) and, for a moment, those that just failed a call (<see cref="FailedInstances"/>). The channel retries the idempotent reads of its contracts
-/// (<see cref="RemoteCallOptions.IsIdempotent"/>) on UNAVAILABLE with grpc-dotnet's retry policy — on a balanced
-/// channel each attempt is picked anew, so a read an instance failed goes to another one; nothing else is retried,
-/// since a failed write may have been applied.
+/// (<see cref="HealthCheckingResolver"/>) and, for a moment, those that just failed a call (<see cref="FailedInstances"/>).
+/// The channel retries the idempotent reads of its contracts (<see cref="RemoteCallOptions.IsIdempotent"/>) on
+/// UNAVAILABLE with grpc-dotnet's retry policy — on a balanced channel each attempt is picked anew, so a read an instance
+/// failed goes to another one; nothing else is retried, since a failed write may have been applied.
 /// </summary>
 public sealed class RemoteChannels(
     IEnumerable<ContractBinding> bindings,
@@ -47,15 +47,18 @@ public sealed class RemoteChannels(
     private GrpcChannel Create(RemoteTarget target, ContractBinding? binding)
     {
         var settings = options.Value;
+        // A single instance has nothing to take out, but a connection it closed before answering is still UNAVAILABLE.
+        var failed = target.IsBalanced
+            ? new FailedInstances(target.Text, settings.FailedInstancePause, time ?? TimeProvider.System,
+                (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<RemoteChannels>())
+            : null;
         var channelOptions = new GrpcChannelOptions
         {
-            HttpHandler = NewHandler(),
+            HttpHandler = new FailedInstanceHandler(failed, NewHandler()),
             ServiceConfig = ServiceConfigFor(target, binding),
         };
-        if (!target.IsBalanced)
+        if (failed is null)
         {
-            // One instance: nothing to take out, but a connection it closed before answering is still UNAVAILABLE.
-            channelOptions.HttpHandler = new FailedInstanceHandler(null, channelOptions.HttpHandler);
             return GrpcChannel.ForAddress(target.Addresses[0], channelOptions);
         }
 
@@ -83,9 +86,6 @@ public sealed class RemoteChannels(
                       "(register a Grpc.Net.Client.Balancer.ResolverFactory with that Name in the host's services).");
         }
 
-        var failed = new FailedInstances(target.Text, settings.FailedInstancePause, time ?? TimeProvider.System,
-            (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<RemoteChannels>());
-        channelOptions.HttpHandler = new FailedInstanceHandler(failed, channelOptions.HttpHandler);
         var provider = new ServiceCollection()
             .AddSingleton<ResolverFactory>(new HealthCheckingResolverFactory(inner, HealthChannel))
             .AddSingleton<LoadBalancerFactory>(new FailedInstanceAwareRoundRobin.Factory(failed))
